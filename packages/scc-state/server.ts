@@ -1,0 +1,20 @@
+/** `node server`: starts scc-state from SCC_* environment variables. */
+import { createLogger, lifecycleLogger, readStateConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
+import { startStateServer } from './src/state-server.js';
+
+await runService({
+  name: 'scc-state',
+  readConfig: () => readStateConfig(),
+  async start(config) {
+    const logger = createLogger({ name: 'scc-state', level: config.logLevel, format: config.logFormat });
+    const server = await startStateServer(config, logger);
+    const lifecycle = lifecycleLogger(logger, config.logLevel);
+    lifecycle.info(`scc-state ${SCC_TS_VERSION} listening on port ${server.port}${config.authKey === null ? '' : ' (auth key required)'}`);
+    return {
+      async close() {
+        lifecycle.info('scc-state shutting down');
+        await server.close();
+      },
+    };
+  },
+});

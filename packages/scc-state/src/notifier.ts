@@ -1,0 +1,121 @@
+/**
+ * Debounced membership pushes to workers. One timer per list: a broker join re-arms the broker
+ * timer with the scale-out delay, a leave with the scale-back delay ("only the latest scale request
+ * counts", as in the original). When it fires, every worker gets the full current list with a fresh
+ * `time`. A failed push is retried every retry delay while that worker's socket is open, unless a
+ * newer push to that worker has superseded it.
+ */
+import { Procedure, type Logger, type ProcedureName } from '@scc-ts/shared';
+import type { Member, Registry } from './registry.js';
+
+/** Sends one push to one worker; rejects when it is not acknowledged. */
+export type PushFn = (socketId: string, procedure: ProcedureName, data: Record<string, unknown>) => Promise<void>;
+
+export interface NotifierOptions {
+  registry: Registry;
+  push: PushFn;
+  /** Whether the worker's socket is still open (retries stop when it is not). */
+  isOpen: (socketId: string) => boolean;
+  scaleOutDelayMs: number;
+  scaleBackDelayMs: number;
+  retryDelayMs: number;
+  logger: Logger;
+  /** Called after each broadcast with the list and time, for logs and views. */
+  onBroadcast?: (kind: ListKind, uris: readonly string[], time: number) => void;
+}
+
+/** Which membership list a push carries. */
+export type ListKind = 'brokers' | 'workers';
+/** Whether the list grew (scale-out delay) or shrank (scale-back delay). */
+export type Direction = 'out' | 'back';
+
+export class Notifier {
+  private readonly options: NotifierOptions;
+  private readonly timers: Record<ListKind, NodeJS.Timeout | undefined> = { brokers: undefined, workers: undefined };
+  private readonly retries = new Set<NodeJS.Timeout>();
+  // The time of the newest push per worker and list: a retry of an older push is dropped.
+  private readonly latest = new Map<string, number>();
+  private lastTime = 0;
+  private closed = false;
+
+  constructor(options: NotifierOptions) {
+    this.options = options;
+  }
+
+  /**
+   * A strictly increasing `Date.now()`: workers apply only a newer `time`, so two lists built in the
+   * same millisecond must not share one (the original can lose the second).
+   */
+  nextTime(): number {
+    this.lastTime = Math.max(Date.now(), this.lastTime + 1);
+    return this.lastTime;
+  }
+
+  /** Schedules a push of the list after the delay for `direction`, replacing any pending one. */
+  changed(kind: ListKind, direction: Direction): void {
+    if (this.closed) return;
+    clearTimeout(this.timers[kind]);
+    const delay = direction === 'out' ? this.options.scaleOutDelayMs : this.options.scaleBackDelayMs;
+    this.timers[kind] = setTimeout(() => {
+      this.timers[kind] = undefined;
+      this.broadcast(kind, direction);
+    }, delay);
+  }
+
+  /** Forgets a worker (its socket closed). */
+  forget(socketId: string): void {
+    this.latest.delete(`brokers:${socketId}`);
+    this.latest.delete(`workers:${socketId}`);
+  }
+
+  private broadcast(kind: ListKind, direction: Direction): void {
+    const { registry, logger } = this.options;
+    const time = this.nextTime();
+    const uris = kind === 'brokers' ? registry.brokerURIs() : registry.workerURIs();
+    const procedure =
+      kind === 'brokers'
+        ? direction === 'out' ? Procedure.BrokerJoinCluster : Procedure.BrokerLeaveCluster
+        : direction === 'out' ? Procedure.WorkerJoinCluster : Procedure.WorkerLeaveCluster;
+    const workers = registry.workerMembers();
+    logger.info(`pushing ${uris.length} ${kind} to ${workers.length} workers: ${uris.join(', ') || '(none)'}`);
+    for (const worker of workers) {
+      const data: Record<string, unknown> =
+        kind === 'brokers' ? { sccBrokerURIs: uris, time } : { sccWorkerURIs: uris, time };
+      // Each worker is told its own URI (the original sends every worker the same one).
+      data['sccSourceWorkerURI'] = worker.uri;
+      this.latest.set(`${kind}:${worker.socketId}`, time);
+      void this.send(kind, worker, procedure, data, time);
+    }
+    this.options.onBroadcast?.(kind, uris, time);
+  }
+
+  private async send(kind: ListKind, worker: Member, procedure: ProcedureName, data: Record<string, unknown>, time: number): Promise<void> {
+    try {
+      await this.options.push(worker.socketId, procedure, data);
+    } catch (error) {
+      const err = error as Error;
+      if (this.closed || !this.options.isOpen(worker.socketId)) return;
+      if (this.latest.get(`${kind}:${worker.socketId}`) !== time) return;
+      this.options.logger.warn(
+        { err, worker: worker.uri },
+        `${procedure} push to ${worker.uri} failed (${err.name}); retrying in ${this.options.retryDelayMs} ms`,
+      );
+      const timer = setTimeout(() => {
+        this.retries.delete(timer);
+        if (this.closed || !this.options.isOpen(worker.socketId)) return;
+        if (this.latest.get(`${kind}:${worker.socketId}`) !== time) return;
+        void this.send(kind, worker, procedure, data, time);
+      }, this.options.retryDelayMs);
+      this.retries.add(timer);
+    }
+  }
+
+  /** Cancels pending pushes and retries. Safe to call twice. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timers.brokers);
+    clearTimeout(this.timers.workers);
+    for (const timer of this.retries) clearTimeout(timer);
+    this.retries.clear();
+  }
+}

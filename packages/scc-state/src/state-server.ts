@@ -1,0 +1,250 @@
+/**
+ * scc-state: the coordinator. Brokers and workers connect over SocketCluster and join; it keeps the
+ * membership (registry.ts) and pushes the broker and worker lists to every worker (notifier.ts).
+ * It carries no pub/sub traffic.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import socketClusterServer from 'socketcluster-server';
+import {
+  ClusterNotReadyError,
+  CompatibilityError,
+  InstanceType,
+  InstanceTypeMismatchError,
+  InvalidHandshakeError,
+  Procedure,
+  STARTUP_DELAY_REFUSAL_MESSAGE,
+  ACCEPTED_MAJORS,
+  formatInstanceUri,
+  handleHealthRequest,
+  isCompatibleVersion,
+  notFound,
+  parseBrokerJoin,
+  parseWorkerJoin,
+  queryOf,
+  installHandshakeChecks,
+  type ServerSocket,
+  type InstanceTypeName,
+  type Logger,
+  type StateConfig,
+} from '@scc-ts/shared';
+import { Registry, type Member } from './registry.js';
+import { Notifier } from './notifier.js';
+
+type AGServer = ReturnType<typeof socketClusterServer.attach>;
+type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
+
+/** What the handshake query told us about a peer. */
+interface Peer {
+  instanceType: InstanceTypeName;
+  instancePort: number;
+  version: string;
+}
+
+export interface StateServer {
+  /** The port actually bound (useful when configured with 0). */
+  readonly port: number;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+/** Starts scc-state and resolves once it is listening. */
+export async function startStateServer(config: Readonly<StateConfig>, logger: Logger): Promise<StateServer> {
+  const registry = new Registry();
+  const peers = new WeakMap<ServerSocket, Peer>();
+  const sockets = new Map<string, ServerSocket>();
+  const startedAt = Date.now();
+  let acceptingWorkers = config.startupDelayMs === 0;
+  const startupTimer =
+    acceptingWorkers
+      ? undefined
+      : setTimeout(() => {
+          acceptingWorkers = true;
+          logger.info('startup delay over: scc-worker instances may now join');
+        }, config.startupDelayMs);
+
+  const httpServer: Server = createServer((req, res) => {
+    if (!handleHealthRequest(req, res)) notFound(res);
+  });
+  const agServer: AGServer = socketClusterServer.attach(httpServer);
+
+  const notifier = new Notifier({
+    registry,
+    push: async (socketId, procedure, data) => {
+      const socket = sockets.get(socketId);
+      if (!socket) throw new Error('socket closed');
+      await socket.invoke(procedure, data, {});
+    },
+    isOpen: (socketId) => sockets.get(socketId)?.state === 'open',
+    scaleOutDelayMs: config.scaleOutDelayMs,
+    scaleBackDelayMs: config.scaleBackDelayMs,
+    retryDelayMs: config.retryDelayMs,
+    logger,
+  });
+
+  installHandshakeChecks(agServer, {
+    authKey: config.authKey,
+    authErrorMessage: 'Cannot connect to the scc-state instance without providing a valid authKey as a URL query argument.',
+    onRefused: (error, remoteAddress) => logger.warn(`refused ${remoteAddress ?? 'a peer'}: ${error.name}: ${error.message}`),
+    checkSocket: checkPeer,
+  });
+
+  /** Validates the handshake query; remembers the peer, or returns the error to refuse it with. */
+  function checkPeer(socket: ServerSocket): Error | null {
+    const query = queryOf(socket.request.url);
+    const instanceType = query.get('instanceType');
+    const version = query.get('version');
+    const port = Number(query.get('instancePort'));
+    if (!isCompatibleVersion(version)) {
+      const what = instanceType ?? 'SCC component';
+      return new CompatibilityError(
+        `The ${what}@${version ?? '(no version)'} at address ${socket.remoteAddress} is incompatible with this scc-state, which accepts major versions ${ACCEPTED_MAJORS.join(', ')}`,
+      );
+    }
+    if (instanceType !== InstanceType.Broker && instanceType !== InstanceType.Worker) {
+      return new InvalidHandshakeError(`instanceType must be scc-broker or scc-worker, got ${JSON.stringify(instanceType?.slice(0, 64) ?? null)}`);
+    }
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      return new InvalidHandshakeError(`instancePort must be a port number, got ${JSON.stringify(query.get('instancePort')?.slice(0, 64) ?? null)}`);
+    }
+    peers.set(socket, { instanceType, instancePort: port, version: version ?? '' });
+    return null;
+  }
+
+  function observedIp(socket: ServerSocket): string {
+    if (config.forwardedForHeader !== null) {
+      const header = socket.request.headers[config.forwardedForHeader];
+      const first = (Array.isArray(header) ? header[0] : header)?.split(',')[0]?.trim();
+      if (first) return first;
+    }
+    return socket.remoteAddress;
+  }
+
+  function leave(socket: ServerSocket, type: InstanceTypeName, how: string): void {
+    const member = registry.leave(type, socket.id);
+    if (!member) return;
+    if (type === InstanceType.Worker) notifier.forget(socket.id);
+    notifier.changed(type === InstanceType.Broker ? 'brokers' : 'workers', 'back');
+    const count = type === InstanceType.Broker ? registry.brokerURIs().length : registry.workerURIs().length;
+    logger.info(`${type} ${member.uri} left (${how}); ${count} ${type === InstanceType.Broker ? 'brokers' : 'workers'} in the cluster`);
+  }
+
+  function handleJoin(socket: ServerSocket, peer: Peer, type: InstanceTypeName, request: Request): Member | null {
+    if (peer.instanceType !== type) {
+      request.error(new InstanceTypeMismatchError(`a socket that connected as ${peer.instanceType} cannot call the ${type} join procedure`));
+      return null;
+    }
+    let payload;
+    try {
+      payload = type === InstanceType.Broker ? parseBrokerJoin(request.data) : { ...parseWorkerJoin(request.data), instanceSecure: false };
+    } catch (error) {
+      logger.warn(`refused a join from ${socket.remoteAddress}: ${(error as Error).message}`);
+      request.error(error as Error);
+      return null;
+    }
+    if (type === InstanceType.Worker && !acceptingWorkers) {
+      logger.warn(`scc-worker ${payload.instanceId ?? '(no id)'} at ${socket.remoteAddress} was not allowed to join: waiting for initial brokers`);
+      request.error(new ClusterNotReadyError(STARTUP_DELAY_REFUSAL_MESSAGE));
+      return null;
+    }
+    const uri = formatInstanceUri({
+      explicitIp: payload.instanceIp,
+      explicitFamily: payload.instanceIpFamily,
+      observedIp: observedIp(socket),
+      port: peer.instancePort,
+      secure: payload.instanceSecure,
+    });
+    const { member, changed } = registry.join({ socketId: socket.id, instanceType: type, instanceId: payload.instanceId, uri, joinedAt: Date.now() });
+    if (changed) {
+      notifier.changed(type === InstanceType.Broker ? 'brokers' : 'workers', 'out');
+      const count = type === InstanceType.Broker ? registry.brokerURIs().length : registry.workerURIs().length;
+      logger.info(`${type} ${uri} joined (id ${payload.instanceId ?? 'none'}, version ${peer.version}); ${count} ${type === InstanceType.Broker ? 'brokers' : 'workers'} in the cluster`);
+    }
+    return member;
+  }
+
+  function serve(socket: ServerSocket): void {
+    const peer = peers.get(socket);
+    if (!peer) {
+      // Unreachable: the handshake middleware records every socket it allows.
+      void socket.disconnect(4008, 'no handshake record');
+      return;
+    }
+    sockets.set(socket.id, socket);
+    void (async () => {
+      for await (const request of socket.procedure(Procedure.BrokerJoinCluster) as AsyncIterable<Request>) {
+        if (handleJoin(socket, peer, InstanceType.Broker, request)) request.end();
+      }
+    })();
+    void (async () => {
+      for await (const request of socket.procedure(Procedure.WorkerJoinCluster) as AsyncIterable<Request>) {
+        const member = handleJoin(socket, peer, InstanceType.Worker, request);
+        if (!member) continue;
+        request.end({
+          sccWorkerURIs: registry.workerURIs(),
+          sccBrokerURIs: registry.brokerURIs(),
+          time: notifier.nextTime(),
+          sccSourceWorkerURI: member.uri,
+        });
+      }
+    })();
+    void (async () => {
+      for await (const request of socket.procedure(Procedure.BrokerLeaveCluster) as AsyncIterable<Request>) {
+        leave(socket, InstanceType.Broker, 'announced');
+        request.end();
+      }
+    })();
+    void (async () => {
+      for await (const request of socket.procedure(Procedure.WorkerLeaveCluster) as AsyncIterable<Request>) {
+        leave(socket, InstanceType.Worker, 'announced');
+        request.end();
+      }
+    })();
+    void (async () => {
+      for await (const event of socket.listener('close')) {
+        sockets.delete(socket.id);
+        leave(socket, peer.instanceType, `socket closed, code ${(event as { code?: number }).code ?? '?'}`);
+      }
+    })();
+  }
+
+  void (async () => {
+    for await (const { socket } of agServer.listener('connection')) serve(socket as ServerSocket);
+  })();
+  void (async () => {
+    for await (const { error } of agServer.listener('error')) logger.error({ err: error }, `socketcluster-server error: ${error.message}`);
+  })();
+  void (async () => {
+    for await (const { warning } of agServer.listener('warning')) logger.warn(`socketcluster-server warning: ${warning.message}`);
+  })();
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  if (config.startupDelayMs > 0) {
+    logger.info(`waiting ${config.startupDelayMs} ms for initial scc-broker instances before allowing scc-worker instances to join`);
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    registry,
+    close() {
+      closing ??= (async () => {
+        clearTimeout(startupTimer);
+        notifier.close();
+        for (const socket of sockets.values()) void socket.disconnect(1001, 'scc-state shutting down');
+        agServer.close();
+        agServer.closeAllListeners();
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        logger.debug(`closed after ${Date.now() - startedAt} ms`);
+      })();
+      return closing;
+    },
+  };
+}

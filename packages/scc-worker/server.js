@@ -1,0 +1,2 @@
+// `node server` entry: runs the compiled service (built by `pnpm install` / `pnpm build`).
+import "./dist/server.js";

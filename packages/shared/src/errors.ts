@@ -1,0 +1,68 @@
+/**
+ * Error classes with stable `name`s. Peers match on `name` (it travels over the wire when a
+ * SocketCluster request is answered with an error), so names of the originals are kept verbatim.
+ */
+
+/** Options accepted by every SCC error; `cause` follows the ES2022 convention. */
+export interface SccErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class: sets `name` from the subclass so `instanceof` and `err.name` agree. */
+export abstract class SccError extends Error {
+  abstract override readonly name: string;
+  constructor(message: string, options?: SccErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A peer presented a missing or wrong `authKey` (refused at the WebSocket upgrade, HTTP 401). */
+export class BadClusterAuthError extends SccError {
+  override readonly name = 'BadClusterAuthError';
+}
+
+/** A peer announced a version whose major this server does not speak (close code 4008). */
+export class CompatibilityError extends SccError {
+  override readonly name = 'CompatibilityError';
+}
+
+/** A peer's handshake query is unusable (unknown `instanceType`, bad `instancePort`). */
+export class InvalidHandshakeError extends SccError {
+  override readonly name = 'InvalidHandshakeError';
+}
+
+/** An inbound payload failed its runtime guard; nothing was changed. */
+export class InvalidPayloadError extends SccError {
+  override readonly name = 'InvalidPayloadError';
+}
+
+/** A peer called a join procedure that does not match the `instanceType` it connected as. */
+export class InstanceTypeMismatchError extends SccError {
+  override readonly name = 'InstanceTypeMismatchError';
+}
+
+/** A worker tried to join during the state server's startup delay (the original's message). */
+export class ClusterNotReadyError extends SccError {
+  override readonly name = 'ClusterNotReadyError';
+}
+
+/** Configuration (environment variables or plugin options) is invalid; lists every problem. */
+export class ConfigError extends SccError {
+  override readonly name = 'ConfigError';
+  /** Each problem, one line each, e.g. `SCC_BROKER_SERVER_PORT="abc": not a port (0-65535)`. */
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[], options?: SccErrorOptions) {
+    super(`Invalid configuration: ${problems.join('; ')}`, options);
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+/** No broker is known for a channel (the cluster has no brokers yet, or all left). */
+export class NoMatchingBrokerError extends SccError {
+  override readonly name = 'NoMatchingBrokerError';
+}
+
+/** A publish to a broker failed (not acknowledged, link down); the packet was not relayed. */
+export class BrokerPublishError extends SccError {
+  override readonly name = 'BrokerPublishError';
+}

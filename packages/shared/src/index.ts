@@ -1,0 +1,90 @@
+/** @scc-ts/shared: everything the three services share. Exports are listed one by one. */
+export {
+  Procedure,
+  InstanceType,
+  SOCKETCLUSTER_PATH,
+  HEALTH_CHECK_PATH,
+  READY_PATH,
+  STARTUP_DELAY_REFUSAL_MESSAGE,
+  HANDSHAKE_REJECTION_CLOSE_CODE,
+  UPGRADE_REJECTION_HTTP_STATUS,
+  StateQuery,
+  BrokerQuery,
+  NO_AUTH_KEY_QUERY_VALUE,
+  COMPATIBLE_ORIGINAL_MAJORS,
+} from './protocol.js';
+export type { ProcedureName, InstanceTypeName } from './protocol.js';
+export {
+  SccError,
+  BadClusterAuthError,
+  CompatibilityError,
+  InvalidHandshakeError,
+  InvalidPayloadError,
+  InstanceTypeMismatchError,
+  ClusterNotReadyError,
+  ConfigError,
+  NoMatchingBrokerError,
+  BrokerPublishError,
+} from './errors.js';
+export type { SccErrorOptions } from './errors.js';
+export {
+  parseBrokerJoin,
+  parseWorkerJoin,
+  parseBrokerListPush,
+  parseWorkerListPush,
+  parseWorkerJoinReply,
+  parsePublishPacket,
+  MAX_INSTANCE_ID_LENGTH,
+  MAX_INSTANCE_IP_LENGTH,
+  MAX_URI_LENGTH,
+  MAX_URI_LIST_LENGTH,
+} from './payloads.js';
+export type {
+  IpFamily,
+  BrokerJoinPayload,
+  WorkerJoinPayload,
+  BrokerListPush,
+  WorkerListPush,
+  WorkerJoinReply,
+  PublishPacket,
+} from './payloads.js';
+export { formatInstanceUri, parseInstanceUri } from './uri.js';
+export type { InstanceAddress, UriTarget } from './uri.js';
+export {
+  EnvReader,
+  readStateConfig,
+  readBrokerConfig,
+  readWorkerConfig,
+  DEFAULT_STATE_SERVER_PORT,
+  DEFAULT_BROKER_SERVER_PORT,
+  DEFAULT_WORKER_PORT,
+  DEFAULT_STATE_RETRY_DELAY_MS,
+  DEFAULT_SCALE_OUT_DELAY_MS,
+  DEFAULT_SCALE_BACK_DELAY_MS,
+  DEFAULT_STARTUP_DELAY_MS,
+  DEFAULT_RETRY_DELAY_MS,
+  DEFAULT_RECONNECT_RANDOMNESS_MS,
+  DEFAULT_STATE_CONNECT_TIMEOUT_MS,
+  DEFAULT_STATE_ACK_TIMEOUT_MS,
+  DEFAULT_BROKER_ACK_TIMEOUT_MS,
+  DEFAULT_CLIENT_POOL_SIZE,
+  MAX_CLIENT_POOL_SIZE,
+  DEFAULT_STATE_LOG_LEVEL,
+  DEFAULT_BROKER_LOG_LEVEL,
+  DEFAULT_WORKER_LOG_LEVEL,
+} from './config.js';
+export type { Env, StateConfig, BrokerConfig, WorkerConfig, WorkerClusterConfig, StateLinkConfig } from './config.js';
+export { createLogger, lifecycleLogger, pinoLevel } from './logger.js';
+export type { Logger, LoggerOptions, LogFormat, SccLogLevel } from './logger.js';
+export { handleHealthRequest, notFound } from './http.js';
+export type { Readiness } from './http.js';
+export { StateLink } from './state-link.js';
+export type { StateLinkOptions, ClientSocket } from './state-link.js';
+export { SCC_TS_VERSION, majorOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
+export { SkeletonRendezvousMapper, SimpleMapper, createMapper, hashToIndex, md5Hex } from './mapping/index.js';
+export type { Mapper, MappingEngineName } from './mapping/index.js';
+export { runService } from './service.js';
+export type { Service } from './service.js';
+export { authKeyMatches, queryOf } from './auth.js';
+export { installHandshakeChecks } from './handshake.js';
+export type { HandshakeChecks, ServerSocket } from './handshake.js';

@@ -1,0 +1,35 @@
+import type { Mapper } from './mapper.js';
+import { SimpleMapper } from './simple.js';
+import { SkeletonRendezvousMapper } from './skeleton-rendezvous.js';
+
+export type { Mapper } from './mapper.js';
+export { hashToIndex, md5Hex } from './hash-to-index.js';
+export { SimpleMapper } from './simple.js';
+export { SkeletonRendezvousMapper } from './skeleton-rendezvous.js';
+
+/** Names of the built-in mapping engines (scc-broker-client's `mappingEngine` option). */
+export type MappingEngineName = 'skeletonRendezvous' | 'simple';
+
+function isMapper(value: unknown): value is Mapper {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<Record<keyof Mapper, unknown>>;
+  return (
+    typeof candidate.setSites === 'function' &&
+    typeof candidate.getSites === 'function' &&
+    typeof candidate.findSite === 'function'
+  );
+}
+
+/**
+ * Returns a fresh instance of the named engine, or `engine` itself when it is
+ * already a Mapper object. Throws a TypeError for anything else.
+ */
+export function createMapper(engine: MappingEngineName | Mapper): Mapper {
+  if (engine === 'skeletonRendezvous') return new SkeletonRendezvousMapper();
+  if (engine === 'simple') return new SimpleMapper();
+  if (isMapper(engine)) return engine;
+  const shown = typeof engine === 'string' ? `'${engine}'` : String(engine);
+  throw new TypeError(
+    `Invalid mapping engine ${shown}: expected 'skeletonRendezvous', 'simple' or an object with setSites, getSites and findSite methods`,
+  );
+}

@@ -1,0 +1,207 @@
+/**
+ * Payload types of the SCC protocol and runtime guards for every inbound payload.
+ * A guard returns a fresh, typed copy holding only the known fields, or throws
+ * `InvalidPayloadError` naming the offending field; it never mutates its input.
+ * Unknown extra fields are ignored (and dropped), so a newer peer can add fields.
+ */
+import { isIP } from 'node:net';
+import { InvalidPayloadError } from './errors.js';
+
+/** Address family a peer announces for `instanceIp`. */
+export type IpFamily = 'IPv4' | 'IPv6';
+
+/** Longest `instanceId` accepted (a UUID is 36 characters). */
+export const MAX_INSTANCE_ID_LENGTH = 256;
+/** Longest `instanceIp` accepted (a DNS name is at most 253 characters). */
+export const MAX_INSTANCE_IP_LENGTH = 253;
+/** Longest URI accepted in a membership list. */
+export const MAX_URI_LENGTH = 2048;
+/** Most URIs accepted in one membership list. */
+export const MAX_URI_LIST_LENGTH = 10_000;
+
+/** `sccBrokerJoinCluster` request, broker → state. */
+export interface BrokerJoinPayload {
+  instanceId: string | null;
+  instanceIp: string | null;
+  instanceIpFamily: IpFamily | null;
+  instanceSecure: boolean;
+}
+
+/** `sccWorkerJoinCluster` request, worker → state. */
+export interface WorkerJoinPayload {
+  instanceId: string | null;
+  instanceIp: string | null;
+  instanceIpFamily: IpFamily | null;
+}
+
+/** `sccBrokerJoinCluster` / `sccBrokerLeaveCluster` push, state → worker. */
+export interface BrokerListPush {
+  sccBrokerURIs: string[];
+  /** Milliseconds since the epoch when the state server built the list; orders pushes. */
+  time: number;
+  sccSourceWorkerURI?: string;
+}
+
+/** `sccWorkerJoinCluster` / `sccWorkerLeaveCluster` push, state → worker. */
+export interface WorkerListPush {
+  sccWorkerURIs: string[];
+  time: number;
+  sccSourceWorkerURI?: string;
+}
+
+/** Reply to `sccWorkerJoinCluster`: the whole cluster view. */
+export interface WorkerJoinReply {
+  sccWorkerURIs: string[];
+  sccBrokerURIs: string[];
+  time: number;
+  sccSourceWorkerURI?: string;
+}
+
+/** What a worker publishes to a broker and receives back: messages from one sender on one channel. */
+export interface PublishPacket {
+  /** The publishing worker's instanceId; receivers skip their own packets. */
+  sender: string | null;
+  messages: unknown[];
+}
+
+type Fields = Record<string, unknown>;
+
+function asObject(value: unknown, what: string): Fields {
+  // A missing payload is treated as empty, as the originals do (`req.data || {}`).
+  if (value == null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidPayloadError(`${what}: expected an object, got ${describe(value)}`);
+  }
+  return value as Fields;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `a string of length ${value.length}`;
+  return `a ${typeof value}`;
+}
+
+function optionalString(fields: Fields, key: string, max: number, what: string): string | null {
+  const value = fields[key];
+  if (value == null) return null;
+  if (typeof value !== 'string') throw new InvalidPayloadError(`${what}.${key}: expected a string, got ${describe(value)}`);
+  if (value.length > max) throw new InvalidPayloadError(`${what}.${key}: longer than ${max} characters`);
+  return value;
+}
+
+// A DNS name: labels of letters, digits and hyphens, separated by dots.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function instanceAddress(fields: Fields, what: string): { instanceIp: string | null; instanceIpFamily: IpFamily | null } {
+  const instanceIp = optionalString(fields, 'instanceIp', MAX_INSTANCE_IP_LENGTH, what);
+  // An empty string is what an unset env var becomes in some deployments: treat it as absent.
+  const ip = instanceIp === '' ? null : instanceIp;
+  if (ip !== null && isIP(ip) === 0 && !HOSTNAME.test(ip)) {
+    throw new InvalidPayloadError(`${what}.instanceIp: "${ip.slice(0, 64)}" is neither an IP address nor a host name`);
+  }
+  const family = fields['instanceIpFamily'];
+  if (family != null && family !== 'IPv4' && family !== 'IPv6') {
+    throw new InvalidPayloadError(`${what}.instanceIpFamily: expected "IPv4" or "IPv6"`);
+  }
+  if (ip !== null && family === 'IPv4' && isIP(ip) === 6) {
+    throw new InvalidPayloadError(`${what}.instanceIp: "${ip}" is an IPv6 address but instanceIpFamily is IPv4`);
+  }
+  return { instanceIp: ip, instanceIpFamily: (family ?? null) as IpFamily | null };
+}
+
+/** Guards a `sccBrokerJoinCluster` request. */
+export function parseBrokerJoin(data: unknown): BrokerJoinPayload {
+  const what = 'sccBrokerJoinCluster';
+  const fields = asObject(data, what);
+  const secure = fields['instanceSecure'];
+  if (secure != null && typeof secure !== 'boolean') {
+    throw new InvalidPayloadError(`${what}.instanceSecure: expected a boolean, got ${describe(secure)}`);
+  }
+  return {
+    instanceId: optionalString(fields, 'instanceId', MAX_INSTANCE_ID_LENGTH, what),
+    ...instanceAddress(fields, what),
+    instanceSecure: secure === true,
+  };
+}
+
+/** Guards a `sccWorkerJoinCluster` request. */
+export function parseWorkerJoin(data: unknown): WorkerJoinPayload {
+  const what = 'sccWorkerJoinCluster';
+  const fields = asObject(data, what);
+  return {
+    instanceId: optionalString(fields, 'instanceId', MAX_INSTANCE_ID_LENGTH, what),
+    ...instanceAddress(fields, what),
+  };
+}
+
+function uriList(fields: Fields, key: string, what: string): string[] {
+  const value = fields[key];
+  if (!Array.isArray(value)) throw new InvalidPayloadError(`${what}.${key}: expected an array, got ${describe(value)}`);
+  if (value.length > MAX_URI_LIST_LENGTH) throw new InvalidPayloadError(`${what}.${key}: more than ${MAX_URI_LIST_LENGTH} entries`);
+  for (const uri of value) {
+    if (typeof uri !== 'string' || uri.length > MAX_URI_LENGTH || !/^wss?:\/\//.test(uri)) {
+      throw new InvalidPayloadError(`${what}.${key}: every entry must be a ws:// or wss:// URI`);
+    }
+  }
+  return [...(value as string[])];
+}
+
+function listTime(fields: Fields, what: string): number {
+  const time = fields['time'];
+  if (typeof time !== 'number' || !Number.isFinite(time)) {
+    throw new InvalidPayloadError(`${what}.time: expected a finite number, got ${describe(time)}`);
+  }
+  return time;
+}
+
+function sourceWorker(fields: Fields, what: string): { sccSourceWorkerURI?: string } {
+  const uri = optionalString(fields, 'sccSourceWorkerURI', MAX_URI_LENGTH, what);
+  return uri === null ? {} : { sccSourceWorkerURI: uri };
+}
+
+/** Guards a broker-list push from the state server. */
+export function parseBrokerListPush(data: unknown): BrokerListPush {
+  const what = 'brokerListPush';
+  const fields = asObject(data, what);
+  return { sccBrokerURIs: uriList(fields, 'sccBrokerURIs', what), time: listTime(fields, what), ...sourceWorker(fields, what) };
+}
+
+/** Guards a worker-list push from the state server. */
+export function parseWorkerListPush(data: unknown): WorkerListPush {
+  const what = 'workerListPush';
+  const fields = asObject(data, what);
+  return { sccWorkerURIs: uriList(fields, 'sccWorkerURIs', what), time: listTime(fields, what), ...sourceWorker(fields, what) };
+}
+
+/** Guards the state server's reply to `sccWorkerJoinCluster`. */
+export function parseWorkerJoinReply(data: unknown): WorkerJoinReply {
+  const what = 'sccWorkerJoinCluster reply';
+  if (data == null) throw new InvalidPayloadError(`${what}: missing`);
+  const fields = asObject(data, what);
+  return {
+    sccWorkerURIs: uriList(fields, 'sccWorkerURIs', what),
+    sccBrokerURIs: uriList(fields, 'sccBrokerURIs', what),
+    time: listTime(fields, what),
+    ...sourceWorker(fields, what),
+  };
+}
+
+/**
+ * Guards a packet relayed by a broker. Returns the packet itself (not a copy): this runs once per
+ * message on the hot path, and the messages are handed on untouched.
+ */
+export function parsePublishPacket(data: unknown): PublishPacket {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new InvalidPayloadError(`publish packet: expected an object, got ${describe(data)}`);
+  }
+  const packet = data as Fields;
+  const sender = packet['sender'];
+  if (sender != null && typeof sender !== 'string') {
+    throw new InvalidPayloadError(`publish packet.sender: expected a string, got ${describe(sender)}`);
+  }
+  if (!Array.isArray(packet['messages'])) {
+    throw new InvalidPayloadError(`publish packet.messages: expected an array, got ${describe(packet['messages'])}`);
+  }
+  return data as PublishPacket;
+}

@@ -1,0 +1,64 @@
+/**
+ * Wire names of the SCC cluster protocol (scc-state 9.x / scc-broker 10.x / scc-broker-client 9.x).
+ * These strings are what original peers send and match on: never rename them.
+ */
+
+/** Remote procedures; the same four names are used in both directions (see PROTOCOL.md). */
+export const Procedure = Object.freeze({
+  BrokerJoinCluster: 'sccBrokerJoinCluster',
+  BrokerLeaveCluster: 'sccBrokerLeaveCluster',
+  WorkerJoinCluster: 'sccWorkerJoinCluster',
+  WorkerLeaveCluster: 'sccWorkerLeaveCluster',
+} as const);
+export type ProcedureName = (typeof Procedure)[keyof typeof Procedure];
+
+/** Values of the `instanceType` query parameter a peer sends when it connects to the state server. */
+export const InstanceType = Object.freeze({
+  Broker: 'scc-broker',
+  Worker: 'scc-worker',
+} as const);
+export type InstanceTypeName = (typeof InstanceType)[keyof typeof InstanceType];
+
+/** Path every SocketCluster protocol v2 endpoint listens on (the trailing slash is required). */
+export const SOCKETCLUSTER_PATH = '/socketcluster/';
+
+/** Path of the liveness endpoint every service answers with 200 `OK`. */
+export const HEALTH_CHECK_PATH = '/health-check';
+
+/** Path of the readiness endpoint (200 once the service can do its job, 503 before). */
+export const READY_PATH = '/ready';
+
+/**
+ * Error message the original state server sends a worker that joins during the startup delay.
+ * Kept verbatim: operators grep logs for it.
+ */
+export const STARTUP_DELAY_REFUSAL_MESSAGE = 'The server is waiting for initial broker connections';
+
+/** Close code socketcluster-server uses when handshake middleware blocks a socket. */
+export const HANDSHAKE_REJECTION_CLOSE_CODE = 4008;
+
+/** HTTP status socketcluster-server answers when upgrade middleware (the auth key check) blocks. */
+export const UPGRADE_REJECTION_HTTP_STATUS = 401;
+
+/** Query parameter names of the state-server connection. */
+export const StateQuery = Object.freeze({
+  AuthKey: 'authKey',
+  InstancePort: 'instancePort',
+  InstanceType: 'instanceType',
+  Version: 'version',
+} as const);
+
+/** Query parameter names of a worker's connection to a broker. */
+export const BrokerQuery = Object.freeze({
+  AuthKey: 'authKey',
+  PoolIndex: 'poolIndex',
+} as const);
+
+/**
+ * Value a peer without an auth key sends as `authKey`: socketcluster-client serialises a null
+ * query value as the literal string "null", and original peers rely on that.
+ */
+export const NO_AUTH_KEY_QUERY_VALUE = 'null';
+
+/** Major versions of original SCC components our state server accepts besides our own. */
+export const COMPATIBLE_ORIGINAL_MAJORS: readonly number[] = Object.freeze([9, 10]);

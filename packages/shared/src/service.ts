@@ -1,0 +1,67 @@
+/** Process lifecycle shared by the three `node server` entry points. */
+import { ConfigError } from './errors.js';
+
+/** A running service. `close()` stops it for good and is safe to call twice. */
+export interface Service {
+  close(): Promise<void>;
+}
+
+export interface RunServiceOptions<C> {
+  /** Service name for the one-line start-up error, e.g. `scc-state`. */
+  name: string;
+  /** Parses the environment; throws `ConfigError` on bad values. */
+  readConfig: () => C;
+  start: (config: C) => Promise<Service>;
+  /** Longest a graceful close may take before the process exits anyway, ms. */
+  shutdownTimeoutMs?: number;
+}
+
+/** Default upper bound on a graceful shutdown, ms. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads the config, starts the service and closes it on SIGINT/SIGTERM. A bad config prints one
+ * line naming each bad variable and exits with code 1; a second signal exits at once.
+ */
+export async function runService<C>(options: RunServiceOptions<C>): Promise<void> {
+  let config: C;
+  try {
+    config = options.readConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${options.name}: ${error.name}: ${error.problems.join('; ')}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  let service: Service;
+  try {
+    service = await options.start(config);
+  } catch (error) {
+    const err = error as Error;
+    process.stderr.write(`${options.name}: failed to start: ${err.name}: ${err.message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.stderr.write(`${options.name}: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    const timeout = setTimeout(() => {
+      process.stderr.write(`${options.name}: shutdown took longer than ${options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS} ms, exiting\n`);
+      process.exit(1);
+    }, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    timeout.unref();
+    service.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`${options.name}: error while closing: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -1,0 +1,50 @@
+/** Building and reading the `ws://IP:PORT` URIs that name brokers and workers. */
+import { isIP } from 'node:net';
+import type { IpFamily } from './payloads.js';
+
+/** What the state server knows of a peer's address. */
+export interface InstanceAddress {
+  /** `instanceIp` from the join payload, if the peer sent one. */
+  explicitIp: string | null;
+  /** `instanceIpFamily` from the join payload (only meaningful with an explicit IP). */
+  explicitFamily: IpFamily | null;
+  /** The forwarded-for header's first value or the socket's remote address. */
+  observedIp: string;
+  port: number;
+  secure: boolean;
+}
+
+/**
+ * The peer's URI as the original state server writes it: the explicit IP is bare only with family
+ * `IPv4`, bracketed otherwise. For an observed address the original always brackets, which makes a
+ * plain IPv4 remote address (`[127.0.0.1]`) unusable; we bracket only real IPv6 addresses, which
+ * gives the same string as the original whenever the original's string works.
+ */
+export function formatInstanceUri(address: InstanceAddress): string {
+  const scheme = address.secure ? 'wss' : 'ws';
+  let host: string;
+  if (address.explicitIp !== null) {
+    host = address.explicitFamily === 'IPv4' ? address.explicitIp : `[${address.explicitIp}]`;
+  } else {
+    host = isIP(address.observedIp) === 4 ? address.observedIp : `[${address.observedIp}]`;
+  }
+  return `${scheme}://${host}:${address.port}`;
+}
+
+/** Where a socketcluster-client should connect to reach the instance named by `uri`. */
+export interface UriTarget {
+  hostname: string;
+  port: number;
+  secure: boolean;
+}
+
+/** Splits a `ws://host:port` / `wss://[v6]:port` URI into connect options; throws TypeError if malformed. */
+export function parseInstanceUri(uri: string): UriTarget {
+  const url = new URL(uri);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new TypeError(`Not a ws:// or wss:// URI: ${uri}`);
+  const secure = url.protocol === 'wss:';
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  // URL keeps the brackets of an IPv6 host, and socketcluster-client needs them: it builds its
+  // URL as `${scheme}://${hostname}:${port}`.
+  return { hostname: url.hostname, port, secure };
+}
