@@ -97,8 +97,7 @@ export class Notifier {
       if (this.closed || !this.options.isOpen(worker.socketId)) return;
       if (this.latest.get(`${kind}:${worker.socketId}`) !== time) return;
       this.options.logger.warn(
-        { err, worker: worker.uri },
-        `${procedure} push to ${worker.uri} failed (${err.name}); retrying in ${this.options.retryDelayMs} ms`,
+        `${procedure} push to ${worker.uri} failed (${err.name}: ${err.message}); retrying in ${this.options.retryDelayMs} ms`,
       );
       const timer = setTimeout(() => {
         this.retries.delete(timer);

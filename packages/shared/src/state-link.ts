@@ -81,7 +81,7 @@ export class StateLink {
     void (async () => {
       for await (const { error } of this.socket.listener('error')) {
         // Refusals (auth, version) and connection failures land here; the socket keeps retrying.
-        logger.warn({ err: error }, `state server link: ${error.name}: ${error.message}`);
+        logger.warn(`state server link: ${error.name}: ${error.message}`);
       }
     })();
     void (async () => {
@@ -109,7 +109,7 @@ export class StateLink {
     } catch (error) {
       if (this.closed || connection !== this.connection) return;
       const err = error as Error;
-      logger.warn({ err }, `${joinProcedure} failed (${err.name}: ${err.message}); retrying in ${this.options.retryDelayMs} ms`);
+      logger.warn(`${joinProcedure} failed (${err.name}: ${err.message}); retrying in ${this.options.retryDelayMs} ms`);
       clearTimeout(this.joinTimer);
       this.joinTimer = setTimeout(() => void this.join(connection), this.options.retryDelayMs);
       return;
@@ -129,7 +129,7 @@ export class StateLink {
       await this.socket.invoke(procedure, undefined);
       return true;
     } catch (error) {
-      this.options.logger.warn({ err: error }, `${procedure} was not acknowledged`);
+      this.options.logger.warn(`${procedure} was not acknowledged: ${(error as Error).message}`);
       return false;
     }
   }

@@ -67,7 +67,7 @@ export class SkeletonRendezvousMapper implements Mapper {
     // Same floating-point expression as the original (Math.ceil(Math.log(n) / Math.log(fanout))),
     // not Math.log2, so the level count matches even where the quotient is inexact.
     const levelCount =
-      clusters.length > 0 ? Math.floor(Math.log2(clusters.length)) : 0;
+      clusters.length > 0 ? Math.ceil(Math.log(clusters.length) / Math.log(FANOUT)) : 0;
 
     const levelSuffixes: (readonly [string, string])[] = [];
     for (let level = 0; level < levelCount; level++) {

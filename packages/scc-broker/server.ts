@@ -1,0 +1,22 @@
+/** `node server`: starts scc-broker from SCC_* environment variables (SCC_STATE_SERVER_HOST is required). */
+import { createLogger, lifecycleLogger, readBrokerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
+import { startBrokerServer } from './src/broker-server.js';
+
+await runService({
+  name: 'scc-broker',
+  readConfig: () => readBrokerConfig(),
+  async start(config) {
+    const logger = createLogger({ name: 'scc-broker', level: config.logLevel, format: config.logFormat });
+    const lifecycle = lifecycleLogger(logger, config.logLevel);
+    const broker = await startBrokerServer(config, logger);
+    lifecycle.info(
+      `scc-broker ${SCC_TS_VERSION} listening on port ${broker.port}, joining state server ${config.stateServerHost}:${config.stateServerPort}`,
+    );
+    return {
+      async close() {
+        lifecycle.info('scc-broker leaving the cluster and shutting down');
+        await broker.close();
+      },
+    };
+  },
+});

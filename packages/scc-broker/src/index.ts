@@ -1,0 +1,5 @@
+/** @scc-ts/scc-broker: the pub/sub relay between workers. */
+export { startBrokerServer } from './broker-server.js';
+export type { BrokerServer } from './broker-server.js';
+export { createBrokerStateLink } from './state-link.js';
+export type { BrokerStateLinkOptions } from './state-link.js';

@@ -1,0 +1,41 @@
+/** The broker's membership in the cluster: joins the state server on every connect, leaves on close. */
+import { v4 as uuidv4 } from 'uuid';
+import { InstanceType, Procedure, SCC_TS_VERSION, StateLink, type BrokerConfig, type Logger } from '@scc-ts/shared';
+
+export interface BrokerStateLinkOptions {
+  config: Readonly<BrokerConfig>;
+  /** The port the broker actually listens on (advertised to the state server). */
+  port: number;
+  logger: Logger;
+  /** Called after every successful join. */
+  onJoined?: () => void;
+}
+
+/** Creates the broker's state link (not yet started). */
+export function createBrokerStateLink(options: BrokerStateLinkOptions): { link: StateLink; instanceId: string } {
+  const { config, port, logger } = options;
+  const instanceId = uuidv4();
+  const link = new StateLink({
+    stateServerHost: config.stateServerHost,
+    stateServerPort: config.stateServerPort,
+    authKey: config.authKey,
+    instanceType: InstanceType.Broker,
+    instancePort: port,
+    version: SCC_TS_VERSION,
+    connectTimeoutMs: config.stateServerConnectTimeoutMs,
+    ackTimeoutMs: config.stateServerAckTimeoutMs,
+    retryDelayMs: config.retryDelayMs,
+    // The original broker adds up to 1000 ms of randomness to each reconnect.
+    reconnectRandomnessMs: 1000,
+    joinProcedure: Procedure.BrokerJoinCluster,
+    joinData: {
+      instanceId,
+      instanceIp: config.instanceIp,
+      instanceIpFamily: config.instanceIpFamily,
+      instanceSecure: config.secure,
+    },
+    logger,
+    onJoined: () => options.onJoined?.(),
+  });
+  return { link, instanceId };
+}

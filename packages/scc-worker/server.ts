@@ -1,0 +1,23 @@
+/** `node server`: starts scc-worker from SCC_* / SOCKETCLUSTER_* environment variables. */
+import { createLogger, lifecycleLogger, readWorkerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
+import { startWorkerServer } from './src/worker-server.js';
+
+await runService({
+  name: 'scc-worker',
+  readConfig: () => readWorkerConfig(),
+  async start(config) {
+    const logger = createLogger({ name: 'scc-worker', level: config.logLevel, format: config.logFormat });
+    const lifecycle = lifecycleLogger(logger, config.logLevel);
+    const worker = await startWorkerServer(config, logger);
+    const mode = config.cluster
+      ? `cluster mode, state server ${config.cluster.stateServerHost}:${config.cluster.stateServerPort}`
+      : 'standalone mode (SCC_STATE_SERVER_HOST not set)';
+    lifecycle.info(`scc-worker ${SCC_TS_VERSION} listening on port ${worker.port}, ${mode}, instance ${worker.cluster?.instanceId ?? '-'}`);
+    return {
+      async close() {
+        lifecycle.info('scc-worker shutting down');
+        await worker.close();
+      },
+    };
+  },
+});

@@ -1,0 +1,35 @@
+/**
+ * `pubSubBatchDuration`: buffers published messages per channel and hands each channel's batch on
+ * once per window, as one `{sender, messages}` packet (the original's batching).
+ */
+export class PublishBatcher {
+  private buffers = new Map<string, unknown[]>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly durationMs: number,
+    private readonly flushChannel: (channel: string, messages: unknown[]) => void,
+  ) {}
+
+  /** Adds a message; the window starts with the first message after a flush. */
+  add(channel: string, message: unknown): void {
+    const buffer = this.buffers.get(channel);
+    if (buffer) buffer.push(message);
+    else this.buffers.set(channel, [message]);
+    this.timer ??= setTimeout(() => this.flush(), this.durationMs);
+  }
+
+  /** Sends everything buffered now. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const buffers = this.buffers;
+    this.buffers = new Map();
+    for (const [channel, messages] of buffers) this.flushChannel(channel, messages);
+  }
+
+  /** Flushes what is buffered and stops the timer. */
+  close(): void {
+    this.flush();
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The worker's connections to one broker: `clientPoolSize` socketcluster-clients with query
+ * `authKey` and `poolIndex`. A channel always uses the same client, chosen by `hashToIndex` as the
+ * original does, so its subscribe and its publishes share one ordered connection.
+ */
+import socketClusterClient from 'socketcluster-client';
+import { hashToIndex, parseInstanceUri, type ClientSocket, type Logger } from '@scc-ts/shared';
+
+export interface BrokerPoolOptions {
+  uri: string;
+  size: number;
+  authKey: string | null;
+  retryDelayMs: number;
+  reconnectRandomnessMs: number;
+  logger: Logger;
+  /** Receives every packet the broker relays on a channel this pool subscribed. */
+  onPacket: (channel: string, packet: unknown) => void;
+}
+
+export class BrokerPool {
+  readonly uri: string;
+  private readonly clients: ClientSocket[] = [];
+  private readonly options: BrokerPoolOptions;
+  private closed = false;
+
+  constructor(options: BrokerPoolOptions) {
+    this.options = options;
+    this.uri = options.uri;
+    const target = parseInstanceUri(options.uri);
+    for (let poolIndex = 0; poolIndex < options.size; poolIndex++) {
+      const client = socketClusterClient.create({
+        hostname: target.hostname,
+        port: target.port,
+        secure: target.secure,
+        // A fresh query object per client: the original shares one, so every client reports the last poolIndex.
+        query: { authKey: options.authKey as string, poolIndex: String(poolIndex) },
+        autoReconnectOptions: {
+          initialDelay: options.retryDelayMs,
+          randomness: options.reconnectRandomnessMs,
+          multiplier: 1,
+          maxDelay: options.retryDelayMs + options.reconnectRandomnessMs,
+        },
+      });
+      this.watch(client, poolIndex);
+      this.clients.push(client);
+    }
+  }
+
+  private watch(client: ClientSocket, poolIndex: number): void {
+    const { logger } = this.options;
+    void (async () => {
+      for await (const { error } of client.listener('error')) {
+        logger.warn(`broker ${this.uri} [${poolIndex}]: ${error.name}: ${error.message}`);
+      }
+    })();
+    void (async () => {
+      for await (const _ of client.listener('connect')) logger.info(`connected to broker ${this.uri} [${poolIndex}]`);
+    })();
+  }
+
+  private clientFor(channel: string): ClientSocket {
+    return this.clients[hashToIndex(channel, this.clients.length)] as ClientSocket;
+  }
+
+  /** Whether every client of the pool is connected. */
+  get connected(): boolean {
+    return this.clients.every((c) => c.state === c.OPEN);
+  }
+
+  /** Whether the channel is subscribed (or pending) on this broker. */
+  isSubscribed(channel: string): boolean {
+    return this.clientFor(channel).isSubscribed(channel, true);
+  }
+
+  /** Subscribes the channel on this broker (no-op if already subscribed or pending). */
+  subscribe(channel: string): void {
+    const client = this.clientFor(channel);
+    if (client.isSubscribed(channel, true)) return;
+    const stream = client.subscribe(channel);
+    void (async () => {
+      for await (const packet of stream) this.options.onPacket(channel, packet);
+    })();
+  }
+
+  /** Unsubscribes the channel here and ends its stream. */
+  unsubscribe(channel: string): void {
+    const client = this.clientFor(channel);
+    void client.unsubscribe(channel);
+    client.closeChannel(channel);
+  }
+
+  /** Channels subscribed or pending on this broker. */
+  subscriptions(): string[] {
+    return this.clients.flatMap((c) => c.subscriptions(true));
+  }
+
+  /** Publishes a packet; resolves when the broker acknowledges it. */
+  async publish(channel: string, packet: unknown): Promise<void> {
+    await this.clientFor(channel).invokePublish(channel, packet);
+  }
+
+  /** Disconnects every client and ends every channel stream. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const client of this.clients) {
+      client.disconnect();
+      client.closeAllChannels();
+      client.closeAllListeners();
+    }
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * The cluster plugin: `attach(agServer, options)` makes a socketcluster-server one worker of an
+ * SCC cluster. The data path, one step per file:
+ *   local publish → brokerEngine 'publish' → (batcher) → router.publish → broker-pool → broker;
+ *   broker → broker-pool packet → deliver() → brokerEngine.invokePublish → local subscribers.
+ */
+import { EventEmitter } from 'node:events';
+import type socketClusterServer from 'socketcluster-server';
+import { createMapper, parsePublishPacket, type Readiness } from '@scc-ts/shared';
+import { BrokerPool } from './broker-pool.js';
+import { PublishBatcher } from './batcher.js';
+import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
+import { Router, type ReshardSummary } from './router.js';
+import { WorkerStateLink } from './state-link.js';
+
+type AGServer = ReturnType<typeof socketClusterServer.attach>;
+
+/** Counters of the data path (exported as metrics by the worker). */
+export interface ClusterStats {
+  /** Packets sent to brokers. */
+  packetsOut: number;
+  /** Packets received from brokers (own packets included). */
+  packetsIn: number;
+  /** Messages delivered locally from other workers. */
+  messagesDelivered: number;
+  /** Packets a broker did not acknowledge or that had no broker; their messages may be lost. */
+  publishFailures: number;
+  /** Packets from brokers that failed the guard and were dropped. */
+  malformedPackets: number;
+  reshards: number;
+}
+
+export interface ClusterClientEvents {
+  updateBrokers: [{ brokerURIs: string[] }];
+  updateWorkers: [{ workerURIs: string[]; sourceWorkerURI: string | null }];
+  reshard: [ReshardSummary];
+}
+
+/** Interval at which repeated warnings of one kind are summarised, ms. */
+const WARN_INTERVAL_MS = 5000;
+
+/** A worker's membership in the cluster; returned by `attach`. */
+export class ClusterClient extends EventEmitter<ClusterClientEvents> {
+  readonly instanceId: string;
+  readonly stats: ClusterStats = { packetsOut: 0, packetsIn: 0, messagesDelivered: 0, publishFailures: 0, malformedPackets: 0, reshards: 0 };
+  private readonly options: Readonly<ResolvedClusterOptions>;
+  private readonly agServer: AGServer;
+  private readonly router: Router;
+  private readonly link: WorkerStateLink;
+  private readonly batcher: PublishBatcher | null;
+  private readonly consumers: Array<{ return(): void }> = [];
+  private workers: string[] = [];
+  private selfURI: string | null = null;
+  private readonly warned = new Map<string, { at: number; suppressed: number }>();
+  private closing: Promise<void> | undefined;
+
+  constructor(agServer: AGServer, options: ClusterOptions) {
+    super();
+    this.options = resolveClusterOptions(options);
+    this.agServer = agServer;
+    this.instanceId = this.options.instanceId;
+    const { logger } = this.options;
+    this.router = new Router({
+      mapper: createMapper(this.options.mappingEngine),
+      logger,
+      createPool: (uri) =>
+        new BrokerPool({
+          uri,
+          size: this.options.clientPoolSize,
+          authKey: this.options.authKey,
+          retryDelayMs: this.options.brokerRetryDelay,
+          reconnectRandomnessMs: this.options.stateServerReconnectRandomness,
+          logger,
+          onPacket: (channel, packet) => this.deliver(channel, packet),
+        }),
+    });
+    const batchMs = this.options.pubSubBatchDuration;
+    this.batcher = batchMs === null ? null : new PublishBatcher(batchMs, (channel, messages) => this.send(channel, messages));
+    this.link = new WorkerStateLink(this.options, {
+      onBrokers: (uris, _time, source) => this.applyBrokers(uris, source),
+      onWorkers: (uris, selfURI) => {
+        this.workers = uris;
+        this.selfURI = selfURI ?? this.selfURI;
+        this.emit('updateWorkers', { workerURIs: uris, sourceWorkerURI: selfURI });
+      },
+    });
+
+    const broker = agServer.brokerEngine;
+    // Channels subscribed before attach() are carried upstream too.
+    for (const channel of broker.subscriptions()) this.router.subscribe(channel);
+    this.consume(broker.listener('subscribe').createConsumer(), ({ channel }: { channel: string }) => this.router.subscribe(channel));
+    this.consume(broker.listener('unsubscribe').createConsumer(), ({ channel }: { channel: string }) => this.router.unsubscribe(channel));
+    this.consume(broker.listener('publish').createConsumer(), ({ channel, data }: { channel: string; data: unknown }) => {
+      if (this.batcher) this.batcher.add(channel, data);
+      else this.send(channel, [data]);
+    });
+    this.link.start();
+  }
+
+  // A consumer of our own (not `for await` over the shared listener) so close() can end exactly it.
+  private consume<T>(consumer: { next(): Promise<IteratorResult<T>>; return(): void }, handle: (value: T) => void): void {
+    this.consumers.push(consumer);
+    void (async () => {
+      for (;;) {
+        const result = await consumer.next();
+        if (result.done) return;
+        handle(result.value);
+      }
+    })();
+  }
+
+  private applyBrokers(uris: string[], source: 'join' | 'push'): void {
+    const summary = this.router.setBrokers(uris);
+    this.stats.reshards += 1;
+    const { logger } = this.options;
+    const changes = [
+      summary.added.length ? `+${summary.added.join(', +')}` : '',
+      summary.removed.length ? `-${summary.removed.join(', -')}` : '',
+    ].filter(Boolean).join(' ');
+    logger.info(
+      `broker list from ${source}: ${summary.brokers} brokers${changes ? ` (${changes})` : ''}; ${summary.moved} of ${summary.channels} channels moved`,
+    );
+    this.emit('updateBrokers', { brokerURIs: uris });
+    this.emit('reshard', summary);
+  }
+
+  /** Sends one packet of this worker's messages on a channel to its broker. */
+  private send(channel: string, messages: unknown[]): void {
+    const packet = { sender: this.instanceId, messages };
+    this.stats.packetsOut += 1;
+    this.router.publish(channel, packet).catch((error: unknown) => {
+      this.stats.publishFailures += 1;
+      const err = error as Error;
+      this.warnThrottled(err.name, `publish to ${channel} failed: ${err.name}: ${err.message} (${messages.length} messages)`);
+    });
+  }
+
+  /** Delivers a relayed packet to local subscribers, unless this worker sent it. */
+  private deliver(channel: string, data: unknown): void {
+    this.stats.packetsIn += 1;
+    let packet;
+    try {
+      packet = parsePublishPacket(data);
+    } catch (error) {
+      this.stats.malformedPackets += 1;
+      this.warnThrottled('malformed', `dropped a packet on ${channel}: ${(error as Error).message}`);
+      return;
+    }
+    // Our own packets come back too (the broker relays to every subscriber); we delivered them locally already.
+    if (packet.sender === this.instanceId) return;
+    const broker = this.agServer.brokerEngine;
+    for (const message of packet.messages) {
+      this.stats.messagesDelivered += 1;
+      // suppressEvent: a relayed message must not be published upstream again.
+      void broker.invokePublish(channel, message, true);
+    }
+  }
+
+  private warnThrottled(key: string, message: string): void {
+    const now = Date.now();
+    const entry = this.warned.get(key);
+    if (entry && now - entry.at < WARN_INTERVAL_MS) {
+      entry.suppressed += 1;
+      return;
+    }
+    const suppressed = entry?.suppressed ?? 0;
+    this.warned.set(key, { at: now, suppressed: 0 });
+    this.options.logger.warn(suppressed > 0 ? `${message} (+${suppressed} similar in the last ${WARN_INTERVAL_MS} ms)` : message);
+  }
+
+  /** Broker URIs in use. */
+  brokerURIs(): string[] {
+    return this.router.brokerURIs();
+  }
+
+  /** Worker URIs from the last worker list. */
+  workerURIs(): readonly string[] {
+    return this.workers;
+  }
+
+  /** This worker's URI as the state server names it (known after the first join). */
+  get uri(): string | null {
+    return this.selfURI;
+  }
+
+  /** The broker URI that owns `channel` now, or null without brokers. */
+  ownerOf(channel: string): string | null {
+    return this.router.ownerOf(channel);
+  }
+
+  /** Whether the state server link is joined right now. */
+  get stateConnected(): boolean {
+    return this.link.connected;
+  }
+
+  /**
+   * Ready once joined at least once with a broker list and every broker link is up. Losing the state
+   * server does not make a worker unready: pub/sub carries on with the last broker list.
+   */
+  readiness(): Readiness {
+    if (!this.link.hasJoined) return { ready: false, detail: 'not yet joined to the state server' };
+    if (this.router.brokerURIs().length === 0) return { ready: false, detail: 'the cluster has no brokers' };
+    if (!this.router.connected) return { ready: false, detail: 'broker links are not all up' };
+    return { ready: true };
+  }
+
+  /** Flushes batches, leaves the cluster, closes every link. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const consumer of this.consumers) consumer.return();
+      this.batcher?.close();
+      await this.link.leave();
+      await this.link.close();
+      this.router.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** Makes `agServer` a worker of an SCC cluster. Throws ConfigError on invalid options. */
+export function attach(agServer: AGServer, options: ClusterOptions): ClusterClient {
+  return new ClusterClient(agServer, options);
+}
+
+export type { ClusterOptions, ResolvedClusterOptions } from './options.js';
+export type { ReshardSummary } from './router.js';

@@ -1,0 +1,135 @@
+/**
+ * Options of `attach(agServer, options)`, named as scc-broker-client's so an existing SocketCluster
+ * app can switch plugins by changing an import. Validated once, all problems reported together.
+ */
+import { v4 as uuidv4 } from 'uuid';
+import {
+  ConfigError,
+  DEFAULT_CLIENT_POOL_SIZE,
+  DEFAULT_RECONNECT_RANDOMNESS_MS,
+  DEFAULT_RETRY_DELAY_MS,
+  DEFAULT_STATE_ACK_TIMEOUT_MS,
+  DEFAULT_STATE_CONNECT_TIMEOUT_MS,
+  DEFAULT_STATE_SERVER_PORT,
+  MAX_CLIENT_POOL_SIZE,
+  SCC_TS_VERSION,
+  createLogger,
+  type IpFamily,
+  type Logger,
+  type Mapper,
+  type MappingEngineName,
+} from '@scc-ts/shared';
+
+export interface ClusterOptions {
+  /** Host of the scc-state server. Required. */
+  stateServerHost: string;
+  /** Port of the scc-state server; default 7777. */
+  stateServerPort?: number;
+  /** Shared secret sent to the state server and to brokers; default none. */
+  authKey?: string | null;
+  /** This worker's id in publish packets; must be unique per worker. Default: a random UUID. */
+  instanceId?: string;
+  /** IP other instances reach this worker at; default: the address the state server sees. */
+  instanceIp?: string | null;
+  /** Family of `instanceIp`; default IPv4. */
+  instanceIpFamily?: IpFamily;
+  /** The port this worker's socketcluster-server listens on. Required. */
+  instancePort: number;
+  /** `skeletonRendezvous` (default), `simple`, or a custom Mapper. */
+  mappingEngine?: MappingEngineName | Mapper;
+  /** socketcluster-client connections per broker, 1 to 64; default 1. */
+  clientPoolSize?: number;
+  /** Per-channel publish batching window in ms; default none (each message sent at once). */
+  pubSubBatchDuration?: number | null;
+  /** Delay between state-server reconnects and join retries, ms; default 2000. */
+  brokerRetryDelay?: number;
+  /** State-server connect timeout, ms; default 3000. */
+  stateServerConnectTimeout?: number;
+  /** State-server acknowledgement timeout, ms; default 2000. */
+  stateServerAckTimeout?: number;
+  /** Random extra per reconnect, ms; default 1000. */
+  stateServerReconnectRandomness?: number;
+  /** Version announced to the state server; default this package's version. */
+  version?: string;
+  /** pino logger; default a JSON logger at warn level. */
+  logger?: Logger;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedClusterOptions {
+  stateServerHost: string;
+  stateServerPort: number;
+  authKey: string | null;
+  instanceId: string;
+  instanceIp: string | null;
+  instanceIpFamily: IpFamily;
+  instancePort: number;
+  mappingEngine: MappingEngineName | Mapper;
+  clientPoolSize: number;
+  pubSubBatchDuration: number | null;
+  brokerRetryDelay: number;
+  stateServerConnectTimeout: number;
+  stateServerAckTimeout: number;
+  stateServerReconnectRandomness: number;
+  version: string;
+  logger: Logger;
+}
+
+const MAX_MS = 2_147_483_647;
+
+function isMapper(value: unknown): value is Mapper {
+  const m = value as Partial<Mapper> | null;
+  return typeof m === 'object' && m !== null && typeof m.findSite === 'function' && typeof m.setSites === 'function';
+}
+
+/** Applies defaults (with `??`: an explicit 0 stays 0) and throws one ConfigError listing every bad option. */
+export function resolveClusterOptions(options: ClusterOptions): Readonly<ResolvedClusterOptions> {
+  const problems: string[] = [];
+  const int = (name: keyof ClusterOptions, value: number | undefined, fallback: number, min: number, max: number): number => {
+    const v = value ?? fallback;
+    if (!Number.isInteger(v) || v < min || v > max) {
+      problems.push(`${name}=${JSON.stringify(value)}: must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return v;
+  };
+  if (typeof options.stateServerHost !== 'string' || options.stateServerHost.trim() === '') {
+    problems.push('stateServerHost is required');
+  }
+  const engine = options.mappingEngine ?? 'skeletonRendezvous';
+  if (engine !== 'skeletonRendezvous' && engine !== 'simple' && !isMapper(engine)) {
+    problems.push(`mappingEngine=${JSON.stringify(engine)}: must be 'skeletonRendezvous', 'simple' or a Mapper`);
+  }
+  const family = options.instanceIpFamily ?? 'IPv4';
+  if (family !== 'IPv4' && family !== 'IPv6') problems.push(`instanceIpFamily=${JSON.stringify(family)}: must be IPv4 or IPv6`);
+  if (options.instanceId !== undefined && (typeof options.instanceId !== 'string' || options.instanceId === '')) {
+    problems.push('instanceId must be a non-empty string');
+  }
+  const resolved: ResolvedClusterOptions = {
+    stateServerHost: options.stateServerHost,
+    stateServerPort: int('stateServerPort', options.stateServerPort, DEFAULT_STATE_SERVER_PORT, 1, 65_535),
+    authKey: options.authKey ?? null,
+    instanceId: options.instanceId ?? uuidv4(),
+    instanceIp: options.instanceIp ?? null,
+    instanceIpFamily: family,
+    instancePort: int('instancePort', options.instancePort, Number.NaN, 1, 65_535),
+    mappingEngine: engine,
+    clientPoolSize: int('clientPoolSize', options.clientPoolSize, DEFAULT_CLIENT_POOL_SIZE, 1, MAX_CLIENT_POOL_SIZE),
+    pubSubBatchDuration:
+      options.pubSubBatchDuration == null ? null : int('pubSubBatchDuration', options.pubSubBatchDuration, 0, 0, MAX_MS),
+    brokerRetryDelay: int('brokerRetryDelay', options.brokerRetryDelay, DEFAULT_RETRY_DELAY_MS, 1, MAX_MS),
+    stateServerConnectTimeout: int('stateServerConnectTimeout', options.stateServerConnectTimeout, DEFAULT_STATE_CONNECT_TIMEOUT_MS, 1, MAX_MS),
+    stateServerAckTimeout: int('stateServerAckTimeout', options.stateServerAckTimeout, DEFAULT_STATE_ACK_TIMEOUT_MS, 1, MAX_MS),
+    stateServerReconnectRandomness: int(
+      'stateServerReconnectRandomness',
+      options.stateServerReconnectRandomness,
+      DEFAULT_RECONNECT_RANDOMNESS_MS,
+      0,
+      MAX_MS,
+    ),
+    version: options.version ?? SCC_TS_VERSION,
+    logger: options.logger ?? createLogger({ name: 'scc-worker', level: 2, format: 'json' }),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(resolved);
+}

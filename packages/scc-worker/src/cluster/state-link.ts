@@ -1,0 +1,126 @@
+/**
+ * The worker's link to the state server: joins on every connect, answers the four membership
+ * pushes, and hands on a broker or worker list only when its `time` is newer than the last applied
+ * (pushes can arrive out of order after retries; the join reply sets the baseline).
+ */
+import {
+  InstanceType,
+  Procedure,
+  StateLink,
+  parseBrokerListPush,
+  parseWorkerJoinReply,
+  parseWorkerListPush,
+  type ClientSocket,
+} from '@scc-ts/shared';
+import type { ResolvedClusterOptions } from './options.js';
+
+type PushRequest = { data: unknown; end(data?: unknown): void; error(error: Error): void };
+
+export interface MembershipHandlers {
+  /** A newer broker list; `source` says whether it came with the join reply or a push. */
+  onBrokers(uris: string[], time: number, source: 'join' | 'push'): void;
+  /** A newer worker list; `selfURI` is this worker's URI as the state server sees it. */
+  onWorkers(uris: string[], selfURI: string | null): void;
+}
+
+export class WorkerStateLink {
+  private readonly link: StateLink;
+  private brokersTime = -1;
+  private workersTime = -1;
+  /** Whether this worker has joined at least once (it keeps its last lists while the state server is away). */
+  hasJoined = false;
+
+  constructor(
+    private readonly options: Readonly<ResolvedClusterOptions>,
+    private readonly handlers: MembershipHandlers,
+  ) {
+    this.link = new StateLink({
+      stateServerHost: options.stateServerHost,
+      stateServerPort: options.stateServerPort,
+      authKey: options.authKey,
+      instanceType: InstanceType.Worker,
+      instancePort: options.instancePort,
+      version: options.version,
+      connectTimeoutMs: options.stateServerConnectTimeout,
+      ackTimeoutMs: options.stateServerAckTimeout,
+      retryDelayMs: options.brokerRetryDelay,
+      reconnectRandomnessMs: options.stateServerReconnectRandomness,
+      joinProcedure: Procedure.WorkerJoinCluster,
+      joinData: { instanceId: options.instanceId, instanceIp: options.instanceIp, instanceIpFamily: options.instanceIpFamily },
+      logger: options.logger,
+      onJoined: (reply) => this.joined(reply),
+    });
+    const socket = this.link.socket;
+    this.serve(socket, Procedure.BrokerJoinCluster, (data) => this.brokerPush(data));
+    this.serve(socket, Procedure.BrokerLeaveCluster, (data) => this.brokerPush(data));
+    this.serve(socket, Procedure.WorkerJoinCluster, (data) => this.workerPush(data));
+    this.serve(socket, Procedure.WorkerLeaveCluster, (data) => this.workerPush(data));
+  }
+
+  /** Whether the link is joined right now. */
+  get connected(): boolean {
+    return this.link.joined;
+  }
+
+  start(): void {
+    this.link.start();
+  }
+
+  private serve(socket: ClientSocket, procedure: string, handle: (data: unknown) => void): void {
+    void (async () => {
+      for await (const request of socket.procedure(procedure) as AsyncIterable<PushRequest>) {
+        try {
+          handle(request.data);
+          request.end();
+        } catch (error) {
+          const err = error as Error;
+          this.options.logger.warn(`refused a ${procedure} push: ${err.name}: ${err.message}`);
+          request.error(err);
+        }
+      }
+    })();
+  }
+
+  private joined(reply: unknown): void {
+    let state;
+    try {
+      state = parseWorkerJoinReply(reply);
+    } catch (error) {
+      this.options.logger.error(`unusable ${Procedure.WorkerJoinCluster} reply: ${(error as Error).message}`);
+      return;
+    }
+    const first = !this.hasJoined;
+    this.hasJoined = true;
+    this.options.logger.info(
+      `${first ? 'joined' : 're-joined'} the cluster as ${state.sccSourceWorkerURI ?? '(unknown URI)'}: ${state.sccBrokerURIs.length} brokers, ${state.sccWorkerURIs.length} workers`,
+    );
+    // The reply is the newest view there is: it becomes the baseline pushes must beat.
+    this.brokersTime = state.time;
+    this.workersTime = state.time;
+    this.handlers.onBrokers(state.sccBrokerURIs, state.time, 'join');
+    this.handlers.onWorkers(state.sccWorkerURIs, state.sccSourceWorkerURI ?? null);
+  }
+
+  private brokerPush(data: unknown): void {
+    const push = parseBrokerListPush(data);
+    if (push.time <= this.brokersTime) return;
+    this.brokersTime = push.time;
+    this.handlers.onBrokers(push.sccBrokerURIs, push.time, 'push');
+  }
+
+  private workerPush(data: unknown): void {
+    const push = parseWorkerListPush(data);
+    if (push.time <= this.workersTime) return;
+    this.workersTime = push.time;
+    this.handlers.onWorkers(push.sccWorkerURIs, push.sccSourceWorkerURI ?? null);
+  }
+
+  /** Announces our departure (best effort, bounded by the ack timeout). */
+  async leave(): Promise<void> {
+    await this.link.leave(Procedure.WorkerLeaveCluster);
+  }
+
+  async close(): Promise<void> {
+    await this.link.close();
+  }
+}
