@@ -8,6 +8,8 @@ import { connect, type Client } from './clients.js';
 export class BrokerSpy {
   /** channel → message ids relayed by this broker */
   readonly seen = new Map<string, Set<string>>();
+  /** Largest number of messages seen in one packet (batching evidence). */
+  maxBatch = 0;
   private constructor(
     readonly uri: string,
     private readonly client: Client,
@@ -22,6 +24,7 @@ export class BrokerSpy {
         const stream = client.subscribe(channel);
         void (async () => {
           for await (const packet of stream) {
+            spy.maxBatch = Math.max(spy.maxBatch, (packet as { messages: unknown[] }).messages.length);
             for (const m of (packet as { messages: Array<{ id: string }> }).messages) spy.seen.get(channel)!.add(m.id);
           }
         })();
