@@ -39,6 +39,8 @@ export interface TestMessage {
 export class Collector {
   /** key `${label}|${channel}` → messages in arrival order */
   readonly received = new Map<string, TestMessage[]>();
+  /** message id → arrival times (Date.now()), over every subscription */
+  readonly arrivals = new Map<string, number[]>();
   private readonly waiters = new Set<() => void>();
 
   /** Subscribes `client` to `channel` under `label`; resolves once the worker confirmed the subscription. */
@@ -48,7 +50,11 @@ export class Collector {
     const stream = client.subscribe(channel);
     void (async () => {
       for await (const data of stream) {
-        this.received.get(key)!.push(data as TestMessage);
+        const message = data as TestMessage;
+        this.received.get(key)!.push(message);
+        const times = this.arrivals.get(message.id);
+        if (times) times.push(Date.now());
+        else this.arrivals.set(message.id, [Date.now()]);
         for (const w of this.waiters) w();
       }
     })();
@@ -85,6 +91,7 @@ export class Collector {
   /** Forgets everything received so far. */
   clear(): void {
     for (const list of this.received.values()) list.length = 0;
+    this.arrivals.clear();
   }
 }
 

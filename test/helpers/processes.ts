@@ -199,9 +199,15 @@ export interface TestCluster {
 }
 
 /** Starts state, brokers and workers, and waits until every worker is ready with every broker. */
-export async function startCluster(options: { brokers: number; workers: number; workerEnv?: Record<string, string> }): Promise<TestCluster> {
-  const state = await startState();
-  const brokers = await Promise.all(Array.from({ length: options.brokers }, () => startBroker(state.port)));
+export async function startCluster(options: {
+  brokers: number;
+  workers: number;
+  workerEnv?: Record<string, string>;
+  stateEnv?: Record<string, string>;
+  brokerEnv?: Record<string, string>;
+}): Promise<TestCluster> {
+  const state = await startState(options.stateEnv);
+  const brokers = await Promise.all(Array.from({ length: options.brokers }, () => startBroker(state.port, options.brokerEnv)));
   await Promise.all(brokers.map((b) => b.waitForLog(/joined the cluster/)));
   const workers = await Promise.all(Array.from({ length: options.workers }, () => startWorker(state.port, options.workerEnv)));
   await Promise.all(workers.map((w) => waitReady(w.port)));
