@@ -35,6 +35,15 @@ export interface TestMessage {
   [key: string]: unknown;
 }
 
+/** Polls `predicate` every 10 ms until it holds; rejects after `timeoutMs`. */
+export async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Records every message each subscription receives, and waits on counts. */
 export class Collector {
   /** key `${label}|${channel}` → messages in arrival order */

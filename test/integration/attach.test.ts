@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import socketClusterServer from 'socketcluster-server';
-import { ConfigError } from '@scc-ts/shared';
+import { ConfigError, createLogger } from '@scc-ts/shared';
 import { attach } from '@scc-ts/scc-worker';
 import { Collector, connect, disconnectAll, primeChannels } from '../helpers/clients.js';
 import { startBroker, startState, startWorker, stopAll, waitReady } from '../helpers/processes.js';
@@ -50,6 +50,7 @@ describe('attach(agServer, options)', () => {
       instanceIp: '127.0.0.1',
       brokerRetryDelay: 200,
       stateServerReconnectRandomness: 50,
+      logger: createLogger({ name: 'in-process-worker', level: 0, format: 'json' }),
     });
     closers.push(async () => {
       await cluster.close();

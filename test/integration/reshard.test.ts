@@ -1,7 +1,7 @@
 /** A third broker joins a running cluster: channels move to the owners the mapper names, delivery continues. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { Collector, connect, disconnectAll, primeChannels, type Client } from '../helpers/clients.js';
+import { Collector, connect, disconnectAll, primeChannels, waitUntil, type Client } from '../helpers/clients.js';
 import { startBroker, startCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
 import { BrokerSpy } from '../helpers/spy.js';
 
@@ -50,6 +50,10 @@ describe('a broker joins', () => {
 
     await Promise.all(channels.map((c) => publisher.invokePublish(c, { id: `after-${c}` })));
     await collector.until(() => channels.every((c) => collector.messages('B', c).some((m) => m.id === `after-${c}`)), 10_000, 'deliveries after the join');
+    // The spies hear each packet on their own connections, possibly after B did: wait for them, then
+    // leave time for a second (wrong) relay to show up before asserting there is exactly one.
+    await waitUntil(() => channels.every((c) => spies.some((s) => s.relayed(c, `after-${c}`))), 5000, 'spies');
+    await new Promise((r) => setTimeout(r, 200));
     for (const c of channels) {
       const relayedBy = spies.filter((s) => s.relayed(c, `after-${c}`)).map((s) => s.uri);
       expect(relayedBy, c).toEqual([after.get(c)]);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimpleMapper } from '@scc-ts/shared';
-import { Collector, connect, disconnectAll, primeChannels, type Client } from '../helpers/clients.js';
+import { Collector, connect, disconnectAll, primeChannels, waitUntil, type Client } from '../helpers/clients.js';
 import { startCluster, stopAll, type TestCluster } from '../helpers/processes.js';
 import { BrokerSpy } from '../helpers/spy.js';
 
@@ -46,6 +46,7 @@ describe('simple engine, pool of 3, batching', () => {
       for (const c of channels) void publisher.transmitPublish(c, { id: `${c}#${i}` });
     }
     await collector.until(() => channels.every((c) => collector.messages('B', c).length >= perChannel), 10_000, 'all messages');
+    await waitUntil(() => channels.every((c) => spies.some((s) => s.relayed(c, `${c}#0`))), 5000, 'spies');
     await new Promise((r) => setTimeout(r, 200));
     for (const c of channels) {
       expect(collector.messages('B', c).map((m) => m.id), c).toEqual(Array.from({ length: perChannel }, (_, i) => `${c}#${i}`));

@@ -163,8 +163,16 @@ export class EnvReader {
   /** Freezes the result, or throws one `ConfigError` listing every problem found. */
   done<T extends object>(config: T): Readonly<T> {
     if (this.problems.length > 0) throw new ConfigError(this.problems);
-    return Object.freeze(config);
+    return deepFreeze(config);
   }
+}
+
+/** Freezes an object and every object inside it (config is shared by reference across modules). */
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const inner of Object.values(value)) {
+    if (inner !== null && typeof inner === 'object' && !Object.isFrozen(inner)) deepFreeze(inner as object);
+  }
+  return Object.freeze(value);
 }
 
 /** Settings every service shares. */
