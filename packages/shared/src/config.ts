@@ -4,8 +4,8 @@
  * Names and defaults are the originals' (PROTOCOL.md); unlike the originals (`Number(x) || default`)
  * a value that is set but invalid is an error, never silently replaced by the default.
  */
-import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
+import { isHostOrIp } from './uri.js';
 import type { IpFamily } from './payloads.js';
 import type { LogFormat, SccLogLevel } from './logger.js';
 import type { MappingEngineName } from './mapping/index.js';
@@ -94,23 +94,24 @@ export class EnvReader {
     return this.raw(name) ?? null;
   }
 
-  requiredString(name: string, hint: string): string {
-    const value = this.raw(name);
-    if (value === undefined) {
+  /** A required host name or IP address. */
+  requiredHost(name: string, hint: string): string {
+    if (this.raw(name) === undefined) {
       this.problems.push(`${name} is required: ${hint}`);
       return '';
     }
-    return value;
+    return this.host(name) ?? '';
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const value = this.raw(name);
     if (value === undefined) return fallback;
-    if (!(allowed as readonly string[]).includes(value)) {
+    const v = value.trim();
+    if (!(allowed as readonly string[]).includes(v)) {
       this.bad(name, value, `must be one of ${allowed.join(', ')}`);
       return fallback;
     }
-    return value as T;
+    return v as T;
   }
 
   /** A boolean: true/1/yes/on or false/0/no/off (the originals treat any non-empty value as true). */
@@ -129,7 +130,7 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return null;
     const v = value.trim();
-    if (isIP(v) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(v)) {
+    if (!isHostOrIp(v)) {
       this.bad(name, value, 'must be an IP address or a host name');
       return null;
     }
@@ -262,7 +263,7 @@ export function readStateConfig(env: Env = process.env, isTty = Boolean(process.
 /** Reads scc-broker's configuration; `SCC_STATE_SERVER_HOST` is required. */
 export function readBrokerConfig(env: Env = process.env, isTty = Boolean(process.stdout.isTTY)): Readonly<BrokerConfig> {
   const r = new EnvReader(env);
-  const host = r.requiredString('SCC_STATE_SERVER_HOST', 'the host name or IP of the scc-state server');
+  const host = r.requiredHost('SCC_STATE_SERVER_HOST', 'the host name or IP of the scc-state server');
   return r.done<BrokerConfig>({
     ...common(r, 'SCC_BROKER_SERVER_LOG_LEVEL', DEFAULT_BROKER_LOG_LEVEL, isTty),
     ...stateLink(r, host),
@@ -277,7 +278,7 @@ export function readBrokerConfig(env: Env = process.env, isTty = Boolean(process
 /** Reads scc-worker's configuration; cluster mode only when `SCC_STATE_SERVER_HOST` is set. */
 export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process.stdout.isTTY)): Readonly<WorkerConfig> {
   const r = new EnvReader(env);
-  const host = r.string('SCC_STATE_SERVER_HOST');
+  const host = r.host('SCC_STATE_SERVER_HOST');
   // Validated even in standalone mode: a typo must not lie dormant until clustering is turned on.
   const cluster: WorkerClusterConfig = {
     ...stateLink(r, host ?? ''),

@@ -48,7 +48,7 @@ export type {
   WorkerJoinReply,
   PublishPacket,
 } from './payloads.js';
-export { formatInstanceUri, parseInstanceUri } from './uri.js';
+export { formatInstanceUri, parseInstanceUri, isHostOrIp } from './uri.js';
 export type { InstanceAddress, UriTarget } from './uri.js';
 export {
   EnvReader,
@@ -81,7 +81,7 @@ export type { Readiness } from './http.js';
 export { StateLink } from './state-link.js';
 export type { StateLinkOptions, ClientSocket } from './state-link.js';
 export { SCC_TS_VERSION, majorOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
-export { SkeletonRendezvousMapper, SimpleMapper, createMapper, hashToIndex, md5Hex } from './mapping/index.js';
+export { SkeletonRendezvousMapper, SimpleMapper, createMapper, isMapper, hashToIndex, md5Hex } from './mapping/index.js';
 export type { Mapper, MappingEngineName } from './mapping/index.js';
 export { runService } from './service.js';
 export type { Service } from './service.js';

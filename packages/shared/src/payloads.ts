@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { InvalidPayloadError } from './errors.js';
+import { isHostOrIp } from './uri.js';
 
 /** Address family a peer announces for `instanceIp`. */
 export type IpFamily = 'IPv4' | 'IPv6';
@@ -90,14 +91,12 @@ function optionalString(fields: Fields, key: string, max: number, what: string):
   return value;
 }
 
-// A DNS name: labels of letters, digits and hyphens, separated by dots.
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function instanceAddress(fields: Fields, what: string): { instanceIp: string | null; instanceIpFamily: IpFamily | null } {
   const instanceIp = optionalString(fields, 'instanceIp', MAX_INSTANCE_IP_LENGTH, what);
   // An empty string is what an unset env var becomes in some deployments: treat it as absent.
   const ip = instanceIp === '' ? null : instanceIp;
-  if (ip !== null && isIP(ip) === 0 && !HOSTNAME.test(ip)) {
+  if (ip !== null && !isHostOrIp(ip)) {
     throw new InvalidPayloadError(`${what}.instanceIp: "${ip.slice(0, 64)}" is neither an IP address nor a host name`);
   }
   const family = fields['instanceIpFamily'];

@@ -2,6 +2,14 @@
 import { isIP } from 'node:net';
 import type { IpFamily } from './payloads.js';
 
+// A DNS name: labels of 1-63 letters, digits and hyphens (not at either end), joined by dots.
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** Whether `value` is an IP address or a DNS host name: the one rule for env config and join payloads. */
+export function isHostOrIp(value: string): boolean {
+  return isIP(value) !== 0 || HOSTNAME.test(value);
+}
+
 /** What the state server knows of a peer's address. */
 export interface InstanceAddress {
   /** `instanceIp` from the join payload, if the peer sent one. */

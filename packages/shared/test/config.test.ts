@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readBrokerConfig, readStateConfig, readWorkerConfig, type Env } from '../src/config.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError, InvalidPayloadError } from '../src/errors.js';
+import { parseBrokerJoin } from '../src/payloads.js';
 
 // Every reader is called with an explicit env and isTty=false, so nothing leaks in from the test
 // process's own environment.
@@ -242,6 +243,17 @@ describe('readBrokerConfig', () => {
     expect(broker({ SCC_INSTANCE_IP: 'broker-0.scc-broker.default.svc' }).instanceIp).toBe('broker-0.scc-broker.default.svc');
   });
 
+  // Source defect (see report): EnvReader.host's pattern is looser than the state server's guard
+  // (payloads.ts HOSTNAME), so a broker or worker starts with an SCC_INSTANCE_IP whose every join
+  // the state server then refuses with InvalidPayloadError, instead of stopping at start.
+  it.each(['a..b', 'scc-.broker', `${'a'.repeat(64)}.example`])(
+    'refuses SCC_INSTANCE_IP=%s, which the state server would refuse in a join',
+    (ip) => {
+      expect(() => parseBrokerJoin({ instanceIp: ip, instanceIpFamily: 'IPv4' })).toThrow(InvalidPayloadError);
+      expectRejected(broker, 'SCC_INSTANCE_IP', ip);
+    },
+  );
+
   it('reads SCC_BROKER_SERVER_SECURE as a boolean', () => {
     expect(broker({ SCC_BROKER_SERVER_SECURE: 'true' }).secure).toBe(true);
     expect(broker({ SCC_BROKER_SERVER_SECURE: '1' }).secure).toBe(true);
@@ -471,8 +483,7 @@ describe('readWorkerConfig', () => {
     }).toThrow(TypeError);
   });
 
-  // Source defect: readWorkerConfig freezes only the top level (EnvReader.done → Object.freeze), so
-  // `config.cluster` stays mutable although the module promises a frozen configuration.
+  // The module promises a frozen configuration: a shallow Object.freeze would leave `cluster` mutable.
   it('freezes the nested cluster settings too', () => {
     const clustered = clusterWorker({});
     expect(clustered.cluster).not.toBeNull();

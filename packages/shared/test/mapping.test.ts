@@ -201,7 +201,7 @@ function runDifferential(options: DifferentialOptions): { mismatch: string | nul
     ours.setSites([...sites]);
     if (options.compareGetSites) {
       const expected = JSON.stringify(original.getSites());
-      const actual = JSON.stringify(ours.getSites());
+      const actual = JSON.stringify(ours.getSites?.());
       if (expected !== actual) {
         return { mismatch: `getSites() for sites=${JSON.stringify(sites)}: expected ${expected}, got ${actual}`, keys };
       }

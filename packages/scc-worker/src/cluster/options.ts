@@ -14,6 +14,7 @@ import {
   MAX_CLIENT_POOL_SIZE,
   SCC_TS_VERSION,
   createLogger,
+  isMapper,
   type IpFamily,
   type Logger,
   type Mapper,
@@ -77,9 +78,14 @@ export interface ResolvedClusterOptions {
 
 const MAX_MS = 2_147_483_647;
 
-function isMapper(value: unknown): value is Mapper {
-  const m = value as Partial<Mapper> | null;
-  return typeof m === 'object' && m !== null && typeof m.findSite === 'function' && typeof m.setSites === 'function';
+/** Names a bad option value in an error message; never throws (NaN, Infinity, cycles, functions). */
+function show(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 /** Applies defaults (with `??`: an explicit 0 stays 0) and throws one ConfigError listing every bad option. */
@@ -88,7 +94,7 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
   const int = (name: keyof ClusterOptions, value: number | undefined, fallback: number, min: number, max: number): number => {
     const v = value ?? fallback;
     if (!Number.isInteger(v) || v < min || v > max) {
-      problems.push(`${name}=${JSON.stringify(value)}: must be an integer from ${min} to ${max}`);
+      problems.push(`${name}=${show(value)}: must be an integer from ${min} to ${max}`);
       return fallback;
     }
     return v;
@@ -98,10 +104,10 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
   }
   const engine = options.mappingEngine ?? 'skeletonRendezvous';
   if (engine !== 'skeletonRendezvous' && engine !== 'simple' && !isMapper(engine)) {
-    problems.push(`mappingEngine=${JSON.stringify(engine)}: must be 'skeletonRendezvous', 'simple' or a Mapper`);
+    problems.push(`mappingEngine=${show(engine)}: must be 'skeletonRendezvous', 'simple' or a Mapper`);
   }
   const family = options.instanceIpFamily ?? 'IPv4';
-  if (family !== 'IPv4' && family !== 'IPv6') problems.push(`instanceIpFamily=${JSON.stringify(family)}: must be IPv4 or IPv6`);
+  if (family !== 'IPv4' && family !== 'IPv6') problems.push(`instanceIpFamily=${show(family)}: must be IPv4 or IPv6`);
   if (options.instanceId !== undefined && (typeof options.instanceId !== 'string' || options.instanceId === '')) {
     problems.push('instanceId must be a non-empty string');
   }

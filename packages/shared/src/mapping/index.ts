@@ -10,14 +10,14 @@ export { SkeletonRendezvousMapper } from './skeleton-rendezvous.js';
 /** Names of the built-in mapping engines (scc-broker-client's `mappingEngine` option). */
 export type MappingEngineName = 'skeletonRendezvous' | 'simple';
 
-function isMapper(value: unknown): value is Mapper {
+/**
+ * Whether `value` can serve as a custom engine: it needs `setSites` and `findSite`, the only two
+ * methods scc-broker-client 9.x ever calls, so engines written for the original fit unchanged.
+ */
+export function isMapper(value: unknown): value is Mapper {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Partial<Record<keyof Mapper, unknown>>;
-  return (
-    typeof candidate.setSites === 'function' &&
-    typeof candidate.getSites === 'function' &&
-    typeof candidate.findSite === 'function'
-  );
+  return typeof candidate.setSites === 'function' && typeof candidate.findSite === 'function';
 }
 
 /**
@@ -30,6 +30,6 @@ export function createMapper(engine: MappingEngineName | Mapper): Mapper {
   if (isMapper(engine)) return engine;
   const shown = typeof engine === 'string' ? `'${engine}'` : String(engine);
   throw new TypeError(
-    `Invalid mapping engine ${shown}: expected 'skeletonRendezvous', 'simple' or an object with setSites, getSites and findSite methods`,
+    `Invalid mapping engine ${shown}: expected 'skeletonRendezvous', 'simple' or an object with setSites and findSite methods`,
   );
 }

@@ -9,7 +9,7 @@ export interface Mapper {
   /** Replaces the whole site list (broker URIs); the engine may normalise (sort, de-duplicate) it. */
   setSites(sites: readonly string[]): void;
   /** Returns the sites as the engine holds them (possibly normalised and reordered). */
-  getSites(): readonly string[];
+  getSites?(): readonly string[];
   /** Returns the site that owns `key`, or null when there is no site to map to. */
   findSite(key: string): string | null;
 }
