@@ -65,11 +65,11 @@ function start(spec) {
   return child;
 }
 
-async function waitReady(port) {
+async function waitFor(port, path) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline && !stopping) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/ready`);
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
       if (res.ok) return true;
     } catch {
       // not listening yet
@@ -105,8 +105,11 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 log(`starting 1 state server (:${STATE_PORT}), ${BROKER_PORTS.length} brokers (:${BROKER_PORTS.join(', :')}), ${WORKER_PORTS.length} workers (:${WORKER_PORTS.join(', :')})`);
-for (const spec of specs) start(spec);
-const ready = await Promise.all(WORKER_PORTS.map(waitReady));
+// The state server first, so brokers join at once instead of after a reconnect delay.
+start(specs[0]);
+await waitFor(STATE_PORT, '/health-check');
+for (const spec of specs.slice(1)) start(spec);
+const ready = await Promise.all(WORKER_PORTS.map((port) => waitFor(port, '/ready')));
 if (stopping) {
   // a child died while we waited; stop() is already running
 } else if (ready.every(Boolean)) {

@@ -36,10 +36,16 @@ describe('standalone worker', () => {
 
     const page = await fetch(`http://127.0.0.1:${worker.port}/`);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await page.text()).toMatch(/SCC pub\/sub demo/);
+    const html = await page.text();
+    expect(html).toMatch(/SCC pub\/sub demo/);
     const bundle = await fetch(`http://127.0.0.1:${worker.port}/socketcluster-client.min.js`);
     expect(bundle.status).toBe(200);
-    expect((await bundle.text()).length).toBeGreaterThan(10_000);
+    const code = await bundle.text();
+    expect(code.length).toBeGreaterThan(10_000);
+    // The browser build is an ES module exporting `create`: the page must import it as one (a plain
+    // <script> tag leaves the page unable to connect).
+    expect(code).toMatch(/export\s*\{[^}]*\bas create\b/);
+    expect(html).toMatch(/<script type="module">[\s\S]*import \{ create \} from '\/socketcluster-client\.min\.js'/);
     expect((await fetch(`http://127.0.0.1:${worker.port}/nope`)).status).toBe(404);
 
     const collector = new Collector();

@@ -86,6 +86,7 @@ export class StateLink {
     })();
     void (async () => {
       for await (const { code, reason } of this.socket.listener('disconnect')) {
+        if (this.closed) continue;
         logger.warn({ code, reason }, `disconnected from state server ${this.target()} (code ${code}); reconnecting`);
       }
     })();
