@@ -12,8 +12,8 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { Collector, connect, disconnectAll, primeChannels, type Client } from '../test/helpers/clients.js';
-import { startBroker, startCluster, stopAll, type ServiceProcess, type TestCluster } from '../test/helpers/processes.js';
+import { disconnectAll, type Client, type Collector } from '../test/helpers/clients.js';
+import { startBroker, startSubscribedCluster, stopAll, type ServiceProcess, type TestCluster } from '../test/helpers/processes.js';
 import { BrokerSpy } from '../test/helpers/spy.js';
 
 const { values } = parseArgs({
@@ -66,12 +66,7 @@ class Traffic {
 }
 
 async function setup(): Promise<{ cluster: TestCluster; traffic: Traffic }> {
-  const cluster = await startCluster({ brokers: 2, workers: 2, stateEnv });
-  const collector = new Collector();
-  const subscriber = await connect(cluster.workers[1]!.port);
-  for (const c of CHANNELS) await collector.subscribe('B', subscriber, c);
-  const publisher = await connect(cluster.workers[0]!.port);
-  await primeChannels(publisher, collector, ['B'], CHANNELS);
+  const { cluster, publisher, collector } = await startSubscribedCluster(CHANNELS, { brokers: 2, workers: 2, stateEnv });
   collector.clear();
   const traffic = new Traffic(publisher, collector);
   return { cluster, traffic };

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { Collector, connect, primeChannels, type Client } from './clients.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -218,4 +219,27 @@ export async function startCluster(options: {
 /** Waits until the worker logs a broker list of exactly `count` brokers, after log index `from`. */
 export function waitForBrokerCount(worker: ServiceProcess, count: number, from = 0, timeoutMs = 10_000): Promise<LogLine> {
   return worker.waitForLog(new RegExp(`broker list from (join|push): ${count} brokers`), timeoutMs, from);
+}
+
+/** A cluster with one subscriber client on worker B on every channel and a publisher client on worker A. */
+export interface SubscribedCluster {
+  cluster: TestCluster;
+  /** Publishes on worker A. */
+  publisher: Client;
+  /** Records what worker B's subscriber receives, under label 'B'. */
+  collector: Collector;
+}
+
+/**
+ * Starts a cluster, subscribes worker B's client to `channels`, and primes them from worker A so the
+ * upstream subscriptions are in place before the test publishes.
+ */
+export async function startSubscribedCluster(channels: string[], options: Parameters<typeof startCluster>[0]): Promise<SubscribedCluster> {
+  const cluster = await startCluster(options);
+  const collector = new Collector();
+  const subscriber = await connect(cluster.workers[1]!.port);
+  for (const c of channels) await collector.subscribe('B', subscriber, c);
+  const publisher = await connect(cluster.workers[0]!.port);
+  await primeChannels(publisher, collector, ['B'], channels);
+  return { cluster, publisher, collector };
 }

@@ -1,19 +1,15 @@
 /** A broker is killed with SIGKILL: workers remap after the state server's push and delivery resumes. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Collector, connect, disconnectAll, primeChannels, type Client } from '../helpers/clients.js';
-import { startCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
+import { disconnectAll, type Client, type Collector } from '../helpers/clients.js';
+import { startSubscribedCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
 
 const channels = Array.from({ length: 40 }, (_, i) => `crash/${i}`);
 let cluster: TestCluster;
 let publisher: Client;
-const collector = new Collector();
+let collector: Collector;
 
 beforeAll(async () => {
-  cluster = await startCluster({ brokers: 2, workers: 2 });
-  const subscriber = await connect(cluster.workers[1]!.port);
-  for (const c of channels) await collector.subscribe('B', subscriber, c);
-  publisher = await connect(cluster.workers[0]!.port);
-  await primeChannels(publisher, collector, ['B'], channels);
+  ({ cluster, publisher, collector } = await startSubscribedCluster(channels, { brokers: 2, workers: 2 }));
 });
 
 afterAll(async () => {

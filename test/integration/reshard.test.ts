@@ -1,21 +1,17 @@
 /** A third broker joins a running cluster: channels move to the owners the mapper names, delivery continues. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { Collector, connect, disconnectAll, primeChannels, waitUntil, type Client } from '../helpers/clients.js';
-import { startBroker, startCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
+import { disconnectAll, primeChannels, waitUntil, type Client, type Collector } from '../helpers/clients.js';
+import { startBroker, startSubscribedCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
 import { BrokerSpy } from '../helpers/spy.js';
 
 const channels = Array.from({ length: 60 }, (_, i) => `reshard/${i}`);
 let cluster: TestCluster;
 let publisher: Client;
-const collector = new Collector();
+let collector: Collector;
 
 beforeAll(async () => {
-  cluster = await startCluster({ brokers: 2, workers: 2 });
-  const subscriber = await connect(cluster.workers[1]!.port);
-  for (const c of channels) await collector.subscribe('B', subscriber, c);
-  publisher = await connect(cluster.workers[0]!.port);
-  await primeChannels(publisher, collector, ['B'], channels);
+  ({ cluster, publisher, collector } = await startSubscribedCluster(channels, { brokers: 2, workers: 2 }));
 });
 
 afterAll(async () => {

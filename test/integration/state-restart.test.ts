@@ -1,19 +1,15 @@
 /** The state server dies: pub/sub carries on with the last broker list; restarted, the cluster rejoins it. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Collector, connect, disconnectAll, primeChannels, type Client } from '../helpers/clients.js';
-import { startBroker, startCluster, startState, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
+import { disconnectAll, primeChannels, type Client, type Collector } from '../helpers/clients.js';
+import { startBroker, startState, startSubscribedCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
 
 const channels = Array.from({ length: 20 }, (_, i) => `state/${i}`);
 let cluster: TestCluster;
 let publisher: Client;
-const collector = new Collector();
+let collector: Collector;
 
 beforeAll(async () => {
-  cluster = await startCluster({ brokers: 2, workers: 2 });
-  const subscriber = await connect(cluster.workers[1]!.port);
-  for (const c of channels) await collector.subscribe('B', subscriber, c);
-  publisher = await connect(cluster.workers[0]!.port);
-  await primeChannels(publisher, collector, ['B'], channels);
+  ({ cluster, publisher, collector } = await startSubscribedCluster(channels, { brokers: 2, workers: 2 }));
 });
 
 afterAll(async () => {

@@ -5,25 +5,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimpleMapper } from '@scc-ts/shared';
-import { Collector, connect, disconnectAll, primeChannels, waitUntil, type Client } from '../helpers/clients.js';
-import { startCluster, stopAll, type TestCluster } from '../helpers/processes.js';
+import { disconnectAll, waitUntil, type Client, type Collector } from '../helpers/clients.js';
+import { startSubscribedCluster, stopAll, type TestCluster } from '../helpers/processes.js';
 import { BrokerSpy } from '../helpers/spy.js';
 
 const channels = Array.from({ length: 30 }, (_, i) => `opt/${i}`);
 let cluster: TestCluster;
 let publisher: Client;
-const collector = new Collector();
+let collector: Collector;
 
 beforeAll(async () => {
-  cluster = await startCluster({
+  ({ cluster, publisher, collector } = await startSubscribedCluster(channels, {
     brokers: 2,
     workers: 2,
     workerEnv: { SCC_MAPPING_ENGINE: 'simple', SCC_CLIENT_POOL_SIZE: '3', SCC_PUB_SUB_BATCH_DURATION: '20' },
-  });
-  const subscriber = await connect(cluster.workers[1]!.port);
-  for (const c of channels) await collector.subscribe('B', subscriber, c);
-  publisher = await connect(cluster.workers[0]!.port);
-  await primeChannels(publisher, collector, ['B'], channels);
+  }));
 });
 
 afterAll(async () => {

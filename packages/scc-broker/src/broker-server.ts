@@ -4,7 +4,6 @@
  * own packets by `sender`). It joins the state server so workers learn its URI.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import socketClusterServer from 'socketcluster-server';
 import {
   Procedure,
@@ -15,10 +14,12 @@ import {
   type BrokerConfig,
   type Logger,
   type StateLink,
+  listen,
+  logServerEvents,
+  type AGServer,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
 
-type AGServer = ReturnType<typeof socketClusterServer.attach>;
 
 export interface BrokerServer {
   readonly port: number;
@@ -53,12 +54,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     onRefused: (error, remoteAddress) => logger.warn(`refused ${remoteAddress ?? 'a peer'}: ${error.name}: ${error.message}`),
   });
 
-  void (async () => {
-    for await (const { error } of agServer.listener('error')) logger.error({ err: error }, `socketcluster-server error: ${error.message}`);
-  })();
-  void (async () => {
-    for await (const { warning } of agServer.listener('warning')) logger.warn(`socketcluster-server warning: ${warning.message}`);
-  })();
+  logServerEvents(agServer, logger);
   if (logger.isLevelEnabled('debug')) {
     void (async () => {
       for await (const { socket, channel } of agServer.listener('subscription')) {
@@ -72,14 +68,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     }
   })();
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.port, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (httpServer.address() as AddressInfo).port;
+  const port = await listen(httpServer, config.port);
 
   let wasJoined = false;
   const created = createBrokerStateLink({

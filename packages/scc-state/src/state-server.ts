@@ -4,7 +4,6 @@
  * It carries no pub/sub traffic.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import socketClusterServer from 'socketcluster-server';
 import {
   ClusterNotReadyError,
@@ -27,11 +26,13 @@ import {
   type InstanceTypeName,
   type Logger,
   type StateConfig,
+  listen,
+  logServerEvents,
+  type AGServer,
 } from '@scc-ts/shared';
 import { Registry, type Member } from './registry.js';
 import { Notifier } from './notifier.js';
 
-type AGServer = ReturnType<typeof socketClusterServer.attach>;
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
 /** What the handshake query told us about a peer. */
@@ -211,21 +212,9 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   void (async () => {
     for await (const { socket } of agServer.listener('connection')) serve(socket as ServerSocket);
   })();
-  void (async () => {
-    for await (const { error } of agServer.listener('error')) logger.error({ err: error }, `socketcluster-server error: ${error.message}`);
-  })();
-  void (async () => {
-    for await (const { warning } of agServer.listener('warning')) logger.warn(`socketcluster-server warning: ${warning.message}`);
-  })();
+  logServerEvents(agServer, logger);
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.port, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (httpServer.address() as AddressInfo).port;
+  const port = await listen(httpServer, config.port);
   if (config.startupDelayMs > 0) {
     logger.info(`waiting ${config.startupDelayMs} ms for initial scc-broker instances before allowing scc-worker instances to join`);
   }

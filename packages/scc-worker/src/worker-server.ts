@@ -5,14 +5,21 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
-import { handleHealthRequest, notFound, type Logger, type Readiness, type WorkerConfig } from '@scc-ts/shared';
+import {
+  handleHealthRequest,
+  listen,
+  logServerEvents,
+  notFound,
+  type AGServer,
+  type Logger,
+  type Readiness,
+  type WorkerConfig,
+} from '@scc-ts/shared';
 import { attach, type ClusterClient } from './cluster/index.js';
 
-type AGServer = ReturnType<typeof socketClusterServer.attach>;
 
 export interface WorkerServer {
   readonly port: number;
@@ -61,21 +68,9 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   });
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...(config.socketClusterOptions ?? {}) });
 
-  void (async () => {
-    for await (const { error } of agServer.listener('error')) logger.error({ err: error }, `socketcluster-server error: ${error.message}`);
-  })();
-  void (async () => {
-    for await (const { warning } of agServer.listener('warning')) logger.warn(`socketcluster-server warning: ${warning.message}`);
-  })();
+  logServerEvents(agServer, logger);
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.port, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (httpServer.address() as AddressInfo).port;
+  const port = await listen(httpServer, config.port);
 
   if (config.cluster) {
     const c = config.cluster;

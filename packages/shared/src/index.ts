@@ -86,5 +86,5 @@ export type { Mapper, MappingEngineName } from './mapping/index.js';
 export { runService } from './service.js';
 export type { Service } from './service.js';
 export { authKeyMatches, queryOf } from './auth.js';
-export { installHandshakeChecks } from './handshake.js';
-export type { HandshakeChecks, ServerSocket } from './handshake.js';
+export { installHandshakeChecks, logServerEvents, listen } from './sc-server.js';
+export type { HandshakeChecks, ServerSocket, AGServer } from './sc-server.js';

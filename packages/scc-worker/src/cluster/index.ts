@@ -5,15 +5,12 @@
  *   broker → broker-pool packet → deliver() → brokerEngine.invokePublish → local subscribers.
  */
 import { EventEmitter } from 'node:events';
-import type socketClusterServer from 'socketcluster-server';
-import { createMapper, parsePublishPacket, type Readiness } from '@scc-ts/shared';
+import { createMapper, parsePublishPacket, type AGServer, type Readiness } from '@scc-ts/shared';
 import { BrokerPool } from './broker-pool.js';
 import { PublishBatcher } from './batcher.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
 import { Router, type ReshardSummary } from './router.js';
 import { WorkerStateLink } from './state-link.js';
-
-type AGServer = ReturnType<typeof socketClusterServer.attach>;
 
 /** Counters of the data path (exported as metrics by the worker). */
 export interface ClusterStats {

@@ -1,14 +1,17 @@
 /**
- * Handshake middleware shared by scc-state and scc-broker: the auth key is checked at the WebSocket
- * upgrade (socketcluster-server answers a block there with HTTP 401), and an optional check runs on
- * the SocketCluster handshake (a block there closes the socket with code 4008).
+ * What every service does with its socketcluster-server: handshake checks (scc-state, scc-broker),
+ * logging of the server's error and warning events, and listening on the HTTP port.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type socketClusterServer from 'socketcluster-server';
 import { authKeyMatches, queryOf } from './auth.js';
 import { BadClusterAuthError } from './errors.js';
 
-type AGServer = ReturnType<typeof socketClusterServer.attach>;
+import type { Logger } from './logger.js';
+
+/** A socketcluster-server instance. */
+export type AGServer = ReturnType<typeof socketClusterServer.attach>;
 /** A socketcluster-server socket. */
 export type ServerSocket = InstanceType<typeof socketClusterServer.AGServerSocket>;
 
@@ -23,7 +26,11 @@ export interface HandshakeChecks {
   checkSocket?: (socket: ServerSocket) => Error | null;
 }
 
-/** Installs the handshake middleware on `agServer`. */
+/**
+ * Installs the handshake middleware: the auth key is checked at the WebSocket upgrade
+ * (socketcluster-server answers a block there with HTTP 401), and `checkSocket` on the SocketCluster
+ * handshake (a block there closes the socket with code 4008).
+ */
 export function installHandshakeChecks(agServer: AGServer, checks: HandshakeChecks): void {
   agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, async (stream) => {
     for await (const action of stream) {
@@ -46,5 +53,26 @@ export function installHandshakeChecks(agServer: AGServer, checks: HandshakeChec
       }
       action.allow(undefined);
     }
+  });
+}
+
+/** Logs the server's `error` events (with stack) and `warning` events until its listeners are closed. */
+export function logServerEvents(agServer: AGServer, logger: Logger): void {
+  void (async () => {
+    for await (const { error } of agServer.listener('error')) logger.error({ err: error }, `socketcluster-server error: ${error.message}`);
+  })();
+  void (async () => {
+    for await (const { warning } of agServer.listener('warning')) logger.warn(`socketcluster-server warning: ${warning.message}`);
+  })();
+}
+
+/** Listens on `port` (0: any free port) and resolves with the port bound; rejects on EADDRINUSE etc. */
+export function listen(httpServer: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(port, () => {
+      httpServer.off('error', reject);
+      resolve((httpServer.address() as AddressInfo).port);
+    });
   });
 }
