@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import socketClusterServer from 'socketcluster-server';
 import {
+  ACCEPTED_MAJORS,
   ClusterNotReadyError,
   CompatibilityError,
   InstanceType,
@@ -13,22 +14,21 @@ import {
   InvalidHandshakeError,
   Procedure,
   STARTUP_DELAY_REFUSAL_MESSAGE,
-  ACCEPTED_MAJORS,
   formatInstanceUri,
   handleHealthRequest,
+  installHandshakeChecks,
   isCompatibleVersion,
+  listen,
+  logServerEvents,
   notFound,
   parseBrokerJoin,
   parseWorkerJoin,
   queryOf,
-  installHandshakeChecks,
-  type ServerSocket,
+  type AGServer,
   type InstanceTypeName,
   type Logger,
+  type ServerSocket,
   type StateConfig,
-  listen,
-  logServerEvents,
-  type AGServer,
 } from '@scc-ts/shared';
 import { Registry, type Member } from './registry.js';
 import { Notifier } from './notifier.js';
