@@ -51,6 +51,11 @@ export class Registry {
     return member;
   }
 
+  /** URIs of the given type's members in join order, de-duplicated. */
+  urisOf(type: InstanceTypeName): string[] {
+    return uniqueURIs(this.table(type));
+  }
+
   /** Broker URIs in join order, de-duplicated. */
   brokerURIs(): string[] {
     return uniqueURIs(this.brokers);

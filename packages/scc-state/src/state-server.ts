@@ -31,9 +31,14 @@ import {
   type StateConfig,
 } from '@scc-ts/shared';
 import { Registry, type Member } from './registry.js';
-import { Notifier } from './notifier.js';
+import { Notifier, type ListKind } from './notifier.js';
 
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
+
+/** The membership list an instance type belongs to. */
+function listKind(type: InstanceTypeName): ListKind {
+  return type === InstanceType.Broker ? 'brokers' : 'workers';
+}
 
 /** What the handshake query told us about a peer. */
 interface Peer {
@@ -125,9 +130,8 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     const member = registry.leave(type, socket.id);
     if (!member) return;
     if (type === InstanceType.Worker) notifier.forget(socket.id);
-    notifier.changed(type === InstanceType.Broker ? 'brokers' : 'workers', 'back');
-    const count = type === InstanceType.Broker ? registry.brokerURIs().length : registry.workerURIs().length;
-    logger.info(`${type} ${member.uri} left (${how}); ${count} ${type === InstanceType.Broker ? 'brokers' : 'workers'} in the cluster`);
+    notifier.changed(listKind(type), 'back');
+    logger.info(`${type} ${member.uri} left (${how}); ${registry.urisOf(type).length} ${listKind(type)} in the cluster`);
   }
 
   function handleJoin(socket: ServerSocket, peer: Peer, type: InstanceTypeName, request: Request): Member | null {
@@ -157,9 +161,10 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     });
     const { member, changed } = registry.join({ socketId: socket.id, instanceType: type, instanceId: payload.instanceId, uri, joinedAt: Date.now() });
     if (changed) {
-      notifier.changed(type === InstanceType.Broker ? 'brokers' : 'workers', 'out');
-      const count = type === InstanceType.Broker ? registry.brokerURIs().length : registry.workerURIs().length;
-      logger.info(`${type} ${uri} joined (id ${payload.instanceId ?? 'none'}, version ${peer.version}); ${count} ${type === InstanceType.Broker ? 'brokers' : 'workers'} in the cluster`);
+      notifier.changed(listKind(type), 'out');
+      logger.info(
+        `${type} ${uri} joined (id ${payload.instanceId ?? 'none'}, version ${peer.version}); ${registry.urisOf(type).length} ${listKind(type)} in the cluster`,
+      );
     }
     return member;
   }

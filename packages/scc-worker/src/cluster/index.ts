@@ -59,7 +59,6 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     const { logger } = this.options;
     this.router = new Router({
       mapper: createMapper(this.options.mappingEngine),
-      logger,
       createPool: (uri) =>
         new BrokerPool({
           uri,

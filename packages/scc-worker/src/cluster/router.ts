@@ -4,7 +4,7 @@
  * needed channel is subscribed on its new owner before it is unsubscribed from its old one, and
  * publishes go to the new owner from then on.
  */
-import { NoMatchingBrokerError, type Logger, type Mapper } from '@scc-ts/shared';
+import { NoMatchingBrokerError, type Mapper } from '@scc-ts/shared';
 import type { BrokerPool } from './broker-pool.js';
 
 /** What a reshard did, for logs and metrics. */
@@ -19,7 +19,6 @@ export interface ReshardSummary {
 export interface RouterOptions {
   mapper: Mapper;
   createPool: (uri: string) => BrokerPool;
-  logger: Logger;
 }
 
 export class Router {
@@ -65,18 +64,22 @@ export class Router {
     }
 
     // Make before break: first subscribe every channel on its owner...
+    // (owners are hashed once here; the release pass below reuses them)
+    const owners = new Map<string, string | null>();
     let moved = 0;
     for (const channel of this.channels) {
       const owner = this.ownerOf(channel);
+      owners.set(channel, owner);
       if (owner === null) continue;
       this.pools.get(owner)?.subscribe(channel);
       if (before.get(channel) !== owner) moved += 1;
     }
-    // ...then let go of every subscription held on a broker that no longer owns the channel.
+    // ...then let go of every subscription held on a broker that no longer owns the channel
+    // (a channel no longer needed upstream has no entry, so it is released too).
     for (const [uri, pool] of this.pools) {
       if (!wanted.has(uri)) continue;
       for (const channel of pool.subscriptions()) {
-        if (!this.channels.has(channel) || this.ownerOf(channel) !== uri) pool.unsubscribe(channel);
+        if (owners.get(channel) !== uri) pool.unsubscribe(channel);
       }
     }
     const removed: string[] = [];
