@@ -31,6 +31,8 @@ export const FAST_PEER_ENV = {
   SCC_BROKER_RETRY_DELAY: '200',
   SCC_STATE_SERVER_RECONNECT_RANDOMNESS: '100',
   SCC_INSTANCE_IP: '127.0.0.1',
+  SCC_HANDOVER_DELAY: '150',
+  SCC_HANDOVER_GRACE: '150',
 } as const;
 
 const running = new Set<ServiceProcess>();
@@ -217,8 +219,10 @@ export async function startCluster(options: {
 }
 
 /** Waits until the worker logs a broker list of exactly `count` brokers, after log index `from`. */
-export function waitForBrokerCount(worker: ServiceProcess, count: number, from = 0, timeoutMs = 10_000): Promise<LogLine> {
-  return worker.waitForLog(new RegExp(`broker list from (join|push): ${count} brokers`), timeoutMs, from);
+/** Waits until the worker has the list of `count` brokers and publishes through it (its handover is over). */
+export async function waitForBrokerCount(worker: ServiceProcess, count: number, from = 0, timeoutMs = 10_000): Promise<LogLine> {
+  await worker.waitForLog(new RegExp(`broker list from (join|push): ${count} brokers`), timeoutMs, from);
+  return worker.waitForLog(new RegExp(`publishing through ${count} brokers`), timeoutMs, from);
 }
 
 /** A cluster with one subscriber client on worker B on every channel and a publisher client on worker A. */

@@ -16,9 +16,10 @@ import {
   type AGServer,
   type Logger,
   type Readiness,
+  type WorkerClusterConfig,
   type WorkerConfig,
 } from '@scc-ts/shared';
-import { attach, type ClusterClient } from './cluster/index.js';
+import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
 
 
 export interface WorkerServer {
@@ -51,6 +52,13 @@ function loadAssets(): Map<string, { type: string; body: Buffer }> {
     ['/', { type: 'text/html; charset=utf-8', body: readFileSync(join(publicDir(), 'index.html')) }],
     ['/socketcluster-client.min.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(clientBundle) }],
   ]);
+}
+
+/** The plugin's delivery mode from the env settings: one mode, or a per-channel choice by prefix. */
+function deliveryModeFor(c: WorkerClusterConfig): DeliveryMode | ((channel: string) => DeliveryMode) {
+  const prefixes = c.atLeastOnceChannelPrefixes;
+  if (prefixes.length === 0 || c.deliveryMode === 'at-least-once') return c.deliveryMode;
+  return (channel) => (prefixes.some((prefix) => channel.startsWith(prefix)) ? 'at-least-once' : 'at-most-once');
 }
 
 /** Starts a worker; in cluster mode it joins the state server in the background. */
@@ -88,6 +96,11 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       stateServerConnectTimeout: c.stateServerConnectTimeoutMs,
       stateServerAckTimeout: c.stateServerAckTimeoutMs,
       stateServerReconnectRandomness: c.stateServerReconnectRandomnessMs,
+      deliveryMode: deliveryModeFor(c),
+      handoverDelay: c.handoverDelayMs,
+      handoverGrace: c.handoverGraceMs,
+      reorderWindow: c.reorderWindowMs,
+      publishRetryTimeout: c.publishRetryTimeoutMs,
       logger,
     });
   }

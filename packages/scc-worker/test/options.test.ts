@@ -70,6 +70,11 @@ describe('resolveClusterOptions', () => {
       stateServerConnectTimeout: 200,
       stateServerAckTimeout: 300,
       stateServerReconnectRandomness: 400,
+      deliveryMode: 'at-least-once',
+      handoverDelay: 250,
+      handoverGrace: 350,
+      reorderWindow: 450,
+      publishRetryTimeout: 5000,
       version: '9.2.0',
       logger,
     });
@@ -88,11 +93,27 @@ describe('resolveClusterOptions', () => {
       stateServerConnectTimeout: 200,
       stateServerAckTimeout: 300,
       stateServerReconnectRandomness: 400,
+      deliveryMode: 'at-least-once',
+      handoverDelay: 250,
+      handoverGrace: 350,
+      reorderWindow: 450,
+      publishRetryTimeout: 5000,
       version: '9.2.0',
       logger,
     });
     expect(resolved.mappingEngine).toBe(mapper);
     expect(resolved.logger).toBe(logger);
+  });
+
+  it('refuses a delivery mode it does not know, with every other problem', () => {
+    expect(() => resolveClusterOptions({ ...base, deliveryMode: 'exactly-once' as never, reorderWindow: -1 })).toThrow(
+      /deliveryMode="exactly-once".*reorderWindow=-1/s,
+    );
+  });
+
+  it('takes a per-channel delivery mode function as it is', () => {
+    const modeFor = (channel: string) => (channel.startsWith('orders/') ? 'at-least-once' : 'at-most-once') as const;
+    expect(resolveClusterOptions({ ...base, deliveryMode: modeFor }).deliveryMode).toBe(modeFor);
   });
 
   it('keeps an explicit 0 where 0 is allowed', () => {

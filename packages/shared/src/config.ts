@@ -229,7 +229,24 @@ export interface WorkerClusterConfig extends StateLinkConfig {
   /** Batch window per channel in ms; null publishes each message at once. */
   pubSubBatchDurationMs: number | null;
   brokerRetryDelayMs: number;
+  /** Delivery mode of every channel not matched by `atLeastOnceChannelPrefixes`. */
+  deliveryMode: 'at-most-once' | 'at-least-once';
+  /** Channels starting with one of these prefixes are at-least-once whatever `deliveryMode` says. */
+  atLeastOnceChannelPrefixes: readonly string[];
+  handoverDelayMs: number;
+  handoverGraceMs: number;
+  reorderWindowMs: number;
+  publishRetryTimeoutMs: number;
 }
+
+/** Worker: wait between subscribing a moved channel on its new broker and publishing there, ms. */
+export const DEFAULT_HANDOVER_DELAY_MS = 1000;
+/** Worker: wait between publishing to a channel's new broker and leaving the old one, ms. */
+export const DEFAULT_HANDOVER_GRACE_MS = 1000;
+/** Worker: how long a packet after a gap in a sender's numbering waits for the gap to fill, ms. */
+export const DEFAULT_REORDER_WINDOW_MS = 500;
+/** Worker, at-least-once: how long a packet is re-sent before it is given up, ms. */
+export const DEFAULT_PUBLISH_RETRY_TIMEOUT_MS = 30_000;
 
 function common(r: EnvReader, logLevelVar: string, defaultLevel: SccLogLevel, isTty: boolean): CommonConfig {
   return { authKey: r.string('SCC_AUTH_KEY'), logLevel: r.logLevel(logLevelVar, defaultLevel), logFormat: r.logFormat(isTty) };
@@ -287,6 +304,15 @@ export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process
     stateServerReconnectRandomnessMs: r.ms('SCC_STATE_SERVER_RECONNECT_RANDOMNESS', DEFAULT_RECONNECT_RANDOMNESS_MS, 0),
     pubSubBatchDurationMs: r.optionalInt('SCC_PUB_SUB_BATCH_DURATION', 0, MAX_TIMER_MS),
     brokerRetryDelayMs: r.ms('SCC_BROKER_RETRY_DELAY', DEFAULT_RETRY_DELAY_MS),
+    deliveryMode: r.oneOf('SCC_DELIVERY_MODE', ['at-most-once', 'at-least-once'], 'at-most-once'),
+    atLeastOnceChannelPrefixes: (r.string('SCC_AT_LEAST_ONCE_CHANNELS') ?? '')
+      .split(',')
+      .map((prefix) => prefix.trim())
+      .filter((prefix) => prefix !== ''),
+    handoverDelayMs: r.ms('SCC_HANDOVER_DELAY', DEFAULT_HANDOVER_DELAY_MS, 0),
+    handoverGraceMs: r.ms('SCC_HANDOVER_GRACE', DEFAULT_HANDOVER_GRACE_MS, 0),
+    reorderWindowMs: r.ms('SCC_REORDER_WINDOW', DEFAULT_REORDER_WINDOW_MS, 0),
+    publishRetryTimeoutMs: r.ms('SCC_PUBLISH_RETRY_TIMEOUT', DEFAULT_PUBLISH_RETRY_TIMEOUT_MS),
   };
   return r.done<WorkerConfig>({
     ...common(r, 'SOCKETCLUSTER_LOG_LEVEL', DEFAULT_WORKER_LOG_LEVEL, isTty),

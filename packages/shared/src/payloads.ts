@@ -63,6 +63,12 @@ export interface PublishPacket {
   /** The publishing worker's instanceId; receivers skip their own packets. */
   sender: string | null;
   messages: unknown[];
+  /**
+   * Our extension: the packet's number in its sender's stream on this channel (0, 1, 2, …). Receivers
+   * use it to drop duplicates, restore order across a handover and count losses. Original workers
+   * ignore the field; packets from original workers have none and are delivered as they come.
+   */
+  seq?: number;
 }
 
 type Fields = Record<string, unknown>;
@@ -201,6 +207,10 @@ export function parsePublishPacket(data: unknown): PublishPacket {
   }
   if (!Array.isArray(packet['messages'])) {
     throw new InvalidPayloadError(`publish packet.messages: expected an array, got ${describe(packet['messages'])}`);
+  }
+  const seq = packet['seq'];
+  if (seq !== undefined && !(Number.isSafeInteger(seq) && (seq as number) >= 0)) {
+    throw new InvalidPayloadError(`publish packet.seq: expected a non-negative integer, got ${describe(seq)}`);
   }
   return data as PublishPacket;
 }

@@ -1,10 +1,28 @@
 /**
- * Which broker carries which channel. Holds the broker pools, the set of channels this worker needs
- * upstream (those with local subscribers), and the mapper. On a new broker list it reshards: every
- * needed channel is subscribed on its new owner before it is unsubscribed from its old one, and
- * publishes go to the new owner from then on.
+ * Which broker carries which channel, and how a channel moves between brokers without loss.
+ *
+ * The router keeps up to three broker lists:
+ * - `active`: where this worker publishes;
+ * - `pending`: the newest list from the state server, not yet published to. On arrival every
+ *   needed channel is subscribed on its owner under it, while the old subscriptions stay;
+ * - `draining`: the list that was active before the last switch, whose subscriptions stay for
+ *   `graceMs` so packets still in flight through the old owner arrive.
+ *
+ * The handover of a moved channel, on every worker alike: (1) subscribe on the new owner N and keep
+ * the old owner O; (2) after `delayMs` — longer than the spread of the state server's push across
+ * workers plus a subscribe round trip — publish to N; (3) after `graceMs` more, let go of O. Every
+ * subscriber hears both O and N throughout the window in which anyone publishes to either, and
+ * each packet goes to exactly one broker, so nothing is lost and nothing is doubled. Order across
+ * the switch is restored by the receiver's sequencer.
+ *
+ * A broker that drops its connection (a crash) is routed around at once: channels it owned are
+ * subscribed and published on their owner under the list without it, which is the list the state
+ * server will push once it notices, so that push then moves nothing.
+ *
+ * A custom mapper object cannot be copied, so with one the router switches in one step, as the
+ * original does.
  */
-import { NoMatchingBrokerError, type Mapper } from '@scc-ts/shared';
+import { NoMatchingBrokerError, createMapper, type Mapper, type MappingEngineName } from '@scc-ts/shared';
 import type { BrokerPool } from './broker-pool.js';
 
 /** What a reshard did, for logs and metrics. */
@@ -14,89 +32,239 @@ export interface ReshardSummary {
   moved: number;
   added: string[];
   removed: string[];
+  /** Milliseconds until publishing switches to the new list (0: at once). */
+  handoverMs: number;
 }
 
 export interface RouterOptions {
-  mapper: Mapper;
+  mappingEngine: MappingEngineName | Mapper;
   createPool: (uri: string) => BrokerPool;
+  /** Wait between subscribing on the new owners and publishing to them, ms. */
+  delayMs: number;
+  /** Wait between publishing to the new owners and leaving the old ones, ms. */
+  graceMs: number;
+  /** Called when publishing switches to a new list. */
+  onSwitch?: (brokers: readonly string[]) => void;
+}
+
+/** One broker list and its mapping. */
+class BrokerList {
+  readonly uris: ReadonlySet<string>;
+  readonly mapper: Mapper;
+  constructor(uris: readonly string[], mapper: Mapper) {
+    this.uris = new Set(uris);
+    this.mapper = mapper;
+    mapper.setSites([...uris]);
+  }
+  ownerOf(channel: string): string | null {
+    return this.uris.size === 0 ? null : this.mapper.findSite(channel);
+  }
 }
 
 export class Router {
   private readonly pools = new Map<string, BrokerPool>();
   private readonly channels = new Set<string>();
   private readonly options: RouterOptions;
-  private hasBrokers = false;
+  private readonly copyable: boolean;
+  private active: BrokerList | null = null;
+  private pending: BrokerList | null = null;
+  private draining: BrokerList | null = null;
+  /** `active` without the brokers that are down; null when none is down. */
+  private fallback: BrokerList | null = null;
+  private readonly down = new Set<string>();
+  private switchTimer: NodeJS.Timeout | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
+  private readonly upTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
 
   constructor(options: RouterOptions) {
     this.options = options;
+    this.copyable = typeof options.mappingEngine === 'string';
   }
 
-  /** Broker URIs currently in use. */
+  private newList(uris: readonly string[]): BrokerList {
+    return new BrokerList(uris, createMapper(this.options.mappingEngine));
+  }
+
+  /** Broker URIs in use (any list). */
   brokerURIs(): string[] {
     return [...this.pools.keys()];
   }
 
-  /** Whether every broker pool is connected (false while there is no broker). */
+  /** Whether every broker pool of the newest list is connected (false while there is none). */
   get connected(): boolean {
-    return this.pools.size > 0 && [...this.pools.values()].every((p) => p.connected);
+    const newest = this.pending ?? this.active;
+    if (!newest || newest.uris.size === 0) return false;
+    return [...newest.uris].every((uri) => this.pools.get(uri)?.connected ?? false);
   }
 
-  /** The broker URI that owns `channel` under the current list, or null. */
+  /** Whether a handover is under way (a list is pending or draining). */
+  get handingOver(): boolean {
+    return this.pending !== null || this.draining !== null;
+  }
+
+  /** The broker URI that owns `channel` under the newest list, or null. */
   ownerOf(channel: string): string | null {
-    return this.hasBrokers ? this.options.mapper.findSite(channel) : null;
+    return (this.pending ?? this.active)?.ownerOf(channel) ?? null;
   }
 
-  /** Applies a broker list: opens and closes pools and moves channels whose owner changed. */
+  /** Where a packet on `channel` goes now: the active owner, or around it while it is down. */
+  publishTarget(channel: string): string | null {
+    const owner = this.active?.ownerOf(channel) ?? null;
+    if (owner === null || !this.down.has(owner)) return owner;
+    const next = this.pending?.ownerOf(channel) ?? null;
+    if (next !== null && !this.down.has(next)) return next;
+    return this.fallback?.ownerOf(channel) ?? owner;
+  }
+
+  /** Every broker `channel` must be subscribed on right now. */
+  private targets(channel: string): Set<string> {
+    const targets = new Set<string>();
+    for (const list of [this.active, this.pending, this.draining]) {
+      const owner = list?.ownerOf(channel);
+      if (owner) targets.add(owner);
+    }
+    const owner = this.active?.ownerOf(channel);
+    if (owner && this.down.has(owner)) {
+      const instead = this.fallback?.ownerOf(channel);
+      if (instead) targets.add(instead);
+    }
+    return targets;
+  }
+
+  private pool(uri: string): BrokerPool {
+    let pool = this.pools.get(uri);
+    if (!pool) {
+      pool = this.options.createPool(uri);
+      this.pools.set(uri, pool);
+    }
+    return pool;
+  }
+
+  /** Subscribes `channel` on every target; resolves when each has acknowledged. */
+  private subscribeTargets(channel: string): Promise<unknown> {
+    const acks: Promise<void>[] = [];
+    for (const uri of this.targets(channel)) acks.push(this.pool(uri).subscribe(channel));
+    return acks.length === 1 ? (acks[0] as Promise<void>) : Promise.all(acks);
+  }
+
+  /** Applies a broker list from the state server: starts a handover (or switches at once). */
   setBrokers(uris: readonly string[]): ReshardSummary {
-    const { mapper, createPool } = this.options;
-    const before = new Map<string, string | null>();
-    for (const channel of this.channels) before.set(channel, this.ownerOf(channel));
-
-    mapper.setSites([...uris]);
-    this.hasBrokers = uris.length > 0;
-    const wanted = new Set(uris);
-    const added: string[] = [];
-    for (const uri of wanted) {
-      if (!this.pools.has(uri)) {
-        this.pools.set(uri, createPool(uri));
-        added.push(uri);
-      }
-    }
-
-    // Make before break: first subscribe every channel on its owner...
-    // (owners are hashed once here; the release pass below reuses them)
-    const owners = new Map<string, string | null>();
+    const before = this.pending ?? this.active;
+    // Owners before the change, read before `next` exists: a custom mapper is one shared object.
+    const ownersBefore = new Map<string, string | null>();
+    if (before) for (const channel of this.channels) ownersBefore.set(channel, before.ownerOf(channel));
+    const next = this.newList(uris);
+    const added = uris.filter((uri) => !this.pools.has(uri));
+    const removed = before ? [...before.uris].filter((uri) => !next.uris.has(uri)) : [];
     let moved = 0;
-    for (const channel of this.channels) {
-      const owner = this.ownerOf(channel);
-      owners.set(channel, owner);
-      if (owner === null) continue;
-      this.pools.get(owner)?.subscribe(channel);
-      if (before.get(channel) !== owner) moved += 1;
+    if (before) for (const [channel, owner] of ownersBefore) if (owner !== next.ownerOf(channel)) moved += 1;
+
+    clearTimeout(this.switchTimer);
+    this.switchTimer = undefined;
+    // Nothing to hand over from (first list, or no broker before), nothing published anywhere that
+    // could be missed, or a mapper we cannot keep two copies of: switch at once.
+    const immediate = !this.active || this.active.uris.size === 0 || !this.copyable || this.options.delayMs === 0;
+    this.pending = next;
+    for (const uri of uris) this.pool(uri);
+    for (const channel of this.channels) void this.subscribeTargets(channel);
+    let handoverMs = 0;
+    if (immediate) this.switchNow();
+    else {
+      handoverMs = this.options.delayMs;
+      this.switchTimer = setTimeout(() => this.switchNow(), this.options.delayMs);
     }
-    // ...then let go of every subscription held on a broker that no longer owns the channel
-    // (a channel no longer needed upstream has no entry, so it is released too).
-    for (const [uri, pool] of this.pools) {
-      if (!wanted.has(uri)) continue;
-      for (const channel of pool.subscriptions()) {
-        if (owners.get(channel) !== uri) pool.unsubscribe(channel);
-      }
-    }
-    const removed: string[] = [];
-    for (const [uri, pool] of this.pools) {
-      if (wanted.has(uri)) continue;
-      pool.close();
-      this.pools.delete(uri);
-      removed.push(uri);
-    }
-    return { brokers: wanted.size, channels: this.channels.size, moved, added, removed };
+    return { brokers: next.uris.size, channels: this.channels.size, moved, added, removed, handoverMs };
   }
 
-  /** A local subscriber appeared: carry the channel upstream. */
-  subscribe(channel: string): void {
+  /** Step 2: publish to the pending list; step 3 (release) follows after the grace period. */
+  private switchNow(): void {
+    this.switchTimer = undefined;
+    if (!this.pending || this.closed) return;
+    // A list still draining from an earlier switch is dropped now: the new one supersedes it.
+    if (this.active && this.active !== this.pending) this.draining = this.active;
+    this.active = this.pending;
+    this.pending = null;
+    this.refreshFallback();
+    this.options.onSwitch?.([...this.active.uris]);
+    clearTimeout(this.releaseTimer);
+    this.releaseTimer = setTimeout(() => this.releaseNow(), this.options.graceMs);
+  }
+
+  /** Step 3: leave every subscription no list needs any more and close pools nobody uses. */
+  private releaseNow(): void {
+    this.releaseTimer = undefined;
+    if (this.closed) return;
+    this.draining = null;
+    this.releaseUnneeded();
+  }
+
+  private releaseUnneeded(): void {
+    const inUse = new Set<string>();
+    for (const list of [this.active, this.pending, this.draining]) for (const uri of list?.uris ?? []) inUse.add(uri);
+    for (const [uri, pool] of this.pools) {
+      if (!inUse.has(uri)) {
+        pool.close();
+        this.pools.delete(uri);
+        this.down.delete(uri);
+        clearTimeout(this.upTimers.get(uri));
+        this.upTimers.delete(uri);
+        continue;
+      }
+      for (const channel of pool.subscriptions()) {
+        if (!this.channels.has(channel) || !this.targets(channel).has(uri)) pool.unsubscribe(channel);
+      }
+    }
+  }
+
+  private refreshFallback(): void {
+    const active = this.active;
+    const down = active ? [...active.uris].filter((uri) => this.down.has(uri)) : [];
+    if (!active || down.length === 0 || !this.copyable) {
+      this.fallback = null;
+      return;
+    }
+    this.fallback = this.newList([...active.uris].filter((uri) => !this.down.has(uri)));
+  }
+
+  /**
+   * A broker pool lost or regained its connection. Down: route around it at once. Up again: wait a
+   * handover delay (other workers reconnect at other moments) before publishing to it again.
+   */
+  setBrokerStatus(uri: string, up: boolean): void {
+    if (this.closed) return;
+    clearTimeout(this.upTimers.get(uri));
+    this.upTimers.delete(uri);
+    if (!up) {
+      if (this.down.has(uri)) return;
+      this.down.add(uri);
+      this.refreshFallback();
+      for (const channel of this.channels) {
+        if (this.active?.ownerOf(channel) === uri) void this.subscribeTargets(channel);
+      }
+      return;
+    }
+    if (!this.down.has(uri)) return;
+    const timer = setTimeout(() => {
+      this.upTimers.delete(uri);
+      this.down.delete(uri);
+      this.refreshFallback();
+      // The fallback subscriptions stay one grace period for packets already sent there.
+      clearTimeout(this.releaseTimer);
+      this.releaseTimer = setTimeout(() => this.releaseNow(), this.options.graceMs);
+    }, this.options.delayMs);
+    this.upTimers.set(uri, timer);
+  }
+
+  /** A local subscriber appeared: carry the channel upstream. Resolves once the brokers acknowledged. */
+  subscribe(channel: string): Promise<unknown> {
     this.channels.add(channel);
-    const owner = this.ownerOf(channel);
-    if (owner !== null) this.pools.get(owner)?.subscribe(channel);
+    return this.subscribeTargets(channel);
+  }
+
+  /** Whether the channel is carried upstream. */
+  has(channel: string): boolean {
+    return this.channels.has(channel);
   }
 
   /** The last local subscriber left: drop the channel upstream. */
@@ -107,10 +275,10 @@ export class Router {
     }
   }
 
-  /** Publishes a packet to the channel's owner; rejects with NoMatchingBrokerError when there is none. */
+  /** Publishes a packet to the channel's broker; rejects with NoMatchingBrokerError when there is none. */
   publish(channel: string, packet: unknown): Promise<void> {
-    const owner = this.ownerOf(channel);
-    const pool = owner === null ? undefined : this.pools.get(owner);
+    const target = this.publishTarget(channel);
+    const pool = target === null ? undefined : this.pools.get(target);
     if (!pool) {
       return Promise.reject(new NoMatchingBrokerError(`no broker for channel ${JSON.stringify(channel.slice(0, 100))}: the cluster has no brokers`));
     }
@@ -122,8 +290,13 @@ export class Router {
     return this.channels.size;
   }
 
-  /** Closes every pool. */
+  /** Closes every pool and stops every timer. */
   close(): void {
+    this.closed = true;
+    clearTimeout(this.switchTimer);
+    clearTimeout(this.releaseTimer);
+    for (const timer of this.upTimers.values()) clearTimeout(timer);
+    this.upTimers.clear();
     for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
   }
