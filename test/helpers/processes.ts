@@ -218,7 +218,6 @@ export async function startCluster(options: {
   return { state, brokers, workers };
 }
 
-/** Waits until the worker logs a broker list of exactly `count` brokers, after log index `from`. */
 /** Waits until the worker has the list of `count` brokers and publishes through it (its handover is over). */
 export async function waitForBrokerCount(worker: ServiceProcess, count: number, from = 0, timeoutMs = 10_000): Promise<LogLine> {
   await worker.waitForLog(new RegExp(`broker list from (join|push): ${count} brokers`), timeoutMs, from);

@@ -12,6 +12,7 @@ import {
   InstanceType,
   InstanceTypeMismatchError,
   InvalidHandshakeError,
+  HandoverProcedure,
   Procedure,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   formatInstanceUri,
@@ -22,6 +23,7 @@ import {
   logServerEvents,
   notFound,
   parseBrokerJoin,
+  parseHandoverAck,
   parseWorkerJoin,
   queryOf,
   type AGServer,
@@ -32,6 +34,7 @@ import {
 } from '@scc-ts/shared';
 import { Registry, type Member } from './registry.js';
 import { Notifier, type ListKind } from './notifier.js';
+import { HandoverCoordinator } from './handover.js';
 
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
@@ -74,8 +77,28 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   });
   const agServer: AGServer = socketClusterServer.attach(httpServer);
 
+  // Worker sockets that joined with `sccHandover: true` (ours); original workers switch on the push alone.
+  const handoverWorkers = new Set<string>();
+  const handover = new HandoverCoordinator({
+    signal: (socketId, event, data) => {
+      const socket = sockets.get(socketId);
+      if (socket?.state === 'open') socket.transmit(event, data, {});
+    },
+    timeoutMs: config.handoverTimeoutMs,
+    logger,
+    onDone: (time, outcome) => logger.info(`handover of broker list ${time}: ${outcome}`),
+  });
+
   const notifier = new Notifier({
     registry,
+    extraFields: (kind, socketId) => (kind === 'brokers' && handoverWorkers.has(socketId) ? { sccHandover: true } : {}),
+    onBroadcast: (kind, _uris, time) => {
+      if (kind !== 'brokers') return;
+      handover.begin(
+        time,
+        registry.workerMembers().map((m) => m.socketId).filter((id) => handoverWorkers.has(id)),
+      );
+    },
     push: async (socketId, procedure, data) => {
       const socket = sockets.get(socketId);
       if (!socket) throw new Error('socket closed');
@@ -160,6 +183,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       secure: payload.instanceSecure,
     });
     const { member, changed } = registry.join({ socketId: socket.id, instanceType: type, instanceId: payload.instanceId, uri, joinedAt: Date.now() });
+    if (type === InstanceType.Worker && 'sccHandover' in payload && payload.sccHandover === true) handoverWorkers.add(socket.id);
     if (changed) {
       notifier.changed(listKind(type), 'out');
       logger.info(
@@ -207,8 +231,21 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       }
     })();
     void (async () => {
+      for await (const request of socket.procedure(HandoverProcedure.Ack) as AsyncIterable<Request>) {
+        try {
+          const ack = parseHandoverAck(request.data);
+          handover.ack(socket.id, ack.time, ack.phase);
+          request.end();
+        } catch (error) {
+          request.error(error as Error);
+        }
+      }
+    })();
+    void (async () => {
       for await (const event of socket.listener('close')) {
         sockets.delete(socket.id);
+        handoverWorkers.delete(socket.id);
+        handover.forget(socket.id);
         leave(socket, peer.instanceType, `socket closed, code ${(event as { code?: number }).code ?? '?'}`);
       }
     })();
@@ -232,6 +269,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       closing ??= (async () => {
         clearTimeout(startupTimer);
         notifier.close();
+        handover.close();
         for (const socket of sockets.values()) void socket.disconnect(1001, 'scc-state shutting down');
         agServer.close();
         agServer.closeAllListeners();

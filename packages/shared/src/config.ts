@@ -25,6 +25,8 @@ export const DEFAULT_STATE_RETRY_DELAY_MS = 2000;
 export const DEFAULT_SCALE_OUT_DELAY_MS = 5000;
 /** State server: debounce before pushing a shrunk broker/worker list, ms. */
 export const DEFAULT_SCALE_BACK_DELAY_MS = 1000;
+/** State server: longest wait for every worker's acknowledgement of one handover phase, ms. */
+export const DEFAULT_HANDOVER_TIMEOUT_MS = 10_000;
 /** State server: how long worker joins are refused after boot, waiting for brokers, ms. */
 export const DEFAULT_STARTUP_DELAY_MS = 5000;
 /** Broker and worker: interval between state-server reconnects and join retries, ms. */
@@ -192,6 +194,8 @@ export interface StateConfig extends CommonConfig {
   scaleOutDelayMs: number;
   scaleBackDelayMs: number;
   startupDelayMs: number;
+  /** Longest wait for one handover phase's acknowledgements before going ahead, ms. */
+  handoverTimeoutMs: number;
 }
 
 /** Settings of a broker's or worker's link to the state server. */
@@ -274,6 +278,7 @@ export function readStateConfig(env: Env = process.env, isTty = Boolean(process.
     scaleOutDelayMs: r.ms('SCC_STATE_SERVER_SCALE_OUT_DELAY', DEFAULT_SCALE_OUT_DELAY_MS, 0),
     scaleBackDelayMs: r.ms('SCC_STATE_SERVER_SCALE_BACK_DELAY', DEFAULT_SCALE_BACK_DELAY_MS, 0),
     startupDelayMs: r.ms('SCC_STATE_SERVER_STARTUP_DELAY', DEFAULT_STARTUP_DELAY_MS, 0),
+    handoverTimeoutMs: r.ms('SCC_STATE_SERVER_HANDOVER_TIMEOUT', DEFAULT_HANDOVER_TIMEOUT_MS),
   });
 }
 

@@ -12,8 +12,9 @@ export {
   BrokerQuery,
   NO_AUTH_KEY_QUERY_VALUE,
   COMPATIBLE_ORIGINAL_MAJORS,
+  HandoverProcedure,
 } from './protocol.js';
-export type { ProcedureName, InstanceTypeName } from './protocol.js';
+export type { ProcedureName, InstanceTypeName, HandoverPhase } from './protocol.js';
 export {
   SccError,
   BadClusterAuthError,
@@ -24,6 +25,7 @@ export {
   ClusterNotReadyError,
   ConfigError,
   NoMatchingBrokerError,
+  BrokerUnavailableError,
   BrokerPublishError,
 } from './errors.js';
 export type { SccErrorOptions } from './errors.js';
@@ -34,6 +36,8 @@ export {
   parseWorkerListPush,
   parseWorkerJoinReply,
   parsePublishPacket,
+  parseHandoverAck,
+  parseHandoverSignal,
   MAX_INSTANCE_ID_LENGTH,
   MAX_INSTANCE_IP_LENGTH,
   MAX_URI_LENGTH,
@@ -47,6 +51,8 @@ export type {
   WorkerListPush,
   WorkerJoinReply,
   PublishPacket,
+  HandoverAck,
+  HandoverSignal,
 } from './payloads.js';
 export { formatInstanceUri, parseInstanceUri, isHostOrIp } from './uri.js';
 export type { InstanceAddress, UriTarget } from './uri.js';
@@ -69,6 +75,7 @@ export {
   DEFAULT_BROKER_ACK_TIMEOUT_MS,
   DEFAULT_CLIENT_POOL_SIZE,
   DEFAULT_HANDOVER_DELAY_MS,
+  DEFAULT_HANDOVER_TIMEOUT_MS,
   DEFAULT_HANDOVER_GRACE_MS,
   DEFAULT_REORDER_WINDOW_MS,
   DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,

@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import { InvalidPayloadError } from './errors.js';
 import { isHostOrIp } from './uri.js';
+import type { HandoverPhase } from './protocol.js';
 
 /** Address family a peer announces for `instanceIp`. */
 export type IpFamily = 'IPv4' | 'IPv6';
@@ -33,6 +34,19 @@ export interface WorkerJoinPayload {
   instanceId: string | null;
   instanceIp: string | null;
   instanceIpFamily: IpFamily | null;
+  /** Our extension: the worker takes part in acknowledged handover. Absent from original workers. */
+  sccHandover?: boolean;
+}
+
+/** `sccWorkerHandoverAck`, worker → state (our extension). */
+export interface HandoverAck {
+  time: number;
+  phase: HandoverPhase;
+}
+
+/** `sccHandoverSwitch` / `sccHandoverRelease`, state → worker (our extension). */
+export interface HandoverSignal {
+  time: number;
 }
 
 /** `sccBrokerJoinCluster` / `sccBrokerLeaveCluster` push, state → worker. */
@@ -41,6 +55,8 @@ export interface BrokerListPush {
   /** Milliseconds since the epoch when the state server built the list; orders pushes. */
   time: number;
   sccSourceWorkerURI?: string;
+  /** Our extension: the state server coordinates this list's handover (wait for its signals). */
+  sccHandover?: boolean;
 }
 
 /** `sccWorkerJoinCluster` / `sccWorkerLeaveCluster` push, state → worker. */
@@ -137,7 +153,25 @@ export function parseWorkerJoin(data: unknown): WorkerJoinPayload {
   return {
     instanceId: optionalString(fields, 'instanceId', MAX_INSTANCE_ID_LENGTH, what),
     ...instanceAddress(fields, what),
+    ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
   };
+}
+
+/** Guards `sccWorkerHandoverAck`. */
+export function parseHandoverAck(data: unknown): HandoverAck {
+  const what = 'sccWorkerHandoverAck';
+  const fields = asObject(data, what);
+  const phase = fields['phase'];
+  if (phase !== 'subscribed' && phase !== 'switched') {
+    throw new InvalidPayloadError(`${what}.phase: expected 'subscribed' or 'switched', got ${describe(phase)}`);
+  }
+  return { time: listTime(fields, what), phase };
+}
+
+/** Guards `sccHandoverSwitch` / `sccHandoverRelease`. */
+export function parseHandoverSignal(data: unknown): HandoverSignal {
+  const what = 'handoverSignal';
+  return { time: listTime(asObject(data, what), what) };
 }
 
 function uriList(fields: Fields, key: string, what: string): string[] {
@@ -169,7 +203,12 @@ function sourceWorker(fields: Fields, what: string): { sccSourceWorkerURI?: stri
 export function parseBrokerListPush(data: unknown): BrokerListPush {
   const what = 'brokerListPush';
   const fields = asObject(data, what);
-  return { sccBrokerURIs: uriList(fields, 'sccBrokerURIs', what), time: listTime(fields, what), ...sourceWorker(fields, what) };
+  return {
+    sccBrokerURIs: uriList(fields, 'sccBrokerURIs', what),
+    time: listTime(fields, what),
+    ...sourceWorker(fields, what),
+    ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
+  };
 }
 
 /** Guards a worker-list push from the state server. */

@@ -10,7 +10,7 @@ import { BrokerPool } from './broker-pool.js';
 import { PublishBatcher } from './batcher.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
 import { Publisher, type DeliveryMode } from './publisher.js';
-import { Router, type ReshardSummary } from './router.js';
+import { Router, type Coordination, type ReshardSummary } from './router.js';
 import { Sequencer } from './sequencer.js';
 import { WorkerStateLink } from './state-link.js';
 
@@ -91,6 +91,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       mappingEngine: this.options.mappingEngine,
       delayMs: this.options.handoverDelay,
       graceMs: this.options.handoverGrace,
+      onPhase: (time, phase) => this.link.ackHandover(time, phase),
       onSwitch: (brokers) => {
         this.stats.handovers += 1;
         logger.info(`publishing through ${brokers.length} brokers of the new list`);
@@ -114,9 +115,9 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     const modeFor = typeof mode === 'function' ? mode : (): DeliveryMode => mode;
     this.publisher = new Publisher({
       sender: this.instanceId,
-      send: (channel, packet) => {
+      send: (channel, packet, strict) => {
         this.stats.packetsOut += 1;
-        return this.router.publish(channel, packet);
+        return this.router.publish(channel, packet, strict);
       },
       modeFor,
       retryDelayMs: PUBLISH_RETRY_DELAY_MS,
@@ -145,7 +146,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     const batchMs = this.options.pubSubBatchDuration;
     this.batcher = batchMs === null ? null : new PublishBatcher(batchMs, (channel, messages) => this.send(channel, messages));
     this.link = new WorkerStateLink(this.options, {
-      onBrokers: (uris, _time, source) => this.applyBrokers(uris, source),
+      onBrokers: (uris, time, source, coordinated) => this.applyBrokers(uris, source, coordinated ? { time } : undefined),
+      onHandoverSignal: (kind, time) => this.router.signal(kind, time),
       onWorkers: (uris, selfURI) => {
         this.workers = uris;
         this.selfURI = selfURI ?? this.selfURI;
@@ -200,8 +202,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
 
   private restoreSubscribe: (() => void) | undefined;
 
-  private applyBrokers(uris: string[], source: 'join' | 'push'): void {
-    const summary = this.router.setBrokers(uris);
+  private applyBrokers(uris: string[], source: 'join' | 'push', coordination?: Coordination): void {
+    const summary = this.router.setBrokers(uris, coordination);
     this.stats.reshards += 1;
     const { logger } = this.options;
     const changes = [

@@ -13,8 +13,8 @@ export const DELIVERY_MODES: readonly DeliveryMode[] = ['at-most-once', 'at-leas
 export interface PublisherOptions {
   /** This worker's instanceId. */
   sender: string;
-  /** Sends one packet to the channel's broker; resolves on the broker's acknowledgement. */
-  send(channel: string, packet: PublishPacket): Promise<void>;
+  /** Sends one packet to the channel's broker; resolves on the broker's acknowledgement. `strict`: at-least-once. */
+  send(channel: string, packet: PublishPacket, strict: boolean): Promise<void>;
   /** The delivery mode of a channel. */
   modeFor(channel: string): DeliveryMode;
   /** Pause before re-sending a failed packet, ms. */
@@ -76,11 +76,11 @@ export class Publisher {
     counter.usedAt = this.tick;
     const packet: PublishPacket = { sender: this.options.sender, messages, seq: counter.next++ };
     if (this.options.modeFor(channel) === 'at-least-once') this.attempt(channel, packet, Date.now() + this.options.retryTimeoutMs);
-    else this.options.send(channel, packet).catch((error: unknown) => this.options.onLost(channel, messages.length, error as Error));
+    else this.options.send(channel, packet, false).catch((error: unknown) => this.options.onLost(channel, messages.length, error as Error));
   }
 
   private attempt(channel: string, packet: PublishPacket, deadline: number): void {
-    this.options.send(channel, packet).catch((error: unknown) => {
+    this.options.send(channel, packet, true).catch((error: unknown) => {
       const err = error as Error;
       if (this.closed || Date.now() >= deadline || this.retrying >= this.options.maxRetrying) {
         this.options.onLost(channel, packet.messages.length, err);

@@ -22,7 +22,7 @@
  * A custom mapper object cannot be copied, so with one the router switches in one step, as the
  * original does.
  */
-import { NoMatchingBrokerError, createMapper, type Mapper, type MappingEngineName } from '@scc-ts/shared';
+import { BrokerUnavailableError, NoMatchingBrokerError, createMapper, type Mapper, type MappingEngineName } from '@scc-ts/shared';
 import type { BrokerPool } from './broker-pool.js';
 
 /** What a reshard did, for logs and metrics. */
@@ -36,8 +36,17 @@ export interface ReshardSummary {
   handoverMs: number;
 }
 
+/** Acknowledged handover: the state server's round for a list, by its `time`. */
+export interface Coordination {
+  time: number;
+}
+
 export interface RouterOptions {
   mappingEngine: MappingEngineName | Mapper;
+  /** Acknowledged handover: this worker finished a phase of the list with `time`. */
+  onPhase?: (time: number, phase: 'subscribed' | 'switched') => void;
+  /** Acknowledged handover: longest wait for the state server's next signal before going ahead alone, ms. */
+  coordinatedTimeoutMs?: number;
   createPool: (uri: string) => BrokerPool;
   /** Wait between subscribing on the new owners and publishing to them, ms. */
   delayMs: number;
@@ -46,6 +55,9 @@ export interface RouterOptions {
   /** Called when publishing switches to a new list. */
   onSwitch?: (brokers: readonly string[]) => void;
 }
+
+/** Default longest wait for a state server's handover signal before a worker goes ahead alone, ms. */
+const DEFAULT_COORDINATED_TIMEOUT_MS = 30_000;
 
 /** One broker list and its mapping. */
 class BrokerList {
@@ -71,11 +83,17 @@ export class Router {
   private draining: BrokerList | null = null;
   /** `active` without the brokers that are down; null when none is down. */
   private fallback: BrokerList | null = null;
-  private readonly down = new Set<string>();
+  /** Brokers whose pool lost its connection, with the time it did (ms since the epoch). */
+  private readonly down = new Map<string, number>();
   private switchTimer: NodeJS.Timeout | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
   private readonly upTimers = new Map<string, NodeJS.Timeout>();
   private closed = false;
+  /** The acknowledged handover in progress, if the state server coordinates it. */
+  private round: Coordination | null = null;
+  /** Publishing epoch: bumped at each switch; in-flight publishes are counted per epoch. */
+  private epoch = 0;
+  private readonly inFlight = new Map<number, { count: number; drained: Array<() => void> }>();
 
   constructor(options: RouterOptions) {
     this.options = options;
@@ -108,13 +126,19 @@ export class Router {
     return (this.pending ?? this.active)?.ownerOf(channel) ?? null;
   }
 
-  /** Where a packet on `channel` goes now: the active owner, or around it while it is down. */
-  publishTarget(channel: string): string | null {
+  /**
+   * Where a packet on `channel` goes now: the active owner, or around it while it is down. With
+   * `strict` (at-least-once), a stand-in is used only once the broker has been down for a handover
+   * delay, when every worker has noticed too and subscribed there; before that the result says to wait.
+   */
+  publishTarget(channel: string, strict = false): { uri: string | null; wait: boolean } {
     const owner = this.active?.ownerOf(channel) ?? null;
-    if (owner === null || !this.down.has(owner)) return owner;
+    const downSince = owner === null ? undefined : this.down.get(owner);
+    if (downSince === undefined) return { uri: owner, wait: false };
     const next = this.pending?.ownerOf(channel) ?? null;
-    if (next !== null && !this.down.has(next)) return next;
-    return this.fallback?.ownerOf(channel) ?? owner;
+    const instead = next !== null && !this.down.has(next) ? next : (this.fallback?.ownerOf(channel) ?? null);
+    if (instead === null) return { uri: owner, wait: false };
+    return { uri: instead, wait: strict && Date.now() - downSince < this.options.delayMs };
   }
 
   /** Every broker `channel` must be subscribed on right now. */
@@ -148,8 +172,12 @@ export class Router {
     return acks.length === 1 ? (acks[0] as Promise<void>) : Promise.all(acks);
   }
 
-  /** Applies a broker list from the state server: starts a handover (or switches at once). */
-  setBrokers(uris: readonly string[]): ReshardSummary {
+  /**
+   * Applies a broker list from the state server: starts a handover (or switches at once). With
+   * `coordination` the switch and the release wait for the state server's signals (`signal()`),
+   * and this worker reports each phase through `onPhase`; without, they follow the timers.
+   */
+  setBrokers(uris: readonly string[], coordination?: Coordination): ReshardSummary {
     const before = this.pending ?? this.active;
     // Owners before the change, read before `next` exists: a custom mapper is one shared object.
     const ownersBefore = new Map<string, string | null>();
@@ -166,21 +194,67 @@ export class Router {
     // could be missed, or a mapper we cannot keep two copies of: switch at once.
     const immediate = !this.active || this.active.uris.size === 0 || !this.copyable || this.options.delayMs === 0;
     this.pending = next;
+    this.round = coordination ?? null;
     for (const uri of uris) this.pool(uri);
-    for (const channel of this.channels) void this.subscribeTargets(channel);
+    // 'subscribed' means subscribed on every owner under the new list (a dead old owner never answers).
+    const acks: Array<Promise<unknown>> = [];
+    for (const channel of this.channels) {
+      void this.subscribeTargets(channel);
+      const owner = next.ownerOf(channel);
+      if (owner) acks.push(this.pool(owner).subscribe(channel));
+    }
     let handoverMs = 0;
     if (immediate) this.switchNow();
     else {
-      handoverMs = this.options.delayMs;
-      this.switchTimer = setTimeout(() => this.switchNow(), this.options.delayMs);
+      handoverMs = coordination ? this.coordinatedTimeoutMs : this.options.delayMs;
+      this.switchTimer = setTimeout(() => this.switchNow(), handoverMs);
+    }
+    if (coordination) {
+      void Promise.all(acks).then(() => {
+        if (this.round === coordination && !this.closed) this.options.onPhase?.(coordination.time, 'subscribed');
+      });
     }
     return { brokers: next.uris.size, channels: this.channels.size, moved, added, removed, handoverMs };
+  }
+
+  private get coordinatedTimeoutMs(): number {
+    return this.options.coordinatedTimeoutMs ?? DEFAULT_COORDINATED_TIMEOUT_MS;
+  }
+
+  /**
+   * Acknowledged handover: the state server says every worker hears the new owners (`switch`) or
+   * nobody publishes to the old ones any more (`release`). Signals for another list are ignored.
+   */
+  signal(kind: 'switch' | 'release', time: number): void {
+    const round = this.round;
+    if (!round || round.time !== time || this.closed) return;
+    if (kind === 'switch') {
+      clearTimeout(this.switchTimer);
+      if (this.pending) this.switchNow();
+      // Report 'switched' once everything sent under the old list has been acknowledged by its broker.
+      const old = this.epoch - 1;
+      void this.drained(old).then(() => {
+        if (this.round === round && !this.closed) this.options.onPhase?.(time, 'switched');
+      });
+      return;
+    }
+    this.round = null;
+    clearTimeout(this.releaseTimer);
+    this.releaseNow();
+  }
+
+  private drained(epoch: number): Promise<void> {
+    const entry = this.inFlight.get(epoch);
+    if (!entry || entry.count === 0) return Promise.resolve();
+    return new Promise((resolve) => entry.drained.push(resolve));
   }
 
   /** Step 2: publish to the pending list; step 3 (release) follows after the grace period. */
   private switchNow(): void {
     this.switchTimer = undefined;
     if (!this.pending || this.closed) return;
+    this.epoch += 1;
+    for (const [epoch, entry] of this.inFlight) if (epoch < this.epoch && entry.count === 0) this.inFlight.delete(epoch);
     // A list still draining from an earlier switch is dropped now: the new one supersedes it.
     if (this.active && this.active !== this.pending) this.draining = this.active;
     this.active = this.pending;
@@ -188,7 +262,9 @@ export class Router {
     this.refreshFallback();
     this.options.onSwitch?.([...this.active.uris]);
     clearTimeout(this.releaseTimer);
-    this.releaseTimer = setTimeout(() => this.releaseNow(), this.options.graceMs);
+    // Coordinated: the release signal normally comes first; the timer only covers a silent state server.
+    const graceMs = this.round ? this.coordinatedTimeoutMs : this.options.graceMs;
+    this.releaseTimer = setTimeout(() => this.releaseNow(), graceMs);
   }
 
   /** Step 3: leave every subscription no list needs any more and close pools nobody uses. */
@@ -237,7 +313,7 @@ export class Router {
     this.upTimers.delete(uri);
     if (!up) {
       if (this.down.has(uri)) return;
-      this.down.add(uri);
+      this.down.set(uri, Date.now());
       this.refreshFallback();
       for (const channel of this.channels) {
         if (this.active?.ownerOf(channel) === uri) void this.subscribeTargets(channel);
@@ -275,14 +351,33 @@ export class Router {
     }
   }
 
-  /** Publishes a packet to the channel's broker; rejects with NoMatchingBrokerError when there is none. */
-  publish(channel: string, packet: unknown): Promise<void> {
-    const target = this.publishTarget(channel);
-    const pool = target === null ? undefined : this.pools.get(target);
+  /**
+   * Publishes a packet to the channel's broker; rejects with NoMatchingBrokerError when there is
+   * none, and with `strict` (at-least-once) with BrokerUnavailableError while its broker is down
+   * and the stand-in is not yet safe to use.
+   */
+  publish(channel: string, packet: unknown, strict = false): Promise<void> {
+    const target = this.publishTarget(channel, strict);
+    if (target.wait) {
+      return Promise.reject(new BrokerUnavailableError(`the broker of ${JSON.stringify(channel.slice(0, 100))} is down; its stand-in is not yet heard by every worker`));
+    }
+    const pool = target.uri === null ? undefined : this.pools.get(target.uri);
     if (!pool) {
       return Promise.reject(new NoMatchingBrokerError(`no broker for channel ${JSON.stringify(channel.slice(0, 100))}: the cluster has no brokers`));
     }
-    return pool.publish(channel, packet);
+    const epoch = this.epoch;
+    let entry = this.inFlight.get(epoch);
+    if (!entry) this.inFlight.set(epoch, (entry = { count: 0, drained: [] }));
+    entry.count += 1;
+    const settled = (): void => {
+      entry.count -= 1;
+      if (entry.count > 0 || epoch === this.epoch) return;
+      this.inFlight.delete(epoch);
+      for (const resolve of entry.drained) resolve();
+    };
+    const sent = pool.publish(channel, packet);
+    sent.then(settled, settled);
+    return sent;
   }
 
   /** Channels this worker carries upstream. */
@@ -293,6 +388,7 @@ export class Router {
   /** Closes every pool and stops every timer. */
   close(): void {
     this.closed = true;
+    this.round = null;
     clearTimeout(this.switchTimer);
     clearTimeout(this.releaseTimer);
     for (const timer of this.upTimers.values()) clearTimeout(timer);

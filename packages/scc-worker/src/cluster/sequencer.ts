@@ -85,9 +85,10 @@ export class Sequencer {
     }
     let stream = streams.get(sender);
     // The first packet we see from a sender starts its stream: we may have subscribed mid-stream.
-    // seq 0 on a known stream means the sender started the channel's numbering afresh (it forgot
-    // an idle channel), so the stream restarts too.
-    if (!stream || (seq === 0 && stream.next > 0 && stream.held.size === 0)) {
+    // seq 0 on a stream silent for a whole sweep interval means the sender started the channel's
+    // numbering afresh (it forgets a channel after IDLE_SWEEPS idle sweeps), so the stream restarts
+    // too; a seq 0 soon after other packets is a re-send and counts as a duplicate.
+    if (!stream || (seq === 0 && stream.next > 0 && stream.held.size === 0 && this.tick - stream.seenAt >= 2)) {
       if (stream) this.stop(stream);
       stream = { next: seq, held: new Map(), missing: new Set(), timer: undefined, seenAt: this.tick };
       streams.set(sender, stream);
