@@ -34,6 +34,10 @@ export class SteadyLoad {
   private failed = 0;
   /** A few lost messages as `subscriber<-publisher:channel#seq/published`, for diagnosis. */
   readonly lostSamples: string[] = [];
+  /** When each lost message was sent (ms since the epoch), filled by `check()`. */
+  readonly lostSentAt: number[] = [];
+  /** Send time of every message by `publisher|channel|seq`. */
+  private readonly sentAt = new Map<string, number>();
   private running = false;
   private loop: Promise<void> | undefined;
 
@@ -84,6 +88,7 @@ export class SteadyLoad {
           const key = `${pub.id}|${channel}`;
           const s = seqs.get(key) ?? 0;
           seqs.set(key, s + 1);
+          this.sentAt.set(`${key}|${s}`, Date.now());
           pub.client.invokePublish(channel, { p: pub.id, s } satisfies LoadMessage).then(
             () => {
               let byPub = this.acked.get(channel);
@@ -143,6 +148,7 @@ export class SteadyLoad {
           for (const s of seqs) {
             if (counts.has(s)) continue;
             report.lost += 1;
+            this.lostSentAt.push(this.sentAt.get(`${pub}|${channel}|${s}`) ?? Number.NaN);
             if (this.lostSamples.length < 20) this.lostSamples.push(`${sub.label}<-${pub}:${channel}#${s}/${seqs.length}`);
           }
           for (const c of counts.values()) if (c > 1) report.duplicated += c - 1;
