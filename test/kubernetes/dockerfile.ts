@@ -172,3 +172,34 @@ export async function replayStage(options: ReplayOptions): Promise<ReplayedImage
 export async function npxPnpm(args: string[], cwd: string): Promise<void> {
   await run('npx', ['-y', 'pnpm@10', ...args, '--prefer-offline'], { cwd, env: { ...process.env, CI: 'true' }, maxBuffer: 16 * 1024 * 1024 });
 }
+
+/** The context paths a Dockerfile copies (COPY without --from), over every stage. */
+export function contextSources(stages: Stage[]): string[] {
+  return stages.flatMap((s) =>
+    s.instructions
+      .filter((i) => i.op === 'COPY' && !i.args.includes('--from='))
+      .flatMap((i) => i.args.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1)),
+  );
+}
+
+/**
+ * The `.dockerignore` pattern that leaves `path` (relative to the context) out of the build context, or
+ * null. Follows Docker's rules closely enough for plain patterns: `*` within a segment, `**` across
+ * segments, a pattern also excludes everything under a matching folder, and `!` re-includes.
+ */
+export function ignoredBy(dockerignore: string, path: string): string | null {
+  let hit: string | null = null;
+  for (const raw of dockerignore.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const negate = line.startsWith('!');
+    const pattern = (negate ? line.slice(1) : line).replace(/^\/+|\/+$/g, '');
+    const source = pattern
+      .split('/')
+      .map((seg) => (seg === '**' ? '.*' : seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+      .join('/')
+      .replace(/\.\*\//g, '(?:.*/)?');
+    if (new RegExp(`^${source}(?:/.*)?$`).test(path.replace(/^\.\//, '').replace(/\/$/, ''))) hit = negate ? null : line;
+  }
+  return hit;
+}

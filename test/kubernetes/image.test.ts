@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { FAST_PEER_ENV, FAST_STATE_ENV, spawnService, started, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
-import { npxPnpm, parseDockerfile, replayStage, type ReplayedImage } from './dockerfile.js';
+import { contextSources, ignoredBy, npxPnpm, parseDockerfile, replayStage, type ReplayedImage } from './dockerfile.js';
 import { IMAGE_APP_DIR, ROOT, asDeployment, containerOf, loadManifests, resolvedEnv, serviceOf, type ServiceName } from './manifests.js';
 
 const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
@@ -67,6 +67,25 @@ describe('the image (Dockerfile replayed without Docker)', () => {
     const uid = deployments.get('scc-worker')!.spec?.template.spec?.securityContext?.runAsUser;
     expect(image.user).toBe(`${uid}:${uid}`);
     expect(image.workdir.startsWith(IMAGE_APP_DIR)).toBe(true);
+  });
+
+  it('.dockerignore keeps what the build copies and compiles, and leaves out the rest', () => {
+    const dockerignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8');
+    const needed = [
+      ...contextSources(dockerfile),
+      ...['shared', 'scc-state', 'scc-broker', 'scc-worker'].map((p) => `packages/${p}/tsconfig.json`),
+      'packages/shared/src/index.ts',
+      'packages/scc-worker/server.ts',
+      'packages/scc-worker/src/worker-server.ts',
+      'packages/scc-worker/public/index.html',
+    ];
+    for (const path of needed) {
+      expect(existsSync(join(ROOT, path)), path).toBe(true);
+      expect(ignoredBy(dockerignore, path), path).toBeNull();
+    }
+    for (const path of ['node_modules/vitest/package.json', 'packages/scc-worker/node_modules/uuid', 'packages/shared/dist/index.js', '.git/HEAD', 'test/helpers/processes.ts']) {
+      expect(ignoredBy(dockerignore, path), path).not.toBeNull();
+    }
   });
 
   it('holds production dependencies only, and every entry point the manifests run', () => {
