@@ -54,7 +54,7 @@ async function subscribe(page: Page, channel: string): Promise<void> {
   await page.bringToFront();
   await page.fill('#channel', channel);
   await page.click('#subscribe');
-  await expect.poll(() => page.textContent('#subscriptions')).toBe(`Subscribed to: ${channel}`);
+  await expect.poll(() => page.textContent('#subscriptions'), { timeout: 5_000 }).toBe(`Subscribed to: ${channel}`);
 }
 
 async function publish(page: Page, text: string): Promise<void> {
@@ -93,12 +93,12 @@ describe('demo page in Chromium', () => {
     const text = `hello from :${a!.port}`;
     await publish(pageA, text);
     const delivered = pageB.locator('#messages li', { hasText: text });
-    await delivered.waitFor({ timeout: 5_000 });
+    await delivered.waitFor({ timeout: 10_000 });
     expect(await delivered.getAttribute('data-published-on')).toBe(String(a!.port));
     expect(await delivered.getAttribute('data-delivered-by')).toBe(String(b!.port));
     expect(await delivered.getAttribute('data-channel')).toBe(channel);
     // The publishing tab is subscribed too, and hears its own message once, through its own worker.
-    await expect.poll(async () => (await received(pageA)).filter((t) => t === text).length).toBe(1);
+    await expect.poll(async () => (await received(pageA)).filter((t) => t === text).length, { timeout: 10_000 }).toBe(1);
     expect((await received(pageB)).filter((t) => t === text)).toHaveLength(1);
 
     mkdirSync(ARTIFACTS, { recursive: true });
