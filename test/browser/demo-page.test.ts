@@ -23,17 +23,21 @@ let profile = '';
 let browser: BrowserContext | undefined;
 
 beforeAll(async () => {
+  cluster = await startCluster({ brokers: 2, workers: 2 });
+}, 60_000);
+
+/** Launches Chromium headless with a fresh profile; a missing Chromium fails the test (it is not skipped). */
+async function launchChromium(): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), as .ci/run does`);
   }
-  cluster = await startCluster({ brokers: 2, workers: 2 });
   profile = mkdtempSync(join(tmpdir(), 'scc-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
+  return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-}, 60_000);
+}
 
 afterAll(async () => {
   await browser?.close();
@@ -70,6 +74,7 @@ const received = (page: Page): Promise<string[]> => page.locator('#messages li .
 
 describe('demo page in Chromium', () => {
   it('a message published in the tab on one worker appears in the tab on the other', async () => {
+    browser = await launchChromium();
     const [a, b] = cluster.workers;
     const pageA = await openDemo(a!.port);
     const pageB = await openDemo(b!.port);
