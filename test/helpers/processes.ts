@@ -125,10 +125,10 @@ export class ServiceProcess {
   }
 }
 
-/** Spawns `node server` in `packages/<pkg>` with the given environment (JSON logs). */
-export function spawnService(name: string, pkg: 'scc-state' | 'scc-broker' | 'scc-worker', env: Record<string, string>): ServiceProcess {
+/** Spawns `node server` in `packages/<pkg>` (or in `cwd`) with the given environment (JSON logs). */
+export function spawnService(name: string, pkg: 'scc-state' | 'scc-broker' | 'scc-worker', env: Record<string, string>, cwd = join(ROOT, 'packages', pkg)): ServiceProcess {
   const child = spawn(process.execPath, ['server'], {
-    cwd: join(ROOT, 'packages', pkg),
+    cwd,
     env: { PATH: process.env['PATH'] ?? '', SCC_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -137,7 +137,8 @@ export function spawnService(name: string, pkg: 'scc-state' | 'scc-broker' | 'sc
 
 const LISTENING = /listening on port (\d+)/;
 
-async function started(service: ServiceProcess): Promise<ServiceProcess> {
+/** Waits for the service's `listening on port N` line and records the port. */
+export async function started(service: ServiceProcess): Promise<ServiceProcess> {
   const line = await service.waitForLog(LISTENING);
   service.port = Number(LISTENING.exec(line.msg)![1]);
   return service;
