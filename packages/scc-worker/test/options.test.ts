@@ -1,6 +1,7 @@
 import { ConfigError, createLogger, createMapper, SCC_TS_VERSION, type Mapper } from '@scc-ts/shared';
 import { describe, expect, it } from 'vitest';
 import { resolveClusterOptions, type ClusterOptions } from '../src/cluster/options.js';
+import type { DeliveryMode } from '../src/cluster/publisher.js';
 
 const logger = createLogger({ name: 'test', level: 0, format: 'json' });
 const base: ClusterOptions = { stateServerHost: 'scc-state', instancePort: 8000, logger };
@@ -112,7 +113,7 @@ describe('resolveClusterOptions', () => {
   });
 
   it('takes a per-channel delivery mode function as it is', () => {
-    const modeFor = (channel: string) => (channel.startsWith('orders/') ? 'at-least-once' : 'at-most-once') as const;
+    const modeFor = (channel: string): DeliveryMode => (channel.startsWith('orders/') ? 'at-least-once' : 'at-most-once');
     expect(resolveClusterOptions({ ...base, deliveryMode: modeFor }).deliveryMode).toBe(modeFor);
   });
 
