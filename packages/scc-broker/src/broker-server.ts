@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import socketClusterServer from 'socketcluster-server';
 import {
   Procedure,
+  SERVICE_RESTART_CLOSE_CODE,
   handleHealthRequest,
   installHandshakeChecks,
   lifecycleLogger,
@@ -135,7 +136,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
         await stateLink.leave(Procedure.BrokerLeaveCluster);
         await stateLink.close();
         // Workers still connected (a drain that timed out) reconnect elsewhere on 1012.
-        for (const socket of Object.values(agServer.clients)) void socket.disconnect(1012, 'scc-broker shutting down');
+        for (const socket of Object.values(agServer.clients)) void socket.disconnect(SERVICE_RESTART_CLOSE_CODE, 'scc-broker shutting down');
         agServer.close();
         agServer.closeAllListeners();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));

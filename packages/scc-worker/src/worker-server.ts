@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
 import {
+  SERVICE_RESTART_CLOSE_CODE,
   handleHealthRequest,
   lifecycleLogger,
   listen,
@@ -44,7 +45,7 @@ export interface WorkerServer {
  * which tells a client the server is going away and to reconnect (socketcluster-client does, after
  * its reconnect delay, and a load balancer sends it to another worker).
  */
-export const SHUTDOWN_CLOSE_CODE = 1012;
+export const SHUTDOWN_CLOSE_CODE = SERVICE_RESTART_CLOSE_CODE;
 
 /** The package's `public/` folder, found from both `src/` (tests) and `dist/src/` (built). */
 function publicDir(): string {

@@ -86,7 +86,7 @@ export type { Mapper, MappingEngineName } from './mapping/index.js';
 export { runService, CLOSE_MARGIN_MS } from './service.js';
 export type { Service } from './service.js';
 export { authKeyMatches, queryOf } from './auth.js';
-export { installHandshakeChecks, logServerEvents, listen } from './sc-server.js';
+export { installHandshakeChecks, logServerEvents, listen, SERVICE_RESTART_CLOSE_CODE } from './sc-server.js';
 export type { HandshakeChecks, ServerSocket, AGServer } from './sc-server.js';
 export {
   METRICS_PATH,
