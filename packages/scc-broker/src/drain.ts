@@ -5,7 +5,7 @@
  * the last subscription is gone the broker keeps relaying, so a worker still publishing here is
  * still heard. Ends when no subscription is left or at the deadline, whichever comes first.
  */
-import type { AGServer, Logger } from '@scc-ts/shared';
+import { endConsumer, type AGServer, type Logger } from '@scc-ts/shared';
 import { subscriptionCount } from './metrics.js';
 
 export interface DrainOptions {
@@ -58,7 +58,7 @@ export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
     }
   } finally {
     clearTimeout(timer);
-    unsubscribed.return();
+    endConsumer(unsubscribed);
   }
   const result: DrainResult = { outcome, durationMs: Date.now() - startedAt, subscriptionsLeft: subscriptionCount(agServer) };
   logger.info(

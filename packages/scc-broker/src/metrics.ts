@@ -6,6 +6,7 @@
 import { Counter } from 'prom-client';
 import {
   SCC_TS_VERSION,
+  endConsumer,
   createMetricsRegistry,
   drainingGauge,
   gaugeFrom,
@@ -62,8 +63,10 @@ export function createBrokerMetrics(sources: BrokerMetricsSources): BrokerMetric
   });
   const counts = engine as unknown as SubscriberCounts;
   const consumer = engine.listener('publish').createConsumer();
+  // Stop looping once closed (see endConsumer).
+  let closed = false;
   void (async () => {
-    for (;;) {
+    while (!closed) {
       const result = await consumer.next();
       if (result.done) return;
       const { channel, data } = result.value as { channel: string; data: unknown };
@@ -78,6 +81,9 @@ export function createBrokerMetrics(sources: BrokerMetricsSources): BrokerMetric
   return {
     registry,
     handshakeRefused,
-    close: () => consumer.return(),
+    close: () => {
+      closed = true;
+      endConsumer(consumer);
+    },
   };
 }

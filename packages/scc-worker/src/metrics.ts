@@ -7,6 +7,7 @@
 import { Counter, Gauge } from 'prom-client';
 import {
   SCC_TS_VERSION,
+  endConsumer,
   counterFrom,
   createMetricsRegistry,
   drainingGauge,
@@ -82,12 +83,17 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   counterFrom(registry, 'scc_worker_reshards_total', 'Broker lists applied (join replies and pushes)', stat('reshards'));
 
   const consumer = engine.listener('publish').createConsumer();
+  // Stop looping once closed (see endConsumer).
+  let closed = false;
   void (async () => {
-    for (;;) {
+    while (!closed) {
       const result = await consumer.next();
       if (result.done) return;
       messagesOut.inc();
     }
   })();
-  return { registry, close: () => consumer.return() };
+  return { registry, close: () => {
+      closed = true;
+      endConsumer(consumer);
+    } };
 }

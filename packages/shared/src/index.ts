@@ -100,3 +100,4 @@ export {
 } from './metrics.js';
 export type { MetricsRegistry } from './metrics.js';
 export { DEFAULT_DRAIN_TIMEOUT_MS } from './config.js';
+export { endConsumer } from './consumer.js';

@@ -89,12 +89,21 @@ export function drainingGauge(registry: Registry, draining: () => boolean): Gaug
   return gaugeFrom(registry, 'scc_draining', '1 while the service drains before exiting, else 0', () => (draining() ? 1 : 0));
 }
 
+/**
+ * prom-client 15 writes a NaN sample value as `Nan` (e.g. the event-loop lag mean before the first
+ * measurement); the text format spells it `NaN`. Prometheus' own parser takes either, stricter
+ * ones do not.
+ */
+export function spellNaN(body: string): string {
+  return body.replace(/ Nan$/gm, ' NaN');
+}
+
 /** Answers a scrape with the registry's text exposition (500 if a collect callback throws). */
 export function serveMetrics(registry: Registry, res: ServerResponse): void {
   registry.metrics().then(
     (body) => {
       res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
-      res.end(body);
+      res.end(spellNaN(body));
     },
     (error: unknown) => {
       res.writeHead(500, { 'Content-Type': 'text/plain' });
