@@ -71,7 +71,8 @@ describe('ClusterView', () => {
   it('answers null without brokers and refuses bad parameters', () => {
     const { view } = setup();
     expect(view.snapshot(new URLSearchParams({ channel: 'a' })).channel?.broker).toBeNull();
-    for (const query of [{ channel: 'a', engine: 'md5' }, { channel: 'a', poolSize: '0' }, { channel: 'a', poolSize: '65' }, { channel: 'a', poolSize: 'x' }, { channel: 'a'.repeat(1025) }]) {
+    const queries: Array<Record<string, string>> = [{ channel: 'a', engine: 'md5' }, { channel: 'a', poolSize: '0' }, { channel: 'a', poolSize: '65' }, { channel: 'a', poolSize: 'x' }, { channel: 'a'.repeat(1025) }];
+    for (const query of queries) {
       expect(() => view.snapshot(new URLSearchParams(query)), JSON.stringify(query).slice(0, 60)).toThrow(/engine|poolSize|channel/);
     }
   });
