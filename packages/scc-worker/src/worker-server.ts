@@ -74,10 +74,9 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   let closing: Promise<void> | undefined;
   const readiness = (): Readiness =>
     closing ? { ready: false, detail: 'draining' } : cluster ? cluster.readiness() : { ready: true };
-  let metrics: WorkerMetrics | undefined;
 
   const httpServer: Server = createServer((req, res) => {
-    if (handleHealthRequest(req, res, readiness, metrics?.registry)) return;
+    if (handleHealthRequest(req, res, readiness, workerMetrics.registry)) return;
     const asset = req.method === 'GET' || req.method === 'HEAD' ? assets.get((req.url ?? '/').split('?', 1)[0] ?? '/') : undefined;
     if (!asset) return notFound(res);
     res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
@@ -85,7 +84,6 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   });
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...(config.socketClusterOptions ?? {}) });
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined });
-  metrics = workerMetrics;
 
   logServerEvents(agServer, logger);
 
