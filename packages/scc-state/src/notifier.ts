@@ -64,6 +64,11 @@ export class Notifier {
     }, delay);
   }
 
+  /** Whether a debounced push of the list is waiting to fire. */
+  pending(kind: ListKind): boolean {
+    return this.timers[kind] !== undefined;
+  }
+
   /** Forgets a worker (its socket closed). */
   forget(socketId: string): void {
     this.latest.delete(`brokers:${socketId}`);

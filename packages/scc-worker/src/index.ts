@@ -3,3 +3,5 @@ export { attach, ClusterClient } from './cluster/index.js';
 export type { ClusterOptions, ResolvedClusterOptions, ReshardSummary, ClusterStats, ClusterClientEvents, DeliveryMode } from './cluster/index.js';
 export { startWorkerServer, SHUTDOWN_CLOSE_CODE } from './worker-server.js';
 export type { WorkerServer } from './worker-server.js';
+export { createWorkerMetrics } from './metrics.js';
+export type { WorkerMetrics, WorkerMetricsSources } from './metrics.js';

@@ -43,6 +43,11 @@ export const MAX_CLIENT_POOL_SIZE = 64;
 export const DEFAULT_STATE_LOG_LEVEL: SccLogLevel = 3;
 export const DEFAULT_BROKER_LOG_LEVEL: SccLogLevel = 1;
 export const DEFAULT_WORKER_LOG_LEVEL: SccLogLevel = 2;
+/**
+ * Broker and worker: longest graceful drain after SIGTERM/SIGINT (`SCC_DRAIN_TIMEOUT`), ms. Kept
+ * under Kubernetes' default terminationGracePeriodSeconds (30 s) with room for the final close.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 20_000;
 
 /** Reads and validates variables, collecting problems instead of stopping at the first. */
 export class EnvReader {
@@ -216,6 +221,8 @@ export interface BrokerConfig extends CommonConfig, StateLinkConfig {
   /** Advertise `wss://` to the state server (TLS terminated in front of the broker). */
   secure: boolean;
   socketClusterOptions: Readonly<Record<string, unknown>> | null;
+  /** Longest drain on SIGTERM before exiting anyway, ms (`SCC_DRAIN_TIMEOUT`; 0: no wait). */
+  drainTimeoutMs: number;
 }
 
 /** scc-worker settings; `cluster` is null in standalone mode (no `SCC_STATE_SERVER_HOST`). */
@@ -223,6 +230,8 @@ export interface WorkerConfig extends CommonConfig {
   port: number;
   cluster: WorkerClusterConfig | null;
   socketClusterOptions: Readonly<Record<string, unknown>> | null;
+  /** Longest drain on SIGTERM before exiting anyway, ms (`SCC_DRAIN_TIMEOUT`; 0: no wait). */
+  drainTimeoutMs: number;
 }
 
 /** The worker's cluster-plugin settings read from the environment. */
@@ -294,6 +303,7 @@ export function readBrokerConfig(env: Env = process.env, isTty = Boolean(process
     brokerAckTimeoutMs: r.ms('SCC_BROKER_SERVER_ACK_TIMEOUT', DEFAULT_BROKER_ACK_TIMEOUT_MS),
     secure: r.flag('SCC_BROKER_SERVER_SECURE'),
     socketClusterOptions: r.jsonObject('SOCKETCLUSTER_OPTIONS'),
+    drainTimeoutMs: r.ms('SCC_DRAIN_TIMEOUT', DEFAULT_DRAIN_TIMEOUT_MS, 0),
   });
 }
 
@@ -324,5 +334,6 @@ export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process
     port: r.listenPort('SOCKETCLUSTER_PORT', DEFAULT_WORKER_PORT),
     cluster: host === null ? null : cluster,
     socketClusterOptions: r.jsonObject('SOCKETCLUSTER_OPTIONS'),
+    drainTimeoutMs: r.ms('SCC_DRAIN_TIMEOUT', DEFAULT_DRAIN_TIMEOUT_MS, 0),
   });
 }

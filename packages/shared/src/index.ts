@@ -94,8 +94,21 @@ export type { StateLinkOptions, ClientSocket } from './state-link.js';
 export { SCC_TS_VERSION, majorOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
 export { SkeletonRendezvousMapper, SimpleMapper, createMapper, isMapper, hashToIndex, md5Hex } from './mapping/index.js';
 export type { Mapper, MappingEngineName } from './mapping/index.js';
-export { runService } from './service.js';
+export { runService, CLOSE_MARGIN_MS } from './service.js';
 export type { Service } from './service.js';
 export { authKeyMatches, queryOf } from './auth.js';
-export { installHandshakeChecks, logServerEvents, listen } from './sc-server.js';
+export { installHandshakeChecks, logServerEvents, listen, SERVICE_RESTART_CLOSE_CODE } from './sc-server.js';
 export type { HandshakeChecks, ServerSocket, AGServer } from './sc-server.js';
+export {
+  METRICS_PATH,
+  createMetricsRegistry,
+  gaugeFrom,
+  counterFrom,
+  refusalReason,
+  handshakeRefusalCounter,
+  drainingGauge,
+  serveMetrics,
+} from './metrics.js';
+export type { MetricsRegistry } from './metrics.js';
+export { DEFAULT_DRAIN_TIMEOUT_MS } from './config.js';
+export { endConsumer } from './consumer.js';

@@ -5,7 +5,7 @@
  *   broker → broker-pool packet → deliver() → brokerEngine.invokePublish → local subscribers.
  */
 import { EventEmitter } from 'node:events';
-import { parsePublishPacket, type AGServer, type Readiness } from '@scc-ts/shared';
+import { endConsumer, parsePublishPacket, type AGServer, type Readiness } from '@scc-ts/shared';
 import { BrokerPool } from './broker-pool.js';
 import { PublishBatcher } from './batcher.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
@@ -175,7 +175,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   private consume<T>(consumer: { next(): Promise<IteratorResult<T>>; return(): void }, handle: (value: T) => void): void {
     this.consumers.push(consumer);
     void (async () => {
-      for (;;) {
+      while (this.closing === undefined) {
         const result = await consumer.next();
         if (result.done) return;
         handle(result.value);
@@ -300,7 +300,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   /** Flushes batches, leaves the cluster, closes every link. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const consumer of this.consumers) consumer.return();
+      for (const consumer of this.consumers) endConsumer(consumer);
       this.restoreSubscribe?.();
       this.batcher?.close();
       await this.link.leave();
