@@ -377,6 +377,11 @@ export class Router {
     };
     const sent = pool.publish(channel, packet);
     sent.then(settled, settled);
+    // While a move is pending, a copy goes to the new owner too. An original worker in the cluster
+    // switches at once, so it may already listen only there; our workers hear both and drop the
+    // copy by seq. The copy's fate does not decide the publish.
+    const next = this.pending?.ownerOf(channel);
+    if (next && next !== target.uri && !this.down.has(next)) this.pools.get(next)?.publish(channel, packet).catch(() => undefined);
     return sent;
   }
 
