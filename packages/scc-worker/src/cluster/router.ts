@@ -68,10 +68,26 @@ class BrokerList {
     this.mapper = mapper;
     mapper.setSites([...uris]);
   }
+  /**
+   * Owners already computed: a rendezvous lookup costs several MD5 digests and the publish path asks
+   * for every packet. A list never changes after construction, so entries never go stale.
+   */
+  private readonly owners = new Map<string, string | null>();
   ownerOf(channel: string): string | null {
-    return this.uris.size === 0 ? null : this.mapper.findSite(channel);
+    if (this.uris.size === 0) return null;
+    let owner = this.owners.get(channel);
+    if (owner === undefined) {
+      owner = this.mapper.findSite(channel);
+      // Bounded: a worker that sees millions of distinct channels recomputes instead of growing.
+      if (this.owners.size >= MAX_CACHED_OWNERS) this.owners.clear();
+      this.owners.set(channel, owner);
+    }
+    return owner;
   }
 }
+
+/** Most channel owners cached per broker list. */
+const MAX_CACHED_OWNERS = 100_000;
 
 export class Router {
   private readonly pools = new Map<string, BrokerPool>();
