@@ -7,7 +7,8 @@ function make(mode: DeliveryMode | ((c: string) => DeliveryMode), send: (channel
   let retries = 0;
   const publisher = new Publisher({
     sender: 'w1',
-    send,
+    send: (channel, packet) => send(channel, packet).then(() => 'ws://b1'),
+    lingerMs: 1000,
     modeFor: typeof mode === 'function' ? mode : () => mode,
     retryDelayMs: 50,
     retryTimeoutMs: 1000,
@@ -78,6 +79,26 @@ describe('Publisher', () => {
     publisher.publish('a', ['x', 'y']);
     await vi.advanceTimersByTimeAsync(1200);
     expect(lost).toEqual([['a', 2]]);
+    publisher.close();
+  });
+
+  it('at-least-once: re-sends recently acknowledged packets when their broker goes down', async () => {
+    const attempts: PublishPacket[] = [];
+    const { publisher, lost } = make('at-least-once', async (_c, p) => {
+      attempts.push(p);
+    });
+    publisher.publish('a', ['old']);
+    await vi.advanceTimersByTimeAsync(1500);
+    publisher.publish('a', ['recent']);
+    await vi.advanceTimersByTimeAsync(10);
+    publisher.brokerDown('ws://other');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(attempts.map((p) => p.seq)).toEqual([0, 1]);
+    publisher.brokerDown('ws://b1');
+    await vi.advanceTimersByTimeAsync(100);
+    // Only the packet acknowledged within the linger time goes again, with its seq (receivers dedupe).
+    expect(attempts.map((p) => p.seq)).toEqual([0, 1, 1]);
+    expect(lost).toEqual([]);
     publisher.close();
   });
 

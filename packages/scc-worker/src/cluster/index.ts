@@ -49,6 +49,8 @@ export interface ClusterClientEvents {
 const WARN_INTERVAL_MS = 5000;
 /** At-least-once: pause before re-sending a failed packet, ms (the router has routed around a dead broker by then). */
 const PUBLISH_RETRY_DELAY_MS = 50;
+/** At-least-once: how long an acknowledged packet is kept for a re-send should its broker die, ms. */
+const ACKED_PACKET_LINGER_MS = 1000;
 /** At-least-once: most packets awaiting a re-send at once. */
 const MAX_RETRYING_PACKETS = 100_000;
 
@@ -92,6 +94,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       delayMs: this.options.handoverDelay,
       graceMs: this.options.handoverGrace,
       onPhase: (time, phase) => this.link.ackHandover(time, phase),
+      onBrokerDown: (uri) => this.publisher.brokerDown(uri),
       onSwitch: (brokers) => {
         this.stats.handovers += 1;
         logger.info(`publishing through ${brokers.length} brokers of the new list`);
@@ -122,6 +125,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       modeFor,
       retryDelayMs: PUBLISH_RETRY_DELAY_MS,
       retryTimeoutMs: this.options.publishRetryTimeout,
+      lingerMs: ACKED_PACKET_LINGER_MS,
       maxRetrying: MAX_RETRYING_PACKETS,
       onRetry: () => {
         this.stats.publishRetries += 1;

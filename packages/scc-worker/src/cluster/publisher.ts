@@ -13,8 +13,13 @@ export const DELIVERY_MODES: readonly DeliveryMode[] = ['at-most-once', 'at-leas
 export interface PublisherOptions {
   /** This worker's instanceId. */
   sender: string;
-  /** Sends one packet to the channel's broker; resolves on the broker's acknowledgement. `strict`: at-least-once. */
-  send(channel: string, packet: PublishPacket, strict: boolean): Promise<void>;
+  /**
+   * Sends one packet to the channel's broker; resolves with the broker's URI on its
+   * acknowledgement. `strict`: at-least-once.
+   */
+  send(channel: string, packet: PublishPacket, strict: boolean): Promise<string>;
+  /** At-least-once: how long an acknowledged packet is kept in case its broker dies right after, ms. */
+  lingerMs: number;
   /** The delivery mode of a channel. */
   modeFor(channel: string): DeliveryMode;
   /** Pause before re-sending a failed packet, ms. */
@@ -34,6 +39,14 @@ const SWEEP_INTERVAL_MS = 60_000;
 /** Sweeps a counter may stay unused before it is forgotten; receivers restart a stream at seq 0. */
 const IDLE_SWEEPS = 5;
 
+/** An acknowledged at-least-once packet, kept for `lingerMs`. */
+interface Recent {
+  at: number;
+  uri: string;
+  channel: string;
+  packet: PublishPacket;
+}
+
 interface Counter {
   next: number;
   usedAt: number;
@@ -43,6 +56,13 @@ export class Publisher {
   private readonly counters = new Map<string, Counter>();
   private readonly options: PublisherOptions;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /**
+   * Acknowledged at-least-once packets of the last `lingerMs`, oldest first. A broker acknowledges
+   * once it has written the relay to its subscribers' sockets; if it is killed a moment later the
+   * kernel can still drop what it had not sent, so these are re-sent when their broker goes down.
+   */
+  private recent: Recent[] = [];
+  private recentHead = 0;
   private retrying = 0;
   private tick = 0;
   private readonly sweeper: NodeJS.Timeout;
@@ -79,22 +99,51 @@ export class Publisher {
     else this.options.send(channel, packet, false).catch((error: unknown) => this.options.onLost(channel, messages.length, error as Error));
   }
 
+  /** A broker's connection dropped: re-send what it acknowledged in the last `lingerMs` (receivers drop duplicates). */
+  brokerDown(uri: string): void {
+    this.pruneRecent(Date.now());
+    const deadline = Date.now() + this.options.retryTimeoutMs;
+    for (let i = this.recentHead; i < this.recent.length; i++) {
+      const entry = this.recent[i] as Recent;
+      if (entry.uri === uri) this.retryLater(entry.channel, entry.packet, deadline, new Error(`broker ${uri} went down`));
+    }
+  }
+
+  private pruneRecent(now: number): void {
+    const cutoff = now - this.options.lingerMs;
+    while (this.recentHead < this.recent.length && (this.recent[this.recentHead] as Recent).at < cutoff) this.recentHead += 1;
+    // Compact now and then instead of shifting per packet.
+    if (this.recentHead > 1024 && this.recentHead * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentHead);
+      this.recentHead = 0;
+    }
+  }
+
   private attempt(channel: string, packet: PublishPacket, deadline: number): void {
-    this.options.send(channel, packet, true).catch((error: unknown) => {
+    this.options.send(channel, packet, true).then((uri) => {
+      if (this.closed) return;
+      const now = Date.now();
+      this.pruneRecent(now);
+      this.recent.push({ at: now, uri, channel, packet });
+    }, (error: unknown) => {
       const err = error as Error;
       if (this.closed || Date.now() >= deadline || this.retrying >= this.options.maxRetrying) {
         this.options.onLost(channel, packet.messages.length, err);
         return;
       }
-      this.options.onRetry(channel, err);
-      this.retrying += 1;
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.retrying -= 1;
-        this.attempt(channel, packet, deadline);
-      }, this.options.retryDelayMs);
-      this.timers.add(timer);
+      this.retryLater(channel, packet, deadline, err);
     });
+  }
+
+  private retryLater(channel: string, packet: PublishPacket, deadline: number, err: Error): void {
+    this.options.onRetry(channel, err);
+    this.retrying += 1;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.retrying -= 1;
+      this.attempt(channel, packet, deadline);
+    }, this.options.retryDelayMs);
+    this.timers.add(timer);
   }
 
   /** Stops re-sending; packets still waiting are given up. Safe to call twice. */
@@ -104,5 +153,7 @@ export class Publisher {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.retrying = 0;
+    this.recent = [];
+    this.recentHead = 0;
   }
 }

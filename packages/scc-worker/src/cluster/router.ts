@@ -52,6 +52,8 @@ export interface RouterOptions {
   delayMs: number;
   /** Wait between publishing to the new owners and leaving the old ones, ms. */
   graceMs: number;
+  /** Called when a broker's connection drops (before its channels are routed around it). */
+  onBrokerDown?: (uri: string) => void;
   /** Called when publishing switches to a new list. */
   onSwitch?: (brokers: readonly string[]) => void;
 }
@@ -330,6 +332,7 @@ export class Router {
     if (!up) {
       if (this.down.has(uri)) return;
       this.down.set(uri, Date.now());
+      this.options.onBrokerDown?.(uri);
       this.refreshFallback();
       for (const channel of this.channels) {
         if (this.active?.ownerOf(channel) === uri) void this.subscribeTargets(channel);
@@ -372,7 +375,7 @@ export class Router {
    * none, and with `strict` (at-least-once) with BrokerUnavailableError while its broker is down
    * and the stand-in is not yet safe to use.
    */
-  publish(channel: string, packet: unknown, strict = false): Promise<void> {
+  publish(channel: string, packet: unknown, strict = false): Promise<string> {
     const target = this.publishTarget(channel, strict);
     if (target.wait) {
       return Promise.reject(new BrokerUnavailableError(`the broker of ${JSON.stringify(channel.slice(0, 100))} is down; its stand-in is not yet heard by every worker`));
@@ -391,7 +394,8 @@ export class Router {
       this.inFlight.delete(epoch);
       for (const resolve of entry.drained) resolve();
     };
-    const sent = pool.publish(channel, packet);
+    const uri = pool.uri;
+    const sent = pool.publish(channel, packet).then(() => uri);
     sent.then(settled, settled);
     // While a move is pending, a copy goes to the new owner too. An original worker in the cluster
     // switches at once, so it may already listen only there; our workers hear both and drop the
