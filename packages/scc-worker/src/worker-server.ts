@@ -88,6 +88,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       stateServerConnectTimeout: c.stateServerConnectTimeoutMs,
       stateServerAckTimeout: c.stateServerAckTimeoutMs,
       stateServerReconnectRandomness: c.stateServerReconnectRandomnessMs,
+      version: c.announceVersion,
       logger,
     });
   }

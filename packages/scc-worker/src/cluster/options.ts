@@ -12,7 +12,8 @@ import {
   DEFAULT_STATE_CONNECT_TIMEOUT_MS,
   DEFAULT_STATE_SERVER_PORT,
   MAX_CLIENT_POOL_SIZE,
-  SCC_TS_VERSION,
+  DEFAULT_ANNOUNCED_VERSION,
+  isSemver,
   createLogger,
   isMapper,
   type IpFamily,
@@ -50,7 +51,7 @@ export interface ClusterOptions {
   stateServerAckTimeout?: number;
   /** Random extra per reconnect, ms; default 1000. */
   stateServerReconnectRandomness?: number;
-  /** Version announced to the state server; default this package's version. */
+  /** Version announced to the state server; default `DEFAULT_ANNOUNCED_VERSION` (major 9, which scc-state 9.x requires). */
   version?: string;
   /** pino logger; default a JSON logger at warn level. */
   logger?: Logger;
@@ -111,6 +112,9 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
   if (options.instanceId !== undefined && (typeof options.instanceId !== 'string' || options.instanceId === '')) {
     problems.push('instanceId must be a non-empty string');
   }
+  if (options.version !== undefined && !isSemver(options.version)) {
+    problems.push(`version=${show(options.version)}: must be a semver version such as 9.2.0`);
+  }
   const resolved: ResolvedClusterOptions = {
     stateServerHost: options.stateServerHost,
     stateServerPort: int('stateServerPort', options.stateServerPort, DEFAULT_STATE_SERVER_PORT, 1, 65_535),
@@ -133,7 +137,7 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
       0,
       MAX_MS,
     ),
-    version: options.version ?? SCC_TS_VERSION,
+    version: options.version ?? DEFAULT_ANNOUNCED_VERSION,
     logger: options.logger ?? createLogger({ name: 'scc-worker', level: 2, format: 'json' }),
   };
   if (problems.length > 0) throw new ConfigError(problems);
