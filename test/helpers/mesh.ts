@@ -30,23 +30,29 @@ export async function startMesh(workers: readonly ServiceProcess[], channels: re
   return mesh;
 }
 
+let primings = 0;
+
 /**
- * Publishes probes from every publisher on every channel until every subscriber has heard one from
- * each: the upstream subscriptions are asynchronous, and this is the only observable sign that each
- * worker's are where every other worker publishes. Bounded by `timeoutMs`.
+ * Publishes fresh probes from every publisher on every channel until every subscriber has heard one
+ * from each: the upstream subscriptions are asynchronous (and move when the broker list changes),
+ * and this is the only observable sign that each worker's are where every other worker publishes.
+ * Only this call's probes count. Bounded by `timeoutMs`.
  */
 export async function prime(mesh: Mesh, channels: readonly string[], timeoutMs = 10_000): Promise<void> {
   const { collector, labels, publishers } = mesh;
   const deadline = Date.now() + timeoutMs;
+  const prefix = `prime-${++primings}/`;
   const heard = (label: string, channel: string, w: number): boolean =>
-    (collector.received.get(`${label}|${channel}`) ?? []).some((m) => m.probe && m.id.startsWith(`prime/${w}/`));
+    (collector.received.get(`${label}|${channel}`) ?? []).some((m) => m.probe && m.id.startsWith(`${prefix}${w}/`));
+  let pending: Array<{ w: number; c: string }> = [];
   for (let round = 0; Date.now() < deadline; round++) {
-    const pending = publishers.flatMap((_, w) => channels.filter((c) => labels.some((l) => !heard(l, c, w))).map((c) => ({ w, c })));
+    pending = publishers.flatMap((_, w) => channels.filter((c) => labels.some((l) => !heard(l, c, w))).map((c) => ({ w, c })));
     if (pending.length === 0) return;
-    await Promise.all(pending.map(({ w, c }) => publishers[w]!.invokePublish(c, { id: `prime/${w}/${round}`, probe: true })));
+    await Promise.all(pending.map(({ w, c }) => publishers[w]!.invokePublish(c, { id: `${prefix}${w}/${round}`, probe: true })));
     await collector.until(() => pending.every(({ w, c }) => labels.every((l) => heard(l, c, w))), 300, 'probes').catch(() => undefined);
   }
-  throw new Error(`channels not primed within ${timeoutMs} ms`);
+  const shown = pending.slice(0, 5).map(({ w, c }) => `${c} from w${w}`).join(', ');
+  throw new Error(`channels not primed within ${timeoutMs} ms: ${pending.length} (channel, publisher) pairs not heard by every worker, e.g. ${shown}`);
 }
 
 /** What one exchange published: ids per publishing worker index and channel, in publish order. */
