@@ -98,7 +98,15 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.consumers.push(consumer);
     void (async () => {
       for (;;) {
-        const result = await consumer.next();
+        let result: IteratorResult<T>;
+        try {
+          result = await consumer.next();
+        } catch (error) {
+          // close() returns the consumer; an item already in flight then fails inside next() (the
+          // stream drops its current node). Only then is the error expected.
+          if (this.closing) return;
+          throw error;
+        }
         if (result.done) return;
         handle(result.value);
       }
