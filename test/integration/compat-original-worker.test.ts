@@ -56,7 +56,7 @@ describe('our state and brokers, one worker ours and one original (scc-broker-cl
     const { brokers, workers } = await startMixedWorkers({ SCC_PUB_SUB_BATCH_DURATION: '20' });
     const mesh = await startMesh(workers, channels);
     const spies = await Promise.all(brokers.map((b) => BrokerSpy.attach(b.port, channels)));
-    const result = await exchange(mesh, channels, 'owb', 10, spies);
+    const result = await exchange(mesh, channels, 'owb', 5, spies);
     expectExactlyOnce(mesh, result);
     // The batches really held several messages.
     expect(Math.max(...spies.map((s) => s.maxBatch))).toBeGreaterThan(1);
