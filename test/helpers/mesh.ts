@@ -72,15 +72,13 @@ const key = (worker: number, channel: string): string => `${worker}|${channel}`;
  */
 export async function exchange(mesh: Mesh, channels: readonly string[], tag: string, perChannel: number, spies: readonly BrokerSpy[] = []): Promise<Exchange> {
   const sent = new Map<string, string[]>();
-  const sends: Promise<void>[] = [];
+  const sends: Promise<unknown>[] = [];
   mesh.publishers.forEach((publisher, w) => {
     for (const channel of channels) {
       const ids = Array.from({ length: perChannel }, (_, i) => `${tag}/${w}/${channel}/${i}`);
       sent.set(key(w, channel), ids);
-      // One channel's messages go out in order on one connection.
-      sends.push((async () => {
-        for (const id of ids) await publisher.invokePublish(channel, { id });
-      })());
+      // Sent back to back: one connection keeps them in order, and a batching worker gets them in one window.
+      for (const id of ids) sends.push(publisher.invokePublish(channel, { id }));
     }
   });
   await Promise.all(sends);

@@ -53,7 +53,7 @@ describe('our state and brokers, one worker ours and one original (scc-broker-cl
   });
 
   it('does the same with publish batching on both workers (packets of many messages both ways)', async () => {
-    const { brokers, workers } = await startMixedWorkers({ SCC_PUB_SUB_BATCH_DURATION: '20' });
+    const { brokers, workers } = await startMixedWorkers({ SCC_PUB_SUB_BATCH_DURATION: '50' });
     const mesh = await startMesh(workers, channels);
     const spies = await Promise.all(brokers.map((b) => BrokerSpy.attach(b.port, channels)));
     const result = await exchange(mesh, channels, 'owb', 5, spies);
