@@ -143,7 +143,7 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     const v = value.trim();
-    if (!isSemver(v) || !/^[0-9A-Za-z.+-]+$/.test(v)) {
+    if (!isSemver(v)) {
       this.bad(name, value, 'must be a semver version such as 9.2.0');
       return fallback;
     }

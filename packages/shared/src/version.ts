@@ -33,9 +33,14 @@ export function isCompatibleVersion(version: unknown): boolean {
   return ACCEPTED_MAJORS.includes(majorOf(version));
 }
 
-/** Whether `version` is a semver string the originals and we can read a major from. */
+const STRICT_SEMVER = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?$/;
+
+/**
+ * Whether `version` is plain semver (no `v` prefix, no spaces) whose major the originals read as we
+ * do: the original takes the text before the first dot, so `v9.2.0` would be refused there.
+ */
 export function isSemver(version: unknown): version is string {
-  return !Number.isNaN(majorOf(version));
+  return typeof version === 'string' && STRICT_SEMVER.test(version);
 }
 
 /** Our own version when `version` was announced by one of our services with the default tag, else null. */
