@@ -118,6 +118,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       handoverGrace: c.handoverGraceMs,
       reorderWindow: c.reorderWindowMs,
       publishRetryTimeout: c.publishRetryTimeoutMs,
+      version: c.announceVersion,
       logger,
     });
   }

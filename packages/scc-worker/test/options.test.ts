@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, createMapper, SCC_TS_VERSION, type Mapper } from '@scc-ts/shared';
+import { ConfigError, createLogger, createMapper, DEFAULT_ANNOUNCED_VERSION, type Mapper } from '@scc-ts/shared';
 import { describe, expect, it } from 'vitest';
 import { resolveClusterOptions, type ClusterOptions } from '../src/cluster/options.js';
 import type { DeliveryMode } from '../src/cluster/publisher.js';
@@ -46,7 +46,7 @@ describe('resolveClusterOptions', () => {
       stateServerConnectTimeout: 3000,
       stateServerAckTimeout: 2000,
       stateServerReconnectRandomness: 1000,
-      version: SCC_TS_VERSION,
+      version: DEFAULT_ANNOUNCED_VERSION,
     });
     expect(resolved.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(resolved.instanceId).toMatch(UUID);
@@ -218,5 +218,12 @@ describe('resolveClusterOptions', () => {
       expect(error.message).toContain(option);
     }
     expect(error.message).toContain('bogus');
+  });
+});
+
+describe('resolveClusterOptions: version', () => {
+  it('refuses a version that is not semver, naming the option', () => {
+    expectOneProblem({ ...base, version: '9' }, 'version');
+    expectOneProblem({ ...base, version: 9 }, 'version');
   });
 });

@@ -6,6 +6,7 @@
  */
 import { ConfigError } from './errors.js';
 import { isHostOrIp } from './uri.js';
+import { DEFAULT_ANNOUNCED_VERSION, isSemver } from './version.js';
 import type { IpFamily } from './payloads.js';
 import type { LogFormat, SccLogLevel } from './logger.js';
 import type { MappingEngineName } from './mapping/index.js';
@@ -144,6 +145,18 @@ export class EnvReader {
     return v;
   }
 
+  /** A semver string (`MAJOR.MINOR.PATCH`, optional pre-release and build metadata). */
+  semver(name: string, fallback: string): string {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const v = value.trim();
+    if (!isSemver(v)) {
+      this.bad(name, value, 'must be a semver version such as 9.2.0');
+      return fallback;
+    }
+    return v;
+  }
+
   /** A JSON object (e.g. `SOCKETCLUSTER_OPTIONS`); null when unset. */
   jsonObject(name: string): Readonly<Record<string, unknown>> | null {
     const value = this.raw(name);
@@ -211,6 +224,8 @@ export interface StateLinkConfig {
   instanceIpFamily: IpFamily;
   stateServerConnectTimeoutMs: number;
   stateServerAckTimeoutMs: number;
+  /** `version` announced to the state server (`SCC_ANNOUNCE_VERSION`); its major must be one the state server accepts. */
+  announceVersion: string;
 }
 
 /** scc-broker settings. */
@@ -273,6 +288,7 @@ function stateLink(r: EnvReader, host: string): StateLinkConfig {
     instanceIpFamily: r.oneOf<IpFamily>('SCC_INSTANCE_IP_FAMILY', ['IPv4', 'IPv6'], 'IPv4'),
     stateServerConnectTimeoutMs: r.ms('SCC_STATE_SERVER_CONNECT_TIMEOUT', DEFAULT_STATE_CONNECT_TIMEOUT_MS),
     stateServerAckTimeoutMs: r.ms('SCC_STATE_SERVER_ACK_TIMEOUT', DEFAULT_STATE_ACK_TIMEOUT_MS),
+    announceVersion: r.semver('SCC_ANNOUNCE_VERSION', DEFAULT_ANNOUNCED_VERSION),
   };
 }
 

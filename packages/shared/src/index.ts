@@ -91,7 +91,7 @@ export { handleHealthRequest, notFound } from './http.js';
 export type { Readiness } from './http.js';
 export { StateLink } from './state-link.js';
 export type { StateLinkOptions, ClientSocket } from './state-link.js';
-export { SCC_TS_VERSION, majorOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
+export { SCC_TS_VERSION, DEFAULT_ANNOUNCED_VERSION, majorOf, isSemver, sccTsVersionOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
 export { SkeletonRendezvousMapper, SimpleMapper, createMapper, isMapper, hashToIndex, md5Hex } from './mapping/index.js';
 export type { Mapper, MappingEngineName } from './mapping/index.js';
 export { runService, CLOSE_MARGIN_MS } from './service.js';

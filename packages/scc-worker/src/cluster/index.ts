@@ -180,7 +180,14 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.consumers.push(consumer);
     void (async () => {
       while (this.closing === undefined) {
-        const result = await consumer.next();
+        let result: IteratorResult<T>;
+        try {
+          result = await consumer.next();
+        } catch (error) {
+          // close() ends the consumer; an item already in flight can then fail inside next().
+          if (this.closing) return;
+          throw error;
+        }
         if (result.done) return;
         handle(result.value);
       }

@@ -16,7 +16,8 @@ import {
   DEFAULT_STATE_CONNECT_TIMEOUT_MS,
   DEFAULT_STATE_SERVER_PORT,
   MAX_CLIENT_POOL_SIZE,
-  SCC_TS_VERSION,
+  DEFAULT_ANNOUNCED_VERSION,
+  isSemver,
   createLogger,
   isMapper,
   type IpFamily,
@@ -68,7 +69,7 @@ export interface ClusterOptions {
   reorderWindow?: number;
   /** At-least-once: how long a packet is re-sent before it is given up as lost, ms; default 30000. */
   publishRetryTimeout?: number;
-  /** Version announced to the state server; default this package's version. */
+  /** Version announced to the state server; default `DEFAULT_ANNOUNCED_VERSION` (major 9, which scc-state 9.x requires). */
   version?: string;
   /** pino logger; default a JSON logger at warn level. */
   logger?: Logger;
@@ -142,6 +143,9 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
   if (options.instanceId !== undefined && (typeof options.instanceId !== 'string' || options.instanceId === '')) {
     problems.push('instanceId must be a non-empty string');
   }
+  if (options.version !== undefined && !isSemver(options.version)) {
+    problems.push(`version=${show(options.version)}: must be a semver version such as 9.2.0`);
+  }
   const resolved: ResolvedClusterOptions = {
     stateServerHost: options.stateServerHost,
     stateServerPort: int('stateServerPort', options.stateServerPort, DEFAULT_STATE_SERVER_PORT, 1, 65_535),
@@ -169,7 +173,7 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
     handoverGrace: int('handoverGrace', options.handoverGrace, DEFAULT_HANDOVER_GRACE_MS, 0, MAX_MS),
     reorderWindow: int('reorderWindow', options.reorderWindow, DEFAULT_REORDER_WINDOW_MS, 0, MAX_MS),
     publishRetryTimeout: int('publishRetryTimeout', options.publishRetryTimeout, DEFAULT_PUBLISH_RETRY_TIMEOUT_MS, 1, MAX_MS),
-    version: options.version ?? SCC_TS_VERSION,
+    version: options.version ?? DEFAULT_ANNOUNCED_VERSION,
     logger: options.logger ?? createLogger({ name: 'scc-worker', level: 2, format: 'json' }),
   };
   if (problems.length > 0) throw new ConfigError(problems);
