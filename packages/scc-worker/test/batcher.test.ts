@@ -137,3 +137,25 @@ describe('PublishBatcher', () => {
     batcher.close();
   });
 });
+
+describe('PublishBatcher with a 0 window', () => {
+  it('sends what was added in one event-loop turn as one packet per channel, in order', async () => {
+    vi.useRealTimers();
+    const { flushes, flushChannel } = recorder();
+    const batcher = new PublishBatcher(0, flushChannel);
+    batcher.add('a', 1);
+    batcher.add('b', 'x');
+    batcher.add('a', 2);
+    await Promise.resolve();
+    expect(flushes).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(flushes.map((f) => [f.channel, f.messages])).toEqual([
+      ['a', [1, 2]],
+      ['b', ['x']],
+    ]);
+    batcher.add('a', 3);
+    await new Promise((r) => setImmediate(r));
+    expect(flushes.map((f) => f.messages)).toEqual([[1, 2], ['x'], [3]]);
+    batcher.close();
+  });
+});

@@ -41,7 +41,7 @@ describe('resolveClusterOptions', () => {
       instancePort: 8000,
       mappingEngine: 'skeletonRendezvous',
       clientPoolSize: 1,
-      pubSubBatchDuration: null,
+      pubSubBatchDuration: 0,
       brokerRetryDelay: 2000,
       stateServerConnectTimeout: 3000,
       stateServerAckTimeout: 2000,

@@ -254,8 +254,8 @@ export interface WorkerClusterConfig extends StateLinkConfig {
   mappingEngine: MappingEngineName;
   clientPoolSize: number;
   stateServerReconnectRandomnessMs: number;
-  /** Batch window per channel in ms; null publishes each message at once. */
-  pubSubBatchDurationMs: number | null;
+  /** Batch window per channel in ms; 0 combines what is published in one event-loop turn. */
+  pubSubBatchDurationMs: number;
   brokerRetryDelayMs: number;
   /** Delivery mode of every channel not matched by `atLeastOnceChannelPrefixes`. */
   deliveryMode: 'at-most-once' | 'at-least-once';
@@ -267,6 +267,11 @@ export interface WorkerClusterConfig extends StateLinkConfig {
   publishRetryTimeoutMs: number;
 }
 
+/**
+ * Worker: publish batching window per channel, ms. 0 sends what was published on a channel in one
+ * event-loop turn as one packet: no added latency, far fewer packets under load.
+ */
+export const DEFAULT_PUB_SUB_BATCH_DURATION_MS = 0;
 /** Worker: wait between subscribing a moved channel on its new broker and publishing there, ms. */
 export const DEFAULT_HANDOVER_DELAY_MS = 1000;
 /** Worker: wait between publishing to a channel's new broker and leaving the old one, ms. */
@@ -333,7 +338,7 @@ export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process
     mappingEngine: r.oneOf<MappingEngineName>('SCC_MAPPING_ENGINE', ['skeletonRendezvous', 'simple'], 'skeletonRendezvous'),
     clientPoolSize: r.int('SCC_CLIENT_POOL_SIZE', DEFAULT_CLIENT_POOL_SIZE, 1, MAX_CLIENT_POOL_SIZE),
     stateServerReconnectRandomnessMs: r.ms('SCC_STATE_SERVER_RECONNECT_RANDOMNESS', DEFAULT_RECONNECT_RANDOMNESS_MS, 0),
-    pubSubBatchDurationMs: r.optionalInt('SCC_PUB_SUB_BATCH_DURATION', 0, MAX_TIMER_MS),
+    pubSubBatchDurationMs: r.int('SCC_PUB_SUB_BATCH_DURATION', DEFAULT_PUB_SUB_BATCH_DURATION_MS, 0, MAX_TIMER_MS),
     brokerRetryDelayMs: r.ms('SCC_BROKER_RETRY_DELAY', DEFAULT_RETRY_DELAY_MS),
     deliveryMode: r.oneOf('SCC_DELIVERY_MODE', ['at-most-once', 'at-least-once'], 'at-most-once'),
     atLeastOnceChannelPrefixes: (r.string('SCC_AT_LEAST_ONCE_CHANNELS') ?? '')

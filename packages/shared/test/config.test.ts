@@ -365,7 +365,7 @@ describe('readWorkerConfig', () => {
       mappingEngine: 'skeletonRendezvous',
       clientPoolSize: 1,
       stateServerReconnectRandomnessMs: 1000,
-      pubSubBatchDurationMs: null,
+      pubSubBatchDurationMs: 0,
       brokerRetryDelayMs: 2000,
     });
   });

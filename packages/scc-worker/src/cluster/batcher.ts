@@ -5,24 +5,31 @@
 export class PublishBatcher {
   private buffers = new Map<string, unknown[]>();
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly durationMs: number,
     private readonly flushChannel: (channel: string, messages: unknown[]) => void,
   ) {}
 
-  /** Adds a message; the window starts with the first message after a flush. */
+  /**
+   * Adds a message; the window starts with the first message after a flush. A 0 window ends with
+   * the current event-loop turn (setImmediate: after the I/O callbacks that published together).
+   */
   add(channel: string, message: unknown): void {
     const buffer = this.buffers.get(channel);
     if (buffer) buffer.push(message);
     else this.buffers.set(channel, [message]);
-    this.timer ??= setTimeout(() => this.flush(), this.durationMs);
+    if (this.durationMs === 0) this.immediate ??= setImmediate(() => this.flush());
+    else this.timer ??= setTimeout(() => this.flush(), this.durationMs);
   }
 
   /** Sends everything buffered now. */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     const buffers = this.buffers;
     this.buffers = new Map();
     for (const [channel, messages] of buffers) this.flushChannel(channel, messages);

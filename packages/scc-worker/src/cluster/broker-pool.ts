@@ -19,6 +19,9 @@ export interface BrokerPoolOptions {
   onStatus?: (up: boolean) => void;
 }
 
+/** Channel of barrier publishes; no worker subscribes to it, so a broker relays them nowhere. */
+const BARRIER_CHANNEL = 'scc-ts/barrier';
+
 /** How long `subscribe()`'s promise waits for the broker's acknowledgement before giving up, ms. */
 const SUBSCRIBE_ACK_WAIT_MS = 5000;
 
@@ -125,9 +128,23 @@ export class BrokerPool {
     return this.clients.flatMap((c) => c.subscriptions(true));
   }
 
-  /** Publishes a packet; resolves when the broker acknowledges it. */
+  /** Publishes a packet; resolves when the broker acknowledges it (it has relayed the packet). */
   async publish(channel: string, packet: unknown): Promise<void> {
     await this.clientFor(channel).invokePublish(channel, packet);
+  }
+
+  /** Publishes a packet without asking for an acknowledgement (the broker sends no answer). */
+  transmit(channel: string, packet: unknown): Promise<void> {
+    return this.clientFor(channel).transmitPublish(channel, packet);
+  }
+
+  /**
+   * Resolves once the broker has processed everything sent before on every client of the pool: an
+   * acknowledged publish to a channel nobody subscribes, queued behind them on each connection.
+   * Never rejects (a dead connection has nothing left to deliver).
+   */
+  barrier(): Promise<void> {
+    return Promise.all(this.clients.map((client) => client.invokePublish(BARRIER_CHANNEL, null).catch(() => undefined))).then(() => undefined);
   }
 
   /** Disconnects every client and ends every channel stream. Safe to call twice. */

@@ -6,6 +6,7 @@ import { v4 as uuidv4 } from 'uuid';
 import {
   ConfigError,
   DEFAULT_CLIENT_POOL_SIZE,
+  DEFAULT_PUB_SUB_BATCH_DURATION_MS,
   DEFAULT_HANDOVER_DELAY_MS,
   DEFAULT_HANDOVER_GRACE_MS,
   DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,
@@ -46,7 +47,11 @@ export interface ClusterOptions {
   mappingEngine?: MappingEngineName | Mapper;
   /** socketcluster-client connections per broker, 1 to 64; default 1. */
   clientPoolSize?: number;
-  /** Per-channel publish batching window in ms; default none (each message sent at once). */
+    /**
+   * Per-channel publish batching window in ms. Default 0: the messages published on a channel in
+   * one event-loop turn go out as one packet, with no added delay. A window > 0 waits that long;
+   * null sends each message as its own packet (the original's default).
+   */
   pubSubBatchDuration?: number | null;
   /** Delay between state-server reconnects and join retries, ms; default 2000. */
   brokerRetryDelay?: number;
@@ -156,8 +161,9 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
     instancePort: int('instancePort', options.instancePort, Number.NaN, 1, 65_535),
     mappingEngine: engine,
     clientPoolSize: int('clientPoolSize', options.clientPoolSize, DEFAULT_CLIENT_POOL_SIZE, 1, MAX_CLIENT_POOL_SIZE),
+    // undefined: the default, 0 (combine what is published in one event-loop turn); null: no batching.
     pubSubBatchDuration:
-      options.pubSubBatchDuration == null ? null : int('pubSubBatchDuration', options.pubSubBatchDuration, 0, 0, MAX_MS),
+      options.pubSubBatchDuration === null ? null : int('pubSubBatchDuration', options.pubSubBatchDuration, DEFAULT_PUB_SUB_BATCH_DURATION_MS, 0, MAX_MS),
     brokerRetryDelay: int('brokerRetryDelay', options.brokerRetryDelay, DEFAULT_RETRY_DELAY_MS, 1, MAX_MS),
     stateServerConnectTimeout: int('stateServerConnectTimeout', options.stateServerConnectTimeout, DEFAULT_STATE_CONNECT_TIMEOUT_MS, 1, MAX_MS),
     stateServerAckTimeout: int('stateServerAckTimeout', options.stateServerAckTimeout, DEFAULT_STATE_ACK_TIMEOUT_MS, 1, MAX_MS),

@@ -109,9 +109,6 @@ export class Router {
   private closed = false;
   /** The acknowledged handover in progress, if the state server coordinates it. */
   private round: Coordination | null = null;
-  /** Publishing epoch: bumped at each switch; in-flight publishes are counted per epoch. */
-  private epoch = 0;
-  private readonly inFlight = new Map<number, { count: number; drained: Array<() => void> }>();
 
   constructor(options: RouterOptions) {
     this.options = options;
@@ -249,9 +246,9 @@ export class Router {
     if (kind === 'switch') {
       clearTimeout(this.switchTimer);
       if (this.pending) this.switchNow();
-      // Report 'switched' once everything sent under the old list has been acknowledged by its broker.
-      const old = this.epoch - 1;
-      void this.drained(old).then(() => {
+      // Report 'switched' once every broker has processed everything we sent it before the switch:
+      // a barrier on every connection, behind the packets already sent on it.
+      void Promise.all([...this.pools.values()].map((pool) => pool.barrier())).then(() => {
         if (this.round === round && !this.closed) this.options.onPhase?.(time, 'switched');
       });
       return;
@@ -261,18 +258,10 @@ export class Router {
     this.releaseNow();
   }
 
-  private drained(epoch: number): Promise<void> {
-    const entry = this.inFlight.get(epoch);
-    if (!entry || entry.count === 0) return Promise.resolve();
-    return new Promise((resolve) => entry.drained.push(resolve));
-  }
-
   /** Step 2: publish to the pending list; step 3 (release) follows after the grace period. */
   private switchNow(): void {
     this.switchTimer = undefined;
     if (!this.pending || this.closed) return;
-    this.epoch += 1;
-    for (const [epoch, entry] of this.inFlight) if (epoch < this.epoch && entry.count === 0) this.inFlight.delete(epoch);
     // A list still draining from an earlier switch is dropped now: the new one supersedes it.
     if (this.active && this.active !== this.pending) this.draining = this.active;
     this.active = this.pending;
@@ -384,24 +373,15 @@ export class Router {
     if (!pool) {
       return Promise.reject(new NoMatchingBrokerError(`no broker for channel ${JSON.stringify(channel.slice(0, 100))}: the cluster has no brokers`));
     }
-    const epoch = this.epoch;
-    let entry = this.inFlight.get(epoch);
-    if (!entry) this.inFlight.set(epoch, (entry = { count: 0, drained: [] }));
-    entry.count += 1;
-    const settled = (): void => {
-      entry.count -= 1;
-      if (entry.count > 0 || epoch === this.epoch) return;
-      this.inFlight.delete(epoch);
-      for (const resolve of entry.drained) resolve();
-    };
     const uri = pool.uri;
-    const sent = pool.publish(channel, packet).then(() => uri);
-    sent.then(settled, settled);
+    // At-least-once needs the broker's acknowledgement; otherwise a transmit saves the broker an
+    // answer per packet (the handover's 'switched' phase uses a barrier instead, see signal()).
+    const sent = strict ? pool.publish(channel, packet).then(() => uri) : pool.transmit(channel, packet).then(() => uri);
     // While a move is pending, a copy goes to the new owner too. An original worker in the cluster
     // switches at once, so it may already listen only there; our workers hear both and drop the
     // copy by seq. The copy's fate does not decide the publish.
     const next = this.pending?.ownerOf(channel);
-    if (next && next !== target.uri && !this.down.has(next)) this.pools.get(next)?.publish(channel, packet).catch(() => undefined);
+    if (next && next !== target.uri && !this.down.has(next)) this.pools.get(next)?.transmit(channel, packet).catch(() => undefined);
     return sent;
   }
 
