@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
 import {
+  enforceLimits,
+  limitServerOptions,
   handleHealthRequest,
   listen,
   logServerEvents,
@@ -66,7 +68,8 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
     res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : asset.body);
   });
-  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...(config.socketClusterOptions ?? {}) });
+  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...limitServerOptions(config.limits), ...(config.socketClusterOptions ?? {}) });
+  enforceLimits(agServer, config.limits, logger);
 
   logServerEvents(agServer, logger);
 

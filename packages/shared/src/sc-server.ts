@@ -76,3 +76,23 @@ export function listen(httpServer: Server, port: number): Promise<number> {
     });
   });
 }
+
+/** Whether a bound address only accepts connections from this host. */
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1' || address === 'localhost';
+}
+
+/**
+ * Warns when a cluster-internal service (state server, broker) listens beyond loopback without
+ * `SCC_AUTH_KEY`: anyone who reaches the port can then join the cluster or read every channel.
+ * Logged through `logger` at warn level, so pass a logger that shows warnings at the default level.
+ */
+export function warnIfUnauthenticated(httpServer: Server, authKey: string | null, service: string, logger: Logger): boolean {
+  const bound = httpServer.address();
+  const address = bound !== null && typeof bound === 'object' ? bound.address : '';
+  if (authKey !== null || isLoopback(address)) return false;
+  logger.warn(
+    `${service} listens on ${address === '::' || address === '0.0.0.0' ? 'every interface' : address} without SCC_AUTH_KEY: any host that reaches this port can join the cluster; set SCC_AUTH_KEY on every service`,
+  );
+  return true;
+}
