@@ -8,6 +8,7 @@ import socketClusterServer from 'socketcluster-server';
 import {
   Procedure,
   enforceLimits,
+  hardenServer,
   limitServerOptions,
   warnIfUnauthenticated,
   handleHealthRequest,
@@ -51,6 +52,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     ...(config.socketClusterOptions ?? {}),
   });
   enforceLimits(agServer, config.limits, logger);
+  hardenServer(agServer);
 
   installHandshakeChecks(agServer, {
     authKey: config.authKey,

@@ -10,6 +10,7 @@ import {
   AlreadyJoinedError,
   UnsupportedActionError,
   enforceLimits,
+  hardenServer,
   limitServerOptions,
   warnIfUnauthenticated,
   ClusterNotReadyError,
@@ -95,6 +96,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   });
   const agServer: AGServer = socketClusterServer.attach(httpServer, limitServerOptions(config.limits));
   enforceLimits(agServer, config.limits, logger);
+  hardenServer(agServer);
   refusePubSub(agServer);
 
   const notifier = new Notifier({

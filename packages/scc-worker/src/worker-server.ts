@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
 import {
   enforceLimits,
+  hardenServer,
   limitServerOptions,
   handleHealthRequest,
   listen,
@@ -70,6 +71,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   });
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...limitServerOptions(config.limits), ...(config.socketClusterOptions ?? {}) });
   enforceLimits(agServer, config.limits, logger);
+  hardenServer(agServer);
 
   logServerEvents(agServer, logger);
 
