@@ -5,7 +5,7 @@
  * error, and whether every well-behaved message arrived exactly once.
  */
 import { Collector, connect, disconnectAll } from './clients.js';
-import { fuzzService, type FuzzOptions, type FuzzResult, type FuzzTarget } from './fuzz.js';
+import { connectionBurst, fuzzService, type BurstResult, type FuzzOptions, type FuzzResult, type FuzzTarget } from './fuzz.js';
 import { startCluster, stopAll, type ServiceProcess } from './processes.js';
 
 export const FUZZ_AUTH_KEY = 'fuzz-key';
@@ -34,6 +34,7 @@ export interface PubSubReport {
 
 export interface CampaignResult {
   results: FuzzResult[];
+  bursts: BurstResult[];
   crashes: CrashReport[];
   crashCount: number;
   pubsub: PubSubReport;
@@ -52,7 +53,14 @@ export function crashReport(name: string, service: ServiceProcess): CrashReport 
   return { service: name, alive: service.alive, unhandled: unhandledLines(service).slice(0, 20) };
 }
 
-export async function runFuzzCampaign(options: FuzzOptions & { services?: FuzzTarget['name'][]; log?: (line: string) => void }): Promise<CampaignResult> {
+export interface CampaignOptions extends FuzzOptions {
+  services?: FuzzTarget['name'][];
+  /** Connections opened and dropped against each service before its fuzz run. */
+  burst: number;
+  log?: (line: string) => void;
+}
+
+export async function runFuzzCampaign(options: CampaignOptions): Promise<CampaignResult> {
   const log = options.log ?? (() => undefined);
   const limits = { SCC_AUTH_KEY: FUZZ_AUTH_KEY, SCC_HANDSHAKE_TIMEOUT: String(FUZZ_HANDSHAKE_TIMEOUT_MS), SCC_MAX_PAYLOAD: String(FUZZ_MAX_PAYLOAD_BYTES) };
   // Warnings off at the services: every refusal would otherwise be a log line (the counts are ours).
@@ -117,7 +125,12 @@ export async function runFuzzCampaign(options: FuzzOptions & { services?: FuzzTa
       },
     };
     const results: FuzzResult[] = [];
+    const bursts: BurstResult[] = [];
     for (const name of options.services ?? (['state', 'broker', 'worker'] as const)) {
+      if (options.burst > 0) {
+        log(`opening and dropping ${options.burst} connections to ${name}…`);
+        bursts.push(await connectionBurst(targets[name], options.burst, options.lanes * 4, options.timeLimitMs));
+      }
       log(`fuzzing ${name} on port ${targets[name].port}…`);
       results.push(await fuzzService(targets[name], options));
     }
@@ -137,7 +150,7 @@ export async function runFuzzCampaign(options: FuzzOptions & { services?: FuzzTa
     }
     const crashes = [crashReport('state', cluster.state), crashReport('broker', broker), crashReport('workerA', workerA), crashReport('workerB', workerB)];
     const crashCount = crashes.filter((c) => !c.alive || c.unhandled.length > 0).length;
-    return { results, crashes, crashCount, pubsub };
+    return { results, bursts, crashes, crashCount, pubsub };
   } finally {
     disconnectAll();
     await stopAll();

@@ -290,3 +290,35 @@ export function formatTable(results: FuzzResult[]): string {
   }
   return lines.join('\n');
 }
+
+/** What a burst of opened-and-dropped connections met. */
+export interface BurstResult {
+  target: string;
+  attempted: number;
+  /** outcome label → count: `opened` (then dropped), `http:503` (connection limit), … */
+  outcomes: Record<string, number>;
+  elapsedMs: number;
+}
+
+/**
+ * Opens `count` connections, `concurrency` at a time, and drops each at once (half with a close
+ * frame, half by destroying the TCP socket). Bounded by `timeLimitMs`.
+ */
+export async function connectionBurst(target: FuzzTarget, count: number, concurrency: number, timeLimitMs: number): Promise<BurstResult> {
+  const started = Date.now();
+  const outcomes: Record<string, number> = {};
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count && Date.now() - started < timeLimitMs) {
+      const i = next++;
+      const socket = new RawSocket(scUrl(target.port, target.query));
+      const early = await socket.opened;
+      const label = early ? outcomeLabel(early) : 'opened';
+      outcomes[label] = (outcomes[label] ?? 0) + 1;
+      if (i % 2 === 0) socket.terminate();
+      else socket.close();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, () => lane()));
+  return { target: target.name, attempted: next, outcomes, elapsedMs: Date.now() - started };
+}

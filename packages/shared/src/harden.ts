@@ -5,7 +5,14 @@
  * process dies of an unhandled rejection (found by `pnpm fuzz`), and `ag-simple-broker` writes the
  * socket into `Object.prototype`. Giving those lookup tables a null prototype makes every such name
  * an ordinary miss, at no cost per message.
+ *
+ * A second `#handshake` on an open socket is the other hole: socketcluster-server runs the handshake
+ * again, counting the socket twice in `clientsCount` (which the connection limit reads) and, on a
+ * server with handshake middleware, awaiting a middleware stream already closed, so that socket's
+ * inbound queue stalls and grows with everything it sends. A repeat is refused and the socket closed.
  */
+import { InvalidHandshakeError } from './errors.js';
+import { HANDSHAKE_REJECTION_CLOSE_CODE } from './protocol.js';
 import type { AGServer, ServerSocket } from './sc-server.js';
 
 /** A stream-demux instance: its `streams` table is keyed by event or channel name. */
@@ -40,9 +47,25 @@ export function hardenServer(agServer: AGServer): void {
   })();
 }
 
+interface HandshakeRequest {
+  error(error: Error): void;
+}
+
 function hardenSocket(socket: ServerSocket): void {
-  const internals = socket as unknown as { _receiverDemux?: Demux; _procedureDemux?: Demux; channelSubscriptions?: object };
+  const internals = socket as unknown as {
+    _receiverDemux?: Demux;
+    _procedureDemux?: Demux;
+    channelSubscriptions?: object;
+    _processHandshakeRequest?: (request: HandshakeRequest) => Promise<void>;
+  };
   hardenDemux(internals._receiverDemux);
   hardenDemux(internals._procedureDemux);
   nullPrototype(internals.channelSubscriptions);
+  const handshake = internals._processHandshakeRequest;
+  if (typeof handshake !== 'function') return;
+  internals._processHandshakeRequest = async (request) => {
+    if (socket.state === socket.CONNECTING) return handshake.call(socket, request);
+    request.error(new InvalidHandshakeError('this socket has already completed its handshake'));
+    void socket.disconnect(HANDSHAKE_REJECTION_CLOSE_CODE, 'InvalidHandshakeError');
+  };
 }
