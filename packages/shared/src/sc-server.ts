@@ -62,9 +62,31 @@ export function logServerEvents(agServer: AGServer, logger: Logger): void {
     for await (const { error } of agServer.listener('error')) logger.error({ err: error }, `socketcluster-server error: ${error.message}`);
   })();
   void (async () => {
-    for await (const { warning } of agServer.listener('warning')) logger.warn(`socketcluster-server warning: ${warning.message}`);
+    // Any peer can cause warnings at will (each malformed frame is one): a budget per second keeps
+    // hostile traffic from turning into unbounded log volume; the overflow is counted, not lost.
+    let windowStart = 0;
+    let inWindow = 0;
+    let suppressed = 0;
+    for await (const { warning } of agServer.listener('warning')) {
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        if (suppressed > 0) logger.warn(`socketcluster-server warning: ${suppressed} more warnings in the last second were not logged`);
+        windowStart = now;
+        inWindow = 0;
+        suppressed = 0;
+      }
+      if (inWindow < MAX_WARNINGS_PER_SECOND) {
+        inWindow += 1;
+        logger.warn(`socketcluster-server warning: ${warning.name}: ${warning.message}`);
+      } else {
+        suppressed += 1;
+      }
+    }
   })();
 }
+
+/** Most socketcluster-server warnings logged per second; the rest are summarised in one line. */
+export const MAX_WARNINGS_PER_SECOND = 20;
 
 /** Listens on `port` (0: any free port) and resolves with the port bound; rejects on EADDRINUSE etc. */
 export function listen(httpServer: Server, port: number): Promise<number> {
