@@ -4,7 +4,7 @@
  * each of the three services in turn. Afterwards: which processes crashed or logged an unhandled
  * error, and whether every well-behaved message arrived exactly once.
  */
-import { Collector, connect, disconnectAll } from './clients.js';
+import { connect, disconnectAll, type Client } from './clients.js';
 import { connectionBurst, fuzzService, type BurstResult, type FuzzOptions, type FuzzResult, type FuzzTarget } from './fuzz.js';
 import { startCluster, stopAll, type ServiceProcess } from './processes.js';
 
@@ -74,9 +74,9 @@ export async function runFuzzCampaign(options: CampaignOptions): Promise<Campaig
   const [workerA, workerB] = cluster.workers as [ServiceProcess, ServiceProcess];
   const broker = cluster.brokers[0]!;
   try {
-    const collector = new Collector();
-    await collector.subscribe('B', await connect(workerB.port), GOOD_CHANNEL);
-    await collector.subscribe('A', await connect(workerA.port), GOOD_CHANNEL);
+    const collector = new GoodCollector();
+    await collector.subscribe('B', await connect(workerB.port));
+    await collector.subscribe('A', await connect(workerA.port));
     const publisher = await connect(workerA.port);
     // Wait until the upstream subscription carries messages to B before counting.
     await primeGood(publisher, collector);
@@ -137,9 +137,8 @@ export async function runFuzzCampaign(options: CampaignOptions): Promise<Campaig
 
     publishing = false;
     await traffic;
-    const goodIds = (label: string): string[] =>
-      (collector.received.get(`${label}|${GOOD_CHANNEL}`) ?? []).map((m) => m.id).filter((id) => typeof id === 'string' && id.startsWith('good-'));
-    await collector.until(() => ['A', 'B'].every((l) => new Set(goodIds(l)).size >= published), 10_000, 'well-behaved messages').catch(() => undefined);
+    const goodIds = (label: string): string[] => collector.ids(label).filter((id) => id.startsWith('good-'));
+    await collector.until(() => ['A', 'B'].every((l) => new Set(goodIds(l)).size >= published), 10_000);
     const pubsub: PubSubReport = { published, publishFailures, received: {}, missing: {}, duplicates: {} };
     for (const label of ['A', 'B']) {
       const ids = goodIds(label);
@@ -157,16 +156,61 @@ export async function runFuzzCampaign(options: CampaignOptions): Promise<Campaig
   }
 }
 
-async function primeGood(publisher: Awaited<ReturnType<typeof connect>>, collector: Collector): Promise<void> {
+/**
+ * Records the string `id` of every message on the good channel per subscriber. Hostile peers publish
+ * there too (null, numbers, odd shapes): those are skipped, not trusted.
+ */
+class GoodCollector {
+  private readonly received = new Map<string, string[]>();
+  private readonly waiters = new Set<() => void>();
+
+  async subscribe(label: string, client: Client): Promise<void> {
+    const list: string[] = [];
+    this.received.set(label, list);
+    const channel = client.subscribe(GOOD_CHANNEL);
+    void (async () => {
+      for await (const data of channel) {
+        const id = (data as { id?: unknown } | null)?.id;
+        if (typeof id === 'string') list.push(id);
+        for (const w of this.waiters) w();
+      }
+    })();
+    await channel.listener('subscribe').once(5000);
+  }
+
+  ids(label: string): string[] {
+    return this.received.get(label) ?? [];
+  }
+
+  clear(): void {
+    for (const list of this.received.values()) list.length = 0;
+  }
+
+  /** Resolves true once `predicate` holds, false after `timeoutMs`. */
+  until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (predicate()) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve(value);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+}
+
+async function primeGood(publisher: Client, collector: GoodCollector): Promise<void> {
   const deadline = Date.now() + 10_000;
   let round = 0;
   while (Date.now() < deadline) {
     round += 1;
-    await publisher.invokePublish(GOOD_CHANNEL, { id: `probe-${round}`, probe: true });
-    const heard = await collector
-      .until(() => ['A', 'B'].every((l) => (collector.received.get(`${l}|${GOOD_CHANNEL}`) ?? []).some((m) => m.id === `probe-${round}`)), 300, 'probe')
-      .then(() => true, () => false);
-    if (heard) return;
+    await publisher.invokePublish(GOOD_CHANNEL, { id: `probe-${round}` });
+    if (await collector.until(() => ['A', 'B'].every((l) => collector.ids(l).includes(`probe-${round}`)), 300)) return;
   }
   throw new Error('the well-behaved channel never carried a probe to both subscribers');
 }

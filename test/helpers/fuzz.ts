@@ -132,7 +132,7 @@ function sessionFrame(socket: RawSocket, kind: InputKind, rng: Rng, target: Fuzz
       return { frame: unknownEvent(rng) };
     case 'deepJson': {
       // As deep as fits in the payload limit (each level costs 1 to 5 bytes).
-      const depth = rng.int(100, Math.max(100, Math.floor(target.maxPayloadBytes / 6)));
+      const depth = rng.int(100, Math.max(100, Math.floor(target.maxPayloadBytes / 8)));
       return { frame: deepJson(rng, depth) };
     }
     default:
@@ -175,6 +175,15 @@ async function sessionInput(socket: RawSocket, kind: InputKind, rng: Rng, target
   return { kind: 'ignored' };
 }
 
+/** A well-formed `#handshake` request sent "before the handshake" would just be the handshake: make it a publish. */
+function notAHandshake(frame: string): string {
+  const parsed = JSON.parse(frame) as unknown;
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && (parsed as { event?: unknown }).event === '#handshake') {
+    return JSON.stringify({ ...parsed, event: '#publish' });
+  }
+  return frame;
+}
+
 async function freshInput(kind: InputKind, rng: Rng, target: FuzzTarget): Promise<Outcome> {
   const closeWait = target.handshakeTimeoutMs + 2000;
   switch (kind) {
@@ -204,7 +213,7 @@ async function freshInput(kind: InputKind, rng: Rng, target: FuzzTarget): Promis
         const frame = rng.pick([
           () => '',
           () => nonJsonText(rng),
-          () => wrongShapeJson(rng),
+          () => notAHandshake(wrongShapeJson(rng)),
           () => JSON.stringify({ event: '#publish', data: { channel: 'fz/good', data: randomValue(rng) }, cid: 7 }),
           () => JSON.stringify({ event: '#subscribe', data: { channel: 'fz/good' }, cid: 7 }),
           () => JSON.stringify({ event: rng.pick(['sccWorkerJoinCluster', 'sccBrokerJoinCluster']), data: {}, cid: 7 }),

@@ -19,8 +19,8 @@ const ALLOWED: Record<string, RegExp> = {
   deepJson: /^ignored$/,
   badRequest: /^(replied|ignored|error:[A-Za-z]+Error)$/,
   hugeFrame: /^closed:1009$/,
-  // 4009: a frame before the handshake; 4005 if the handshake timeout came first.
-  beforeHandshake: /^closed:(4009|4005)$/,
+  // 4009: a frame before the handshake; 4008: a malformed '#handshake'; 4005 if the handshake timeout came first.
+  beforeHandshake: /^closed:(4009|4008|4005)$/,
   badHandshake: /^(replied|closed:4008|error:[A-Za-z]+Error)$/,
   neverHandshake: /^closed:4005$/,
   connectDrop: /^ignored$/,

@@ -1,13 +1,14 @@
 /**
  * Holes in socketcluster-server 20 that `pnpm fuzz` found, closed by harden.ts, checked on each real
  * service: event and channel names that hit Object.prototype (`constructor`, `toString`,
- * `__proto__`) killed the process; a second `#handshake` on an open socket inflated the connection
+ * `__proto__`) killed the process (in the server's tables, and in a worker's broker links once it
+ * subscribed upstream), so such channel names are refused with InvalidChannelError; a second `#handshake` on an open socket inflated the connection
  * count (and on the state server and broker stalled that socket's inbound queue for good).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Collector, connect, disconnectAll } from '../helpers/clients.js';
 import { RawSocket, scUrl } from '../helpers/raw.js';
-import { startBroker, startState, startWorker, stopAll, type ServiceProcess } from '../helpers/processes.js';
+import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
 import { unhandledLines } from '../helpers/fuzz-campaign.js';
 
 let state: ServiceProcess;
@@ -18,7 +19,10 @@ const raws: RawSocket[] = [];
 beforeAll(async () => {
   state = await startState();
   broker = await startBroker(state.port);
-  worker = await startWorker(null, { SCC_MAX_CONNECTIONS: '3' });
+  await broker.waitForLog(/joined the cluster/);
+  // Cluster mode: the worker hands channel names on to its broker links (socketcluster-client).
+  worker = await startWorker(state.port, { SCC_MAX_CONNECTIONS: '3' });
+  await waitReady(worker.port);
 });
 afterEach(() => {
   for (const s of raws.splice(0)) s.close();
@@ -54,6 +58,11 @@ describe('prototype names', () => {
       }
       expect((await socket.probe(5000)).kind, what).toBe('error');
       expect(socket.open, what).toBe(true);
+      if (what === 'state') continue;
+      const subscribe = socket.invoke('#subscribe', { channel: 'constructor' });
+      expect(await socket.outcome(subscribe, 5000), what).toEqual({ kind: 'error', name: 'BrokerError' });
+      expect(socket.replies.get(subscribe)?.error?.message, what).toMatch(/InvalidChannelError/);
+      expect(await socket.outcome(socket.invoke('#publish', { channel: 'toString', data: 1 }), 5000), what).toEqual({ kind: 'error', name: 'InvalidChannelError' });
     }
     // Subscribing to '__proto__' must not write the socket into Object.prototype (it would be
     // visible here only in the service's process; the service staying healthy is the check).

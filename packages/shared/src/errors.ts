@@ -89,3 +89,8 @@ export class AlreadyJoinedError extends SccError {
 export class UnsupportedActionError extends SccError {
   override readonly name = 'UnsupportedActionError';
 }
+
+/** A subscribe or publish named a channel that is not a string, or is named like an Object.prototype member. */
+export class InvalidChannelError extends SccError {
+  override readonly name = 'InvalidChannelError';
+}

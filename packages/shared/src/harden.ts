@@ -6,12 +6,17 @@
  * socket into `Object.prototype`. Giving those lookup tables a null prototype makes every such name
  * an ordinary miss, at no cost per message.
  *
+ * Server-side tables are fixed that way; the worker's cluster plugin, though, hands channel names on
+ * to socketcluster-client (its broker links), which has the same hole: unsubscribing upstream from
+ * `constructor` killed a worker. So a channel name must be a string that is not an Object.prototype
+ * member; any other is refused with `InvalidChannelError` before it reaches anything.
+ *
  * A second `#handshake` on an open socket is the other hole: socketcluster-server runs the handshake
  * again, counting the socket twice in `clientsCount` (which the connection limit reads) and, on a
  * server with handshake middleware, awaiting a middleware stream already closed, so that socket's
  * inbound queue stalls and grows with everything it sends. A repeat is refused and the socket closed.
  */
-import { InvalidHandshakeError } from './errors.js';
+import { InvalidChannelError, InvalidHandshakeError } from './errors.js';
 import { HANDSHAKE_REJECTION_CLOSE_CODE } from './protocol.js';
 import type { AGServer, ServerSocket } from './sc-server.js';
 
@@ -47,8 +52,23 @@ export function hardenServer(agServer: AGServer): void {
   })();
 }
 
-interface HandshakeRequest {
+interface Request {
+  data: unknown;
   error(error: Error): void;
+}
+
+/** Whether a channel name is safe to use as a key anywhere (see above). */
+export function isSafeChannelName(name: unknown): name is string {
+  return typeof name === 'string' && !(name in Object.prototype);
+}
+
+function channelError(name: unknown): InvalidChannelError {
+  const shown = typeof name === 'string' ? JSON.stringify(name) : `a ${name === null ? 'null' : typeof name}`;
+  return new InvalidChannelError(`channel name ${shown} is refused: it must be a string that is not an Object.prototype member`);
+}
+
+function channelOf(data: unknown): unknown {
+  return data !== null && typeof data === 'object' ? (data as { channel?: unknown }).channel : undefined;
 }
 
 function hardenSocket(socket: ServerSocket): void {
@@ -56,11 +76,39 @@ function hardenSocket(socket: ServerSocket): void {
     _receiverDemux?: Demux;
     _procedureDemux?: Demux;
     channelSubscriptions?: object;
-    _processHandshakeRequest?: (request: HandshakeRequest) => Promise<void>;
+    _processHandshakeRequest?: (request: Request) => Promise<void>;
+    _subscribeSocket?: (channel: unknown, options: unknown) => Promise<void>;
+    _processInboundPublishRequest?: (request: Request) => Promise<void>;
+    _processInboundPublishPacket?: (packet: { data?: unknown }) => Promise<void>;
+    emitError?: (error: Error) => void;
   };
   hardenDemux(internals._receiverDemux);
   hardenDemux(internals._procedureDemux);
   nullPrototype(internals.channelSubscriptions);
+  const subscribe = internals._subscribeSocket;
+  if (typeof subscribe === 'function') {
+    // socketcluster-server wraps what this throws in a BrokerError reply naming it.
+    internals._subscribeSocket = async (channel, options) => {
+      if (!isSafeChannelName(channel)) throw channelError(channel);
+      return subscribe.call(socket, channel, options);
+    };
+  }
+  const publishRequest = internals._processInboundPublishRequest;
+  if (typeof publishRequest === 'function') {
+    internals._processInboundPublishRequest = async (request) => {
+      const channel = channelOf(request.data);
+      if (!isSafeChannelName(channel)) return request.error(channelError(channel));
+      return publishRequest.call(socket, request);
+    };
+  }
+  const publishPacket = internals._processInboundPublishPacket;
+  if (typeof publishPacket === 'function') {
+    internals._processInboundPublishPacket = async (packet) => {
+      const channel = channelOf(packet.data);
+      if (!isSafeChannelName(channel)) return internals.emitError?.call(socket, channelError(channel));
+      return publishPacket.call(socket, packet);
+    };
+  }
   const handshake = internals._processHandshakeRequest;
   if (typeof handshake !== 'function') return;
   internals._processHandshakeRequest = async (request) => {

@@ -29,6 +29,7 @@ export {
   SlowConsumerError,
   AlreadyJoinedError,
   UnsupportedActionError,
+  InvalidChannelError,
 } from './errors.js';
 export type { SccErrorOptions } from './errors.js';
 export {
@@ -102,5 +103,5 @@ export { authKeyMatches, queryOf } from './auth.js';
 export { installHandshakeChecks, logServerEvents, listen, warnIfUnauthenticated } from './sc-server.js';
 export { enforceLimits, limitServerOptions, SLOW_CONSUMER_CLOSE_CODE, CONNECTION_LIMIT_HTTP_STATUS } from './limits.js';
 export type { ServerLimits, LimitCounters } from './limits.js';
-export { hardenServer } from './harden.js';
+export { hardenServer, isSafeChannelName } from './harden.js';
 export type { HandshakeChecks, ServerSocket, AGServer } from './sc-server.js';
