@@ -8,6 +8,10 @@ import socketClusterServer from 'socketcluster-server';
 import {
   Procedure,
   SERVICE_RESTART_CLOSE_CODE,
+  enforceLimits,
+  hardenServer,
+  limitServerOptions,
+  warnIfUnauthenticated,
   handleHealthRequest,
   installHandshakeChecks,
   lifecycleLogger,
@@ -59,11 +63,13 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     if (!handled) notFound(res);
   });
   const agServer: AGServer = socketClusterServer.attach(httpServer, {
-    // A broker carries every channel its workers need: no per-socket channel limit.
-    socketChannelLimit: null as unknown as number,
+    // config.limits has no per-socket channel limit: a broker carries every channel its workers need.
+    ...limitServerOptions(config.limits),
     ackTimeout: config.brokerAckTimeoutMs,
     ...(config.socketClusterOptions ?? {}),
   });
+  enforceLimits(agServer, config.limits, logger);
+  hardenServer(agServer);
 
   installHandshakeChecks(agServer, {
     authKey: config.authKey,
@@ -90,6 +96,8 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
   })();
 
   const port = await listen(httpServer, config.port);
+  // Through the lifecycle logger: the broker's default level (errors only) would hide this warning.
+  warnIfUnauthenticated(httpServer, config.authKey, 'scc-broker', lifecycle);
 
   let wasJoined = false;
   const created = createBrokerStateLink({

@@ -76,6 +76,11 @@ export class Registry {
     return [...this.brokers.values()];
   }
 
+  /** The member of the given type joined on `socketId`, if any. */
+  memberOf(type: InstanceTypeName, socketId: string): Member | undefined {
+    return this.table(type).get(socketId);
+  }
+
   getWorker(socketId: string): Member | undefined {
     return this.workers.get(socketId);
   }

@@ -7,6 +7,12 @@ import { createServer, type Server } from 'node:http';
 import socketClusterServer from 'socketcluster-server';
 import {
   ACCEPTED_MAJORS,
+  AlreadyJoinedError,
+  UnsupportedActionError,
+  enforceLimits,
+  hardenServer,
+  limitServerOptions,
+  warnIfUnauthenticated,
   ClusterNotReadyError,
   CompatibilityError,
   InstanceType,
@@ -45,6 +51,22 @@ function listKind(type: InstanceTypeName): ListKind {
   return type === InstanceType.Broker ? 'brokers' : 'workers';
 }
 
+/**
+ * The state server carries no pub/sub: a subscription or publish from a peer can only be a mistake
+ * or an attempt to make it hold state, so both are refused with a named error.
+ */
+function refusePubSub(agServer: AGServer): void {
+  agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND, async (stream) => {
+    for await (const action of stream) {
+      if (action.type === action.SUBSCRIBE || action.type === action.PUBLISH_IN) {
+        action.block(new UnsupportedActionError(`scc-state carries no pub/sub (${action.type} refused)`));
+        continue;
+      }
+      action.allow(undefined);
+    }
+  });
+}
+
 /** What the handshake query told us about a peer. */
 interface Peer {
   instanceType: InstanceTypeName;
@@ -80,7 +102,10 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   const httpServer: Server = createServer((req, res) => {
     if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res)) notFound(res);
   });
-  const agServer: AGServer = socketClusterServer.attach(httpServer);
+  const agServer: AGServer = socketClusterServer.attach(httpServer, limitServerOptions(config.limits));
+  enforceLimits(agServer, config.limits, logger);
+  hardenServer(agServer);
+  refusePubSub(agServer);
 
   // Worker sockets that joined with `sccHandover: true` (ours); original workers switch on the push alone.
   const handoverWorkers = new Set<string>();
@@ -203,6 +228,15 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       port: peer.instancePort,
       secure: payload.instanceSecure,
     });
+    // An identical repeat is a no-op (a peer retries its join after an ack timeout on the same
+    // socket); a different identity on an already-joined socket is refused and changes nothing.
+    const previous = registry.memberOf(type, socket.id);
+    if (previous && (previous.uri !== uri || previous.instanceId !== payload.instanceId)) {
+      const error = new AlreadyJoinedError(`this socket already joined as ${previous.uri} (id ${previous.instanceId ?? 'none'}); reconnect to join as another instance`);
+      logger.warn(`refused a join from ${socket.remoteAddress}: ${error.name}: ${error.message}`);
+      request.error(error);
+      return null;
+    }
     const { member, changed } = registry.join({ socketId: socket.id, instanceType: type, instanceId: payload.instanceId, uri, joinedAt: Date.now() });
     if (type === InstanceType.Worker && 'sccHandover' in payload && payload.sccHandover === true) handoverWorkers.add(socket.id);
     if (changed) {
@@ -278,6 +312,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   logServerEvents(agServer, logger);
 
   const port = await listen(httpServer, config.port);
+  warnIfUnauthenticated(httpServer, config.authKey, 'scc-state', logger);
   if (config.startupDelayMs > 0) {
     logger.info(`waiting ${config.startupDelayMs} ms for initial scc-broker instances before allowing scc-worker instances to join`);
   }

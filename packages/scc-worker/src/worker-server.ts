@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
 import {
   SERVICE_RESTART_CLOSE_CODE,
+  enforceLimits,
+  hardenServer,
+  limitServerOptions,
   handleHealthRequest,
   lifecycleLogger,
   listen,
@@ -90,7 +93,9 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
     res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : asset.body);
   });
-  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...(config.socketClusterOptions ?? {}) });
+  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...limitServerOptions(config.limits), ...(config.socketClusterOptions ?? {}) });
+  enforceLimits(agServer, config.limits, logger);
+  hardenServer(agServer);
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined });
 
   logServerEvents(agServer, logger);

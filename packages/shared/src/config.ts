@@ -10,6 +10,7 @@ import { DEFAULT_ANNOUNCED_VERSION, isSemver } from './version.js';
 import type { IpFamily } from './payloads.js';
 import type { LogFormat, SccLogLevel } from './logger.js';
 import type { MappingEngineName } from './mapping/index.js';
+import type { ServerLimits } from './limits.js';
 
 /** The environment as Node exposes it. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -49,6 +50,23 @@ export const DEFAULT_WORKER_LOG_LEVEL: SccLogLevel = 2;
  * under Kubernetes' default terminationGracePeriodSeconds (30 s) with room for the final close.
  */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 20_000;
+
+/** Default largest inbound message per service, bytes (`SCC_MAX_PAYLOAD`): joins are tiny, broker packets batch. */
+export const DEFAULT_STATE_MAX_PAYLOAD_BYTES = 64 * 1024;
+export const DEFAULT_BROKER_MAX_PAYLOAD_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_WORKER_MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** Default time to finish the SocketCluster handshake, ms (`SCC_HANDSHAKE_TIMEOUT`; socketcluster-server's default). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Default most channels one client socket of a worker may subscribe to (`SCC_SOCKET_CHANNEL_LIMIT`). */
+export const DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT = 1000;
+/** Default most connections (pending and open) one service holds (`SCC_MAX_CONNECTIONS`). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Default most bytes queued for one socket before it is closed as a slow consumer (`SCC_MAX_OUTBOUND_BUFFER`). */
+export const DEFAULT_STATE_MAX_OUTBOUND_BUFFER_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_BROKER_MAX_OUTBOUND_BUFFER_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_WORKER_MAX_OUTBOUND_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Upper bound accepted for any byte limit (ws keeps a whole message in memory): 1 GiB. */
+const MAX_BYTES_LIMIT = 1024 * 1024 * 1024;
 
 /** Reads and validates variables, collecting problems instead of stopping at the first. */
 export class EnvReader {
@@ -181,6 +199,18 @@ export class EnvReader {
     return this.oneOf<LogFormat>('SCC_LOG_FORMAT', ['json', 'pretty'], isTty ? 'pretty' : 'json');
   }
 
+  /** Server limits (limits.ts); `channelLimit` null: the service has no per-socket channel limit. */
+  limits(defaults: { maxPayloadBytes: number; maxOutboundBufferBytes: number; socketChannelLimit: number | null }): ServerLimits {
+    return {
+      maxPayloadBytes: this.int('SCC_MAX_PAYLOAD', defaults.maxPayloadBytes, 1024, MAX_BYTES_LIMIT),
+      handshakeTimeoutMs: this.ms('SCC_HANDSHAKE_TIMEOUT', DEFAULT_HANDSHAKE_TIMEOUT_MS),
+      socketChannelLimit:
+        defaults.socketChannelLimit === null ? null : this.int('SCC_SOCKET_CHANNEL_LIMIT', defaults.socketChannelLimit, 1, 10_000_000),
+      maxConnections: this.int('SCC_MAX_CONNECTIONS', DEFAULT_MAX_CONNECTIONS, 1, 10_000_000),
+      maxOutboundBufferBytes: this.int('SCC_MAX_OUTBOUND_BUFFER', defaults.maxOutboundBufferBytes, 1024, MAX_BYTES_LIMIT),
+    };
+  }
+
   /** Freezes the result, or throws one `ConfigError` listing every problem found. */
   done<T extends object>(config: T): Readonly<T> {
     if (this.problems.length > 0) throw new ConfigError(this.problems);
@@ -201,6 +231,8 @@ interface CommonConfig {
   authKey: string | null;
   logLevel: SccLogLevel;
   logFormat: LogFormat;
+  /** What one peer may cost this service (limits.ts). */
+  limits: ServerLimits;
 }
 
 /** scc-state settings. */
@@ -281,8 +313,28 @@ export const DEFAULT_REORDER_WINDOW_MS = 500;
 /** Worker, at-least-once: how long a packet is re-sent before it is given up, ms. */
 export const DEFAULT_PUBLISH_RETRY_TIMEOUT_MS = 30_000;
 
-function common(r: EnvReader, logLevelVar: string, defaultLevel: SccLogLevel, isTty: boolean): CommonConfig {
-  return { authKey: r.string('SCC_AUTH_KEY'), logLevel: r.logLevel(logLevelVar, defaultLevel), logFormat: r.logFormat(isTty) };
+type LimitDefaults = Parameters<EnvReader['limits']>[0];
+
+// The state server carries no pub/sub: it needs no channel limit (it refuses subscriptions outright).
+const STATE_LIMIT_DEFAULTS: LimitDefaults = {
+  maxPayloadBytes: DEFAULT_STATE_MAX_PAYLOAD_BYTES,
+  maxOutboundBufferBytes: DEFAULT_STATE_MAX_OUTBOUND_BUFFER_BYTES,
+  socketChannelLimit: null,
+};
+// A broker socket carries every channel of its worker: a per-socket limit would break clusters.
+const BROKER_LIMIT_DEFAULTS: LimitDefaults = {
+  maxPayloadBytes: DEFAULT_BROKER_MAX_PAYLOAD_BYTES,
+  maxOutboundBufferBytes: DEFAULT_BROKER_MAX_OUTBOUND_BUFFER_BYTES,
+  socketChannelLimit: null,
+};
+const WORKER_LIMIT_DEFAULTS: LimitDefaults = {
+  maxPayloadBytes: DEFAULT_WORKER_MAX_PAYLOAD_BYTES,
+  maxOutboundBufferBytes: DEFAULT_WORKER_MAX_OUTBOUND_BUFFER_BYTES,
+  socketChannelLimit: DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT,
+};
+
+function common(r: EnvReader, logLevelVar: string, defaultLevel: SccLogLevel, isTty: boolean, limits: LimitDefaults): CommonConfig {
+  return { authKey: r.string('SCC_AUTH_KEY'), logLevel: r.logLevel(logLevelVar, defaultLevel), logFormat: r.logFormat(isTty), limits: r.limits(limits) };
 }
 
 function stateLink(r: EnvReader, host: string): StateLinkConfig {
@@ -301,7 +353,7 @@ function stateLink(r: EnvReader, host: string): StateLinkConfig {
 export function readStateConfig(env: Env = process.env, isTty = Boolean(process.stdout.isTTY)): Readonly<StateConfig> {
   const r = new EnvReader(env);
   return r.done<StateConfig>({
-    ...common(r, 'SCC_STATE_LOG_LEVEL', DEFAULT_STATE_LOG_LEVEL, isTty),
+    ...common(r, 'SCC_STATE_LOG_LEVEL', DEFAULT_STATE_LOG_LEVEL, isTty, STATE_LIMIT_DEFAULTS),
     port: r.listenPort('SCC_STATE_SERVER_PORT', DEFAULT_STATE_SERVER_PORT),
     forwardedForHeader: r.string('FORWARDED_FOR_HEADER')?.toLowerCase() ?? null,
     retryDelayMs: r.ms('SCC_STATE_SERVER_RETRY_DELAY', DEFAULT_STATE_RETRY_DELAY_MS),
@@ -317,7 +369,7 @@ export function readBrokerConfig(env: Env = process.env, isTty = Boolean(process
   const r = new EnvReader(env);
   const host = r.requiredHost('SCC_STATE_SERVER_HOST', 'the host name or IP of the scc-state server');
   return r.done<BrokerConfig>({
-    ...common(r, 'SCC_BROKER_SERVER_LOG_LEVEL', DEFAULT_BROKER_LOG_LEVEL, isTty),
+    ...common(r, 'SCC_BROKER_SERVER_LOG_LEVEL', DEFAULT_BROKER_LOG_LEVEL, isTty, BROKER_LIMIT_DEFAULTS),
     ...stateLink(r, host),
     port: r.listenPort('SCC_BROKER_SERVER_PORT', DEFAULT_BROKER_SERVER_PORT),
     retryDelayMs: r.ms('SCC_BROKER_SERVER_RETRY_DELAY', DEFAULT_RETRY_DELAY_MS),
@@ -351,7 +403,7 @@ export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process
     publishRetryTimeoutMs: r.ms('SCC_PUBLISH_RETRY_TIMEOUT', DEFAULT_PUBLISH_RETRY_TIMEOUT_MS),
   };
   return r.done<WorkerConfig>({
-    ...common(r, 'SOCKETCLUSTER_LOG_LEVEL', DEFAULT_WORKER_LOG_LEVEL, isTty),
+    ...common(r, 'SOCKETCLUSTER_LOG_LEVEL', DEFAULT_WORKER_LOG_LEVEL, isTty, WORKER_LIMIT_DEFAULTS),
     port: r.listenPort('SOCKETCLUSTER_PORT', DEFAULT_WORKER_PORT),
     cluster: host === null ? null : cluster,
     socketClusterOptions: r.jsonObject('SOCKETCLUSTER_OPTIONS'),

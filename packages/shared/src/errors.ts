@@ -74,3 +74,31 @@ export class BrokerUnavailableError extends SccError {
 export class BrokerPublishError extends SccError {
   override readonly name = 'BrokerPublishError';
 }
+
+/** A server already holds its connection limit (`SCC_MAX_CONNECTIONS`); refused at the upgrade with HTTP 503. */
+export class ConnectionLimitError extends SccError {
+  override readonly name = 'ConnectionLimitError';
+}
+
+/**
+ * A client socket's outbound buffer passed `SCC_MAX_OUTBOUND_BUFFER_BYTES`: it reads slower than it
+ * is sent to. The socket is closed with `SLOW_CONSUMER_CLOSE_CODE` and this name as the reason.
+ */
+export class SlowConsumerError extends SccError {
+  override readonly name = 'SlowConsumerError';
+}
+
+/** A socket already joined as one member tried to join again as a different one; nothing changed. */
+export class AlreadyJoinedError extends SccError {
+  override readonly name = 'AlreadyJoinedError';
+}
+
+/** A peer asked for something this service does not offer (e.g. pub/sub on the state server). */
+export class UnsupportedActionError extends SccError {
+  override readonly name = 'UnsupportedActionError';
+}
+
+/** A subscribe or publish named a channel that is not a string, or is named like an Object.prototype member. */
+export class InvalidChannelError extends SccError {
+  override readonly name = 'InvalidChannelError';
+}

@@ -27,6 +27,11 @@ export {
   NoMatchingBrokerError,
   BrokerUnavailableError,
   BrokerPublishError,
+  ConnectionLimitError,
+  SlowConsumerError,
+  AlreadyJoinedError,
+  UnsupportedActionError,
+  InvalidChannelError,
 } from './errors.js';
 export type { SccErrorOptions } from './errors.js';
 export {
@@ -84,6 +89,15 @@ export {
   DEFAULT_STATE_LOG_LEVEL,
   DEFAULT_BROKER_LOG_LEVEL,
   DEFAULT_WORKER_LOG_LEVEL,
+  DEFAULT_STATE_MAX_PAYLOAD_BYTES,
+  DEFAULT_BROKER_MAX_PAYLOAD_BYTES,
+  DEFAULT_WORKER_MAX_PAYLOAD_BYTES,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_STATE_MAX_OUTBOUND_BUFFER_BYTES,
+  DEFAULT_BROKER_MAX_OUTBOUND_BUFFER_BYTES,
+  DEFAULT_WORKER_MAX_OUTBOUND_BUFFER_BYTES,
 } from './config.js';
 export type { Env, StateConfig, BrokerConfig, WorkerConfig, WorkerClusterConfig, StateLinkConfig } from './config.js';
 export { createLogger, lifecycleLogger, pinoLevel } from './logger.js';
@@ -98,7 +112,10 @@ export type { Mapper, MappingEngineName } from './mapping/index.js';
 export { runService, CLOSE_MARGIN_MS } from './service.js';
 export type { Service } from './service.js';
 export { authKeyMatches, queryOf } from './auth.js';
-export { installHandshakeChecks, logServerEvents, listen, SERVICE_RESTART_CLOSE_CODE } from './sc-server.js';
+export { installHandshakeChecks, logServerEvents, listen, warnIfUnauthenticated, SERVICE_RESTART_CLOSE_CODE } from './sc-server.js';
+export { enforceLimits, limitServerOptions, SLOW_CONSUMER_CLOSE_CODE, CONNECTION_LIMIT_HTTP_STATUS } from './limits.js';
+export type { ServerLimits, LimitCounters } from './limits.js';
+export { hardenServer, isSafeChannelName } from './harden.js';
 export type { HandshakeChecks, ServerSocket, AGServer } from './sc-server.js';
 export {
   METRICS_PATH,

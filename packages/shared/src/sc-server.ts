@@ -65,13 +65,33 @@ export function logServerEvents(agServer: AGServer, logger: Logger): void {
     for await (const { error } of agServer.listener('error')) logger.error({ err: error }, `socketcluster-server error: ${error.message}`);
   })();
   void (async () => {
+    // Any peer can cause warnings at will (each malformed frame is one): a budget per second keeps
+    // hostile traffic from turning into unbounded log volume; the overflow is counted, not lost.
+    let windowStart = 0;
+    let inWindow = 0;
+    let suppressed = 0;
     for await (const { warning } of agServer.listener('warning')) {
       // Sockets we close ourselves with 1012 on a drain: one line per client would flood the log.
       if ((warning as { code?: unknown }).code === SERVICE_RESTART_CLOSE_CODE) continue;
-      logger.warn(`socketcluster-server warning: ${warning.message}`);
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        if (suppressed > 0) logger.warn(`socketcluster-server warning: ${suppressed} more warnings in the last second were not logged`);
+        windowStart = now;
+        inWindow = 0;
+        suppressed = 0;
+      }
+      if (inWindow < MAX_WARNINGS_PER_SECOND) {
+        inWindow += 1;
+        logger.warn(`socketcluster-server warning: ${warning.name}: ${warning.message}`);
+      } else {
+        suppressed += 1;
+      }
     }
   })();
 }
+
+/** Most socketcluster-server warnings logged per second; the rest are summarised in one line. */
+export const MAX_WARNINGS_PER_SECOND = 20;
 
 /** Listens on `port` (0: any free port) and resolves with the port bound; rejects on EADDRINUSE etc. */
 export function listen(httpServer: Server, port: number): Promise<number> {
@@ -82,4 +102,24 @@ export function listen(httpServer: Server, port: number): Promise<number> {
       resolve((httpServer.address() as AddressInfo).port);
     });
   });
+}
+
+/** Whether a bound address only accepts connections from this host. */
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1' || address === 'localhost';
+}
+
+/**
+ * Warns when a cluster-internal service (state server, broker) listens beyond loopback without
+ * `SCC_AUTH_KEY`: anyone who reaches the port can then join the cluster or read every channel.
+ * Logged through `logger` at warn level, so pass a logger that shows warnings at the default level.
+ */
+export function warnIfUnauthenticated(httpServer: Server, authKey: string | null, service: string, logger: Logger): boolean {
+  const bound = httpServer.address();
+  const address = bound !== null && typeof bound === 'object' ? bound.address : '';
+  if (authKey !== null || isLoopback(address)) return false;
+  logger.warn(
+    `${service} listens on ${address === '::' || address === '0.0.0.0' ? 'every interface' : address} without SCC_AUTH_KEY: any host that reaches this port can join the cluster; set SCC_AUTH_KEY on every service`,
+  );
+  return true;
 }

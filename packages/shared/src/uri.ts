@@ -5,9 +5,13 @@ import type { IpFamily } from './payloads.js';
 // A DNS name: labels of 1-63 letters, digits and hyphens (not at either end), joined by dots.
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+const ALL_NUMERIC_LAST_LABEL = /(?:^|\.)[0-9]+$/;
+
 /** Whether `value` is an IP address or a DNS host name: the one rule for env config and join payloads. */
 export function isHostOrIp(value: string): boolean {
-  return isIP(value) !== 0 || HOSTNAME.test(value);
+  // Digits and dots only is a (bogus) IPv4 address such as 999.1.1.1, never a host name: a DNS
+  // top-level label is never all-numeric (RFC 3696 §2).
+  return isIP(value) !== 0 || (HOSTNAME.test(value) && !ALL_NUMERIC_LAST_LABEL.test(value));
 }
 
 /** What the state server knows of a peer's address. */

@@ -1,0 +1,94 @@
+/**
+ * Holes in socketcluster-server 20 that `pnpm fuzz` found, closed by harden.ts, checked on each real
+ * service: event and channel names that hit Object.prototype (`constructor`, `toString`,
+ * `__proto__`) killed the process (in the server's tables, and in a worker's broker links once it
+ * subscribed upstream), so such channel names are refused with InvalidChannelError; a second `#handshake` on an open socket inflated the connection
+ * count (and on the state server and broker stalled that socket's inbound queue for good).
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Collector, connect, disconnectAll } from '../helpers/clients.js';
+import { RawSocket, scUrl } from '../helpers/raw.js';
+import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
+import { unhandledLines } from '../helpers/fuzz-campaign.js';
+
+let state: ServiceProcess;
+let broker: ServiceProcess;
+let worker: ServiceProcess;
+const raws: RawSocket[] = [];
+
+beforeAll(async () => {
+  state = await startState();
+  broker = await startBroker(state.port);
+  await broker.waitForLog(/joined the cluster/);
+  // Cluster mode: the worker hands channel names on to its broker links (socketcluster-client).
+  worker = await startWorker(state.port, { SCC_MAX_CONNECTIONS: '3' });
+  await waitReady(worker.port);
+});
+afterEach(() => {
+  for (const s of raws.splice(0)) s.close();
+  disconnectAll();
+});
+afterAll(() => stopAll());
+
+const queries = (): [string, number, Record<string, string>][] => [
+  ['state', state.port, { instanceType: 'scc-worker', instancePort: '1', version: '9.3.0' }],
+  ['broker', broker.port, { poolIndex: '0' }],
+  ['worker', worker.port, {}],
+];
+
+async function session(port: number, query: Record<string, string>): Promise<RawSocket> {
+  const socket = new RawSocket(scUrl(port, query));
+  raws.push(socket);
+  expect(await socket.handshake()).toEqual({ kind: 'replied' });
+  return socket;
+}
+
+describe('prototype names', () => {
+  it('events and channels named after Object.prototype members are ordinary unknown names', async () => {
+    const names = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'];
+    for (const [what, port, query] of queries()) {
+      const socket = await session(port, query);
+      for (const name of names) {
+        socket.send(JSON.stringify({ event: name, data: 1 }));
+        socket.send(JSON.stringify({ event: name, data: 1, cid: 999 }));
+        socket.send(JSON.stringify({ event: '#publish', data: { channel: name, data: 1 } }));
+        socket.invoke('#subscribe', { channel: name });
+        socket.invoke('#publish', { channel: name, data: { sender: null, messages: [1] } });
+        socket.invoke('#unsubscribe', name);
+      }
+      expect((await socket.probe(5000)).kind, what).toBe('error');
+      expect(socket.open, what).toBe(true);
+      if (what === 'state') continue;
+      const subscribe = socket.invoke('#subscribe', { channel: 'constructor' });
+      expect(await socket.outcome(subscribe, 5000), what).toEqual({ kind: 'error', name: 'BrokerError' });
+      expect(socket.replies.get(subscribe)?.error?.message, what).toMatch(/InvalidChannelError/);
+      expect(await socket.outcome(socket.invoke('#publish', { channel: 'toString', data: 1 }), 5000), what).toEqual({ kind: 'error', name: 'InvalidChannelError' });
+    }
+    // Subscribing to '__proto__' must not write the socket into Object.prototype (it would be
+    // visible here only in the service's process; the service staying healthy is the check).
+    for (const service of [state, broker, worker]) {
+      expect(service.alive, service.name).toBe(true);
+      expect(unhandledLines(service), service.name).toEqual([]);
+    }
+    // (socketcluster-client has the same hole on its side, so the well-behaved client uses a plain name.)
+    const collector = new Collector();
+    const client = await connect(worker.port);
+    await collector.subscribe('c', client, 'after');
+    await client.invokePublish('after', { id: 'ok' });
+    await collector.until(() => collector.messages('c', 'after').length === 1, 5000, 'a message after the prototype names');
+  });
+});
+
+describe('repeated handshake', () => {
+  it('is refused with InvalidHandshakeError and close 4008, and does not count the socket twice', async () => {
+    for (const [what, port, query] of queries()) {
+      const socket = await session(port, query);
+      expect(await socket.outcome(socket.invoke('#handshake', {}), 5000), what).toEqual({ kind: 'error', name: 'InvalidHandshakeError' });
+      expect((await socket.closedWithin(5000))?.code, what).toBe(4008);
+    }
+    // The worker allows 3 connections: were the repeat counted, one of these would get HTTP 503.
+    const held = [await session(worker.port, {}), await session(worker.port, {})];
+    expect(held.every((s) => s.open)).toBe(true);
+    expect(await connect(worker.port).then((c) => c.state)).toBe('open');
+  });
+});
