@@ -266,7 +266,7 @@ for (const workload of workloads) {
     Object.fromEntries(
       Object.entries(summary[workload]!).map(([name, s]) => [
         name,
-        { 'deliveries/s': s.deliveriesPerS, 'p50 ms': s.p50Ms, 'p95 ms': s.p95Ms, 'p99 ms': s.p99Ms, 'max ms': s.maxMs, 'CPU µs/delivery': s.cpuUsPerDelivery, 'peak RSS MiB': s.peakRssMiB, lost: s.lost, dup: s.duplicated },
+        { 'deliveries/s': s.deliveriesPerS, 'p50 ms': s.p50Ms, 'p95 ms': s.p95Ms, 'p99 ms': s.p99Ms, 'max ms': s.maxMs, 'CPU µs/delivery': s.cpuUsPerDelivery, 'peak RSS MiB': s.peakRssMiB, 'loadgen µs/delivery': s.loadgenCpuUsPerDelivery, lost: s.lost, dup: s.duplicated },
       ]),
     ),
   );
