@@ -8,7 +8,7 @@
  *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
  *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
  *              [--size 100] [--publishers 4] [--idle 10000] [--out FILE] [--smoke]
- *              [--cpu-prof worker,broker]
+ *              [--cpu-prof worker,broker] [--ours-env KEY=VALUE,…]
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -44,6 +44,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     smoke: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string', default: '' },
+    'ours-env': { type: 'string', default: '' },
   },
 });
 
@@ -65,17 +66,28 @@ const systems = listFlag('systems', SYSTEMS);
 const workloads = listFlag('workloads', WORKLOADS);
 const settings = {
   rounds: intFlag('rounds', 3, 1),
-  hopChannels: intFlag('hop-channels', 200, 20),
-  hopMessages: intFlag('hop-messages', 50_000, 2_000),
-  window: intFlag('window', 2_000, 500),
-  fanChannels: intFlag('fan-channels', 20, 5),
-  fanSubscribers: intFlag('fan-subscribers', 10, 4),
-  fanRate: intFlag('fan-rate', 5_000, 500),
+  hopChannels: intFlag('hop-channels', 200, 10),
+  hopMessages: intFlag('hop-messages', 50_000, 500),
+  window: intFlag('window', 2_000, 200),
+  fanChannels: intFlag('fan-channels', 20, 4),
+  fanSubscribers: intFlag('fan-subscribers', 10, 3),
+  fanRate: intFlag('fan-rate', 5_000, 300),
   fanDurationS: intFlag('fan-duration', 10, 1),
   size: intFlag('size', 100, 100, 0),
   publishers: intFlag('publishers', 4, 2),
-  idle: intFlag('idle', 10_000, 200, 0),
+  idle: intFlag('idle', 10_000, 100, 0),
 };
+/** Extra environment for OUR brokers and workers (e.g. SCC_PUB_SUB_BATCH_DURATION=5), to compare settings. */
+const oursEnv: Record<string, string> = Object.fromEntries(
+  String(flags['ours-env'])
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`--ours-env: '${pair}' is not KEY=VALUE`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+);
 const cpuProf = new Set(String(flags['cpu-prof']).split(',').filter(Boolean));
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const cpuProfDir = join(RESULTS_DIR, `profiles-${stamp}`);
@@ -113,7 +125,7 @@ interface IdleRecord {
 }
 
 async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator) => Promise<T>): Promise<T> {
-  const sys = await startSystem(name, { cpuProf: name === 'ours' ? cpuProf : new Set(), cpuProfDir });
+  const sys = await startSystem(name, { cpuProf: name === 'ours' ? cpuProf : new Set(), cpuProfDir, oursEnv });
   const gen = new LoadGenerator();
   try {
     return await body(sys, gen);
@@ -294,7 +306,7 @@ if (cpuProf.size) {
 }
 
 const lossFree = runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0);
-const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, systems, workloads, lossFree, summary, idle: idleSummary, ratios, profiles, runs, idleRuns: idles };
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, systems, workloads, lossFree, summary, idle: idleSummary, ratios, profiles, runs, idleRuns: idles };
 const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

@@ -33,7 +33,7 @@ interface SmokeReport {
 describe('benchmark smoke run', () => {
   it('runs both workloads on ours and the original and loses nothing', async () => {
     const out = join(dir, 'smoke.json');
-    await tsx('bench/run.ts', ['--smoke', '--systems', 'ours,original', '--idle', '100', '--out', out], 50_000);
+    await tsx('bench/run.ts', ['--smoke', '--systems', 'ours,original', '--idle', '50', '--out', out], 50_000);
     const report = JSON.parse(readFileSync(out, 'utf8')) as SmokeReport;
     expect(report.runs.map((r) => `${r.workload}/${r.system}`).sort()).toEqual(['fanout/original', 'fanout/ours', 'hop/original', 'hop/ours']);
     for (const r of report.runs) {

@@ -9,8 +9,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCluster, startState, ServiceProcess } from '../../test/helpers/processes.js';
+import { FAST_PEER_ENV, FAST_STATE_ENV, ServiceProcess, startState, waitForBrokerCount, waitReady } from '../../test/helpers/processes.js';
 import { freePort } from './proc.js';
 import type { Protocol } from './wire.js';
 
@@ -33,9 +34,12 @@ export interface StartOptions {
   /** Roles of OUR system to run under `node --cpu-prof` ('worker', 'broker', 'state'). */
   cpuProf: ReadonlySet<string>;
   cpuProfDir: string;
+  /** Extra environment for our brokers and workers. */
+  oursEnv: Readonly<Record<string, string>>;
 }
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SERVERS = fileURLToPath(new URL('../servers/', import.meta.url));
 const require = createRequire(import.meta.url);
 const LISTENING = /listening on port (\d+)/;
@@ -66,17 +70,46 @@ function system(name: SystemName, protocol: Protocol, processes: RunningSystem['
   };
 }
 
+/**
+ * `node [--cpu-prof …] server` in packages/<pkg>, with the test helpers' environment (the helpers'
+ * spawnService cannot pass node flags, and Node 20 refuses --cpu-prof in NODE_OPTIONS).
+ */
+function spawnOurs(role: string, pkg: 'scc-state' | 'scc-broker' | 'scc-worker', env: Record<string, string>, options: StartOptions): ServiceProcess {
+  const kind = role.replace(/-.*/, '');
+  const nodeArgs = options.cpuProf.has(kind) ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=ours-${kind}-${role}-${Date.now()}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, 'server'], {
+    cwd: join(ROOT, 'packages', pkg),
+    env: { PATH: process.env['PATH'] ?? '', SCC_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new ServiceProcess(role, child);
+}
+
+async function listening(service: ServiceProcess): Promise<ServiceProcess> {
+  const line = await service.waitForLog(LISTENING, 20_000);
+  service.port = Number(LISTENING.exec(line.msg)![1]);
+  return service;
+}
+
 async function startOurs(options: StartOptions): Promise<RunningSystem> {
-  const prof = (role: string): Record<string, string> =>
-    options.cpuProf.has(role) ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProfDir} --cpu-prof-name=ours-${role}-\${pid}.cpuprofile` } : {};
-  const cluster = await startCluster({ brokers: 2, workers: 2, stateEnv: prof('state'), brokerEnv: prof('broker'), workerEnv: prof('worker') });
+  const state = await listening(spawnOurs('state', 'scc-state', { SCC_STATE_SERVER_PORT: '0', SCC_STATE_LOG_LEVEL: '3', ...FAST_STATE_ENV }, options));
+  const peer = { SCC_STATE_SERVER_HOST: '127.0.0.1', SCC_STATE_SERVER_PORT: String(state.port), ...FAST_PEER_ENV };
+  const brokers = await Promise.all(
+    [1, 2].map((i) => listening(spawnOurs(`broker-${i}`, 'scc-broker', { SCC_BROKER_SERVER_PORT: '0', SCC_BROKER_SERVER_LOG_LEVEL: '3', ...peer, ...options.oursEnv }, options))),
+  );
+  await Promise.all(brokers.map((b) => b.waitForLog(/joined the cluster/, 20_000)));
+  const workers = await Promise.all(
+    ['a', 'b'].map((w) => listening(spawnOurs(`worker-${w}`, 'scc-worker', { SOCKETCLUSTER_PORT: '0', SOCKETCLUSTER_LOG_LEVEL: '3', ...peer, ...options.oursEnv }, options))),
+  );
+  await Promise.all(workers.map((w) => waitReady(w.port, 20_000)));
+  await Promise.all(workers.map((w) => waitForBrokerCount(w, 2, 0, 20_000)));
   const processes = [
-    { role: 'state', process: cluster.state },
-    ...cluster.brokers.map((b, i) => ({ role: `broker-${i + 1}`, process: b })),
-    { role: 'worker-a', process: cluster.workers[0]! },
-    { role: 'worker-b', process: cluster.workers[1]! },
+    { role: 'state', process: state },
+    ...brokers.map((b, i) => ({ role: `broker-${i + 1}`, process: b })),
+    { role: 'worker-a', process: workers[0]! },
+    { role: 'worker-b', process: workers[1]! },
   ];
-  return system('ours', 'sc', processes, cluster.workers[0]!, cluster.workers[1]!);
+  return system('ours', 'sc', processes, workers[0]!, workers[1]!);
 }
 
 async function startOriginal(): Promise<RunningSystem> {
