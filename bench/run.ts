@@ -7,7 +7,7 @@
  *   pnpm bench [--systems ours,original,ceiling,socketio] [--workloads hop,fanout] [--rounds 3]
  *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
  *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
- *              [--size 100] [--publishers 4] [--idle 10000] [--out FILE] [--smoke]
+ *              [--size 100] [--publishers 4] [--idle 10000] [--idle-systems …] [--out FILE] [--smoke]
  *              [--cpu-prof worker,broker] [--ours-env KEY=VALUE,…]
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -41,6 +41,7 @@ const { values: flags } = parseArgs({
     size: { type: 'string' },
     publishers: { type: 'string' },
     idle: { type: 'string' },
+    'idle-systems': { type: 'string' },
     out: { type: 'string' },
     smoke: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string', default: '' },
@@ -55,7 +56,7 @@ function intFlag(name: keyof typeof flags, full: number, smoke: number, min = 1)
   if (!Number.isInteger(value) || value < min) throw new Error(`--${name}=${String(raw)}: must be an integer ≥ ${min}`);
   return value;
 }
-function listFlag<T extends string>(name: 'systems' | 'workloads', allowed: readonly T[]): T[] {
+function listFlag<T extends string>(name: 'systems' | 'workloads' | 'idle-systems', allowed: readonly T[]): T[] {
   const items = String(flags[name]).split(',').filter(Boolean);
   const bad = items.filter((s) => !allowed.includes(s as T));
   if (bad.length || items.length === 0) throw new Error(`--${name}=${String(flags[name])}: choose from ${allowed.join(', ')}`);
@@ -64,6 +65,8 @@ function listFlag<T extends string>(name: 'systems' | 'workloads', allowed: read
 
 const systems = listFlag('systems', SYSTEMS);
 const workloads = listFlag('workloads', WORKLOADS);
+/** Systems whose idle memory is measured (default: all of --systems). */
+const idleSystems = flags['idle-systems'] === undefined ? systems : listFlag('idle-systems', systems);
 const settings = {
   rounds: intFlag('rounds', 3, 1),
   hopChannels: intFlag('hop-channels', 200, 10),
@@ -125,8 +128,12 @@ interface IdleRecord {
 }
 
 async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator) => Promise<T>): Promise<T> {
-  const sys = await startSystem(name, { cpuProf: name === 'ours' ? cpuProf : new Set(), cpuProfDir, oursEnv });
+  // The generator forks (and compiles under tsx) while the system starts.
   const gen = new LoadGenerator();
+  const sys = await startSystem(name, { cpuProf: name === 'ours' ? cpuProf : new Set(), cpuProfDir, oursEnv }).catch(async (error: unknown) => {
+    await gen.close();
+    throw error;
+  });
   try {
     return await body(sys, gen);
   } finally {
@@ -203,7 +210,7 @@ for (let r = 1; r <= settings.rounds; r++) {
     }
   }
   if (settings.idle > 0) {
-    for (const name of systems) {
+    for (const name of idleSystems) {
       const record = await idleOnce(name, r);
       idles.push(record);
       console.log(`round ${r} idle   ${name.padEnd(8)} ${record.connections} connections: ${record.kibPerConnection} KiB each`);
