@@ -12,6 +12,12 @@ import { parseArgs } from 'node:util';
 import { createMapper, type MappingEngineName } from '@scc-ts/shared';
 import { round } from './lib/stats.js';
 
+/** A bad flag: one line on stderr, exit code 2. */
+function usage(message: string): never {
+  console.error(`bench:mapper: ${message}`);
+  process.exit(2);
+}
+
 const { values } = parseArgs({
   options: {
     channels: { type: 'string', default: '100000' },
@@ -22,9 +28,9 @@ const { values } = parseArgs({
 });
 const CHANNELS = Number(values.channels);
 const MAX = Number(values.max);
-if (!Number.isInteger(CHANNELS) || CHANNELS < 1) throw new Error(`--channels=${values.channels}: must be a positive integer`);
-if (!Number.isInteger(MAX) || MAX < 1) throw new Error(`--max=${values.max}: must be a positive integer`);
-if (values.engine !== 'skeletonRendezvous' && values.engine !== 'simple') throw new Error(`--engine=${values.engine}: skeletonRendezvous or simple`);
+if (!Number.isInteger(CHANNELS) || CHANNELS < 1) usage(`--channels=${values.channels}: must be a positive integer`);
+if (!Number.isInteger(MAX) || MAX < 1) usage(`--max=${values.max}: must be a positive integer`);
+if (values.engine !== 'skeletonRendezvous' && values.engine !== 'simple') usage(`--engine=${values.engine}: skeletonRendezvous or simple`);
 const engine: MappingEngineName = values.engine;
 
 const names = Array.from({ length: CHANNELS }, (_, i) => `room/${i.toString(36)}/chat`);

@@ -26,40 +26,54 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const WORKLOADS = ['hop', 'fanout'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
-const { values: flags } = parseArgs({
-  options: {
-    systems: { type: 'string', default: SYSTEMS.join(',') },
-    workloads: { type: 'string', default: WORKLOADS.join(',') },
-    rounds: { type: 'string' },
-    'hop-channels': { type: 'string' },
-    'hop-messages': { type: 'string' },
-    window: { type: 'string' },
-    'fan-channels': { type: 'string' },
-    'fan-subscribers': { type: 'string' },
-    'fan-rate': { type: 'string' },
-    'fan-duration': { type: 'string' },
-    size: { type: 'string' },
-    publishers: { type: 'string' },
-    idle: { type: 'string' },
-    'idle-systems': { type: 'string' },
-    out: { type: 'string' },
-    smoke: { type: 'boolean', default: false },
-    'cpu-prof': { type: 'string', default: '' },
-    'ours-env': { type: 'string', default: '' },
-  },
-});
+/** A bad flag or a missing prerequisite: one line on stderr, exit code 2, nothing started. */
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+/** Parses the command line; an unknown flag is a usage error. */
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        systems: { type: 'string', default: SYSTEMS.join(',') },
+        workloads: { type: 'string', default: WORKLOADS.join(',') },
+        rounds: { type: 'string' },
+        'hop-channels': { type: 'string' },
+        'hop-messages': { type: 'string' },
+        window: { type: 'string' },
+        'fan-channels': { type: 'string' },
+        'fan-subscribers': { type: 'string' },
+        'fan-rate': { type: 'string' },
+        'fan-duration': { type: 'string' },
+        size: { type: 'string' },
+        publishers: { type: 'string' },
+        idle: { type: 'string' },
+        'idle-systems': { type: 'string' },
+        out: { type: 'string' },
+        smoke: { type: 'boolean', default: false },
+        'cpu-prof': { type: 'string', default: '' },
+        'ours-env': { type: 'string', default: '' },
+      },
+    }).values;
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+}
+const flags = parseFlags();
 
 /** A positive integer flag, its smoke default, or its full default. */
 function intFlag(name: keyof typeof flags, full: number, smoke: number, min = 1): number {
   const raw = flags[name];
   const value = raw === undefined ? (flags.smoke ? smoke : full) : Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name}=${String(raw)}: must be an integer ≥ ${min}`);
+  if (!Number.isInteger(value) || value < min) usage(`--${name}=${String(raw)}: must be an integer ≥ ${min}`);
   return value;
 }
 function listFlag<T extends string>(name: 'systems' | 'workloads' | 'idle-systems', allowed: readonly T[]): T[] {
   const items = String(flags[name]).split(',').filter(Boolean);
   const bad = items.filter((s) => !allowed.includes(s as T));
-  if (bad.length || items.length === 0) throw new Error(`--${name}=${String(flags[name])}: choose from ${allowed.join(', ')}`);
+  if (bad.length || items.length === 0) usage(`--${name}=${String(flags[name])}: choose from ${allowed.join(', ')}`);
   return items as T[];
 }
 
@@ -87,15 +101,22 @@ const oursEnv: Record<string, string> = Object.fromEntries(
     .filter(Boolean)
     .map((pair) => {
       const at = pair.indexOf('=');
-      if (at < 1) throw new Error(`--ours-env: '${pair}' is not KEY=VALUE`);
+      if (at < 1) usage(`--ours-env: '${pair}' is not KEY=VALUE`);
       return [pair.slice(0, at), pair.slice(at + 1)];
     }),
 );
 const cpuProf = new Set(String(flags['cpu-prof']).split(',').filter(Boolean));
+for (const role of cpuProf) if (!['worker', 'broker', 'state'].includes(role)) usage(`--cpu-prof=${String(flags['cpu-prof'])}: choose from worker, broker, state`);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const cpuProfDir = join(RESULTS_DIR, `profiles-${stamp}`);
 if (cpuProf.size) mkdirSync(cpuProfDir, { recursive: true });
-if (systems.includes('socketio')) requireRedis();
+if (systems.includes('socketio')) {
+  try {
+    requireRedis();
+  } catch (error) {
+    usage((error as Error).message);
+  }
+}
 
 function loadConfig(workload: Workload, sys: RunningSystem): LoadConfig {
   const common = { protocol: sys.protocol, publisherPorts: sys.publisherPorts, subscriberPorts: sys.subscriberPorts, publishers: settings.publishers, size: settings.size, stallMs: 5_000 };
