@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import type { LoadConfig, LoadResult } from './loadgen.js';
 import { selfTimes } from './lib/cpuprofile.js';
 import { LoadGenerator } from './lib/loadgen-process.js';
-import { cpuSeconds, memoryKiB } from './lib/proc.js';
+import { cpuSeconds, memoryKiB, openFileLimit } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
 import { requireRedis, startSystem, SYSTEMS, type RunningSystem, type SystemName } from './lib/systems.js';
 
@@ -110,6 +110,11 @@ for (const role of cpuProf) if (!['worker', 'broker', 'state'].includes(role)) u
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const cpuProfDir = join(RESULTS_DIR, `profiles-${stamp}`);
 if (cpuProf.size) mkdirSync(cpuProfDir, { recursive: true });
+// Each idle connection costs the generator and the worker one descriptor each (both inherit our limit).
+const FILE_HEADROOM = 1_000;
+if (settings.idle + FILE_HEADROOM > openFileLimit()) {
+  usage(`--idle=${settings.idle} needs ${settings.idle + FILE_HEADROOM} open files but ulimit -n is ${openFileLimit()}: raise it (ulimit -n 20000) or lower --idle`);
+}
 if (systems.includes('socketio')) {
   try {
     requireRedis();

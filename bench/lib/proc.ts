@@ -35,3 +35,10 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** This process's soft limit on open files (children inherit it), or Infinity when unlimited/unknown. */
+export function openFileLimit(): number {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const soft = /^Max open files\s+(\S+)/m.exec(limits)?.[1];
+  return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
+}
