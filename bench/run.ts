@@ -301,6 +301,27 @@ for (const other of ['original', 'socketio', 'ceiling'] as const) {
   ratios[`ours/${other}`] = r;
 }
 
+/**
+ * The same ratios taken round by round (ours in round r ÷ the other in round r, whose runs were
+ * back to back) and then the median: steadier than a ratio of medians when the machine's load drifts.
+ */
+const pairedRatios: Record<string, Record<string, number>> = {};
+for (const other of ['original', 'socketio', 'ceiling'] as const) {
+  if (!systems.includes('ours') || !systems.includes(other)) continue;
+  const r: Record<string, number> = {};
+  for (const workload of workloads) {
+    const pairs = Array.from({ length: settings.rounds }, (_, i) => {
+      const find = (name: SystemName): RunRecord | undefined => runs.find((x) => x.system === name && x.workload === workload && x.round === i + 1);
+      return [find('ours'), find(other)] as const;
+    }).filter((p): p is readonly [RunRecord, RunRecord] => p[0] !== undefined && p[1] !== undefined);
+    const m = (f: (x: RunRecord) => number): number => round(median(pairs.map(([a, b]) => f(a) / f(b))));
+    r[`${workload}.throughput`] = m((x) => x.load.deliveriesPerS);
+    r[`${workload}.p99`] = m((x) => x.load.latencyMs.p99);
+    r[`${workload}.cpuPerDelivery`] = m((x) => x.cpuUsPerDelivery);
+  }
+  pairedRatios[`ours/${other}`] = r;
+}
+
 const descriptions: Record<Workload, string> = {
   hop: `hop-bound: ${settings.hopChannels} channels × 1 subscriber, burst of ${settings.hopMessages} messages (≤ ${settings.window} in flight)`,
   fanout: `fan-out: ${settings.fanChannels} channels × ${settings.fanSubscribers} subscribers, ${settings.fanRate} publishes/s = ${settings.fanRate * settings.fanSubscribers} deliveries/s for ${settings.fanDurationS} s`,
@@ -323,6 +344,8 @@ if (Object.keys(idleSummary).length) {
 if (Object.keys(ratios).length) {
   console.log('\nratios ours ÷ other (throughput: higher is better; p99, CPU, memory: lower is better)');
   console.table(ratios);
+  console.log('\nthe same, round by round then the median (each pair ran back to back)');
+  console.table(pairedRatios);
 }
 
 let profiles: Record<string, ReturnType<typeof selfTimes>> | undefined;
@@ -339,7 +362,7 @@ if (cpuProf.size) {
 }
 
 const lossFree = runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0);
-const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, systems, workloads, lossFree, summary, idle: idleSummary, ratios, profiles, runs, idleRuns: idles };
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, systems, workloads, lossFree, summary, idle: idleSummary, ratios, pairedRatios, profiles, runs, idleRuns: idles };
 const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
