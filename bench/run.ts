@@ -1,0 +1,369 @@
+/**
+ * Side-by-side throughput / latency / CPU / memory benchmark: ours vs the original SCC data path vs one
+ * socketcluster-server (the ceiling) vs Socket.IO + Redis. Every run starts the system afresh, runs one
+ * workload from a separate load-generator process (loadgen.ts), and stops it; runs alternate between
+ * systems (A B C D A B C D …) and the table shows medians. Writes JSON with the ratios.
+ *
+ *   pnpm bench [--systems ours,original,ceiling,socketio] [--workloads hop,fanout] [--rounds 3]
+ *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
+ *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
+ *              [--size 100] [--publishers 4] [--idle 10000] [--idle-systems …] [--out FILE] [--smoke]
+ *              [--cpu-prof worker,broker] [--ours-env KEY=VALUE,…]
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { LoadConfig, LoadResult } from './loadgen.js';
+import { selfTimes } from './lib/cpuprofile.js';
+import { LoadGenerator } from './lib/loadgen-process.js';
+import { cpuSeconds, memoryKiB, openFileLimit } from './lib/proc.js';
+import { median, round } from './lib/stats.js';
+import { requireRedis, startSystem, SYSTEMS, type RunningSystem, type SystemName } from './lib/systems.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const WORKLOADS = ['hop', 'fanout'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+/** A bad flag or a missing prerequisite: one line on stderr, exit code 2, nothing started. */
+function usage(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+/** Parses the command line; an unknown flag is a usage error. */
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        systems: { type: 'string', default: SYSTEMS.join(',') },
+        workloads: { type: 'string', default: WORKLOADS.join(',') },
+        rounds: { type: 'string' },
+        'hop-channels': { type: 'string' },
+        'hop-messages': { type: 'string' },
+        window: { type: 'string' },
+        'fan-channels': { type: 'string' },
+        'fan-subscribers': { type: 'string' },
+        'fan-rate': { type: 'string' },
+        'fan-duration': { type: 'string' },
+        size: { type: 'string' },
+        publishers: { type: 'string' },
+        idle: { type: 'string' },
+        'idle-systems': { type: 'string' },
+        out: { type: 'string' },
+        smoke: { type: 'boolean', default: false },
+        'cpu-prof': { type: 'string', default: '' },
+        'ours-env': { type: 'string', default: '' },
+      },
+    }).values;
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+}
+const flags = parseFlags();
+
+/** A positive integer flag, its smoke default, or its full default. */
+function intFlag(name: keyof typeof flags, full: number, smoke: number, min = 1): number {
+  const raw = flags[name];
+  const value = raw === undefined ? (flags.smoke ? smoke : full) : Number(raw);
+  if (!Number.isInteger(value) || value < min) usage(`--${name}=${String(raw)}: must be an integer ≥ ${min}`);
+  return value;
+}
+function listFlag<T extends string>(name: 'systems' | 'workloads' | 'idle-systems', allowed: readonly T[]): T[] {
+  const items = String(flags[name]).split(',').filter(Boolean);
+  const bad = items.filter((s) => !allowed.includes(s as T));
+  if (bad.length || items.length === 0) usage(`--${name}=${String(flags[name])}: choose from ${allowed.join(', ')}`);
+  return items as T[];
+}
+
+const systems = listFlag('systems', SYSTEMS);
+const workloads = listFlag('workloads', WORKLOADS);
+/** Systems whose idle memory is measured (default: all of --systems). */
+const idleSystems = flags['idle-systems'] === undefined ? systems : listFlag('idle-systems', systems);
+const settings = {
+  rounds: intFlag('rounds', 3, 1),
+  hopChannels: intFlag('hop-channels', 200, 10),
+  hopMessages: intFlag('hop-messages', 50_000, 500),
+  window: intFlag('window', 2_000, 200),
+  fanChannels: intFlag('fan-channels', 20, 4),
+  fanSubscribers: intFlag('fan-subscribers', 10, 3),
+  fanRate: intFlag('fan-rate', 5_000, 300),
+  fanDurationS: intFlag('fan-duration', 10, 1),
+  size: intFlag('size', 100, 100, 0),
+  publishers: intFlag('publishers', 4, 2),
+  idle: intFlag('idle', 10_000, 100, 0),
+};
+/** Extra environment for OUR brokers and workers (e.g. SCC_PUB_SUB_BATCH_DURATION=5), to compare settings. */
+const oursEnv: Record<string, string> = Object.fromEntries(
+  String(flags['ours-env'])
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) usage(`--ours-env: '${pair}' is not KEY=VALUE`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+);
+const cpuProf = new Set(String(flags['cpu-prof']).split(',').filter(Boolean));
+for (const role of cpuProf) if (!['worker', 'broker', 'state'].includes(role)) usage(`--cpu-prof=${String(flags['cpu-prof'])}: choose from worker, broker, state`);
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const cpuProfDir = join(RESULTS_DIR, `profiles-${stamp}`);
+if (cpuProf.size) mkdirSync(cpuProfDir, { recursive: true });
+// Each idle connection costs the generator and the worker one descriptor each (both inherit our limit).
+const FILE_HEADROOM = 1_000;
+if (settings.idle + FILE_HEADROOM > openFileLimit()) {
+  usage(`--idle=${settings.idle} needs ${settings.idle + FILE_HEADROOM} open files but ulimit -n is ${openFileLimit()}: raise it (ulimit -n 20000) or lower --idle`);
+}
+if (systems.includes('socketio')) {
+  try {
+    requireRedis();
+  } catch (error) {
+    usage((error as Error).message);
+  }
+}
+
+function loadConfig(workload: Workload, sys: RunningSystem): LoadConfig {
+  const common = { protocol: sys.protocol, publisherPorts: sys.publisherPorts, subscriberPorts: sys.subscriberPorts, publishers: settings.publishers, size: settings.size, stallMs: 5_000 };
+  return workload === 'hop'
+    ? { ...common, channels: settings.hopChannels, subscribersPerChannel: 1, mode: 'burst', messages: settings.hopMessages, window: settings.window, rate: 0, durationS: 0 }
+    : { ...common, channels: settings.fanChannels, subscribersPerChannel: settings.fanSubscribers, mode: 'paced', messages: 0, window: 0, rate: settings.fanRate, durationS: settings.fanDurationS };
+}
+
+interface RunRecord {
+  system: SystemName;
+  workload: Workload;
+  round: number;
+  load: LoadResult;
+  /** CPU seconds used during the measured phase, by role */
+  cpuS: Record<string, number>;
+  systemCpuS: number;
+  loadgenCpuS: number;
+  cpuUsPerDelivery: number;
+  /** VmHWM at the end of the run (peak since start), MiB, by role */
+  peakRssMiB: Record<string, number>;
+}
+
+interface IdleRecord {
+  system: SystemName;
+  round: number;
+  connections: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  kibPerConnection: number;
+}
+
+async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator) => Promise<T>): Promise<T> {
+  // The generator forks (and compiles under tsx) while the system starts.
+  const gen = new LoadGenerator();
+  const sys = await startSystem(name, { cpuProf: name === 'ours' ? cpuProf : new Set(), cpuProfDir, oursEnv }).catch(async (error: unknown) => {
+    await gen.close();
+    throw error;
+  });
+  try {
+    return await body(sys, gen);
+  } finally {
+    await gen.close();
+    await sys.close();
+  }
+}
+
+function runOnce(name: SystemName, workload: Workload, roundNo: number): Promise<RunRecord> {
+  return withSystem(name, async (sys, gen) => {
+    const config = loadConfig(workload, sys);
+    gen.send({ type: 'run', config });
+    await gen.next('ready', 60_000);
+    const pids = sys.processes.map(({ role, process: p }) => ({ role, pid: p.pid }));
+    const before = pids.map(({ pid }) => cpuSeconds(pid));
+    const genBefore = cpuSeconds(gen.pid);
+    gen.send({ type: 'go' });
+    const limit = workload === 'hop' ? 300_000 : settings.fanDurationS * 1000 + 60_000;
+    const { result } = await gen.next('done', limit);
+    const cpuS = Object.fromEntries(pids.map(({ role, pid }, i) => [role, round(cpuSeconds(pid) - before[i]!)]));
+    const systemCpuS = Object.values(cpuS).reduce((a, b) => a + b, 0);
+    const peakRssMiB = Object.fromEntries(pids.map(({ role, pid }) => [role, round(memoryKiB(pid).hwm / 1024)]));
+    return {
+      system: name,
+      workload,
+      round: roundNo,
+      load: result,
+      cpuS,
+      systemCpuS: round(systemCpuS),
+      loadgenCpuS: round(cpuSeconds(gen.pid) - genBefore),
+      cpuUsPerDelivery: round((systemCpuS * 1e6) / Math.max(1, result.delivered)),
+      peakRssMiB,
+    };
+  });
+}
+
+function idleOnce(name: SystemName, roundNo: number): Promise<IdleRecord> {
+  return withSystem(name, async (sys, gen) => {
+    const target = sys.idleTarget;
+    const rssBefore = memoryKiB(target.pid).rss;
+    gen.send({ type: 'idle', protocol: sys.protocol, port: target.port, count: settings.idle });
+    const { connected } = await gen.next('idle-ready', 120_000);
+    // Let handshakes' garbage settle before reading RSS (a measurement protocol, not a synchronisation).
+    await new Promise((r) => setTimeout(r, 2_000));
+    const rssAfter = memoryKiB(target.pid).rss;
+    return { system: name, round: roundNo, connections: connected, rssBeforeMiB: round(rssBefore / 1024), rssAfterMiB: round(rssAfter / 1024), kibPerConnection: round((rssAfter - rssBefore) / connected) };
+  });
+}
+
+const machine = {
+  cpuModel: os.cpus()[0]?.model ?? '?',
+  cpus: os.cpus().length,
+  memoryGiB: round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  os: `${os.type()} ${os.release()}`,
+  loadAverageAtStart: os.loadavg().map((x) => round(x)),
+};
+console.log(`bench: ${systems.join(', ')} × ${workloads.join(', ')}, ${settings.rounds} round(s)${flags.smoke ? ' (smoke)' : ''}`);
+console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}`);
+
+const runs: RunRecord[] = [];
+const idles: IdleRecord[] = [];
+for (let r = 1; r <= settings.rounds; r++) {
+  // Alternate systems inside each round so drift on a busy machine hits all of them alike.
+  for (const workload of workloads) {
+    for (const name of systems) {
+      const record = await runOnce(name, workload, r);
+      runs.push(record);
+      const l = record.load;
+      console.log(
+        `round ${r} ${workload.padEnd(6)} ${name.padEnd(8)} ${round(l.deliveriesPerS)} deliveries/s, p99 ${round(l.latencyMs.p99)} ms, ` +
+          `${record.cpuUsPerDelivery} µs CPU/delivery, lost ${l.lost}, dup ${l.duplicated}${l.misrouted ? `, misrouted ${l.misrouted}` : ''}`,
+      );
+    }
+  }
+  if (settings.idle > 0) {
+    for (const name of idleSystems) {
+      const record = await idleOnce(name, r);
+      idles.push(record);
+      console.log(`round ${r} idle   ${name.padEnd(8)} ${record.connections} connections: ${record.kibPerConnection} KiB each`);
+    }
+  }
+}
+
+interface Summary {
+  deliveriesPerS: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  cpuUsPerDelivery: number;
+  peakRssMiB: number;
+  loadgenCpuUsPerDelivery: number;
+  lost: number;
+  duplicated: number;
+  runs: number;
+}
+const summary: Partial<Record<Workload, Partial<Record<SystemName, Summary>>>> = {};
+for (const workload of workloads) {
+  const bySystem: Partial<Record<SystemName, Summary>> = {};
+  for (const name of systems) {
+    const rs = runs.filter((r) => r.system === name && r.workload === workload);
+    const m = (f: (r: RunRecord) => number): number => round(median(rs.map(f)));
+    bySystem[name] = {
+      deliveriesPerS: m((r) => r.load.deliveriesPerS),
+      p50Ms: m((r) => r.load.latencyMs.p50),
+      p95Ms: m((r) => r.load.latencyMs.p95),
+      p99Ms: m((r) => r.load.latencyMs.p99),
+      maxMs: m((r) => r.load.latencyMs.max),
+      cpuUsPerDelivery: m((r) => r.cpuUsPerDelivery),
+      peakRssMiB: m((r) => Math.max(...Object.values(r.peakRssMiB))),
+      loadgenCpuUsPerDelivery: m((r) => (r.loadgenCpuS * 1e6) / Math.max(1, r.load.delivered)),
+      lost: rs.reduce((n, r) => n + r.load.lost, 0),
+      duplicated: rs.reduce((n, r) => n + r.load.duplicated + r.load.misrouted, 0),
+      runs: rs.length,
+    };
+  }
+  summary[workload] = bySystem;
+}
+const idleSummary: Partial<Record<SystemName, number>> = {};
+for (const name of systems) {
+  const xs = idles.filter((i) => i.system === name).map((i) => i.kibPerConnection);
+  if (xs.length) idleSummary[name] = round(median(xs));
+}
+
+/** ours ÷ other for each figure (throughput > 1 is better for ours; latency, CPU and memory < 1 are). */
+const ratios: Record<string, Record<string, number>> = {};
+for (const other of ['original', 'socketio', 'ceiling'] as const) {
+  if (!systems.includes('ours') || !systems.includes(other)) continue;
+  const r: Record<string, number> = {};
+  for (const workload of workloads) {
+    const ours = summary[workload]!.ours!;
+    const them = summary[workload]![other]!;
+    r[`${workload}.throughput`] = round(ours.deliveriesPerS / them.deliveriesPerS);
+    r[`${workload}.p99`] = round(ours.p99Ms / them.p99Ms);
+    r[`${workload}.cpuPerDelivery`] = round(ours.cpuUsPerDelivery / them.cpuUsPerDelivery);
+  }
+  if (idleSummary.ours !== undefined && idleSummary[other] !== undefined) r['idle.memoryPerConnection'] = round(idleSummary.ours / idleSummary[other]);
+  ratios[`ours/${other}`] = r;
+}
+
+/**
+ * The same ratios taken round by round (ours in round r ÷ the other in round r, whose runs were
+ * back to back) and then the median: steadier than a ratio of medians when the machine's load drifts.
+ */
+const pairedRatios: Record<string, Record<string, number>> = {};
+for (const other of ['original', 'socketio', 'ceiling'] as const) {
+  if (!systems.includes('ours') || !systems.includes(other)) continue;
+  const r: Record<string, number> = {};
+  for (const workload of workloads) {
+    const pairs = Array.from({ length: settings.rounds }, (_, i) => {
+      const find = (name: SystemName): RunRecord | undefined => runs.find((x) => x.system === name && x.workload === workload && x.round === i + 1);
+      return [find('ours'), find(other)] as const;
+    }).filter((p): p is readonly [RunRecord, RunRecord] => p[0] !== undefined && p[1] !== undefined);
+    const m = (f: (x: RunRecord) => number): number => round(median(pairs.map(([a, b]) => f(a) / f(b))));
+    r[`${workload}.throughput`] = m((x) => x.load.deliveriesPerS);
+    r[`${workload}.p99`] = m((x) => x.load.latencyMs.p99);
+    r[`${workload}.cpuPerDelivery`] = m((x) => x.cpuUsPerDelivery);
+  }
+  pairedRatios[`ours/${other}`] = r;
+}
+
+const descriptions: Record<Workload, string> = {
+  hop: `hop-bound: ${settings.hopChannels} channels × 1 subscriber, burst of ${settings.hopMessages} messages (≤ ${settings.window} in flight)`,
+  fanout: `fan-out: ${settings.fanChannels} channels × ${settings.fanSubscribers} subscribers, ${settings.fanRate} publishes/s = ${settings.fanRate * settings.fanSubscribers} deliveries/s for ${settings.fanDurationS} s`,
+};
+for (const workload of workloads) {
+  console.log(`\n${descriptions[workload]}, ${settings.size}-byte messages, medians of ${settings.rounds}`);
+  console.table(
+    Object.fromEntries(
+      Object.entries(summary[workload]!).map(([name, s]) => [
+        name,
+        { 'deliveries/s': s.deliveriesPerS, 'p50 ms': s.p50Ms, 'p95 ms': s.p95Ms, 'p99 ms': s.p99Ms, 'max ms': s.maxMs, 'CPU µs/delivery': s.cpuUsPerDelivery, 'peak RSS MiB': s.peakRssMiB, 'loadgen µs/delivery': s.loadgenCpuUsPerDelivery, lost: s.lost, dup: s.duplicated },
+      ]),
+    ),
+  );
+}
+if (Object.keys(idleSummary).length) {
+  console.log(`\nidle memory: ${settings.idle} connections on one worker, RSS delta per connection (KiB), median of ${settings.rounds}`);
+  console.table(idleSummary);
+}
+if (Object.keys(ratios).length) {
+  console.log('\nratios ours ÷ other (throughput: higher is better; p99, CPU, memory: lower is better)');
+  console.table(ratios);
+  console.log('\nthe same, round by round then the median (each pair ran back to back)');
+  console.table(pairedRatios);
+}
+
+let profiles: Record<string, ReturnType<typeof selfTimes>> | undefined;
+if (cpuProf.size) {
+  profiles = {};
+  const files = readdirSync(cpuProfDir).filter((f) => f.endsWith('.cpuprofile'));
+  for (const role of cpuProf) {
+    const mine = files.filter((f) => f.startsWith(`ours-${role}-`)).map((f) => join(cpuProfDir, f));
+    if (!mine.length) continue;
+    profiles[role] = selfTimes(mine);
+    console.log(`\nours ${role}: top self time over ${mine.length} profile(s) in ${cpuProfDir} (${profiles[role].totalMs} ms busy)`);
+    console.table(profiles[role].functions.map((f) => ({ 'self ms': f.ms, share: f.share, function: f.fn })));
+  }
+}
+
+const lossFree = runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0);
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, systems, workloads, lossFree, summary, idle: idleSummary, ratios, pairedRatios, profiles, runs, idleRuns: idles };
+const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
+mkdirSync(join(out, '..'), { recursive: true });
+writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\n${lossFree ? 'no message lost or duplicated' : 'MESSAGES LOST OR DUPLICATED (see lost/dup above)'}; JSON written to ${out}`);

@@ -1,0 +1,41 @@
+// One Socket.IO 4.8 server for the benchmark, clustered through @socket.io/redis-adapter on the redis at
+// REDIS_PORT. WebSocket transport only; rooms are the channels: 'sub' joins a room (acknowledged),
+// 'pub' is io.to(room).emit('m', room, data) — delivered locally and, through Redis, by every other
+// server with members in the room. Without REDIS_PORT it runs alone (the in-memory adapter).
+import http from 'node:http';
+import { Server } from 'socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { createClient } from 'redis';
+
+const log = (msg) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg })}\n`);
+const httpServer = http.createServer();
+const io = new Server(httpServer, { transports: ['websocket'], perMessageDeflate: false });
+
+const redisPort = process.env.REDIS_PORT;
+if (redisPort) {
+  const pubClient = createClient({ url: `redis://127.0.0.1:${redisPort}` });
+  const subClient = pubClient.duplicate();
+  pubClient.on('error', (error) => log(`redis error: ${error.message}`));
+  subClient.on('error', (error) => log(`redis error: ${error.message}`));
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient));
+}
+
+io.on('connection', (socket) => {
+  socket.on('sub', (room, ack) => {
+    void socket.join(room);
+    if (typeof ack === 'function') ack();
+  });
+  socket.on('pub', (room, data) => {
+    io.to(room).emit('m', room, data);
+  });
+});
+
+httpServer.listen(0, '127.0.0.1', () => log(`socket.io listening on port ${httpServer.address().port}`));
+
+const stop = () => {
+  io.close();
+  setTimeout(() => process.exit(0), 200).unref();
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
