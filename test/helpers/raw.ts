@@ -47,8 +47,11 @@ export class RawSocket {
         return;
       }
       try {
-        const frame = JSON.parse(text) as Partial<Reply>;
-        if (typeof frame.rid === 'number') this.replies.set(frame.rid, frame as Reply);
+        // A frame may hold a batch: a JSON array of packets (our broker batches per event-loop turn).
+        const parsed = JSON.parse(text) as Partial<Reply> | Array<Partial<Reply>>;
+        for (const frame of Array.isArray(parsed) ? parsed : [parsed]) {
+          if (frame !== null && typeof frame === 'object' && typeof frame.rid === 'number') this.replies.set(frame.rid, frame as Reply);
+        }
       } catch {
         // Not ours to judge: a server only sends JSON, anything else is ignored here.
       }

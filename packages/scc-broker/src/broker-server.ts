@@ -22,11 +22,46 @@ import {
   listen,
   logServerEvents,
   type AGServer,
+  TickBatcher,
+  type Batchable,
+  type ServerSocket,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
 import { drainBroker, type DrainResult } from './drain.js';
 
+
+/**
+ * Sends what the broker relays to one worker socket in one event-loop turn as one frame (a JSON
+ * array every SocketCluster client decodes): a burst of publishes on many channels costs one
+ * syscall per worker instead of one per packet. The relay goes through the socket's async outbound
+ * stream, so buffering starts when a transmit is queued; replies (publish acks) join the batch.
+ */
+function batchFramesPerTurn(socket: ServerSocket, frames: TickBatcher): void {
+  const raw = socket as unknown as Batchable & {
+    transmit: (...args: unknown[]) => Promise<void>;
+    sendObject: (object: unknown) => void;
+    disconnect: (...args: unknown[]) => unknown;
+    state: string;
+    OPEN: string;
+  };
+  const transmit = raw.transmit;
+  const sendObject = raw.sendObject;
+  const disconnect = raw.disconnect;
+  // What was batched (an error reply, say) goes out before a close.
+  raw.disconnect = function (this: unknown, ...args: unknown[]) {
+    frames.flushSocket(raw);
+    return disconnect.apply(raw, args);
+  };
+  raw.transmit = function (this: unknown, ...args: unknown[]) {
+    if (raw.state === raw.OPEN) frames.touch(raw);
+    return transmit.apply(raw, args);
+  };
+  raw.sendObject = function (this: unknown, object: unknown) {
+    if (raw.state === raw.OPEN) frames.touch(raw);
+    sendObject.call(raw, object);
+  };
+}
 
 export interface BrokerServer {
   readonly port: number;
@@ -89,9 +124,11 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
       }
     })();
   }
+  const frames = new TickBatcher();
   void (async () => {
     for await (const { socket } of agServer.listener('connection')) {
       logger.info(`worker connected from ${socket.remoteAddress} (${agServer.clientsCount} connections)`);
+      batchFramesPerTurn(socket, frames);
     }
   })();
 
@@ -145,6 +182,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
         await stateLink.close();
         // Workers still connected (a drain that timed out) reconnect elsewhere on 1012.
         for (const socket of Object.values(agServer.clients)) void socket.disconnect(SERVICE_RESTART_CLOSE_CODE, 'scc-broker shutting down');
+        frames.close();
         agServer.close();
         agServer.closeAllListeners();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));

@@ -4,7 +4,7 @@
  * original does, so its subscribe and its publishes share one ordered connection.
  */
 import socketClusterClient from 'socketcluster-client';
-import { hashToIndex, parseInstanceUri, type ClientSocket, type Logger } from '@scc-ts/shared';
+import { hashToIndex, parseInstanceUri, type ClientSocket, type Logger, type TickBatcher } from '@scc-ts/shared';
 
 export interface BrokerPoolOptions {
   uri: string;
@@ -15,6 +15,8 @@ export interface BrokerPoolOptions {
   logger: Logger;
   /** Receives every packet the broker relays on a channel this pool subscribed. */
   onPacket: (channel: string, packet: unknown) => void;
+  /** Combines what is sent on a connection in one event-loop turn into one frame; none sends each at once. */
+  frames?: TickBatcher;
   /** Called when the pool goes down (a client lost its connection) or comes back (all connected). */
   onStatus?: (up: boolean) => void;
 }
@@ -85,6 +87,13 @@ export class BrokerPool {
     return this.clients[hashToIndex(channel, this.clients.length)] as ClientSocket;
   }
 
+  /** The channel's client, batching its frames for this turn when it is open. */
+  private senderFor(channel: string): ClientSocket {
+    const client = this.clientFor(channel);
+    if (this.options.frames && client.state === client.OPEN) this.options.frames.touch(client);
+    return client;
+  }
+
   /** Whether every client of the pool is connected. */
   get connected(): boolean {
     return this.clients.every((c) => c.state === c.OPEN);
@@ -130,12 +139,12 @@ export class BrokerPool {
 
   /** Publishes a packet; resolves when the broker acknowledges it (it has relayed the packet). */
   async publish(channel: string, packet: unknown): Promise<void> {
-    await this.clientFor(channel).invokePublish(channel, packet);
+    await this.senderFor(channel).invokePublish(channel, packet);
   }
 
   /** Publishes a packet without asking for an acknowledgement (the broker sends no answer). */
   transmit(channel: string, packet: unknown): Promise<void> {
-    return this.clientFor(channel).transmitPublish(channel, packet);
+    return this.senderFor(channel).transmitPublish(channel, packet);
   }
 
   /**
