@@ -23,45 +23,12 @@ import {
   logServerEvents,
   type AGServer,
   TickBatcher,
-  type Batchable,
-  type ServerSocket,
+  batchFramesPerTurn,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
 import { drainBroker, type DrainResult } from './drain.js';
 
-
-/**
- * Sends what the broker relays to one worker socket in one event-loop turn as one frame (a JSON
- * array every SocketCluster client decodes): a burst of publishes on many channels costs one
- * syscall per worker instead of one per packet. The relay goes through the socket's async outbound
- * stream, so buffering starts when a transmit is queued; replies (publish acks) join the batch.
- */
-function batchFramesPerTurn(socket: ServerSocket, frames: TickBatcher): void {
-  const raw = socket as unknown as Batchable & {
-    transmit: (...args: unknown[]) => Promise<void>;
-    sendObject: (object: unknown) => void;
-    disconnect: (...args: unknown[]) => unknown;
-    state: string;
-    OPEN: string;
-  };
-  const transmit = raw.transmit;
-  const sendObject = raw.sendObject;
-  const disconnect = raw.disconnect;
-  // What was batched (an error reply, say) goes out before a close.
-  raw.disconnect = function (this: unknown, ...args: unknown[]) {
-    frames.flushSocket(raw);
-    return disconnect.apply(raw, args);
-  };
-  raw.transmit = function (this: unknown, ...args: unknown[]) {
-    if (raw.state === raw.OPEN) frames.touch(raw);
-    return transmit.apply(raw, args);
-  };
-  raw.sendObject = function (this: unknown, object: unknown) {
-    if (raw.state === raw.OPEN) frames.touch(raw);
-    sendObject.call(raw, object);
-  };
-}
 
 export interface BrokerServer {
   readonly port: number;

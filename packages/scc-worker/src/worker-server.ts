@@ -23,6 +23,8 @@ import {
   type Readiness,
   type WorkerClusterConfig,
   type WorkerConfig,
+  TickBatcher,
+  batchFramesPerTurn,
 } from '@scc-ts/shared';
 import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
@@ -96,6 +98,12 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...limitServerOptions(config.limits), ...(config.socketClusterOptions ?? {}) });
   enforceLimits(agServer, config.limits, logger);
   hardenServer(agServer);
+  const frames = new TickBatcher();
+  if (config.batchClientFrames) {
+    void (async () => {
+      for await (const { socket } of agServer.listener('connection')) batchFramesPerTurn(socket, frames);
+    })();
+  }
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined });
 
   logServerEvents(agServer, logger);
@@ -146,6 +154,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
         // Stop accepting first, then tell clients to go elsewhere, then leave the cluster.
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         for (const socket of Object.values(agServer.clients)) void socket.disconnect(SHUTDOWN_CLOSE_CODE, 'scc-worker shutting down');
+        frames.close();
         let timer: NodeJS.Timeout | undefined;
         const left = await Promise.race([
           (cluster?.close() ?? Promise.resolve()).then(() => true),

@@ -141,9 +141,9 @@ export class EnvReader {
   }
 
   /** A boolean: true/1/yes/on or false/0/no/off (the originals treat any non-empty value as true). */
-  flag(name: string): boolean {
+  flag(name: string, fallback = false): boolean {
     const value = this.raw(name);
-    if (value === undefined) return false;
+    if (value === undefined) return fallback;
     const v = value.trim().toLowerCase();
     if (['true', '1', 'yes', 'on'].includes(v)) return true;
     if (['false', '0', 'no', 'off'].includes(v)) return false;
@@ -275,6 +275,8 @@ export interface BrokerConfig extends CommonConfig, StateLinkConfig {
 /** scc-worker settings; `cluster` is null in standalone mode (no `SCC_STATE_SERVER_HOST`). */
 export interface WorkerConfig extends CommonConfig {
   port: number;
+  /** Send what a client socket is given in one event-loop turn as one frame (a batch). */
+  batchClientFrames: boolean;
   cluster: WorkerClusterConfig | null;
   socketClusterOptions: Readonly<Record<string, unknown>> | null;
   /** Longest drain on SIGTERM before exiting anyway, ms (`SCC_DRAIN_TIMEOUT`; 0: no wait). */
@@ -405,6 +407,7 @@ export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process
   return r.done<WorkerConfig>({
     ...common(r, 'SOCKETCLUSTER_LOG_LEVEL', DEFAULT_WORKER_LOG_LEVEL, isTty, WORKER_LIMIT_DEFAULTS),
     port: r.listenPort('SOCKETCLUSTER_PORT', DEFAULT_WORKER_PORT),
+    batchClientFrames: r.flag('SCC_BATCH_CLIENT_FRAMES', true),
     cluster: host === null ? null : cluster,
     socketClusterOptions: r.jsonObject('SOCKETCLUSTER_OPTIONS'),
     drainTimeoutMs: r.ms('SCC_DRAIN_TIMEOUT', DEFAULT_DRAIN_TIMEOUT_MS, 0),

@@ -130,5 +130,5 @@ export {
 export type { MetricsRegistry } from './metrics.js';
 export { DEFAULT_DRAIN_TIMEOUT_MS } from './config.js';
 export { endConsumer } from './consumer.js';
-export { TickBatcher } from './tick-batch.js';
+export { TickBatcher, batchFramesPerTurn } from './tick-batch.js';
 export type { Batchable } from './tick-batch.js';
