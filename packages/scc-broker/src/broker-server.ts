@@ -24,6 +24,7 @@ import {
   type AGServer,
   TickBatcher,
   batchFramesPerTurn,
+  internalCodec,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
@@ -68,6 +69,8 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     // config.limits has no per-socket channel limit: a broker carries every channel its workers need.
     ...limitServerOptions(config.limits),
     ackTimeout: config.brokerAckTimeoutMs,
+    // Workers are its only peers: JSON without sc-formatter's per-value binary check (see codec.ts).
+    codecEngine: internalCodec,
     ...(config.socketClusterOptions ?? {}),
   });
   enforceLimits(agServer, config.limits, logger);

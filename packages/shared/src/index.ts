@@ -132,3 +132,4 @@ export { DEFAULT_DRAIN_TIMEOUT_MS } from './config.js';
 export { endConsumer } from './consumer.js';
 export { TickBatcher, batchFramesPerTurn } from './tick-batch.js';
 export type { Batchable } from './tick-batch.js';
+export { internalCodec } from './codec.js';

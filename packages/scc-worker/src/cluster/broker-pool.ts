@@ -4,7 +4,7 @@
  * original does, so its subscribe and its publishes share one ordered connection.
  */
 import socketClusterClient from 'socketcluster-client';
-import { hashToIndex, parseInstanceUri, type ClientSocket, type Logger, type TickBatcher } from '@scc-ts/shared';
+import { hashToIndex, internalCodec, parseInstanceUri, type ClientSocket, type Logger, type TickBatcher } from '@scc-ts/shared';
 
 export interface BrokerPoolOptions {
   uri: string;
@@ -45,6 +45,8 @@ export class BrokerPool {
         secure: target.secure,
         // A fresh query object per client: the original shares one, so every client reports the last poolIndex.
         query: { authKey: options.authKey as string, poolIndex: String(poolIndex) },
+        // The same JSON on the wire, without sc-formatter's per-value binary check (see codec.ts).
+        codecEngine: internalCodec,
         autoReconnectOptions: {
           initialDelay: options.retryDelayMs,
           randomness: options.reconnectRandomnessMs,

@@ -171,7 +171,9 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       this.router.unsubscribe(channel);
       this.sequencer.forgetChannel(channel);
     });
-    this.consume(broker.listener('publish').createConsumer(), ({ channel, data }: { channel: string; data: unknown }) => {
+    this.consume(broker.listener('publish').createConsumer(), ({ channel, data: published }: { channel: string; data: unknown }) => {
+      // A raw ArrayBuffer would encode as {} on the broker link (see internalCodec); a Buffer keeps its bytes.
+      const data = published instanceof ArrayBuffer ? Buffer.from(published) : published;
       if (this.batcher) this.batcher.add(channel, data);
       else this.send(channel, [data]);
     });
