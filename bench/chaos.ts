@@ -40,13 +40,17 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { SystemName } from './lib/chaos-cluster.js';
 import { formatScenario } from './lib/chaos-report.js';
-import { assertionFailures, runSuite, SCENARIO_IDS, type ChaosOptions, type ScenarioId } from './lib/chaos-scenarios.js';
+import {
+  assertionFailures,
+  CI_PROFILE,
+  FULL_PROFILE,
+  runSuite,
+  SCENARIO_IDS,
+  WAIT_TIMEOUT_MS,
+  type ChaosOptions,
+  type ScenarioId,
+} from './lib/chaos-scenarios.js';
 
-/** Full-run defaults, then the --ci overrides (small and fast). */
-const FULL = { rate: 5000, channels: 100, stateDownMs: 30_000, warmupMs: 2000, settleMs: 3000, scaleOutMs: 1000, scaleBackMs: 500, startupDelayMs: 2500, retryDelayMs: 1000 };
-const CI = { rate: 500, channels: 20, stateDownMs: 3000, warmupMs: 1000, settleMs: 1500, scaleOutMs: 1000, scaleBackMs: 500, startupDelayMs: 2000, retryDelayMs: 500 };
-/** Bound on each wait for the cluster (a join, an exit, a re-join), ms. */
-const WAIT_TIMEOUT_MS = 30_000;
 
 function fail(message: string): never {
   process.stderr.write(`chaos: ${message}\n`);
@@ -78,7 +82,7 @@ const { values } = (() => {
   }
 })();
 
-const defaults = values.ci ? CI : FULL;
+const defaults = values.ci ? CI_PROFILE : FULL_PROFILE;
 function int(flag: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const v = Number(value);

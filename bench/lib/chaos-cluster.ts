@@ -30,16 +30,29 @@ export interface ClusterTimings {
   waitTimeoutMs: number;
 }
 
-/** A free TCP port (bound on every interface as the services do, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
+/**
+ * `count` distinct free TCP ports: all are bound at once (on every interface, as the services bind)
+ * before any is released, so two callers in one batch cannot be handed the same port.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, () => {
+              const address = server.address();
+              if (typeof address === 'object' && address) resolve(address.port);
+              else reject(new Error('no port'));
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
 }
 
 const uri = (port: number): string => `ws://127.0.0.1:${port}`;
@@ -64,10 +77,11 @@ export class ChaosCluster {
   static async start(system: SystemName, brokers: number, timings: ClusterTimings, workerEnv: Record<string, string> = {}): Promise<ChaosCluster> {
     const cluster = new ChaosCluster(system, timings, workerEnv);
     try {
-      cluster.statePort = await freePort();
+      const ports = await freePorts(3 + brokers);
+      cluster.statePort = ports[0]!;
+      cluster.workerPorts.push(ports[1]!, ports[2]!);
       cluster.state = await cluster.spawnState(0);
-      for (let i = 0; i < brokers; i++) await cluster.addBroker();
-      for (let i = 0; i < 2; i++) cluster.workerPorts.push(await freePort());
+      await Promise.all(ports.slice(3).map((port) => cluster.addBroker(port)));
       await Promise.all(cluster.workerPorts.map((port, i) => cluster.spawnWorker(i, port)));
       await cluster.waitForBrokerCount(brokers, [0, 0]);
     } catch (error) {
@@ -98,9 +112,9 @@ export class ChaosCluster {
     };
   }
 
-  /** Starts one more broker and resolves once the state server has registered it. */
-  async addBroker(): Promise<ServiceProcess> {
-    const port = await freePort();
+  /** Starts one more broker (on `port`, or a free one) and resolves once the state server has registered it. */
+  async addBroker(port?: number): Promise<ServiceProcess> {
+    port ??= (await freePorts(1))[0]!;
     const from = this.state.logs.length;
     const env = { ...this.peerEnv(), SCC_BROKER_SERVER_PORT: String(port), SCC_BROKER_SERVER_RETRY_DELAY: String(this.timings.retryDelayMs) };
     const broker =

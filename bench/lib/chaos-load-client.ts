@@ -44,16 +44,14 @@ export class LoadClient {
     });
   }
 
-  /** Starts the generator: connects, subscribes every channel on every worker and primes them. */
-  static async start(init: LoadInit): Promise<LoadClient> {
-    const client = new LoadClient();
-    try {
-      await client.request({ cmd: 'init', init }, init.setupTimeoutMs + 5000);
-    } catch (error) {
-      await client.close();
-      throw error;
-    }
-    return client;
+  /** Forks the generator process; call `init` once the workers are up (forking early hides tsx's start-up time). */
+  static spawn(): LoadClient {
+    return new LoadClient();
+  }
+
+  /** Connects to the workers, subscribes every channel on every worker and primes them. */
+  async init(init: LoadInit): Promise<void> {
+    await this.request({ cmd: 'init', init }, init.setupTimeoutMs + 5000);
   }
 
   private request(body: Record<string, unknown>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply> {

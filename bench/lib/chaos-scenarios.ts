@@ -101,6 +101,67 @@ export const SCENARIOS: Readonly<Record<ScenarioId, Scenario>> = {
   },
 };
 
+/** Defaults of a profile: the full run, or the small fast CI version (`--ci`, and test/chaos.test.ts). */
+export interface ChaosProfile {
+  rate: number;
+  channels: number;
+  stateDownMs: number;
+  warmupMs: number;
+  settleMs: number;
+  scaleOutMs: number;
+  scaleBackMs: number;
+  /** Startup delay of the restarted state server: above the brokers' reconnect delay plus its up to 1000 ms jitter. */
+  startupDelayMs: number;
+  retryDelayMs: number;
+}
+
+export const FULL_PROFILE: Readonly<ChaosProfile> = Object.freeze({
+  rate: 5000,
+  channels: 100,
+  stateDownMs: 30_000,
+  warmupMs: 2000,
+  settleMs: 3000,
+  scaleOutMs: 1000,
+  scaleBackMs: 500,
+  startupDelayMs: 2500,
+  retryDelayMs: 1000,
+});
+
+export const CI_PROFILE: Readonly<ChaosProfile> = Object.freeze({
+  rate: 500,
+  channels: 20,
+  stateDownMs: 3000,
+  warmupMs: 1000,
+  settleMs: 1000,
+  scaleOutMs: 1000,
+  scaleBackMs: 500,
+  startupDelayMs: 2000,
+  retryDelayMs: 500,
+});
+
+/** Bound on each wait for the cluster (a join, an exit, a re-join), ms. */
+export const WAIT_TIMEOUT_MS = 30_000;
+
+/** Options for a profile, every scenario, the given systems. */
+export function profileOptions(profile: Readonly<ChaosProfile>, systems: SystemName[]): ChaosOptions {
+  return {
+    systems,
+    scenarios: [...SCENARIO_IDS],
+    rate: profile.rate,
+    channels: profile.channels,
+    stateDownMs: profile.stateDownMs,
+    warmupMs: profile.warmupMs,
+    settleMs: profile.settleMs,
+    timings: {
+      scaleOutDelayMs: profile.scaleOutMs,
+      scaleBackDelayMs: profile.scaleBackMs,
+      startupDelayMs: profile.startupDelayMs,
+      retryDelayMs: profile.retryDelayMs,
+      waitTimeoutMs: WAIT_TIMEOUT_MS,
+    },
+  };
+}
+
 /** One (system, scenario) result. */
 export interface ScenarioRun {
   scenario: ScenarioId;
@@ -132,8 +193,9 @@ export async function runScenario(system: SystemName, id: ScenarioId, options: C
   let load: LoadClient | undefined;
   const notes: string[] = [];
   try {
+    load = LoadClient.spawn();
     cluster = await ChaosCluster.start(system, scenario.brokers, options.timings, scenario.workerEnv);
-    load = await LoadClient.start({
+    await load.init({
       ports: cluster.workerPorts,
       ids: ['A', 'B'],
       channels: options.channels,
