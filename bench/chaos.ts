@@ -3,7 +3,7 @@
  *
  *   pnpm chaos [--ci] [--assert] [--rate N] [--channels N] [--state-down-ms N] [--systems ours,original]
  *              [--scenarios 1,2,3,3b,4,5] [--json path] [--warmup-ms N] [--settle-ms N]
- *              [--scale-out-ms N] [--scale-back-ms N] [--startup-delay-ms N] [--retry-delay-ms N]
+ *              [--scale-out-ms N] [--scale-back-ms N] [--startup-delay-ms N] [--retry-delay-ms N] [--wait-timeout-ms N]
  *
  * Each (system, scenario) runs on a fresh cluster of child processes on 127.0.0.1: our scc-state, brokers,
  * and workers A and B. System "ours" = packages/scc-broker + packages/scc-worker; "original" =
@@ -46,7 +46,6 @@ import {
   FULL_PROFILE,
   runSuite,
   SCENARIO_IDS,
-  WAIT_TIMEOUT_MS,
   type ChaosOptions,
   type ScenarioId,
 } from './lib/chaos-scenarios.js';
@@ -75,6 +74,7 @@ const { values } = (() => {
         'scale-back-ms': { type: 'string' },
         'startup-delay-ms': { type: 'string' },
         'retry-delay-ms': { type: 'string' },
+        'wait-timeout-ms': { type: 'string' },
       },
     });
   } catch (error) {
@@ -109,7 +109,7 @@ const options: ChaosOptions = {
     scaleBackDelayMs: int('scale-back-ms', values['scale-back-ms'], defaults.scaleBackMs, 0),
     startupDelayMs: int('startup-delay-ms', values['startup-delay-ms'], defaults.startupDelayMs, 0),
     retryDelayMs: int('retry-delay-ms', values['retry-delay-ms'], defaults.retryDelayMs, 1),
-    waitTimeoutMs: WAIT_TIMEOUT_MS,
+    waitTimeoutMs: int('wait-timeout-ms', values['wait-timeout-ms'], defaults.waitTimeoutMs, 1),
   },
 };
 if (values.assert && !values.ci) fail('--assert goes with --ci');
