@@ -48,6 +48,7 @@ describe('checkChaosLog', () => {
     const r = checkChaosLog(log([A], [subscriber('A', all), subscriber('B', all)]));
     expect(r).toMatchObject({ published: 4, unacked: 0, expected: 8, received: 8, lost: 0, duplicated: 0, outOfOrder: 0, unexpected: 0, lostWindow: null });
     expect(r.lostByPath).toEqual({});
+    expect(r.lostByChannel).toEqual({});
   });
 
   it('counts a missing message as lost, with its send time as the window and its path', () => {
@@ -55,6 +56,7 @@ describe('checkChaosLog', () => {
     expect(r).toMatchObject({ expected: 8, received: 6, lost: 2, duplicated: 0, outOfOrder: 0, unexpected: 0 });
     expect(r.lostWindow).toEqual({ first: 200, last: 300 });
     expect(r.lostByPath).toEqual({ 'A→B': 2 });
+    expect(r.lostByChannel).toEqual({ 0: 1, 1: 1 });
   });
 
   it('counts extra copies as duplicates, not as lost or out of order', () => {

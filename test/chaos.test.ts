@@ -21,6 +21,7 @@ function summary(run: ScenarioRun): Record<string, unknown> {
     duplicated: c?.duplicated,
     outOfOrder: c?.outOfOrder,
     lostWindowMs: run.lostWindowMs,
+    lostOnMovedOrOrphanedChannels: run.affected,
     lostByPath: c?.lostByPath,
     published: c?.published,
     expected: c?.expected,
@@ -53,6 +54,8 @@ describe('chaos suite, CI version, our services', () => {
       expect(w.first).toBeGreaterThan(-2000);
       expect(w.last).toBeLessThan(run.eventMs! + options.settleMs);
       expect(Object.values(c.lostByPath).reduce((a, b) => a + b, 0)).toBe(c.lost);
+      // Only channels the killed broker owned can lose anything.
+      expect(run.affected!.lost).toBe(c.lost);
     }
   }, SCENARIO_TIMEOUT_MS);
 });

@@ -16,6 +16,9 @@
  *   subscriber was not continuously subscribed since before the send). Reported, never an error.
  */
 
+/** The name of channel `index` in the chaos suite. */
+export const chaosChannel = (index: number): string => `chaos/${index}`;
+
 /** A half-open interval of epoch milliseconds; `end` null while still open. */
 export interface Interval {
   start: number;
@@ -85,6 +88,8 @@ export interface CheckResult {
   lostWindow: Window | null;
   /** Lost counts keyed `publisher→subscriber`, e.g. `A→B`. */
   lostByPath: Record<string, number>;
+  /** Lost counts by channel index. */
+  lostByChannel: Record<number, number>;
 }
 
 /** Most publishers a log may hold (message keys pack the publisher index into 6 bits). */
@@ -114,6 +119,7 @@ export function checkChaosLog(log: ChaosLog): CheckResult {
     unexpected: 0,
     lostWindow: null,
     lostByPath: {},
+    lostByChannel: {},
   };
   for (const pub of log.publishers) {
     for (const acked of pub.ackedAt) {
@@ -153,7 +159,8 @@ export function checkChaosLog(log: ChaosLog): CheckResult {
       for (let i = 0; i < pub.sentAt.length; i++) {
         if (pub.ackedAt[i]! < 0) continue;
         const t = pub.sentAt[i]!;
-        const subscribedAt = since[pub.channel[i]!];
+        const channel = pub.channel[i]!;
+        const subscribedAt = since[channel];
         if (subscribedAt === null || subscribedAt === undefined || subscribedAt >= t || connectedSince! >= t) continue;
         result.expected += 1;
         if (copies.has(key(p, i + 1))) {
@@ -163,6 +170,7 @@ export function checkChaosLog(log: ChaosLog): CheckResult {
         result.lost += 1;
         const path = `${pub.id}→${sub.id}`;
         result.lostByPath[path] = (result.lostByPath[path] ?? 0) + 1;
+        result.lostByChannel[channel] = (result.lostByChannel[channel] ?? 0) + 1;
         const w = result.lostWindow;
         result.lostWindow = w === null ? { first: t, last: t } : { first: Math.min(w.first, t), last: Math.max(w.last, t) };
       }

@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import socketClusterClient from 'socketcluster-client';
-import type { ChaosLog, Interval, PublisherLog, SubscriberLog } from './chaos-checker.js';
+import { chaosChannel, type ChaosLog, type Interval, type PublisherLog, type SubscriberLog } from './chaos-checker.js';
 
 type Client = ReturnType<typeof socketClusterClient.create>;
 
@@ -57,7 +57,7 @@ const RECONNECT = { initialDelay: 500, randomness: 500, multiplier: 1.5, maxDela
 
 /** Epoch milliseconds with sub-millisecond resolution, so events in one process order strictly. */
 const now = (): number => performance.timeOrigin + performance.now();
-const channelName = (i: number): string => `chaos/${i}`;
+const channelName = chaosChannel;
 
 class Subscriber {
   readonly log: SubscriberLog;

@@ -15,6 +15,7 @@ const ROWS: Row[] = [
   ['unexpected (info)', (r) => n(r.check?.unexpected)],
   ['unacked publishes', (r) => n(r.check?.unacked)],
   ['lost window vs event (ms)', (r) => (r.lostWindowMs ? `${r.lostWindowMs.first}…${r.lostWindowMs.last}` : r.check ? 'none' : '-')],
+  ['lost on moved/orphaned channels', (r) => (r.affected ? `${r.affected.lost} (${r.affected.channels} channels)` : '-')],
   ['lost by path', (r) => (r.check ? Object.entries(r.check.lostByPath).map(([k, v]) => `${k} ${v}`).join(', ') || 'none' : '-')],
   ['offered / achieved msg/s', (r) => (r.offeredRate === undefined ? '-' : `${r.offeredRate} / ${n(r.achievedRate)}`)],
   ['skipped by pacer', (r) => n(r.skipped)],

@@ -4,7 +4,8 @@
  * cluster is stable again plus a settle time, then publishing stops and the generator drains; the
  * checker turns its log into counts.
  */
-import { checkChaosLog, type CheckResult } from './chaos-checker.js';
+import { SkeletonRendezvousMapper } from '@scc-ts/shared';
+import { chaosChannel, checkChaosLog, type CheckResult } from './chaos-checker.js';
 import { ChaosCluster, type ClusterTimings, type SystemName } from './chaos-cluster.js';
 import { LoadClient } from './chaos-load-client.js';
 
@@ -33,6 +34,19 @@ interface EventContext {
   options: ChaosOptions;
   /** Free-form facts about the event for the report (e.g. how a broker exited). */
   notes: string[];
+  /** Channels the event moves or orphans (set by the event), to tell whether losses are where they should be. */
+  affected?: Set<number>;
+}
+
+/** Each channel's owner among brokers on `ports`, by skeleton rendezvous (both systems' default mapping). */
+function owners(ports: number[], channels: number): string[] {
+  const mapper = new SkeletonRendezvousMapper();
+  mapper.setSites(ports.map((p) => `ws://127.0.0.1:${p}`));
+  return Array.from({ length: channels }, (_, c) => mapper.findSite(chaosChannel(c)) ?? '');
+}
+
+function livePorts(cluster: ChaosCluster): number[] {
+  return cluster.brokers.filter((b) => b.alive).map((b) => b.port);
 }
 
 interface Scenario {
@@ -49,6 +63,8 @@ async function killBroker(ctx: EventContext, signal: 'SIGTERM' | 'SIGKILL'): Pro
   const { cluster } = ctx;
   const marks = cluster.workerMarks();
   const victim = cluster.brokers[0]!;
+  const before = owners(livePorts(cluster), ctx.options.channels);
+  ctx.affected = new Set(before.flatMap((owner, c) => (owner === `ws://127.0.0.1:${victim.port}` ? [c] : [])));
   const exit = await victim.stop(signal, ctx.options.timings.waitTimeoutMs);
   if (signal === 'SIGTERM') {
     ctx.notes.push(exit.signal === 'SIGKILL' ? `broker did not exit within ${ctx.options.timings.waitTimeoutMs} ms of SIGTERM; killed` : `broker exited by itself (code ${exit.code}, signal ${exit.signal})`);
@@ -60,9 +76,13 @@ export const SCENARIOS: Readonly<Record<ScenarioId, Scenario>> = {
   '1': {
     title: 'a broker joins (2 → 3)',
     brokers: 2,
-    async event({ cluster }) {
+    async event(ctx) {
+      const { cluster } = ctx;
       const marks = cluster.workerMarks();
+      const before = owners(livePorts(cluster), ctx.options.channels);
       await cluster.addBroker();
+      const after = owners(livePorts(cluster), ctx.options.channels);
+      ctx.affected = new Set(before.flatMap((owner, c) => (owner === after[c] ? [] : [c])));
       await cluster.waitForBrokerCount(3, marks);
     },
   },
@@ -179,6 +199,8 @@ export interface ScenarioRun {
   achievedRate?: number;
   /** From the event's start until the cluster was stable again, ms. */
   eventMs?: number;
+  /** Channels the event moves (1) or orphans (2, 3, 3b), and how many lost messages were on them. */
+  affected?: { channels: number; lost: number };
   /** Send times of the first and last lost message, relative to the event's start, ms. */
   lostWindowMs?: { first: number; last: number } | null;
   notes?: string[];
@@ -207,7 +229,8 @@ export async function runScenario(system: SystemName, id: ScenarioId, options: C
     await load.startLoad();
     await sleep(options.warmupMs); // a duration of load, not a wait for an event
     const eventAt = Date.now();
-    await scenario.event({ cluster, load, options, notes });
+    const ctx: EventContext = { cluster, load, options, notes };
+    await scenario.event(ctx);
     const eventMs = Date.now() - eventAt;
     await sleep(options.settleMs);
     const log = await load.stop();
@@ -221,6 +244,9 @@ export async function runScenario(system: SystemName, id: ScenarioId, options: C
       offeredRate: options.rate,
       achievedRate: Math.round(check.published / loadSeconds),
       eventMs,
+      ...(ctx.affected && {
+        affected: { channels: ctx.affected.size, lost: [...ctx.affected].reduce((n, c) => n + (check.lostByChannel[c] ?? 0), 0) },
+      }),
       lostWindowMs: check.lostWindow && { first: Math.round(check.lostWindow.first - eventAt), last: Math.round(check.lostWindow.last - eventAt) },
       notes,
     };
