@@ -77,7 +77,7 @@ class Subscriber {
       subscribed: Array.from({ length: channels }, () => []),
       delivery: { channel: [], publisher: [], seq: [], at: [] },
     };
-    void this.track();
+    this.track();
     for (let c = 0; c < channels; c++) void this.consume(c);
   }
 
@@ -85,7 +85,7 @@ class Subscriber {
     return this.open.size;
   }
 
-  private async track(): Promise<void> {
+  private track(): void {
     const { client, log } = this;
     const opened = (): void => {
       log.connected.push({ start: now(), end: null });

@@ -25,7 +25,7 @@ const ROWS: Row[] = [
 /** The table of one scenario, systems side by side. */
 export function formatScenario(id: ScenarioId, runs: readonly ScenarioRun[], systems: readonly SystemName[]): string {
   const bySystem = systems.map((s) => runs.find((r) => r.scenario === id && r.system === s));
-  const columns = bySystem.map((run) => (run === undefined ? ROWS.map(() => '-') : run.status === 'ok' ? ROWS.map(([, f]) => f(run)) : ROWS.map(() => run.status)));
+  const columns = bySystem.map((run) => (run === undefined ? ROWS.map(() => '-') : run.check ? ROWS.map(([, f]) => f(run)) : ROWS.map(() => run.status)));
   const labelWidth = Math.max(...ROWS.map(([l]) => l.length));
   const widths = systems.map((s, i) => Math.max(s.length, ...columns[i]!.map((v) => v.length)));
   const line = (label: string, values: string[]): string => `  ${label.padEnd(labelWidth)}  ${values.map((v, i) => v.padStart(widths[i]!)).join('  ')}`;

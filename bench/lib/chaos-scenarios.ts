@@ -197,7 +197,7 @@ export interface ScenarioRun {
   offeredRate?: number;
   /** Acked publishes per second over the load period. */
   achievedRate?: number;
-  /** From the event's start until the cluster was stable again, ms. */
+  /** From the event's start until the cluster was stable again (or the wait gave up), ms. */
   eventMs?: number;
   /** Channels the event moves (1) or orphans (2, 3, 3b), and how many lost messages were on them. */
   affected?: { channels: number; lost: number };
@@ -230,7 +230,11 @@ export async function runScenario(system: SystemName, id: ScenarioId, options: C
     await sleep(options.warmupMs); // a duration of load, not a wait for an event
     const eventAt = Date.now();
     const ctx: EventContext = { cluster, load, options, notes };
-    await scenario.event(ctx);
+    // A cluster that does not become stable in time is an error, but what was delivered is still counted.
+    let eventError: string | undefined;
+    await scenario.event(ctx).catch((error: unknown) => {
+      eventError = `${(error as Error).message}\n${cluster!.tail()}`;
+    });
     const eventMs = Date.now() - eventAt;
     await sleep(options.settleMs);
     const log = await load.stop();
@@ -238,7 +242,7 @@ export async function runScenario(system: SystemName, id: ScenarioId, options: C
     const loadSeconds = (log.loadStoppedAt - log.loadStartedAt) / 1000;
     return {
       ...base,
-      status: 'ok',
+      ...(eventError === undefined ? { status: 'ok' as const } : { status: 'error' as const, error: eventError }),
       check,
       skipped: log.skipped,
       offeredRate: options.rate,
@@ -277,7 +281,7 @@ export function assertionFailures(runs: readonly ScenarioRun[]): string[] {
   const failures: string[] = [];
   for (const run of runs) {
     if (run.system !== 'ours' || run.status === 'n/a') continue;
-    if (run.status === 'error') {
+    if (run.status === 'error' || !run.check) {
       failures.push(`scenario ${run.scenario}: ${run.error?.split('\n', 1)[0] ?? 'error'}`);
       continue;
     }
