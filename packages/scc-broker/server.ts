@@ -1,10 +1,11 @@
 /** `node server`: starts scc-broker from SCC_* environment variables (SCC_STATE_SERVER_HOST is required). */
-import { createLogger, lifecycleLogger, readBrokerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
+import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readBrokerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
 import { startBrokerServer } from './src/broker-server.js';
 
 await runService({
   name: 'scc-broker',
   readConfig: () => readBrokerConfig(),
+  shutdownTimeoutMsFor: (config) => config.drainTimeoutMs + CLOSE_MARGIN_MS,
   async start(config) {
     const logger = createLogger({ name: 'scc-broker', level: config.logLevel, format: config.logFormat });
     const lifecycle = lifecycleLogger(logger, config.logLevel);
@@ -15,6 +16,7 @@ await runService({
     return {
       async close() {
         lifecycle.info('scc-broker leaving the cluster and shutting down');
+        await broker.drain();
         await broker.close();
       },
     };

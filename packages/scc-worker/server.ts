@@ -1,10 +1,11 @@
 /** `node server`: starts scc-worker from SCC_* / SOCKETCLUSTER_* environment variables. */
-import { createLogger, lifecycleLogger, readWorkerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
+import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readWorkerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
 import { startWorkerServer } from './src/worker-server.js';
 
 await runService({
   name: 'scc-worker',
   readConfig: () => readWorkerConfig(),
+  shutdownTimeoutMsFor: (config) => config.drainTimeoutMs + CLOSE_MARGIN_MS,
   async start(config) {
     const logger = createLogger({ name: 'scc-worker', level: config.logLevel, format: config.logFormat });
     const lifecycle = lifecycleLogger(logger, config.logLevel);

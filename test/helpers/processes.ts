@@ -31,6 +31,8 @@ export const FAST_PEER_ENV = {
   SCC_BROKER_RETRY_DELAY: '200',
   SCC_STATE_SERVER_RECONNECT_RANDOMNESS: '100',
   SCC_INSTANCE_IP: '127.0.0.1',
+  SCC_HANDOVER_DELAY: '150',
+  SCC_HANDOVER_GRACE: '150',
 } as const;
 
 const running = new Set<ServiceProcess>();
@@ -123,10 +125,10 @@ export class ServiceProcess {
   }
 }
 
-/** Spawns `node server` in `packages/<pkg>` with the given environment (JSON logs). */
-export function spawnService(name: string, pkg: 'scc-state' | 'scc-broker' | 'scc-worker', env: Record<string, string>): ServiceProcess {
+/** Spawns `node server` in `packages/<pkg>` (or in `cwd`) with the given environment (JSON logs). */
+export function spawnService(name: string, pkg: 'scc-state' | 'scc-broker' | 'scc-worker', env: Record<string, string>, cwd = join(ROOT, 'packages', pkg)): ServiceProcess {
   const child = spawn(process.execPath, ['server'], {
-    cwd: join(ROOT, 'packages', pkg),
+    cwd,
     env: { PATH: process.env['PATH'] ?? '', SCC_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -135,7 +137,8 @@ export function spawnService(name: string, pkg: 'scc-state' | 'scc-broker' | 'sc
 
 const LISTENING = /listening on port (\d+)/;
 
-async function started(service: ServiceProcess): Promise<ServiceProcess> {
+/** Waits for the service's `listening on port N` line and records the port. */
+export async function started(service: ServiceProcess): Promise<ServiceProcess> {
   const line = await service.waitForLog(LISTENING);
   service.port = Number(LISTENING.exec(line.msg)![1]);
   return service;
@@ -216,9 +219,10 @@ export async function startCluster(options: {
   return { state, brokers, workers };
 }
 
-/** Waits until the worker logs a broker list of exactly `count` brokers, after log index `from`. */
-export function waitForBrokerCount(worker: ServiceProcess, count: number, from = 0, timeoutMs = 10_000): Promise<LogLine> {
-  return worker.waitForLog(new RegExp(`broker list from (join|push): ${count} brokers`), timeoutMs, from);
+/** Waits until the worker has the list of `count` brokers and publishes through it (its handover is over). */
+export async function waitForBrokerCount(worker: ServiceProcess, count: number, from = 0, timeoutMs = 10_000): Promise<LogLine> {
+  await worker.waitForLog(new RegExp(`broker list from (join|push): ${count} brokers`), timeoutMs, from);
+  return worker.waitForLog(new RegExp(`publishing through ${count} brokers`), timeoutMs, from);
 }
 
 /** A cluster with one subscriber client on worker B on every channel and a publisher client on worker A. */

@@ -15,8 +15,8 @@ export class BrokerSpy {
     private readonly client: Client,
   ) {}
 
-  static async attach(port: number, channels: string[]): Promise<BrokerSpy> {
-    const client = await connect(port, { authKey: 'null', poolIndex: '0' });
+  static async attach(port: number, channels: readonly string[], authKey = 'null'): Promise<BrokerSpy> {
+    const client = await connect(port, { authKey, poolIndex: '0' });
     const spy = new BrokerSpy(`ws://127.0.0.1:${port}`, client);
     await Promise.all(
       channels.map(async (channel) => {

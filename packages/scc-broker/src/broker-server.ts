@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import socketClusterServer from 'socketcluster-server';
 import {
   Procedure,
+  SERVICE_RESTART_CLOSE_CODE,
   handleHealthRequest,
   installHandshakeChecks,
   lifecycleLogger,
@@ -19,6 +20,8 @@ import {
   type AGServer,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
+import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
+import { drainBroker, type DrainResult } from './drain.js';
 
 
 export interface BrokerServer {
@@ -27,6 +30,14 @@ export interface BrokerServer {
   readonly agServer: AGServer;
   /** Whether the broker has joined the state server on its current connection. */
   readonly joined: boolean;
+  readonly metrics: BrokerMetrics;
+  /** Whether drain() has started (readiness is false from then on). */
+  readonly draining: boolean;
+  /**
+   * Leaves the cluster and keeps relaying until workers have moved every subscription away, or
+   * `timeoutMs` (default: the config's drain timeout). Call close() after. Safe to call twice.
+   */
+  drain(timeoutMs?: number): Promise<DrainResult>;
   /** Tells the state server we are leaving, then stops serving. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -35,9 +46,15 @@ export interface BrokerServer {
 export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: Logger): Promise<BrokerServer> {
   const lifecycle = lifecycleLogger(logger, config.logLevel);
   let link: StateLink | undefined;
+  let draining: Promise<DrainResult> | undefined;
+  let metrics: BrokerMetrics | undefined;
   const httpServer: Server = createServer((req, res) => {
-    const handled = handleHealthRequest(req, res, () =>
-      link?.joined ? { ready: true } : { ready: false, detail: 'not joined to the state server' },
+    const handled = handleHealthRequest(
+      req,
+      res,
+      () =>
+        draining ? { ready: false, detail: 'draining' } : link?.joined ? { ready: true } : { ready: false, detail: 'not joined to the state server' },
+      metrics?.registry,
     );
     if (!handled) notFound(res);
   });
@@ -51,8 +68,12 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
   installHandshakeChecks(agServer, {
     authKey: config.authKey,
     authErrorMessage: 'Cannot connect to the cluster broker server without providing a valid authKey as a URL query argument.',
-    onRefused: (error, remoteAddress) => logger.warn(`refused ${remoteAddress ?? 'a peer'}: ${error.name}: ${error.message}`),
+    onRefused: (error, remoteAddress) => {
+      metrics?.handshakeRefused(error);
+      logger.warn(`refused ${remoteAddress ?? 'a peer'}: ${error.name}: ${error.message}`);
+    },
   });
+  metrics = createBrokerMetrics({ agServer, joined: () => link?.joined ?? false, draining: () => draining !== undefined });
 
   logServerEvents(agServer, logger);
   if (logger.isLevelEnabled('debug')) {
@@ -85,17 +106,37 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
 
   let closing: Promise<void> | undefined;
   const stateLink = link;
+  const brokerMetrics = metrics;
   return {
     port,
     instanceId: created.instanceId,
     agServer,
+    metrics: brokerMetrics,
     get joined() {
       return stateLink.joined;
     },
+    get draining() {
+      return draining !== undefined;
+    },
+    drain(timeoutMs = config.drainTimeoutMs) {
+      draining ??= drainBroker({
+        agServer,
+        logger: lifecycle,
+        timeoutMs,
+        leave: async () => {
+          await stateLink.leave(Procedure.BrokerLeaveCluster);
+          await stateLink.close();
+        },
+      });
+      return draining;
+    },
     close() {
       closing ??= (async () => {
+        brokerMetrics.close();
         await stateLink.leave(Procedure.BrokerLeaveCluster);
         await stateLink.close();
+        // Workers still connected (a drain that timed out) reconnect elsewhere on 1012.
+        for (const socket of Object.values(agServer.clients)) void socket.disconnect(SERVICE_RESTART_CLOSE_CODE, 'scc-broker shutting down');
         agServer.close();
         agServer.closeAllListeners();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));

@@ -3,3 +3,7 @@ export { startBrokerServer } from './broker-server.js';
 export type { BrokerServer } from './broker-server.js';
 export { createBrokerStateLink } from './state-link.js';
 export type { BrokerStateLinkOptions } from './state-link.js';
+export { createBrokerMetrics, subscriptionCount } from './metrics.js';
+export type { BrokerMetrics, BrokerMetricsSources } from './metrics.js';
+export { drainBroker } from './drain.js';
+export type { DrainOptions, DrainResult } from './drain.js';

@@ -1,6 +1,6 @@
 /** The broker's membership in the cluster: joins the state server on every connect, leaves on close. */
 import { v4 as uuidv4 } from 'uuid';
-import { InstanceType, Procedure, SCC_TS_VERSION, StateLink, type BrokerConfig, type Logger } from '@scc-ts/shared';
+import { InstanceType, Procedure, StateLink, type BrokerConfig, type Logger } from '@scc-ts/shared';
 
 export interface BrokerStateLinkOptions {
   config: Readonly<BrokerConfig>;
@@ -21,7 +21,7 @@ export function createBrokerStateLink(options: BrokerStateLinkOptions): { link: 
     authKey: config.authKey,
     instanceType: InstanceType.Broker,
     instancePort: port,
-    version: SCC_TS_VERSION,
+    version: config.announceVersion,
     connectTimeoutMs: config.stateServerConnectTimeoutMs,
     ackTimeoutMs: config.stateServerAckTimeoutMs,
     retryDelayMs: config.retryDelayMs,

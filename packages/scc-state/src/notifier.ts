@@ -20,8 +20,10 @@ export interface NotifierOptions {
   scaleBackDelayMs: number;
   retryDelayMs: number;
   logger: Logger;
-  /** Called after each broadcast with the list and time, for logs and views. */
+  /** Called after each broadcast with the list and time, for logs, views and the handover. */
   onBroadcast?: (kind: ListKind, uris: readonly string[], time: number) => void;
+  /** Extra fields for one worker's push (our extensions; original workers get none). */
+  extraFields?: (kind: ListKind, socketId: string) => Record<string, unknown>;
 }
 
 /** Which membership list a push carries. */
@@ -62,6 +64,11 @@ export class Notifier {
     }, delay);
   }
 
+  /** Whether a debounced push of the list is waiting to fire. */
+  pending(kind: ListKind): boolean {
+    return this.timers[kind] !== undefined;
+  }
+
   /** Forgets a worker (its socket closed). */
   forget(socketId: string): void {
     this.latest.delete(`brokers:${socketId}`);
@@ -83,6 +90,7 @@ export class Notifier {
         kind === 'brokers' ? { sccBrokerURIs: uris, time } : { sccWorkerURIs: uris, time };
       // Each worker is told its own URI (the original sends every worker the same one).
       data['sccSourceWorkerURI'] = worker.uri;
+      Object.assign(data, this.options.extraFields?.(kind, worker.socketId));
       this.latest.set(`${kind}:${worker.socketId}`, time);
       void this.send(kind, worker, procedure, data, time);
     }

@@ -12,6 +12,7 @@ import {
   InstanceType,
   InstanceTypeMismatchError,
   InvalidHandshakeError,
+  HandoverProcedure,
   Procedure,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   formatInstanceUri,
@@ -22,6 +23,7 @@ import {
   logServerEvents,
   notFound,
   parseBrokerJoin,
+  parseHandoverAck,
   parseWorkerJoin,
   queryOf,
   type AGServer,
@@ -32,6 +34,9 @@ import {
 } from '@scc-ts/shared';
 import { Registry, type Member } from './registry.js';
 import { Notifier, type ListKind } from './notifier.js';
+import { HandoverCoordinator } from './handover.js';
+import { createStateMetrics, type StateMetrics } from './metrics.js';
+import { ClusterView } from './cluster-view.js';
 
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
@@ -51,6 +56,7 @@ export interface StateServer {
   /** The port actually bound (useful when configured with 0). */
   readonly port: number;
   readonly registry: Registry;
+  readonly metrics: StateMetrics;
   close(): Promise<void>;
 }
 
@@ -69,29 +75,64 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
           logger.info('startup delay over: scc-worker instances may now join');
         }, config.startupDelayMs);
 
+  const metrics = createStateMetrics({ members: registry, connections: () => sockets.size });
+  let view: ClusterView | undefined;
   const httpServer: Server = createServer((req, res) => {
-    if (!handleHealthRequest(req, res)) notFound(res);
+    if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res)) notFound(res);
   });
   const agServer: AGServer = socketClusterServer.attach(httpServer);
 
+  // Worker sockets that joined with `sccHandover: true` (ours); original workers switch on the push alone.
+  const handoverWorkers = new Set<string>();
+  const handover = new HandoverCoordinator({
+    signal: (socketId, event, data) => {
+      const socket = sockets.get(socketId);
+      if (socket?.state === 'open') socket.transmit(event, data, {});
+    },
+    timeoutMs: config.handoverTimeoutMs,
+    logger,
+    onDone: (time, outcome) => logger.info(`handover of broker list ${time}: ${outcome}`),
+  });
+
   const notifier = new Notifier({
     registry,
+    extraFields: (kind, socketId) => (kind === 'brokers' && handoverWorkers.has(socketId) ? { sccHandover: true } : {}),
     push: async (socketId, procedure, data) => {
       const socket = sockets.get(socketId);
       if (!socket) throw new Error('socket closed');
-      await socket.invoke(procedure, data, {});
+      await socket.invoke(procedure, data, {}).then(
+        () => metrics.pushed(procedure, true),
+        (error: unknown) => {
+          metrics.pushed(procedure, false);
+          throw error;
+        },
+      );
     },
     isOpen: (socketId) => sockets.get(socketId)?.state === 'open',
     scaleOutDelayMs: config.scaleOutDelayMs,
     scaleBackDelayMs: config.scaleBackDelayMs,
     retryDelayMs: config.retryDelayMs,
     logger,
+    onBroadcast: (kind, uris, time) => {
+      metrics.broadcast(kind, time);
+      view?.recordBroadcast(kind, uris, time);
+      if (kind === 'brokers') {
+        handover.begin(
+          time,
+          registry.workerMembers().map((m) => m.socketId).filter((id) => handoverWorkers.has(id)),
+        );
+      }
+    },
   });
+  view = new ClusterView({ registry, pending: (kind) => notifier.pending(kind) });
 
   installHandshakeChecks(agServer, {
     authKey: config.authKey,
     authErrorMessage: 'Cannot connect to the scc-state instance without providing a valid authKey as a URL query argument.',
-    onRefused: (error, remoteAddress) => logger.warn(`refused ${remoteAddress ?? 'a peer'}: ${error.name}: ${error.message}`),
+    onRefused: (error, remoteAddress) => {
+      metrics.handshakeRefused(error);
+      logger.warn(`refused ${remoteAddress ?? 'a peer'}: ${error.name}: ${error.message}`);
+    },
     checkSocket: checkPeer,
   });
 
@@ -136,6 +177,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
 
   function handleJoin(socket: ServerSocket, peer: Peer, type: InstanceTypeName, request: Request): Member | null {
     if (peer.instanceType !== type) {
+      metrics.joinRefused('instance_type_mismatch');
       request.error(new InstanceTypeMismatchError(`a socket that connected as ${peer.instanceType} cannot call the ${type} join procedure`));
       return null;
     }
@@ -143,11 +185,13 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     try {
       payload = type === InstanceType.Broker ? parseBrokerJoin(request.data) : { ...parseWorkerJoin(request.data), instanceSecure: false };
     } catch (error) {
+      metrics.joinRefused('invalid_payload');
       logger.warn(`refused a join from ${socket.remoteAddress}: ${(error as Error).message}`);
       request.error(error as Error);
       return null;
     }
     if (type === InstanceType.Worker && !acceptingWorkers) {
+      metrics.joinRefused('startup_delay');
       logger.warn(`scc-worker ${payload.instanceId ?? '(no id)'} at ${socket.remoteAddress} was not allowed to join: waiting for initial brokers`);
       request.error(new ClusterNotReadyError(STARTUP_DELAY_REFUSAL_MESSAGE));
       return null;
@@ -160,6 +204,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       secure: payload.instanceSecure,
     });
     const { member, changed } = registry.join({ socketId: socket.id, instanceType: type, instanceId: payload.instanceId, uri, joinedAt: Date.now() });
+    if (type === InstanceType.Worker && 'sccHandover' in payload && payload.sccHandover === true) handoverWorkers.add(socket.id);
     if (changed) {
       notifier.changed(listKind(type), 'out');
       logger.info(
@@ -207,8 +252,21 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       }
     })();
     void (async () => {
+      for await (const request of socket.procedure(HandoverProcedure.Ack) as AsyncIterable<Request>) {
+        try {
+          const ack = parseHandoverAck(request.data);
+          handover.ack(socket.id, ack.time, ack.phase);
+          request.end();
+        } catch (error) {
+          request.error(error as Error);
+        }
+      }
+    })();
+    void (async () => {
       for await (const event of socket.listener('close')) {
         sockets.delete(socket.id);
+        handoverWorkers.delete(socket.id);
+        handover.forget(socket.id);
         leave(socket, peer.instanceType, `socket closed, code ${(event as { code?: number }).code ?? '?'}`);
       }
     })();
@@ -228,10 +286,12 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   return {
     port,
     registry,
+    metrics,
     close() {
       closing ??= (async () => {
         clearTimeout(startupTimer);
         notifier.close();
+        handover.close();
         for (const socket of sockets.values()) void socket.disconnect(1001, 'scc-state shutting down');
         agServer.close();
         agServer.closeAllListeners();

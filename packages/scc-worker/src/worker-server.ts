@@ -9,16 +9,20 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
 import {
+  SERVICE_RESTART_CLOSE_CODE,
   handleHealthRequest,
+  lifecycleLogger,
   listen,
   logServerEvents,
   notFound,
   type AGServer,
   type Logger,
   type Readiness,
+  type WorkerClusterConfig,
   type WorkerConfig,
 } from '@scc-ts/shared';
-import { attach, type ClusterClient } from './cluster/index.js';
+import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 
 
 export interface WorkerServer {
@@ -26,12 +30,23 @@ export interface WorkerServer {
   readonly agServer: AGServer;
   /** The cluster plugin; null in standalone mode. */
   readonly cluster: ClusterClient | null;
+  readonly metrics: WorkerMetrics;
+  /** Whether close() has started (readiness is false from then on). */
+  readonly draining: boolean;
   readiness(): Readiness;
+  /**
+   * Drains and stops: refuses new connections, closes client sockets with SHUTDOWN_CLOSE_CODE,
+   * leaves the cluster; bounded by the config's drain timeout. Safe to call twice.
+   */
   close(): Promise<void>;
 }
 
-/** Close code sent to clients when the worker shuts down: 1001 "going away", which clients reconnect after. */
-export const SHUTDOWN_CLOSE_CODE = 1001;
+/**
+ * Close code sent to clients when the worker drains: 1012 "Service Restart" (RFC 6455 registry),
+ * which tells a client the server is going away and to reconnect (socketcluster-client does, after
+ * its reconnect delay, and a load balancer sends it to another worker).
+ */
+export const SHUTDOWN_CLOSE_CODE = SERVICE_RESTART_CLOSE_CODE;
 
 /** The package's `public/` folder, found from both `src/` (tests) and `dist/src/` (built). */
 function publicDir(): string {
@@ -53,20 +68,30 @@ function loadAssets(): Map<string, { type: string; body: Buffer }> {
   ]);
 }
 
+/** The plugin's delivery mode from the env settings: one mode, or a per-channel choice by prefix. */
+function deliveryModeFor(c: WorkerClusterConfig): DeliveryMode | ((channel: string) => DeliveryMode) {
+  const prefixes = c.atLeastOnceChannelPrefixes;
+  if (prefixes.length === 0 || c.deliveryMode === 'at-least-once') return c.deliveryMode;
+  return (channel) => (prefixes.some((prefix) => channel.startsWith(prefix)) ? 'at-least-once' : 'at-most-once');
+}
+
 /** Starts a worker; in cluster mode it joins the state server in the background. */
 export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: Logger): Promise<WorkerServer> {
   const assets = loadAssets();
   let cluster: ClusterClient | null = null;
-  const readiness = (): Readiness => (cluster ? cluster.readiness() : { ready: true });
+  let closing: Promise<void> | undefined;
+  const readiness = (): Readiness =>
+    closing ? { ready: false, detail: 'draining' } : cluster ? cluster.readiness() : { ready: true };
 
   const httpServer: Server = createServer((req, res) => {
-    if (handleHealthRequest(req, res, readiness)) return;
+    if (handleHealthRequest(req, res, readiness, workerMetrics.registry)) return;
     const asset = req.method === 'GET' || req.method === 'HEAD' ? assets.get((req.url ?? '/').split('?', 1)[0] ?? '/') : undefined;
     if (!asset) return notFound(res);
     res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : asset.body);
   });
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...(config.socketClusterOptions ?? {}) });
+  const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined });
 
   logServerEvents(agServer, logger);
 
@@ -88,22 +113,42 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       stateServerConnectTimeout: c.stateServerConnectTimeoutMs,
       stateServerAckTimeout: c.stateServerAckTimeoutMs,
       stateServerReconnectRandomness: c.stateServerReconnectRandomnessMs,
+      deliveryMode: deliveryModeFor(c),
+      handoverDelay: c.handoverDelayMs,
+      handoverGrace: c.handoverGraceMs,
+      reorderWindow: c.reorderWindowMs,
+      publishRetryTimeout: c.publishRetryTimeoutMs,
+      version: c.announceVersion,
       logger,
     });
   }
 
-  let closing: Promise<void> | undefined;
   return {
     port,
     agServer,
     cluster,
+    metrics: workerMetrics,
+    get draining() {
+      return closing !== undefined;
+    },
     readiness,
     close() {
       closing ??= (async () => {
+        const startedAt = Date.now();
+        const clients = agServer.clientsCount;
+        const lifecycle = lifecycleLogger(logger, config.logLevel);
+        lifecycle.info({ clients }, `drain started: closing ${clients} client sockets with code ${SHUTDOWN_CLOSE_CODE} and leaving the cluster (at most ${config.drainTimeoutMs} ms)`);
         // Stop accepting first, then tell clients to go elsewhere, then leave the cluster.
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         for (const socket of Object.values(agServer.clients)) void socket.disconnect(SHUTDOWN_CLOSE_CODE, 'scc-worker shutting down');
-        await cluster?.close();
+        let timer: NodeJS.Timeout | undefined;
+        const left = await Promise.race([
+          (cluster?.close() ?? Promise.resolve()).then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.drainTimeoutMs))),
+        ]);
+        clearTimeout(timer);
+        lifecycle.info({ clients, durationMs: Date.now() - startedAt }, `drain finished in ${Date.now() - startedAt} ms${left ? '' : ' (timed out leaving the cluster)'}`);
+        workerMetrics.close();
         agServer.close();
         agServer.closeAllListeners();
         httpServer.closeAllConnections();

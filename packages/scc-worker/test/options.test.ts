@@ -1,6 +1,7 @@
-import { ConfigError, createLogger, createMapper, SCC_TS_VERSION, type Mapper } from '@scc-ts/shared';
+import { ConfigError, createLogger, createMapper, DEFAULT_ANNOUNCED_VERSION, type Mapper } from '@scc-ts/shared';
 import { describe, expect, it } from 'vitest';
 import { resolveClusterOptions, type ClusterOptions } from '../src/cluster/options.js';
+import type { DeliveryMode } from '../src/cluster/publisher.js';
 
 const logger = createLogger({ name: 'test', level: 0, format: 'json' });
 const base: ClusterOptions = { stateServerHost: 'scc-state', instancePort: 8000, logger };
@@ -45,7 +46,7 @@ describe('resolveClusterOptions', () => {
       stateServerConnectTimeout: 3000,
       stateServerAckTimeout: 2000,
       stateServerReconnectRandomness: 1000,
-      version: SCC_TS_VERSION,
+      version: DEFAULT_ANNOUNCED_VERSION,
     });
     expect(resolved.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(resolved.instanceId).toMatch(UUID);
@@ -70,6 +71,11 @@ describe('resolveClusterOptions', () => {
       stateServerConnectTimeout: 200,
       stateServerAckTimeout: 300,
       stateServerReconnectRandomness: 400,
+      deliveryMode: 'at-least-once',
+      handoverDelay: 250,
+      handoverGrace: 350,
+      reorderWindow: 450,
+      publishRetryTimeout: 5000,
       version: '9.2.0',
       logger,
     });
@@ -88,11 +94,27 @@ describe('resolveClusterOptions', () => {
       stateServerConnectTimeout: 200,
       stateServerAckTimeout: 300,
       stateServerReconnectRandomness: 400,
+      deliveryMode: 'at-least-once',
+      handoverDelay: 250,
+      handoverGrace: 350,
+      reorderWindow: 450,
+      publishRetryTimeout: 5000,
       version: '9.2.0',
       logger,
     });
     expect(resolved.mappingEngine).toBe(mapper);
     expect(resolved.logger).toBe(logger);
+  });
+
+  it('refuses a delivery mode it does not know, with every other problem', () => {
+    expect(() => resolveClusterOptions({ ...base, deliveryMode: 'exactly-once' as never, reorderWindow: -1 })).toThrow(
+      /deliveryMode="exactly-once".*reorderWindow=-1/s,
+    );
+  });
+
+  it('takes a per-channel delivery mode function as it is', () => {
+    const modeFor = (channel: string): DeliveryMode => (channel.startsWith('orders/') ? 'at-least-once' : 'at-most-once');
+    expect(resolveClusterOptions({ ...base, deliveryMode: modeFor }).deliveryMode).toBe(modeFor);
   });
 
   it('keeps an explicit 0 where 0 is allowed', () => {
@@ -196,5 +218,12 @@ describe('resolveClusterOptions', () => {
       expect(error.message).toContain(option);
     }
     expect(error.message).toContain('bogus');
+  });
+});
+
+describe('resolveClusterOptions: version', () => {
+  it('refuses a version that is not semver, naming the option', () => {
+    expectOneProblem({ ...base, version: '9' }, 'version');
+    expectOneProblem({ ...base, version: 9 }, 'version');
   });
 });

@@ -6,6 +6,7 @@
  */
 import { ConfigError } from './errors.js';
 import { isHostOrIp } from './uri.js';
+import { DEFAULT_ANNOUNCED_VERSION, isSemver } from './version.js';
 import type { IpFamily } from './payloads.js';
 import type { LogFormat, SccLogLevel } from './logger.js';
 import type { MappingEngineName } from './mapping/index.js';
@@ -25,6 +26,8 @@ export const DEFAULT_STATE_RETRY_DELAY_MS = 2000;
 export const DEFAULT_SCALE_OUT_DELAY_MS = 5000;
 /** State server: debounce before pushing a shrunk broker/worker list, ms. */
 export const DEFAULT_SCALE_BACK_DELAY_MS = 1000;
+/** State server: longest wait for every worker's acknowledgement of one handover phase, ms. */
+export const DEFAULT_HANDOVER_TIMEOUT_MS = 10_000;
 /** State server: how long worker joins are refused after boot, waiting for brokers, ms. */
 export const DEFAULT_STARTUP_DELAY_MS = 5000;
 /** Broker and worker: interval between state-server reconnects and join retries, ms. */
@@ -41,6 +44,11 @@ export const MAX_CLIENT_POOL_SIZE = 64;
 export const DEFAULT_STATE_LOG_LEVEL: SccLogLevel = 3;
 export const DEFAULT_BROKER_LOG_LEVEL: SccLogLevel = 1;
 export const DEFAULT_WORKER_LOG_LEVEL: SccLogLevel = 2;
+/**
+ * Broker and worker: longest graceful drain after SIGTERM/SIGINT (`SCC_DRAIN_TIMEOUT`), ms. Kept
+ * under Kubernetes' default terminationGracePeriodSeconds (30 s) with room for the final close.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 20_000;
 
 /** Reads and validates variables, collecting problems instead of stopping at the first. */
 export class EnvReader {
@@ -137,6 +145,18 @@ export class EnvReader {
     return v;
   }
 
+  /** A semver string (`MAJOR.MINOR.PATCH`, optional pre-release and build metadata). */
+  semver(name: string, fallback: string): string {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const v = value.trim();
+    if (!isSemver(v)) {
+      this.bad(name, value, 'must be a semver version such as 9.2.0');
+      return fallback;
+    }
+    return v;
+  }
+
   /** A JSON object (e.g. `SOCKETCLUSTER_OPTIONS`); null when unset. */
   jsonObject(name: string): Readonly<Record<string, unknown>> | null {
     const value = this.raw(name);
@@ -192,6 +212,8 @@ export interface StateConfig extends CommonConfig {
   scaleOutDelayMs: number;
   scaleBackDelayMs: number;
   startupDelayMs: number;
+  /** Longest wait for one handover phase's acknowledgements before going ahead, ms. */
+  handoverTimeoutMs: number;
 }
 
 /** Settings of a broker's or worker's link to the state server. */
@@ -202,6 +224,8 @@ export interface StateLinkConfig {
   instanceIpFamily: IpFamily;
   stateServerConnectTimeoutMs: number;
   stateServerAckTimeoutMs: number;
+  /** `version` announced to the state server (`SCC_ANNOUNCE_VERSION`); its major must be one the state server accepts. */
+  announceVersion: string;
 }
 
 /** scc-broker settings. */
@@ -212,6 +236,8 @@ export interface BrokerConfig extends CommonConfig, StateLinkConfig {
   /** Advertise `wss://` to the state server (TLS terminated in front of the broker). */
   secure: boolean;
   socketClusterOptions: Readonly<Record<string, unknown>> | null;
+  /** Longest drain on SIGTERM before exiting anyway, ms (`SCC_DRAIN_TIMEOUT`; 0: no wait). */
+  drainTimeoutMs: number;
 }
 
 /** scc-worker settings; `cluster` is null in standalone mode (no `SCC_STATE_SERVER_HOST`). */
@@ -219,6 +245,8 @@ export interface WorkerConfig extends CommonConfig {
   port: number;
   cluster: WorkerClusterConfig | null;
   socketClusterOptions: Readonly<Record<string, unknown>> | null;
+  /** Longest drain on SIGTERM before exiting anyway, ms (`SCC_DRAIN_TIMEOUT`; 0: no wait). */
+  drainTimeoutMs: number;
 }
 
 /** The worker's cluster-plugin settings read from the environment. */
@@ -229,7 +257,24 @@ export interface WorkerClusterConfig extends StateLinkConfig {
   /** Batch window per channel in ms; null publishes each message at once. */
   pubSubBatchDurationMs: number | null;
   brokerRetryDelayMs: number;
+  /** Delivery mode of every channel not matched by `atLeastOnceChannelPrefixes`. */
+  deliveryMode: 'at-most-once' | 'at-least-once';
+  /** Channels starting with one of these prefixes are at-least-once whatever `deliveryMode` says. */
+  atLeastOnceChannelPrefixes: readonly string[];
+  handoverDelayMs: number;
+  handoverGraceMs: number;
+  reorderWindowMs: number;
+  publishRetryTimeoutMs: number;
 }
+
+/** Worker: wait between subscribing a moved channel on its new broker and publishing there, ms. */
+export const DEFAULT_HANDOVER_DELAY_MS = 1000;
+/** Worker: wait between publishing to a channel's new broker and leaving the old one, ms. */
+export const DEFAULT_HANDOVER_GRACE_MS = 1000;
+/** Worker: how long a packet after a gap in a sender's numbering waits for the gap to fill, ms. */
+export const DEFAULT_REORDER_WINDOW_MS = 500;
+/** Worker, at-least-once: how long a packet is re-sent before it is given up, ms. */
+export const DEFAULT_PUBLISH_RETRY_TIMEOUT_MS = 30_000;
 
 function common(r: EnvReader, logLevelVar: string, defaultLevel: SccLogLevel, isTty: boolean): CommonConfig {
   return { authKey: r.string('SCC_AUTH_KEY'), logLevel: r.logLevel(logLevelVar, defaultLevel), logFormat: r.logFormat(isTty) };
@@ -243,6 +288,7 @@ function stateLink(r: EnvReader, host: string): StateLinkConfig {
     instanceIpFamily: r.oneOf<IpFamily>('SCC_INSTANCE_IP_FAMILY', ['IPv4', 'IPv6'], 'IPv4'),
     stateServerConnectTimeoutMs: r.ms('SCC_STATE_SERVER_CONNECT_TIMEOUT', DEFAULT_STATE_CONNECT_TIMEOUT_MS),
     stateServerAckTimeoutMs: r.ms('SCC_STATE_SERVER_ACK_TIMEOUT', DEFAULT_STATE_ACK_TIMEOUT_MS),
+    announceVersion: r.semver('SCC_ANNOUNCE_VERSION', DEFAULT_ANNOUNCED_VERSION),
   };
 }
 
@@ -257,6 +303,7 @@ export function readStateConfig(env: Env = process.env, isTty = Boolean(process.
     scaleOutDelayMs: r.ms('SCC_STATE_SERVER_SCALE_OUT_DELAY', DEFAULT_SCALE_OUT_DELAY_MS, 0),
     scaleBackDelayMs: r.ms('SCC_STATE_SERVER_SCALE_BACK_DELAY', DEFAULT_SCALE_BACK_DELAY_MS, 0),
     startupDelayMs: r.ms('SCC_STATE_SERVER_STARTUP_DELAY', DEFAULT_STARTUP_DELAY_MS, 0),
+    handoverTimeoutMs: r.ms('SCC_STATE_SERVER_HANDOVER_TIMEOUT', DEFAULT_HANDOVER_TIMEOUT_MS),
   });
 }
 
@@ -272,6 +319,7 @@ export function readBrokerConfig(env: Env = process.env, isTty = Boolean(process
     brokerAckTimeoutMs: r.ms('SCC_BROKER_SERVER_ACK_TIMEOUT', DEFAULT_BROKER_ACK_TIMEOUT_MS),
     secure: r.flag('SCC_BROKER_SERVER_SECURE'),
     socketClusterOptions: r.jsonObject('SOCKETCLUSTER_OPTIONS'),
+    drainTimeoutMs: r.ms('SCC_DRAIN_TIMEOUT', DEFAULT_DRAIN_TIMEOUT_MS, 0),
   });
 }
 
@@ -287,11 +335,21 @@ export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process
     stateServerReconnectRandomnessMs: r.ms('SCC_STATE_SERVER_RECONNECT_RANDOMNESS', DEFAULT_RECONNECT_RANDOMNESS_MS, 0),
     pubSubBatchDurationMs: r.optionalInt('SCC_PUB_SUB_BATCH_DURATION', 0, MAX_TIMER_MS),
     brokerRetryDelayMs: r.ms('SCC_BROKER_RETRY_DELAY', DEFAULT_RETRY_DELAY_MS),
+    deliveryMode: r.oneOf('SCC_DELIVERY_MODE', ['at-most-once', 'at-least-once'], 'at-most-once'),
+    atLeastOnceChannelPrefixes: (r.string('SCC_AT_LEAST_ONCE_CHANNELS') ?? '')
+      .split(',')
+      .map((prefix) => prefix.trim())
+      .filter((prefix) => prefix !== ''),
+    handoverDelayMs: r.ms('SCC_HANDOVER_DELAY', DEFAULT_HANDOVER_DELAY_MS, 0),
+    handoverGraceMs: r.ms('SCC_HANDOVER_GRACE', DEFAULT_HANDOVER_GRACE_MS, 0),
+    reorderWindowMs: r.ms('SCC_REORDER_WINDOW', DEFAULT_REORDER_WINDOW_MS, 0),
+    publishRetryTimeoutMs: r.ms('SCC_PUBLISH_RETRY_TIMEOUT', DEFAULT_PUBLISH_RETRY_TIMEOUT_MS),
   };
   return r.done<WorkerConfig>({
     ...common(r, 'SOCKETCLUSTER_LOG_LEVEL', DEFAULT_WORKER_LOG_LEVEL, isTty),
     port: r.listenPort('SOCKETCLUSTER_PORT', DEFAULT_WORKER_PORT),
     cluster: host === null ? null : cluster,
     socketClusterOptions: r.jsonObject('SOCKETCLUSTER_OPTIONS'),
+    drainTimeoutMs: r.ms('SCC_DRAIN_TIMEOUT', DEFAULT_DRAIN_TIMEOUT_MS, 0),
   });
 }

@@ -62,6 +62,14 @@ export class NoMatchingBrokerError extends SccError {
   override readonly name = 'NoMatchingBrokerError';
 }
 
+/**
+ * A channel's broker is down and its stand-in is not yet known to be heard by every worker; an
+ * at-least-once packet waits and is re-sent.
+ */
+export class BrokerUnavailableError extends SccError {
+  override readonly name = 'BrokerUnavailableError';
+}
+
 /** A publish to a broker failed (not acknowledged, link down); the packet was not relayed. */
 export class BrokerPublishError extends SccError {
   override readonly name = 'BrokerPublishError';

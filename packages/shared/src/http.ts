@@ -1,6 +1,7 @@
 /** Liveness and readiness endpoints every service serves on its HTTP port. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HEALTH_CHECK_PATH, READY_PATH } from './protocol.js';
+import { METRICS_PATH, serveMetrics, type MetricsRegistry } from './metrics.js';
 
 /** Readiness as a service reports it: `ready` plus a short reason when not. */
 export interface Readiness {
@@ -10,10 +11,16 @@ export interface Readiness {
 
 /**
  * Answers `GET /health-check` (200 `OK` while the process serves HTTP, as the originals do) and
- * `GET /ready` (200 when `readiness()` says so, 503 with the reason otherwise). Returns false for
- * any other request so the caller can route it.
+ * `GET /ready` (200 when `readiness()` says so, 503 with the reason otherwise) and, given a
+ * registry, `GET /metrics` (Prometheus text exposition). Returns false for any other request so the
+ * caller can route it.
  */
-export function handleHealthRequest(req: IncomingMessage, res: ServerResponse, readiness?: () => Readiness): boolean {
+export function handleHealthRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  readiness?: () => Readiness,
+  metrics?: MetricsRegistry,
+): boolean {
   const path = (req.url ?? '/').split('?', 1)[0];
   if (path === HEALTH_CHECK_PATH) {
     res.writeHead(200, { 'Content-Type': 'text/html' });
@@ -24,6 +31,10 @@ export function handleHealthRequest(req: IncomingMessage, res: ServerResponse, r
     const state = readiness ? readiness() : { ready: true };
     res.writeHead(state.ready ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
     res.end(JSON.stringify(state));
+    return true;
+  }
+  if (path === METRICS_PATH && metrics) {
+    serveMetrics(metrics, res);
     return true;
   }
   return false;

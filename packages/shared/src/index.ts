@@ -12,8 +12,9 @@ export {
   BrokerQuery,
   NO_AUTH_KEY_QUERY_VALUE,
   COMPATIBLE_ORIGINAL_MAJORS,
+  HandoverProcedure,
 } from './protocol.js';
-export type { ProcedureName, InstanceTypeName } from './protocol.js';
+export type { ProcedureName, InstanceTypeName, HandoverPhase } from './protocol.js';
 export {
   SccError,
   BadClusterAuthError,
@@ -24,6 +25,7 @@ export {
   ClusterNotReadyError,
   ConfigError,
   NoMatchingBrokerError,
+  BrokerUnavailableError,
   BrokerPublishError,
 } from './errors.js';
 export type { SccErrorOptions } from './errors.js';
@@ -34,6 +36,8 @@ export {
   parseWorkerListPush,
   parseWorkerJoinReply,
   parsePublishPacket,
+  parseHandoverAck,
+  parseHandoverSignal,
   MAX_INSTANCE_ID_LENGTH,
   MAX_INSTANCE_IP_LENGTH,
   MAX_URI_LENGTH,
@@ -47,6 +51,8 @@ export type {
   WorkerListPush,
   WorkerJoinReply,
   PublishPacket,
+  HandoverAck,
+  HandoverSignal,
 } from './payloads.js';
 export { formatInstanceUri, parseInstanceUri, isHostOrIp } from './uri.js';
 export type { InstanceAddress, UriTarget } from './uri.js';
@@ -68,6 +74,11 @@ export {
   DEFAULT_STATE_ACK_TIMEOUT_MS,
   DEFAULT_BROKER_ACK_TIMEOUT_MS,
   DEFAULT_CLIENT_POOL_SIZE,
+  DEFAULT_HANDOVER_DELAY_MS,
+  DEFAULT_HANDOVER_TIMEOUT_MS,
+  DEFAULT_HANDOVER_GRACE_MS,
+  DEFAULT_REORDER_WINDOW_MS,
+  DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,
   MAX_CLIENT_POOL_SIZE,
   DEFAULT_STATE_LOG_LEVEL,
   DEFAULT_BROKER_LOG_LEVEL,
@@ -80,11 +91,24 @@ export { handleHealthRequest, notFound } from './http.js';
 export type { Readiness } from './http.js';
 export { StateLink } from './state-link.js';
 export type { StateLinkOptions, ClientSocket } from './state-link.js';
-export { SCC_TS_VERSION, majorOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
+export { SCC_TS_VERSION, DEFAULT_ANNOUNCED_VERSION, majorOf, isSemver, sccTsVersionOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
 export { SkeletonRendezvousMapper, SimpleMapper, createMapper, isMapper, hashToIndex, md5Hex } from './mapping/index.js';
 export type { Mapper, MappingEngineName } from './mapping/index.js';
-export { runService } from './service.js';
+export { runService, CLOSE_MARGIN_MS } from './service.js';
 export type { Service } from './service.js';
 export { authKeyMatches, queryOf } from './auth.js';
-export { installHandshakeChecks, logServerEvents, listen } from './sc-server.js';
+export { installHandshakeChecks, logServerEvents, listen, SERVICE_RESTART_CLOSE_CODE } from './sc-server.js';
 export type { HandshakeChecks, ServerSocket, AGServer } from './sc-server.js';
+export {
+  METRICS_PATH,
+  createMetricsRegistry,
+  gaugeFrom,
+  counterFrom,
+  refusalReason,
+  handshakeRefusalCounter,
+  drainingGauge,
+  serveMetrics,
+} from './metrics.js';
+export type { MetricsRegistry } from './metrics.js';
+export { DEFAULT_DRAIN_TIMEOUT_MS } from './config.js';
+export { endConsumer } from './consumer.js';

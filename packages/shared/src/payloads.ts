@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import { InvalidPayloadError } from './errors.js';
 import { isHostOrIp } from './uri.js';
+import type { HandoverPhase } from './protocol.js';
 
 /** Address family a peer announces for `instanceIp`. */
 export type IpFamily = 'IPv4' | 'IPv6';
@@ -33,6 +34,19 @@ export interface WorkerJoinPayload {
   instanceId: string | null;
   instanceIp: string | null;
   instanceIpFamily: IpFamily | null;
+  /** Our extension: the worker takes part in acknowledged handover. Absent from original workers. */
+  sccHandover?: boolean;
+}
+
+/** `sccWorkerHandoverAck`, worker → state (our extension). */
+export interface HandoverAck {
+  time: number;
+  phase: HandoverPhase;
+}
+
+/** `sccHandoverSwitch` / `sccHandoverRelease`, state → worker (our extension). */
+export interface HandoverSignal {
+  time: number;
 }
 
 /** `sccBrokerJoinCluster` / `sccBrokerLeaveCluster` push, state → worker. */
@@ -41,6 +55,8 @@ export interface BrokerListPush {
   /** Milliseconds since the epoch when the state server built the list; orders pushes. */
   time: number;
   sccSourceWorkerURI?: string;
+  /** Our extension: the state server coordinates this list's handover (wait for its signals). */
+  sccHandover?: boolean;
 }
 
 /** `sccWorkerJoinCluster` / `sccWorkerLeaveCluster` push, state → worker. */
@@ -63,6 +79,12 @@ export interface PublishPacket {
   /** The publishing worker's instanceId; receivers skip their own packets. */
   sender: string | null;
   messages: unknown[];
+  /**
+   * Our extension: the packet's number in its sender's stream on this channel (0, 1, 2, …). Receivers
+   * use it to drop duplicates, restore order across a handover and count losses. Original workers
+   * ignore the field; packets from original workers have none and are delivered as they come.
+   */
+  seq?: number;
 }
 
 type Fields = Record<string, unknown>;
@@ -131,7 +153,25 @@ export function parseWorkerJoin(data: unknown): WorkerJoinPayload {
   return {
     instanceId: optionalString(fields, 'instanceId', MAX_INSTANCE_ID_LENGTH, what),
     ...instanceAddress(fields, what),
+    ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
   };
+}
+
+/** Guards `sccWorkerHandoverAck`. */
+export function parseHandoverAck(data: unknown): HandoverAck {
+  const what = 'sccWorkerHandoverAck';
+  const fields = asObject(data, what);
+  const phase = fields['phase'];
+  if (phase !== 'subscribed' && phase !== 'switched') {
+    throw new InvalidPayloadError(`${what}.phase: expected 'subscribed' or 'switched', got ${describe(phase)}`);
+  }
+  return { time: listTime(fields, what), phase };
+}
+
+/** Guards `sccHandoverSwitch` / `sccHandoverRelease`. */
+export function parseHandoverSignal(data: unknown): HandoverSignal {
+  const what = 'handoverSignal';
+  return { time: listTime(asObject(data, what), what) };
 }
 
 function uriList(fields: Fields, key: string, what: string): string[] {
@@ -163,7 +203,12 @@ function sourceWorker(fields: Fields, what: string): { sccSourceWorkerURI?: stri
 export function parseBrokerListPush(data: unknown): BrokerListPush {
   const what = 'brokerListPush';
   const fields = asObject(data, what);
-  return { sccBrokerURIs: uriList(fields, 'sccBrokerURIs', what), time: listTime(fields, what), ...sourceWorker(fields, what) };
+  return {
+    sccBrokerURIs: uriList(fields, 'sccBrokerURIs', what),
+    time: listTime(fields, what),
+    ...sourceWorker(fields, what),
+    ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
+  };
 }
 
 /** Guards a worker-list push from the state server. */
@@ -201,6 +246,10 @@ export function parsePublishPacket(data: unknown): PublishPacket {
   }
   if (!Array.isArray(packet['messages'])) {
     throw new InvalidPayloadError(`publish packet.messages: expected an array, got ${describe(packet['messages'])}`);
+  }
+  const seq = packet['seq'];
+  if (seq !== undefined && !(Number.isSafeInteger(seq) && (seq as number) >= 0)) {
+    throw new InvalidPayloadError(`publish packet.seq: expected a non-negative integer, got ${describe(seq)}`);
   }
   return data as PublishPacket;
 }

@@ -12,6 +12,22 @@ export const Procedure = Object.freeze({
 } as const);
 export type ProcedureName = (typeof Procedure)[keyof typeof Procedure];
 
+/**
+ * Our extension for acknowledged handover (original peers never send or receive these). A worker
+ * that joins with `sccHandover: true` gets broker-list pushes with `sccHandover: true`; it then
+ * reports each phase of the move with `sccWorkerHandoverAck {time, phase}` and waits for the state
+ * server's `sccHandoverSwitch {time}` (every worker hears the new owners: publish there) and
+ * `sccHandoverRelease {time}` (nobody publishes to the old owners any more: leave them).
+ */
+export const HandoverProcedure = Object.freeze({
+  Ack: 'sccWorkerHandoverAck',
+  Switch: 'sccHandoverSwitch',
+  Release: 'sccHandoverRelease',
+} as const);
+
+/** Phases a worker acknowledges: subscribed on every new owner; switched, with nothing left in flight to old owners. */
+export type HandoverPhase = 'subscribed' | 'switched';
+
 /** Values of the `instanceType` query parameter a peer sends when it connects to the state server. */
 export const InstanceType = Object.freeze({
   Broker: 'scc-broker',

@@ -10,6 +10,9 @@ import { BadClusterAuthError } from './errors.js';
 
 import type { Logger } from './logger.js';
 
+/** WebSocket close code 1012 "Service Restart": sent to peers when a service drains; they reconnect elsewhere. */
+export const SERVICE_RESTART_CLOSE_CODE = 1012;
+
 /** A socketcluster-server instance. */
 export type AGServer = ReturnType<typeof socketClusterServer.attach>;
 /** A socketcluster-server socket. */
@@ -62,7 +65,11 @@ export function logServerEvents(agServer: AGServer, logger: Logger): void {
     for await (const { error } of agServer.listener('error')) logger.error({ err: error }, `socketcluster-server error: ${error.message}`);
   })();
   void (async () => {
-    for await (const { warning } of agServer.listener('warning')) logger.warn(`socketcluster-server warning: ${warning.message}`);
+    for await (const { warning } of agServer.listener('warning')) {
+      // Sockets we close ourselves with 1012 on a drain: one line per client would flood the log.
+      if ((warning as { code?: unknown }).code === SERVICE_RESTART_CLOSE_CODE) continue;
+      logger.warn(`socketcluster-server warning: ${warning.message}`);
+    }
   })();
 }
 

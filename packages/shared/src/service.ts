@@ -14,10 +14,18 @@ export interface RunServiceOptions<C> {
   start: (config: C) => Promise<Service>;
   /** Longest a graceful close may take before the process exits anyway, ms. */
   shutdownTimeoutMs?: number;
+  /** As `shutdownTimeoutMs`, from the parsed config (e.g. the drain timeout plus a close margin); wins when given. */
+  shutdownTimeoutMsFor?: (config: C) => number;
 }
 
 /** Default upper bound on a graceful shutdown, ms. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/**
+ * Time allowed after a drain for the final close (leave acknowledgements, socket closes), ms. A
+ * draining service exits at the latest `SCC_DRAIN_TIMEOUT` + this after the first signal.
+ */
+export const CLOSE_MARGIN_MS = 5_000;
 
 /**
  * Reads the config, starts the service and closes it on SIGINT/SIGTERM. A bad config prints one
@@ -42,6 +50,7 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     process.stderr.write(`${options.name}: failed to start: ${err.name}: ${err.message}\n`);
     process.exit(1);
   }
+  const shutdownTimeoutMs = options.shutdownTimeoutMsFor?.(config) ?? options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -50,9 +59,9 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     }
     stopping = true;
     const timeout = setTimeout(() => {
-      process.stderr.write(`${options.name}: shutdown took longer than ${options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS} ms, exiting\n`);
+      process.stderr.write(`${options.name}: shutdown took longer than ${shutdownTimeoutMs} ms, exiting\n`);
       process.exit(1);
-    }, options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+    }, shutdownTimeoutMs);
     timeout.unref();
     service.close().then(
       () => process.exit(0),

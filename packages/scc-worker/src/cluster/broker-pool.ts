@@ -15,13 +15,19 @@ export interface BrokerPoolOptions {
   logger: Logger;
   /** Receives every packet the broker relays on a channel this pool subscribed. */
   onPacket: (channel: string, packet: unknown) => void;
+  /** Called when the pool goes down (a client lost its connection) or comes back (all connected). */
+  onStatus?: (up: boolean) => void;
 }
+
+/** How long `subscribe()`'s promise waits for the broker's acknowledgement before giving up, ms. */
+const SUBSCRIBE_ACK_WAIT_MS = 5000;
 
 export class BrokerPool {
   readonly uri: string;
   private readonly clients: ClientSocket[] = [];
   private readonly options: BrokerPoolOptions;
   private closed = false;
+  private up = false;
 
   constructor(options: BrokerPoolOptions) {
     this.options = options;
@@ -54,8 +60,22 @@ export class BrokerPool {
       }
     })();
     void (async () => {
-      for await (const _ of client.listener('connect')) logger.info(`connected to broker ${this.uri} [${poolIndex}]`);
+      for await (const _ of client.listener('connect')) {
+        logger.info(`connected to broker ${this.uri} [${poolIndex}]`);
+        this.updateStatus();
+      }
     })();
+    void (async () => {
+      for await (const _ of client.listener('close')) this.updateStatus();
+    })();
+  }
+
+  private updateStatus(): void {
+    if (this.closed) return;
+    const up = this.connected;
+    if (up === this.up) return;
+    this.up = up;
+    this.options.onStatus?.(up);
   }
 
   private clientFor(channel: string): ClientSocket {
@@ -72,14 +92,25 @@ export class BrokerPool {
     return this.clientFor(channel).isSubscribed(channel, true);
   }
 
-  /** Subscribes the channel on this broker (no-op if already subscribed or pending). */
-  subscribe(channel: string): void {
+  /**
+   * Subscribes the channel on this broker (no-op if already subscribed). Resolves once the broker
+   * has acknowledged the subscription, or after SUBSCRIBE_ACK_WAIT_MS (never rejects): callers use
+   * it to know when packets published to this broker reach us.
+   */
+  subscribe(channel: string): Promise<void> {
     const client = this.clientFor(channel);
-    if (client.isSubscribed(channel, true)) return;
-    const stream = client.subscribe(channel);
-    void (async () => {
-      for await (const packet of stream) this.options.onPacket(channel, packet);
-    })();
+    if (client.isSubscribed(channel, false)) return Promise.resolve();
+    if (!client.isSubscribed(channel, true)) {
+      const stream = client.subscribe(channel);
+      void (async () => {
+        for await (const packet of stream) this.options.onPacket(channel, packet);
+      })();
+    }
+    const ag = client.channel(channel);
+    return ag.listener('subscribe').once(SUBSCRIBE_ACK_WAIT_MS).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   /** Unsubscribes the channel here and ends its stream. */

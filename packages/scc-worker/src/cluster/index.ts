@@ -5,11 +5,13 @@
  *   broker → broker-pool packet → deliver() → brokerEngine.invokePublish → local subscribers.
  */
 import { EventEmitter } from 'node:events';
-import { createMapper, parsePublishPacket, type AGServer, type Readiness } from '@scc-ts/shared';
+import { endConsumer, parsePublishPacket, type AGServer, type Readiness } from '@scc-ts/shared';
 import { BrokerPool } from './broker-pool.js';
 import { PublishBatcher } from './batcher.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
-import { Router, type ReshardSummary } from './router.js';
+import { Publisher, type DeliveryMode } from './publisher.js';
+import { Router, type Coordination, type ReshardSummary } from './router.js';
+import { Sequencer } from './sequencer.js';
 import { WorkerStateLink } from './state-link.js';
 
 /** Counters of the data path (exported as metrics by the worker). */
@@ -25,6 +27,16 @@ export interface ClusterStats {
   /** Packets from brokers that failed the guard and were dropped. */
   malformedPackets: number;
   reshards: number;
+  /** Messages this worker gave up sending (at-most-once failure, or at-least-once retries ran out). */
+  messagesLost: number;
+  /** Packets from other workers that never arrived (gaps in their numbering past the reorder window). */
+  packetsMissed: number;
+  /** Packets received twice and dropped. */
+  duplicatesDropped: number;
+  /** At-least-once re-sends. */
+  publishRetries: number;
+  /** Times publishing switched to a new broker list. */
+  handovers: number;
 }
 
 export interface ClusterClientEvents {
@@ -35,16 +47,36 @@ export interface ClusterClientEvents {
 
 /** Interval at which repeated warnings of one kind are summarised, ms. */
 const WARN_INTERVAL_MS = 5000;
+/** At-least-once: pause before re-sending a failed packet, ms (the router has routed around a dead broker by then). */
+const PUBLISH_RETRY_DELAY_MS = 50;
+/** At-least-once: how long an acknowledged packet is kept for a re-send should its broker die, ms. */
+const ACKED_PACKET_LINGER_MS = 1000;
+/** At-least-once: most packets awaiting a re-send at once. */
+const MAX_RETRYING_PACKETS = 100_000;
 
 /** A worker's membership in the cluster; returned by `attach`. */
 export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   readonly instanceId: string;
-  readonly stats: ClusterStats = { packetsOut: 0, packetsIn: 0, messagesDelivered: 0, publishFailures: 0, malformedPackets: 0, reshards: 0 };
+  readonly stats: ClusterStats = {
+    packetsOut: 0,
+    packetsIn: 0,
+    messagesDelivered: 0,
+    publishFailures: 0,
+    malformedPackets: 0,
+    reshards: 0,
+    messagesLost: 0,
+    packetsMissed: 0,
+    duplicatesDropped: 0,
+    publishRetries: 0,
+    handovers: 0,
+  };
   private readonly options: Readonly<ResolvedClusterOptions>;
   private readonly agServer: AGServer;
   private readonly router: Router;
   private readonly link: WorkerStateLink;
   private readonly batcher: PublishBatcher | null;
+  private readonly publisher: Publisher;
+  private readonly sequencer: Sequencer;
   private readonly consumers: Array<{ return(): void }> = [];
   private workers: string[] = [];
   private selfURI: string | null = null;
@@ -58,7 +90,15 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.instanceId = this.options.instanceId;
     const { logger } = this.options;
     this.router = new Router({
-      mapper: createMapper(this.options.mappingEngine),
+      mappingEngine: this.options.mappingEngine,
+      delayMs: this.options.handoverDelay,
+      graceMs: this.options.handoverGrace,
+      onPhase: (time, phase) => this.link.ackHandover(time, phase),
+      onBrokerDown: (uri) => this.publisher.brokerDown(uri),
+      onSwitch: (brokers) => {
+        this.stats.handovers += 1;
+        logger.info(`publishing through ${brokers.length} brokers of the new list`);
+      },
       createPool: (uri) =>
         new BrokerPool({
           uri,
@@ -68,12 +108,50 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
           reconnectRandomnessMs: this.options.stateServerReconnectRandomness,
           logger,
           onPacket: (channel, packet) => this.deliver(channel, packet),
+          onStatus: (up) => {
+            if (!up) logger.warn(`broker ${uri} is down: its channels go to the next broker until the state server decides`);
+            this.router.setBrokerStatus(uri, up);
+          },
         }),
+    });
+    const mode = this.options.deliveryMode;
+    const modeFor = typeof mode === 'function' ? mode : (): DeliveryMode => mode;
+    this.publisher = new Publisher({
+      sender: this.instanceId,
+      send: (channel, packet, strict) => {
+        this.stats.packetsOut += 1;
+        return this.router.publish(channel, packet, strict);
+      },
+      modeFor,
+      retryDelayMs: PUBLISH_RETRY_DELAY_MS,
+      retryTimeoutMs: this.options.publishRetryTimeout,
+      lingerMs: ACKED_PACKET_LINGER_MS,
+      maxRetrying: MAX_RETRYING_PACKETS,
+      onRetry: () => {
+        this.stats.publishRetries += 1;
+      },
+      onLost: (channel, count, err) => {
+        this.stats.publishFailures += 1;
+        this.stats.messagesLost += count;
+        this.warnThrottled(`lost:${err.name}`, `publish to ${channel} failed, ${count} messages lost: ${err.name}: ${err.message}`);
+      },
+    });
+    this.sequencer = new Sequencer({
+      windowMs: this.options.reorderWindow,
+      deliver: (channel, messages) => this.deliverMessages(channel, messages),
+      onDuplicate: () => {
+        this.stats.duplicatesDropped += 1;
+      },
+      onLoss: (channel, sender, from, to) => {
+        this.stats.packetsMissed += to - from + 1;
+        this.warnThrottled('missed', `missed ${to - from + 1} packets from worker ${sender} on ${channel} (seq ${from}..${to})`);
+      },
     });
     const batchMs = this.options.pubSubBatchDuration;
     this.batcher = batchMs === null ? null : new PublishBatcher(batchMs, (channel, messages) => this.send(channel, messages));
     this.link = new WorkerStateLink(this.options, {
-      onBrokers: (uris, _time, source) => this.applyBrokers(uris, source),
+      onBrokers: (uris, time, source, coordinated) => this.applyBrokers(uris, source, coordinated ? { time } : undefined),
+      onHandoverSignal: (kind, time) => this.router.signal(kind, time),
       onWorkers: (uris, selfURI) => {
         this.workers = uris;
         this.selfURI = selfURI ?? this.selfURI;
@@ -83,9 +161,13 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
 
     const broker = agServer.brokerEngine;
     // Channels subscribed before attach() are carried upstream too.
-    for (const channel of broker.subscriptions()) this.router.subscribe(channel);
-    this.consume(broker.listener('subscribe').createConsumer(), ({ channel }: { channel: string }) => this.router.subscribe(channel));
-    this.consume(broker.listener('unsubscribe').createConsumer(), ({ channel }: { channel: string }) => this.router.unsubscribe(channel));
+    for (const channel of broker.subscriptions()) void this.router.subscribe(channel);
+    this.holdSubscribeAcks(broker);
+    this.consume(broker.listener('subscribe').createConsumer(), ({ channel }: { channel: string }) => void this.router.subscribe(channel));
+    this.consume(broker.listener('unsubscribe').createConsumer(), ({ channel }: { channel: string }) => {
+      this.router.unsubscribe(channel);
+      this.sequencer.forgetChannel(channel);
+    });
     this.consume(broker.listener('publish').createConsumer(), ({ channel, data }: { channel: string; data: unknown }) => {
       if (this.batcher) this.batcher.add(channel, data);
       else this.send(channel, [data]);
@@ -97,16 +179,42 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   private consume<T>(consumer: { next(): Promise<IteratorResult<T>>; return(): void }, handle: (value: T) => void): void {
     this.consumers.push(consumer);
     void (async () => {
-      for (;;) {
-        const result = await consumer.next();
+      while (this.closing === undefined) {
+        let result: IteratorResult<T>;
+        try {
+          result = await consumer.next();
+        } catch (error) {
+          // close() ends the consumer; an item already in flight can then fail inside next().
+          if (this.closing) return;
+          throw error;
+        }
         if (result.done) return;
         handle(result.value);
       }
     })();
   }
 
-  private applyBrokers(uris: string[], source: 'join' | 'push'): void {
-    const summary = this.router.setBrokers(uris);
+  /**
+   * socketcluster-server acknowledges a client's subscribe once `brokerEngine.subscribeSocket`
+   * resolves. Wrapping it so it also waits for the brokers' acknowledgement means a subscription a
+   * client sees confirmed already hears messages published on any other worker.
+   */
+  private holdSubscribeAcks(broker: AGServer['brokerEngine']): void {
+    const engine = broker as unknown as { subscribeSocket: (socket: unknown, channel: string) => Promise<void> };
+    const original = engine.subscribeSocket;
+    this.restoreSubscribe = () => {
+      engine.subscribeSocket = original;
+    };
+    engine.subscribeSocket = async (socket, channel) => {
+      await original.call(broker, socket, channel);
+      if (!this.closing) await this.router.subscribe(channel);
+    };
+  }
+
+  private restoreSubscribe: (() => void) | undefined;
+
+  private applyBrokers(uris: string[], source: 'join' | 'push', coordination?: Coordination): void {
+    const summary = this.router.setBrokers(uris, coordination);
     this.stats.reshards += 1;
     const { logger } = this.options;
     const changes = [
@@ -122,13 +230,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
 
   /** Sends one packet of this worker's messages on a channel to its broker. */
   private send(channel: string, messages: unknown[]): void {
-    const packet = { sender: this.instanceId, messages };
-    this.stats.packetsOut += 1;
-    this.router.publish(channel, packet).catch((error: unknown) => {
-      this.stats.publishFailures += 1;
-      const err = error as Error;
-      this.warnThrottled(err.name, `publish to ${channel} failed: ${err.name}: ${err.message} (${messages.length} messages)`);
-    });
+    this.publisher.publish(channel, messages);
   }
 
   /** Delivers a relayed packet to local subscribers, unless this worker sent it. */
@@ -144,8 +246,14 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     }
     // Our own packets come back too (the broker relays to every subscriber); we delivered them locally already.
     if (packet.sender === this.instanceId) return;
+    // Numbered packets (from our workers) go through the sequencer; an original worker's are delivered as they come.
+    if (packet.seq !== undefined && packet.sender != null) this.sequencer.accept(channel, packet.sender, packet.seq, packet.messages);
+    else this.deliverMessages(channel, packet.messages);
+  }
+
+  private deliverMessages(channel: string, messages: unknown[]): void {
     const broker = this.agServer.brokerEngine;
-    for (const message of packet.messages) {
+    for (const message of messages) {
       this.stats.messagesDelivered += 1;
       // suppressEvent: a relayed message must not be published upstream again.
       void broker.invokePublish(channel, message, true);
@@ -203,10 +311,13 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   /** Flushes batches, leaves the cluster, closes every link. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const consumer of this.consumers) consumer.return();
+      for (const consumer of this.consumers) endConsumer(consumer);
+      this.restoreSubscribe?.();
       this.batcher?.close();
       await this.link.leave();
       await this.link.close();
+      this.publisher.close();
+      this.sequencer.close();
       this.router.close();
     })();
     return this.closing;
@@ -220,3 +331,4 @@ export function attach(agServer: AGServer, options: ClusterOptions): ClusterClie
 
 export type { ClusterOptions, ResolvedClusterOptions } from './options.js';
 export type { ReshardSummary } from './router.js';
+export type { DeliveryMode } from './publisher.js';

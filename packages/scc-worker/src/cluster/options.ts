@@ -6,13 +6,18 @@ import { v4 as uuidv4 } from 'uuid';
 import {
   ConfigError,
   DEFAULT_CLIENT_POOL_SIZE,
+  DEFAULT_HANDOVER_DELAY_MS,
+  DEFAULT_HANDOVER_GRACE_MS,
+  DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,
+  DEFAULT_REORDER_WINDOW_MS,
   DEFAULT_RECONNECT_RANDOMNESS_MS,
   DEFAULT_RETRY_DELAY_MS,
   DEFAULT_STATE_ACK_TIMEOUT_MS,
   DEFAULT_STATE_CONNECT_TIMEOUT_MS,
   DEFAULT_STATE_SERVER_PORT,
   MAX_CLIENT_POOL_SIZE,
-  SCC_TS_VERSION,
+  DEFAULT_ANNOUNCED_VERSION,
+  isSemver,
   createLogger,
   isMapper,
   type IpFamily,
@@ -20,6 +25,7 @@ import {
   type Mapper,
   type MappingEngineName,
 } from '@scc-ts/shared';
+import { DELIVERY_MODES, type DeliveryMode } from './publisher.js';
 
 export interface ClusterOptions {
   /** Host of the scc-state server. Required. */
@@ -50,7 +56,20 @@ export interface ClusterOptions {
   stateServerAckTimeout?: number;
   /** Random extra per reconnect, ms; default 1000. */
   stateServerReconnectRandomness?: number;
-  /** Version announced to the state server; default this package's version. */
+  /**
+   * `at-most-once` (default) or `at-least-once`, or a function choosing per channel. At-least-once
+   * keeps each packet until a broker acknowledges it and re-sends it after a failure (a broker crash).
+   */
+  deliveryMode?: DeliveryMode | ((channel: string) => DeliveryMode);
+  /** Wait between subscribing moved channels on their new broker and publishing there, ms; default 1000. 0 switches at once, as the original does. */
+  handoverDelay?: number;
+  /** Wait between publishing to the new broker and leaving the old one, ms; default 1000. */
+  handoverGrace?: number;
+  /** How long a packet that arrives after a gap is held for the gap to fill, ms; default 500. */
+  reorderWindow?: number;
+  /** At-least-once: how long a packet is re-sent before it is given up as lost, ms; default 30000. */
+  publishRetryTimeout?: number;
+  /** Version announced to the state server; default `DEFAULT_ANNOUNCED_VERSION` (major 9, which scc-state 9.x requires). */
   version?: string;
   /** pino logger; default a JSON logger at warn level. */
   logger?: Logger;
@@ -72,9 +91,15 @@ export interface ResolvedClusterOptions {
   stateServerConnectTimeout: number;
   stateServerAckTimeout: number;
   stateServerReconnectRandomness: number;
+  deliveryMode: DeliveryMode | ((channel: string) => DeliveryMode);
+  handoverDelay: number;
+  handoverGrace: number;
+  reorderWindow: number;
+  publishRetryTimeout: number;
   version: string;
   logger: Logger;
 }
+
 
 const MAX_MS = 2_147_483_647;
 
@@ -86,6 +111,13 @@ function show(value: unknown): string {
   } catch {
     return Object.prototype.toString.call(value);
   }
+}
+
+function deliveryMode(value: ClusterOptions['deliveryMode'], problems: string[]): ResolvedClusterOptions['deliveryMode'] {
+  if (value === undefined) return 'at-most-once';
+  if (typeof value === 'function' || DELIVERY_MODES.includes(value)) return value;
+  problems.push(`deliveryMode=${show(value)}: must be ${DELIVERY_MODES.map((m) => `'${m}'`).join(' or ')} or a function of the channel`);
+  return 'at-most-once';
 }
 
 /** Applies defaults (with `??`: an explicit 0 stays 0) and throws one ConfigError listing every bad option. */
@@ -111,6 +143,9 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
   if (options.instanceId !== undefined && (typeof options.instanceId !== 'string' || options.instanceId === '')) {
     problems.push('instanceId must be a non-empty string');
   }
+  if (options.version !== undefined && !isSemver(options.version)) {
+    problems.push(`version=${show(options.version)}: must be a semver version such as 9.2.0`);
+  }
   const resolved: ResolvedClusterOptions = {
     stateServerHost: options.stateServerHost,
     stateServerPort: int('stateServerPort', options.stateServerPort, DEFAULT_STATE_SERVER_PORT, 1, 65_535),
@@ -133,7 +168,12 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
       0,
       MAX_MS,
     ),
-    version: options.version ?? SCC_TS_VERSION,
+    deliveryMode: deliveryMode(options.deliveryMode, problems),
+    handoverDelay: int('handoverDelay', options.handoverDelay, DEFAULT_HANDOVER_DELAY_MS, 0, MAX_MS),
+    handoverGrace: int('handoverGrace', options.handoverGrace, DEFAULT_HANDOVER_GRACE_MS, 0, MAX_MS),
+    reorderWindow: int('reorderWindow', options.reorderWindow, DEFAULT_REORDER_WINDOW_MS, 0, MAX_MS),
+    publishRetryTimeout: int('publishRetryTimeout', options.publishRetryTimeout, DEFAULT_PUBLISH_RETRY_TIMEOUT_MS, 1, MAX_MS),
+    version: options.version ?? DEFAULT_ANNOUNCED_VERSION,
     logger: options.logger ?? createLogger({ name: 'scc-worker', level: 2, format: 'json' }),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -4,10 +4,13 @@
  * (pushes can arrive out of order after retries; the join reply sets the baseline).
  */
 import {
+  HandoverProcedure,
   InstanceType,
   Procedure,
   StateLink,
   parseBrokerListPush,
+  parseHandoverSignal,
+  type HandoverPhase,
   parseWorkerJoinReply,
   parseWorkerListPush,
   type ClientSocket,
@@ -17,8 +20,13 @@ import type { ResolvedClusterOptions } from './options.js';
 type PushRequest = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
 export interface MembershipHandlers {
-  /** A newer broker list; `source` says whether it came with the join reply or a push. */
-  onBrokers(uris: string[], time: number, source: 'join' | 'push'): void;
+  /**
+   * A newer broker list; `source` says whether it came with the join reply or a push, and
+   * `coordinated` whether the state server will signal the handover's phases (our extension).
+   */
+  onBrokers(uris: string[], time: number, source: 'join' | 'push', coordinated: boolean): void;
+  /** The state server's handover signal for the list with `time`. */
+  onHandoverSignal(kind: 'switch' | 'release', time: number): void;
   /** A newer worker list; `selfURI` is this worker's URI as the state server sees it. */
   onWorkers(uris: string[], selfURI: string | null): void;
 }
@@ -46,7 +54,8 @@ export class WorkerStateLink {
       retryDelayMs: options.brokerRetryDelay,
       reconnectRandomnessMs: options.stateServerReconnectRandomness,
       joinProcedure: Procedure.WorkerJoinCluster,
-      joinData: { instanceId: options.instanceId, instanceIp: options.instanceIp, instanceIpFamily: options.instanceIpFamily },
+      // sccHandover: we take part in acknowledged handover; an original state server ignores the field.
+      joinData: { instanceId: options.instanceId, instanceIp: options.instanceIp, instanceIpFamily: options.instanceIpFamily, sccHandover: true },
       logger: options.logger,
       onJoined: (reply) => this.joined(reply),
     });
@@ -55,6 +64,27 @@ export class WorkerStateLink {
     this.serve(socket, Procedure.BrokerLeaveCluster, (data) => this.brokerPush(data));
     this.serve(socket, Procedure.WorkerJoinCluster, (data) => this.workerPush(data));
     this.serve(socket, Procedure.WorkerLeaveCluster, (data) => this.workerPush(data));
+    this.receive(socket, HandoverProcedure.Switch, 'switch');
+    this.receive(socket, HandoverProcedure.Release, 'release');
+  }
+
+  private receive(socket: ClientSocket, event: string, kind: 'switch' | 'release'): void {
+    void (async () => {
+      for await (const data of socket.receiver(event)) {
+        try {
+          this.handlers.onHandoverSignal(kind, parseHandoverSignal(data).time);
+        } catch (error) {
+          this.options.logger.warn(`ignored a ${event} signal: ${(error as Error).message}`);
+        }
+      }
+    })();
+  }
+
+  /** Reports a finished handover phase to the state server (best effort: it goes ahead on a timeout). */
+  ackHandover(time: number, phase: HandoverPhase): void {
+    this.link.socket.invoke(HandoverProcedure.Ack, { time, phase }).catch((error: unknown) => {
+      this.options.logger.warn(`handover ${phase} acknowledgement for list ${time} failed: ${(error as Error).message}`);
+    });
   }
 
   /** Whether the link is joined right now. */
@@ -97,7 +127,7 @@ export class WorkerStateLink {
     // The reply is the newest view there is: it becomes the baseline pushes must beat.
     this.brokersTime = state.time;
     this.workersTime = state.time;
-    this.handlers.onBrokers(state.sccBrokerURIs, state.time, 'join');
+    this.handlers.onBrokers(state.sccBrokerURIs, state.time, 'join', false);
     this.handlers.onWorkers(state.sccWorkerURIs, state.sccSourceWorkerURI ?? null);
   }
 
@@ -105,7 +135,7 @@ export class WorkerStateLink {
     const push = parseBrokerListPush(data);
     if (push.time <= this.brokersTime) return;
     this.brokersTime = push.time;
-    this.handlers.onBrokers(push.sccBrokerURIs, push.time, 'push');
+    this.handlers.onBrokers(push.sccBrokerURIs, push.time, 'push', push.sccHandover === true);
   }
 
   private workerPush(data: unknown): void {

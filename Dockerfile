@@ -1,0 +1,48 @@
+# One image with all three services: scc-state, scc-broker and scc-worker. Each Kubernetes Deployment
+# picks its service with `workingDir: /app/packages/<service>` and `command: ["node", "server"]`.
+#
+#   docker build -t scc-ts:1.0.0 .
+#
+# Stages: `build` compiles the TypeScript with every dependency; `prod-deps` installs production
+# dependencies only (no scripts: the root `prepare` runs tsc, which is not there); `runtime` is the
+# production-dependency tree plus each package's server.js, dist/ and public/, run as the non-root
+# `node` user (uid 1000). test/kubernetes/image.test.ts replays prod-deps and runtime's COPY lines
+# into a temporary folder and starts every service from it.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS pnpm
+# The version in package.json's packageManager field.
+RUN npm install -g pnpm@10.34.9 && npm cache clean --force
+WORKDIR /app
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/shared/package.json packages/shared/
+COPY packages/scc-state/package.json packages/scc-state/
+COPY packages/scc-broker/package.json packages/scc-broker/
+COPY packages/scc-worker/package.json packages/scc-worker/
+
+FROM pnpm AS build
+RUN pnpm install --frozen-lockfile --ignore-scripts
+COPY tsconfig.base.json tsconfig.json ./
+COPY packages ./packages
+RUN pnpm run build
+
+FROM pnpm AS prod-deps
+RUN pnpm install --prod --frozen-lockfile --ignore-scripts
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=prod-deps /app ./
+COPY --from=build /app/packages/shared/dist packages/shared/dist
+COPY --from=build /app/packages/scc-state/server.js packages/scc-state/
+COPY --from=build /app/packages/scc-state/dist packages/scc-state/dist
+COPY --from=build /app/packages/scc-broker/server.js packages/scc-broker/
+COPY --from=build /app/packages/scc-broker/dist packages/scc-broker/dist
+COPY --from=build /app/packages/scc-worker/server.js packages/scc-worker/
+COPY --from=build /app/packages/scc-worker/dist packages/scc-worker/dist
+COPY --from=build /app/packages/scc-worker/public packages/scc-worker/public
+# Files stay owned by root and read-only to the service; the manifests also make the root filesystem read-only.
+USER 1000:1000
+WORKDIR /app/packages/scc-worker
+EXPOSE 7777 8888 8000
+CMD ["node", "server"]

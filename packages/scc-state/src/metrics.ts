@@ -1,0 +1,87 @@
+/**
+ * scc-state's Prometheus series. Membership gauges read the registry at scrape time; pushes,
+ * broadcasts and refusals are counted by the one-line hooks the server calls.
+ */
+import { Counter, Gauge } from 'prom-client';
+import {
+  Procedure,
+  SCC_TS_VERSION,
+  createMetricsRegistry,
+  gaugeFrom,
+  handshakeRefusalCounter,
+  type MetricsRegistry,
+  type ProcedureName,
+} from '@scc-ts/shared';
+import type { Registry } from './registry.js';
+import type { ListKind } from './notifier.js';
+
+/** Why a join was refused (label of `scc_state_join_refusals_total`). */
+export type JoinRefusalReason = 'startup_delay' | 'invalid_payload' | 'instance_type_mismatch';
+
+export interface StateMetrics {
+  readonly registry: MetricsRegistry;
+  handshakeRefused(error: Error): void;
+  joinRefused(reason: JoinRefusalReason): void;
+  /** One push call to one worker finished, acknowledged or not. */
+  pushed(procedure: ProcedureName, ok: boolean): void;
+  /** A list was broadcast to every worker at `time` (ms since the epoch). */
+  broadcast(kind: ListKind, time: number): void;
+}
+
+export interface StateMetricsSources {
+  members: Registry;
+  /** Open peer sockets (joined or not). */
+  connections: () => number;
+}
+
+/** Builds scc-state's registry: default Node metrics plus the `scc_state_*` series. */
+export function createStateMetrics(sources: StateMetricsSources): StateMetrics {
+  const registry = createMetricsRegistry('scc-state', SCC_TS_VERSION);
+  const { members } = sources;
+  gaugeFrom(registry, 'scc_state_brokers', 'Brokers joined (distinct URIs)', () => members.brokerURIs().length);
+  gaugeFrom(registry, 'scc_state_workers', 'Workers joined (distinct URIs)', () => members.workerURIs().length);
+  gaugeFrom(registry, 'scc_state_connections', 'Open peer sockets (brokers and workers, joined or not)', sources.connections);
+  const handshakeRefused = handshakeRefusalCounter(registry);
+  const joinRefusals = new Counter({
+    name: 'scc_state_join_refusals_total',
+    help: 'Join calls refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of ['startup_delay', 'invalid_payload', 'instance_type_mismatch']) joinRefusals.inc({ reason }, 0);
+  const pushes = new Counter({
+    name: 'scc_state_pushes_total',
+    help: 'Membership pushes to individual workers (retries included), by list and result',
+    labelNames: ['list', 'result'] as const,
+    registers: [registry],
+  });
+  const broadcasts = new Counter({
+    name: 'scc_state_broadcasts_total',
+    help: 'Membership lists broadcast to every worker, by list',
+    labelNames: ['list'] as const,
+    registers: [registry],
+  });
+  const lastBroadcast = new Gauge({
+    name: 'scc_state_last_broadcast_timestamp_seconds',
+    help: 'Unix time of the last broadcast of each list (absent before the first)',
+    labelNames: ['list'] as const,
+    registers: [registry],
+  });
+  for (const list of ['brokers', 'workers']) {
+    broadcasts.inc({ list }, 0);
+    for (const result of ['ok', 'error']) pushes.inc({ list, result }, 0);
+  }
+  return {
+    registry,
+    handshakeRefused,
+    joinRefused: (reason) => joinRefusals.inc({ reason }),
+    pushed(procedure, ok) {
+      const list = procedure === Procedure.BrokerJoinCluster || procedure === Procedure.BrokerLeaveCluster ? 'brokers' : 'workers';
+      pushes.inc({ list, result: ok ? 'ok' : 'error' });
+    },
+    broadcast(kind, time) {
+      broadcasts.inc({ list: kind });
+      lastBroadcast.set({ list: kind }, time / 1000);
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * scc-worker's Prometheus series. Everything is read at scrape time: client counts from
+ * socketcluster-server, data-path counters from `ClusterClient.stats`, channel owners from the
+ * plugin's public `ownerOf`. The only live hook is one extra consumer of the broker engine's
+ * `publish` event (messages published by local clients); the data-path files are not touched.
+ */
+import { Counter, Gauge } from 'prom-client';
+import {
+  SCC_TS_VERSION,
+  endConsumer,
+  counterFrom,
+  createMetricsRegistry,
+  drainingGauge,
+  gaugeFrom,
+  type AGServer,
+  type MetricsRegistry,
+} from '@scc-ts/shared';
+import type { ClusterClient } from './cluster/index.js';
+
+export interface WorkerMetrics {
+  readonly registry: MetricsRegistry;
+  /** Ends the publish consumer. Safe to call twice. */
+  close(): void;
+}
+
+export interface WorkerMetricsSources {
+  agServer: AGServer;
+  /** The cluster plugin; null in standalone mode. */
+  cluster: () => ClusterClient | null;
+  draining: () => boolean;
+}
+
+/** Builds the worker's registry: default Node metrics plus the `scc_worker_*` series. */
+export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetrics {
+  const { agServer } = sources;
+  const registry = createMetricsRegistry('scc-worker', SCC_TS_VERSION);
+  const engine = agServer.brokerEngine;
+  const stat = (key: keyof ClusterClient['stats']) => () => sources.cluster()?.stats[key] ?? 0;
+
+  gaugeFrom(registry, 'scc_worker_client_connections', 'Open client sockets', () => agServer.clientsCount);
+  gaugeFrom(registry, 'scc_worker_subscriptions', 'Channel subscriptions held by client sockets', () => {
+    let total = 0;
+    for (const socket of Object.values(agServer.clients)) total += (socket as { channelSubscriptionsCount?: number }).channelSubscriptionsCount ?? 0;
+    return total;
+  });
+  gaugeFrom(registry, 'scc_worker_channels', 'Channels with at least one local subscriber (carried upstream in cluster mode)', () => engine.subscriptions().length);
+  new Gauge({
+    name: 'scc_worker_broker_channels',
+    help: 'Channels with local subscribers, by the broker that owns them under the current broker list',
+    labelNames: ['broker'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const cluster = sources.cluster();
+      if (!cluster) return;
+      const counts = new Map<string, number>(cluster.brokerURIs().map((uri) => [uri, 0]));
+      for (const channel of engine.subscriptions()) {
+        const owner = cluster.ownerOf(channel);
+        if (owner !== null) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+      }
+      for (const [broker, n] of counts) this.set({ broker }, n);
+    },
+  });
+  gaugeFrom(registry, 'scc_worker_brokers', 'Brokers in the broker list in use', () => sources.cluster()?.brokerURIs().length ?? 0);
+  gaugeFrom(registry, 'scc_worker_workers', 'Workers in the last worker list', () => sources.cluster()?.workerURIs().length ?? 0);
+  gaugeFrom(registry, 'scc_worker_state_connected', '1 while joined to the state server, else 0', () => (sources.cluster()?.stateConnected ? 1 : 0));
+  gaugeFrom(registry, 'scc_worker_ready', '1 while /ready answers 200, else 0', () => {
+    const cluster = sources.cluster();
+    return !sources.draining() && (cluster === null || cluster.readiness().ready) ? 1 : 0;
+  });
+  drainingGauge(registry, sources.draining);
+
+  const messagesOut = new Counter({
+    name: 'scc_worker_messages_out_total',
+    help: 'Messages published by local clients (each is sent to the owning broker in cluster mode)',
+    registers: [registry],
+  });
+  counterFrom(registry, 'scc_worker_messages_in_total', 'Messages from other workers delivered to local subscribers', stat('messagesDelivered'));
+  counterFrom(registry, 'scc_worker_packets_out_total', 'Packets published to brokers (one per message, or per batch)', stat('packetsOut'));
+  counterFrom(registry, 'scc_worker_packets_in_total', 'Packets received from brokers (own packets included)', stat('packetsIn'));
+  counterFrom(registry, 'scc_worker_publish_failures_total', 'Packets a broker did not acknowledge or that had no broker', stat('publishFailures'));
+  counterFrom(registry, 'scc_worker_malformed_packets_total', 'Packets from brokers that failed the guard and were dropped', stat('malformedPackets'));
+  counterFrom(registry, 'scc_worker_reshards_total', 'Broker lists applied (join replies and pushes)', stat('reshards'));
+  counterFrom(registry, 'scc_worker_handovers_total', 'Switches of publishing to a new broker list', stat('handovers'));
+  counterFrom(registry, 'scc_worker_messages_lost_total', 'Messages this worker gave up sending (at-most-once failure, or at-least-once retries exhausted)', stat('messagesLost'));
+  counterFrom(registry, 'scc_worker_packets_missed_total', 'Packets from other workers that never arrived (gaps in their numbering past the reorder window)', stat('packetsMissed'));
+  counterFrom(registry, 'scc_worker_duplicates_dropped_total', 'Packets received twice and dropped', stat('duplicatesDropped'));
+  counterFrom(registry, 'scc_worker_publish_retries_total', 'At-least-once re-sends of packets', stat('publishRetries'));
+
+  const consumer = engine.listener('publish').createConsumer();
+  // Stop looping once closed (see endConsumer).
+  let closed = false;
+  void (async () => {
+    while (!closed) {
+      const result = await consumer.next();
+      if (result.done) return;
+      messagesOut.inc();
+    }
+  })();
+  return { registry, close: () => {
+      closed = true;
+      endConsumer(consumer);
+    } };
+}

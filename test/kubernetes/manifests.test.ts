@@ -1,0 +1,237 @@
+/**
+ * Offline checks of `kubernetes/`: every document validates against the Kubernetes API schemas
+ * (kubernetes-models), and the manifests agree with the services — env names the services read,
+ * ports and probe paths they serve, selectors that select, and the entry points the image has.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HEALTH_CHECK_PATH, READY_PATH, DEFAULT_STATE_SERVER_PORT, readBrokerConfig, readWorkerConfig } from '@scc-ts/shared';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../../packages/shared/src/service.js';
+import {
+  ROOT,
+  STAND_INS,
+  asDeployment,
+  containerOf,
+  loadManifests,
+  namesRead,
+  resolvedEnv,
+  selects,
+  serviceOf,
+  validateManifest,
+  type Manifest,
+  type ServiceName,
+} from './manifests.js';
+
+/** Drain timeout of brokers and workers (ms) that terminationGracePeriodSeconds must cover, plus margin. */
+const DRAIN_TIMEOUT_MS = 20_000;
+const GRACE_MARGIN_S = 5;
+
+const manifests = loadManifests();
+const ofKind = (kind: string): Manifest[] => manifests.filter((m) => m.kind === kind);
+const deployments = new Map<ServiceName, IDeployment>(
+  ofKind('Deployment').map((m) => {
+    const d = asDeployment(m);
+    return [serviceOf(containerOf(d)), d];
+  }),
+);
+function deployment(service: ServiceName): IDeployment {
+  const d = deployments.get(service);
+  if (!d) throw new Error(`no Deployment runs ${service}`);
+  return d;
+}
+const podLabels = (d: IDeployment): Record<string, string> => d.spec?.template.metadata?.labels ?? {};
+const services = ofKind('Service').map((m) => m.doc as unknown as IService);
+function service(name: string): IService {
+  const s = services.find((x) => x.metadata?.name === name);
+  if (!s) throw new Error(`no Service ${name}`);
+  return s;
+}
+/** The container port a probe or Service port refers to, by name or number. */
+function containerPort(c: IContainer, ref: number | string | undefined): number | undefined {
+  return c.ports?.find((p) => (typeof ref === 'string' ? p.name === ref : p.containerPort === ref))?.containerPort;
+}
+
+describe('kubernetes/ manifests', () => {
+  it('ship every object an operator needs, each named once', () => {
+    const kinds = manifests.map((m) => `${m.apiVersion}/${m.kind}`).sort();
+    expect(kinds).toEqual(
+      [
+        'apps/v1/Deployment',
+        'apps/v1/Deployment',
+        'apps/v1/Deployment',
+        'networking.k8s.io/v1/Ingress',
+        'networking.k8s.io/v1/NetworkPolicy',
+        'policy/v1/PodDisruptionBudget',
+        'policy/v1/PodDisruptionBudget',
+        'v1/Service',
+        'v1/Service',
+        'v1/Service',
+      ].sort(),
+    );
+    expect([...deployments.keys()].sort()).toEqual(['scc-broker', 'scc-state', 'scc-worker']);
+    const names = manifests.map((m) => `${m.kind}/${m.name}`);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it.each(manifests.map((m) => [`${m.file} ${m.kind}/${m.name}`, m] as const))('%s validates against the Kubernetes schema', (_, m) => {
+    expect(() => validateManifest(m.doc)).not.toThrow();
+  });
+
+  it('the schema check rejects broken copies', () => {
+    const worker = manifests.find((m) => m.kind === 'Deployment' && m.name === 'scc-worker')!.doc;
+    const broken = (edit: (d: any) => void): Record<string, unknown> => {
+      const copy = structuredClone(worker);
+      edit(copy);
+      return copy;
+    };
+    expect(() => validateManifest(broken((d) => delete d.spec.selector))).toThrow(/selector/);
+    expect(() => validateManifest(broken((d) => (d.spec.template.spec.containers[0].ports[0].containerPort = '8000x')))).toThrow(/integer/);
+    expect(() => validateManifest(broken((d) => (d.spec.template.spec.containers[0].readinessProbe.httpGet = { path: '/ready' })))).toThrow(/port/);
+    expect(() => validateManifest(broken((d) => (d.spec.strategy.type = 'Rolling')))).toThrow(/allowed values/);
+    const ingress = manifests.find((m) => m.kind === 'Ingress')!.doc;
+    // The originals' Ingress: the long-removed API, and its backend shape.
+    expect(() => validateManifest({ ...structuredClone(ingress), apiVersion: 'extensions/v1beta1' })).toThrow(/no schema/);
+    const oldBackend = structuredClone(ingress) as any;
+    oldBackend.spec.rules[0].http.paths[0] = { path: '/', backend: { serviceName: 'scc-worker', servicePort: 8000 } };
+    expect(() => validateManifest(oldBackend)).toThrow(/pathType/);
+  });
+
+  it('scc-state runs exactly one replica and never two during a rollout', () => {
+    const d = deployment('scc-state');
+    expect(d.spec?.replicas).toBe(1);
+    expect(d.spec?.strategy?.type).toBe('Recreate');
+  });
+
+  it.each(['scc-state', 'scc-broker', 'scc-worker'] as const)('%s runs `node server` in its package folder, non-root, read-only, bounded', (name) => {
+    const d = deployment(name);
+    const c = containerOf(d);
+    const pod = d.spec!.template.spec!;
+    expect(selects(d.spec?.selector.matchLabels, podLabels(d))).toBe(true);
+    expect(c.command).toEqual(['node', 'server']);
+    expect(existsSync(join(ROOT, 'packages', name, 'server.js'))).toBe(true);
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(c.image).toBe(`scc-ts:${version}`);
+    expect(pod.securityContext?.runAsNonRoot).toBe(true);
+    expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+    expect(c.securityContext?.allowPrivilegeEscalation).toBe(false);
+    expect(c.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(c.securityContext?.capabilities?.drop).toEqual(['ALL']);
+    const tmp = c.volumeMounts?.find((v) => v.mountPath === '/tmp');
+    expect(pod.volumes?.find((v) => v.name === tmp?.name)?.emptyDir).toBeDefined();
+    for (const kind of ['requests', 'limits'] as const) {
+      expect(Object.keys(c.resources?.[kind] ?? {}).sort()).toEqual(['cpu', 'memory']);
+    }
+  });
+
+  it.each(['scc-state', 'scc-broker', 'scc-worker'] as const)('%s sets only env vars the service reads, with values it accepts', (name) => {
+    const c = containerOf(deployment(name));
+    const env = resolvedEnv(c);
+    expect(Object.keys(env).length).toBeGreaterThan(0);
+    const { names } = namesRead(name, env);
+    for (const variable of Object.keys(env)) expect(names, `${name} does not read ${variable}`).toContain(variable);
+    const auth = c.env?.find((e) => e.name === 'SCC_AUTH_KEY')?.valueFrom?.secretKeyRef;
+    expect(auth).toEqual({ name: 'scc-auth', key: 'authKey' });
+  });
+
+  it('a manifest env var the service does not read is caught', () => {
+    const c = structuredClone(containerOf(deployment('scc-broker')));
+    c.env = [...(c.env ?? []), { name: 'SCC_STATE_SERVER_HOSTNAME', value: 'scc-state' }];
+    const { names } = namesRead('scc-broker', resolvedEnv(c));
+    expect(names).not.toContain('SCC_STATE_SERVER_HOSTNAME');
+  });
+
+  it.each(['scc-broker', 'scc-worker'] as const)('%s finds the state server by its Service and announces its pod IP', (name) => {
+    const c = containerOf(deployment(name));
+    const state = service('scc-state');
+    expect(c.env?.find((e) => e.name === 'SCC_STATE_SERVER_HOST')?.value).toBe(state.metadata?.name);
+    expect(c.env?.find((e) => e.name === 'SCC_INSTANCE_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
+    // The port the service dials (its config's SCC_STATE_SERVER_PORT) is the state Service's port.
+    const env = resolvedEnv(c);
+    const dialled = name === 'scc-broker' ? readBrokerConfig(env, false).stateServerPort : readWorkerConfig(env, false).cluster?.stateServerPort;
+    expect(state.spec?.ports?.map((p) => p.port)).toContain(dialled);
+    expect(env['SCC_INSTANCE_IP']).toBe(STAND_INS.podIP);
+  });
+
+  it.each(['scc-state', 'scc-broker', 'scc-worker'] as const)('%s probes and ports match what the service serves', (name) => {
+    const d = deployment(name);
+    const c = containerOf(d);
+    const { port } = namesRead(name, resolvedEnv(c));
+    expect(c.ports?.map((p) => p.containerPort)).toEqual([port]);
+    expect(c.livenessProbe?.httpGet?.path).toBe(HEALTH_CHECK_PATH);
+    expect(c.readinessProbe?.httpGet?.path).toBe(READY_PATH);
+    expect(containerPort(c, c.livenessProbe?.httpGet?.port)).toBe(port);
+    expect(containerPort(c, c.readinessProbe?.httpGet?.port)).toBe(port);
+  });
+
+  it('each Service selects its Deployment and targets a port the container has', () => {
+    for (const [name, headless] of [['scc-state', false], ['scc-broker', true], ['scc-worker', false]] as const) {
+      const s = service(name);
+      const matching = [...deployments.entries()].filter(([, d]) => selects(s.spec?.selector, podLabels(d))).map(([n]) => n);
+      expect(matching).toEqual([name]);
+      expect(s.spec?.clusterIP === 'None').toBe(headless);
+      const c = containerOf(deployment(name));
+      for (const p of s.spec?.ports ?? []) expect(containerPort(c, p.targetPort), `${name} targetPort ${String(p.targetPort)}`).toBeDefined();
+    }
+    expect(service('scc-state').spec?.ports?.map((p) => p.port)).toEqual([DEFAULT_STATE_SERVER_PORT]);
+  });
+
+  it('the Ingress sends clients to the workers over TLS with WebSocket-friendly timeouts', () => {
+    const ingress = ofKind('Ingress')[0]!.doc as unknown as IIngress;
+    expect(ingress.spec?.tls?.map((t) => t.secretName)).toEqual(['scc-tls-credentials']);
+    const backends = (ingress.spec?.rules ?? []).flatMap((r) => r.http?.paths ?? []).map((p) => p.backend.service);
+    expect(backends.length).toBeGreaterThan(0);
+    for (const b of backends) {
+      expect(b?.name).toBe('scc-worker');
+      expect(service('scc-worker').spec?.ports?.some((p) => p.name === b?.port?.name || p.port === b?.port?.number)).toBe(true);
+    }
+    for (const key of ['proxy-read-timeout', 'proxy-send-timeout']) {
+      expect(Number(ingress.metadata?.annotations?.[`nginx.ingress.kubernetes.io/${key}`])).toBeGreaterThan(60);
+    }
+  });
+
+  it('PodDisruptionBudgets cover brokers and workers', () => {
+    const pdbs = ofKind('PodDisruptionBudget').map((m) => m.doc as unknown as IPodDisruptionBudget);
+    for (const name of ['scc-broker', 'scc-worker'] as const) {
+      const covering = pdbs.filter((p) => selects(p.spec?.selector?.matchLabels, podLabels(deployment(name))));
+      expect(covering).toHaveLength(1);
+      expect(covering[0]!.spec?.maxUnavailable ?? covering[0]!.spec?.minAvailable).toBeDefined();
+    }
+  });
+
+  it('workers prefer to spread over nodes', () => {
+    const d = deployment('scc-worker');
+    const terms = d.spec?.template.spec?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+    expect(terms.some((t) => t.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && selects(t.podAffinityTerm.labelSelector?.matchLabels, podLabels(d)))).toBe(true);
+  });
+
+  it('only brokers and workers may reach the state server', () => {
+    const policies = ofKind('NetworkPolicy').map((m) => m.doc as unknown as INetworkPolicy);
+    const state = deployment('scc-state');
+    const policy = policies.find((p) => selects(p.spec?.podSelector.matchLabels, podLabels(state)));
+    expect(policy).toBeDefined();
+    expect(selects(policy!.spec?.podSelector.matchLabels, podLabels(deployment('scc-worker')))).toBe(false);
+    expect(policy!.spec?.policyTypes).toContain('Ingress');
+    const peers = (policy!.spec?.ingress ?? []).flatMap((rule) => rule.from ?? []);
+    expect(peers.every((p) => p.podSelector && !p.namespaceSelector && !p.ipBlock)).toBe(true);
+    const allowed = [...deployments.entries()].filter(([, d]) => peers.some((p) => selects(p.podSelector?.matchLabels, podLabels(d)))).map(([n]) => n);
+    expect(allowed.sort()).toEqual(['scc-broker', 'scc-worker']);
+    const ports = (policy!.spec?.ingress ?? []).flatMap((rule) => rule.ports ?? []).map((p) => p.port);
+    expect(ports).toEqual(containerOf(state).ports?.map((p) => p.containerPort));
+  });
+
+  it('termination grace periods cover the drain and the shutdown bound', () => {
+    for (const name of ['scc-broker', 'scc-worker'] as const) {
+      expect(deployment(name).spec?.template.spec?.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(DRAIN_TIMEOUT_MS / 1000 + GRACE_MARGIN_S);
+    }
+    for (const name of ['scc-state', 'scc-broker', 'scc-worker'] as const) {
+      expect(deployment(name).spec?.template.spec?.terminationGracePeriodSeconds).toBeGreaterThan(DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000);
+    }
+  });
+});
