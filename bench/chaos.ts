@@ -4,6 +4,7 @@
  *   pnpm chaos [--ci] [--assert] [--rate N] [--channels N] [--state-down-ms N] [--systems ours,original]
  *              [--scenarios 1,2,3,3b,4,5] [--json path] [--warmup-ms N] [--settle-ms N]
  *              [--scale-out-ms N] [--scale-back-ms N] [--startup-delay-ms N] [--retry-delay-ms N] [--wait-timeout-ms N]
+ *              [--logs dir]   (write every process's log of every run to dir)
  *
  * Each (system, scenario) runs on a fresh cluster of child processes on 127.0.0.1: our scc-state, brokers,
  * and workers A and B. System "ours" = packages/scc-broker + packages/scc-worker; "original" =
@@ -75,6 +76,7 @@ const { values } = (() => {
         'startup-delay-ms': { type: 'string' },
         'retry-delay-ms': { type: 'string' },
         'wait-timeout-ms': { type: 'string' },
+        logs: { type: 'string' },
       },
     });
   } catch (error) {
@@ -104,6 +106,7 @@ const options: ChaosOptions = {
   stateDownMs: int('state-down-ms', values['state-down-ms'], defaults.stateDownMs, 0),
   warmupMs: int('warmup-ms', values['warmup-ms'], defaults.warmupMs, 0),
   settleMs: int('settle-ms', values['settle-ms'], defaults.settleMs, 0),
+  ...(values.logs === undefined ? {} : { logDir: values.logs }),
   timings: {
     scaleOutDelayMs: int('scale-out-ms', values['scale-out-ms'], defaults.scaleOutMs, 0),
     scaleBackDelayMs: int('scale-back-ms', values['scale-back-ms'], defaults.scaleBackMs, 0),

@@ -7,6 +7,8 @@
  * Every process is stopped by pid.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +66,8 @@ export class ChaosCluster {
   /** Workers A and B; an entry is replaced when the worker restarts. */
   readonly workers: ServiceProcess[] = [];
   readonly workerPorts: number[] = [];
+  /** Processes replaced by a restart (kept for writeLogs). */
+  private readonly retired: ServiceProcess[] = [];
   private statePort = 0;
   private closed = false;
 
@@ -158,6 +162,7 @@ export class ChaosCluster {
   /** SIGKILLs the state server, keeps it down for `downMs`, restarts it on the same port with the startup delay, and waits until every broker and worker has re-joined. */
   async restartState(downMs: number): Promise<void> {
     await this.state.stop('SIGKILL');
+    this.retired.push(this.state);
     await new Promise((r) => setTimeout(r, downMs));
     this.state = await this.spawnState(this.timings.startupDelayMs);
     const members = [...this.brokers.filter((b) => b.alive).map((b) => `scc-broker ${uri(b.port)}`), ...this.workerPorts.map((p) => `scc-worker ${uri(p)}`)];
@@ -169,6 +174,7 @@ export class ChaosCluster {
   async restartWorker(index: number, brokers: number): Promise<void> {
     const worker = this.workers[index]!;
     await worker.stop('SIGTERM', this.timings.waitTimeoutMs);
+    this.retired.push(worker);
     await this.spawnWorker(index, this.workerPorts[index]!);
     await this.workers[index]!.waitForLog(new RegExp(`broker list from \\w+: ${brokers} brokers`), this.timings.waitTimeoutMs);
   }
@@ -179,6 +185,16 @@ export class ChaosCluster {
       .filter(Boolean)
       .map((p) => `${p.name}: ${[...p.logs.slice(-lines).map((l: LogLine) => l.msg), ...p.stderr.slice(-lines)].join(' | ')}`)
       .join('\n');
+  }
+
+  /** Writes every process's log lines and stderr to `<dir>/<prefix>-<name>.log`, for a post-mortem. */
+  writeLogs(dir: string, prefix: string): void {
+    mkdirSync(dir, { recursive: true });
+    const all = [this.state, ...this.brokers, ...this.workers, ...this.retired].filter(Boolean);
+    all.forEach((p, i) => {
+      const lines = [...p.logs.map((l) => JSON.stringify(l)), ...p.stderr.map((l) => `stderr: ${l}`)];
+      writeFileSync(join(dir, `${prefix}-${i}-${p.name.replace(/[^\w.-]+/g, '_')}.log`), `${lines.join('\n')}\n`);
+    });
   }
 
   /** SIGKILLs everything still running. Idempotent. */

@@ -26,6 +26,8 @@ export interface ChaosOptions {
   /** Load after the cluster is stable again, ms. */
   settleMs: number;
   timings: ClusterTimings;
+  /** When set, every process's log of every run is written there. */
+  logDir?: string;
 }
 
 interface EventContext {
@@ -258,6 +260,7 @@ export async function runScenario(system: SystemName, id: ScenarioId, options: C
     const tail = cluster ? `\n${cluster.tail()}` : '';
     return { ...base, status: 'error', error: `${(error as Error).message}${tail}`, notes };
   } finally {
+    if (options.logDir !== undefined) cluster?.writeLogs(options.logDir, `${system}-${id}`);
     await load?.close();
     await cluster?.close();
   }
