@@ -2,7 +2,7 @@
  * The chaos suite: does pub/sub lose, duplicate or reorder messages while the cluster changes?
  *
  *   pnpm chaos [--ci] [--assert] [--rate N] [--channels N] [--state-down-ms N] [--systems ours,original]
- *              [--scenarios 1,2,3,3b,4,5] [--json path] [--warmup-ms N] [--settle-ms N]
+ *              [--scenarios 1,2,3,3b,4,5] [--json path] [--warmup-ms N] [--settle-ms N] [--late-ms N]
  *              [--scale-out-ms N] [--scale-back-ms N] [--startup-delay-ms N] [--retry-delay-ms N] [--wait-timeout-ms N]
  *              [--logs dir]   (write every process's log of every run to dir)
  *
@@ -15,7 +15,8 @@
  * the channels at the offered rate with invokePublish; a message is published when the worker acks it.
  *
  * Run: warm-up under load, the event, load until the cluster is stable again plus a settle time, then
- * publishing stops and the generator waits until no delivery for 1 s (bounded by 15 s).
+ * publishing stops and the generator waits until no delivery for 1 s (bounded by 15 s). It keeps recording for
+ * --late-ms more (3000; 0 with --ci): a lost message that arrives then is still lost, and also counted as "late".
  *   1  a broker joins (2 → 3)                   stable: both workers have 3 brokers
  *   2  a broker leaves by SIGTERM (3 → 2)       the broker exits by itself (bounded); workers have 2
  *   3  a broker is SIGKILLed (3 → 2)            workers have 2 brokers; loss window reported
@@ -71,6 +72,7 @@ const { values } = (() => {
         json: { type: 'string' },
         'warmup-ms': { type: 'string' },
         'settle-ms': { type: 'string' },
+        'late-ms': { type: 'string' },
         'scale-out-ms': { type: 'string' },
         'scale-back-ms': { type: 'string' },
         'startup-delay-ms': { type: 'string' },
@@ -106,6 +108,7 @@ const options: ChaosOptions = {
   stateDownMs: int('state-down-ms', values['state-down-ms'], defaults.stateDownMs, 0),
   warmupMs: int('warmup-ms', values['warmup-ms'], defaults.warmupMs, 0),
   settleMs: int('settle-ms', values['settle-ms'], defaults.settleMs, 0),
+  lateMs: int('late-ms', values['late-ms'], defaults.lateMs, 0),
   ...(values.logs === undefined ? {} : { logDir: values.logs }),
   timings: {
     scaleOutDelayMs: int('scale-out-ms', values['scale-out-ms'], defaults.scaleOutMs, 0),

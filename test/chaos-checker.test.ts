@@ -118,6 +118,15 @@ describe('checkChaosLog', () => {
     expect(checkChaosLog(log([A], [late]))).toMatchObject({ expected: 4, lost: 0 });
   });
 
+  it('does not count a delivery after the end as received: a lost message that came late is lost and late', () => {
+    const sub = subscriber('B', [all[0]!, all[1]!, all[2]!, all[3]!, all[3]!]);
+    sub.delivery.at = [100, 200, 300, END + 5, END + 6];
+    const r = checkChaosLog(log([A], [sub]));
+    expect(r).toMatchObject({ expected: 4, received: 3, lost: 1, lostArrivedLate: 1, duplicated: 0, unexpected: 0, lostWindow: { first: 400, last: 400 } });
+    // A lost message that never came at all is not late.
+    expect(checkChaosLog(log([A], [subscriber('B', all.slice(0, 3))]))).toMatchObject({ lost: 1, lostArrivedLate: 0 });
+  });
+
   it('counts deliveries of messages it never saw published as unexpected', () => {
     const r = checkChaosLog(log([A], [subscriber('B', [...all, [0, 0, 99], [1, -1, 1]])]));
     expect(r).toMatchObject({ expected: 4, received: 6, lost: 0, unexpected: 2 });

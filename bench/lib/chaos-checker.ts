@@ -14,6 +14,9 @@
  *   same channel at the same subscriber (repeat copies count as duplicates only).
  * - UNEXPECTED: a first copy received that was not expected (its publish was never acked, or the
  *   subscriber was not continuously subscribed since before the send). Reported, never an error.
+ * - LATE: deliveries after `endAt` (the generator keeps listening a while after the drain wait) do
+ *   not count as received; a lost message that arrived then is also counted in `lostArrivedLate`, to
+ *   tell a message that was dropped from one that was held up for longer than the drain wait.
  */
 
 /** The name of channel `index` in the chaos suite. */
@@ -57,7 +60,7 @@ export interface ChaosLog {
   channels: number;
   publishers: PublisherLog[];
   subscribers: SubscriberLog[];
-  /** When publishing started and stopped, and when the drain wait ended (epoch ms). */
+  /** When publishing started and stopped, and when the drain wait ended (epoch ms); deliveries may follow `endAt`. */
   loadStartedAt: number;
   loadStoppedAt: number;
   endAt: number;
@@ -84,6 +87,8 @@ export interface CheckResult {
   duplicated: number;
   outOfOrder: number;
   unexpected: number;
+  /** Lost messages that did arrive, but only after `endAt`. */
+  lostArrivedLate: number;
   /** Send times of the first and last lost message. */
   lostWindow: Window | null;
   /** Lost counts keyed `publisher→subscriber`, e.g. `A→B`. */
@@ -117,6 +122,7 @@ export function checkChaosLog(log: ChaosLog): CheckResult {
     duplicated: 0,
     outOfOrder: 0,
     unexpected: 0,
+    lostArrivedLate: 0,
     lostWindow: null,
     lostByPath: {},
     lostByChannel: {},
@@ -131,12 +137,17 @@ export function checkChaosLog(log: ChaosLog): CheckResult {
   for (const sub of log.subscribers) {
     // Copies received per message, and out-of-order among first copies, in arrival order.
     const copies = new Map<number, number>();
+    const late = new Set<number>();
     const highest = new Map<number, number>(); // publisher * channels + channel → highest seq seen
     const d = sub.delivery;
     for (let i = 0; i < d.seq.length; i++) {
       const p = d.publisher[i]!;
       const s = d.seq[i]!;
       const k = key(p, s);
+      if (d.at[i]! > log.endAt) {
+        late.add(k);
+        continue;
+      }
       const n = copies.get(k) ?? 0;
       copies.set(k, n + 1);
       if (n > 0) {
@@ -168,6 +179,7 @@ export function checkChaosLog(log: ChaosLog): CheckResult {
           continue;
         }
         result.lost += 1;
+        if (late.has(key(p, i + 1))) result.lostArrivedLate += 1;
         const path = `${pub.id}→${sub.id}`;
         result.lostByPath[path] = (result.lostByPath[path] ?? 0) + 1;
         result.lostByChannel[channel] = (result.lostByChannel[channel] ?? 0) + 1;

@@ -12,8 +12,8 @@ const SCRIPT = fileURLToPath(new URL('./chaos-load.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Bound on any one request but `stop` (whose drain has its own bound), ms. */
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Bound on `stop`: outstanding acks plus the generator's drain wait, ms. */
-const STOP_TIMEOUT_MS = 40_000;
+/** Bound on `stop`: outstanding acks, the generator's drain wait and its late window, ms. */
+const STOP_TIMEOUT_MS = 60_000;
 
 interface Reply {
   id: number;

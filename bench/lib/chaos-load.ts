@@ -26,6 +26,8 @@ export interface LoadInit {
   rate: number;
   /** Bound on setup (connect, subscribe, prime), ms. */
   setupTimeoutMs: number;
+  /** How long to keep recording after the drain wait, to spot messages held up rather than lost, ms. */
+  lateMs: number;
 }
 
 export interface LoadStatus {
@@ -283,13 +285,16 @@ class LoadGenerator {
       if (quiet && this.publishers.every((p) => p.pending === 0)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    const endAt = now();
+    // Deliveries keep being recorded; the checker counts those after endAt as late, not received.
+    if (this.init.lateMs > 0) await new Promise((r) => setTimeout(r, this.init.lateMs));
     const log: ChaosLog = {
       channels: this.init.channels,
       publishers: this.publishers.map((p) => p.log),
       subscribers: this.subscribers.map((s) => s.log),
       loadStartedAt: this.loadStartedAt,
       loadStoppedAt: this.loadStoppedAt,
-      endAt: now(),
+      endAt,
       skipped: this.skipped,
     };
     writeFileSync(path, JSON.stringify(log));

@@ -14,6 +14,7 @@ const ROWS: Row[] = [
   ['out of order', (r) => n(r.check?.outOfOrder)],
   ['unexpected (info)', (r) => n(r.check?.unexpected)],
   ['unacked publishes', (r) => n(r.check?.unacked)],
+  ['lost, arrived after the drain', (r) => n(r.check?.lostArrivedLate)],
   ['lost window vs event (ms)', (r) => (r.lostWindowMs ? `${r.lostWindowMs.first}…${r.lostWindowMs.last}` : r.check ? 'none' : '-')],
   ['lost on moved/orphaned channels', (r) => (r.affected ? `${r.affected.lost} (${r.affected.channels} channels)` : '-')],
   ['lost by path', (r) => (r.check ? Object.entries(r.check.lostByPath).map(([k, v]) => `${k} ${v}`).join(', ') || 'none' : '-')],

@@ -25,6 +25,8 @@ export interface ChaosOptions {
   warmupMs: number;
   /** Load after the cluster is stable again, ms. */
   settleMs: number;
+  /** Recording after the drain wait: lost messages that arrive then are reported as late, ms. */
+  lateMs: number;
   timings: ClusterTimings;
   /** When set, every process's log of every run is written there. */
   logDir?: string;
@@ -130,6 +132,7 @@ export interface ChaosProfile {
   stateDownMs: number;
   warmupMs: number;
   settleMs: number;
+  lateMs: number;
   scaleOutMs: number;
   scaleBackMs: number;
   /** Startup delay of the restarted state server: above the brokers' reconnect delay plus its up to 1000 ms jitter. */
@@ -145,6 +148,7 @@ export const FULL_PROFILE: Readonly<ChaosProfile> = Object.freeze({
   stateDownMs: 30_000,
   warmupMs: 2000,
   settleMs: 3000,
+  lateMs: 3000,
   scaleOutMs: 1000,
   scaleBackMs: 500,
   startupDelayMs: 2500,
@@ -159,6 +163,7 @@ export const CI_PROFILE: Readonly<ChaosProfile> = Object.freeze({
   stateDownMs: 3000,
   warmupMs: 1000,
   settleMs: 1000,
+  lateMs: 0,
   scaleOutMs: 1000,
   scaleBackMs: 500,
   startupDelayMs: 2000,
@@ -176,6 +181,7 @@ export function profileOptions(profile: Readonly<ChaosProfile>, systems: SystemN
     stateDownMs: profile.stateDownMs,
     warmupMs: profile.warmupMs,
     settleMs: profile.settleMs,
+    lateMs: profile.lateMs,
     timings: {
       scaleOutDelayMs: profile.scaleOutMs,
       scaleBackDelayMs: profile.scaleBackMs,
@@ -227,6 +233,7 @@ export async function runScenario(system: SystemName, id: ScenarioId, options: C
       channels: options.channels,
       rate: options.rate,
       setupTimeoutMs: options.timings.waitTimeoutMs,
+      lateMs: options.lateMs,
     });
     await load.startLoad();
     await sleep(options.warmupMs); // a duration of load, not a wait for an event
