@@ -1,0 +1,146 @@
+/**
+ * The chaos suite: does pub/sub lose, duplicate or reorder messages while the cluster changes?
+ *
+ *   pnpm chaos [--ci] [--assert] [--rate N] [--channels N] [--state-down-ms N] [--systems ours,original]
+ *              [--scenarios 1,2,3,3b,4,5] [--json path] [--warmup-ms N] [--settle-ms N] [--late-ms N]
+ *              [--scale-out-ms N] [--scale-back-ms N] [--startup-delay-ms N] [--retry-delay-ms N] [--wait-timeout-ms N]
+ *              [--logs dir]   (write every process's log of every run to dir)
+ *
+ * Each (system, scenario) runs on a fresh cluster of child processes on 127.0.0.1: our scc-state, brokers,
+ * and workers A and B. System "ours" = packages/scc-broker + packages/scc-worker; "original" =
+ * scc-broker@10.0.1 + socketcluster-server with scc-broker-client@9.2.0 (bench/lib/original-worker.mjs),
+ * coordinated by our scc-state. A separate load-generator process (bench/lib/chaos-load.ts) has one
+ * publisher and one subscriber socket on each worker; every channel is subscribed on both workers and
+ * primed (probes heard on every path) before the load starts. Publishers send {p, s, t} round-robin over
+ * the channels at the offered rate with invokePublish; a message is published when the worker acks it.
+ *
+ * Run: warm-up under load, the event, load until the cluster is stable again plus a settle time, then
+ * publishing stops and the generator waits until no delivery for 1 s (bounded by 15 s). It keeps recording for
+ * --late-ms more (3000; 0 with --ci): a lost message that arrives then is still lost, and also counted as "late".
+ *   1  a broker joins (2 → 3)                   stable: both workers have 3 brokers
+ *   2  a broker leaves by SIGTERM (3 → 2)       the broker exits by itself (bounded); workers have 2
+ *   3  a broker is SIGKILLed (3 → 2)            workers have 2 brokers; loss window reported
+ *   3b as 3, workers in at-least-once mode      (SCC_DELIVERY_MODE=at-least-once; n/a for the original)
+ *   4  the state server is SIGKILLed, down for --state-down-ms, restarted on its port with the startup
+ *      delay                                   every broker and worker has re-joined it
+ *   5  worker B gets SIGTERM and is started again on its port; its clients reconnect (autoReconnect)
+ *      and resubscribe                         B re-joined with 2 brokers, B's sockets open, all resubscribed
+ *
+ * Checker (bench/lib/chaos-checker.ts): a message is EXPECTED at a subscriber socket if its publisher got
+ * the ack, the subscriber's subscription to the channel was acked before the message was sent (and not
+ * lost since), and the subscriber socket stayed connected from before the send until after the drain
+ * wait. LOST = expected, never received. DUPLICATED = each extra copy received. OUT OF ORDER = a first
+ * copy received after a higher sequence number from the same publisher on the same channel at the same
+ * subscriber. UNEXPECTED = received but not expected: counted apart, never an error.
+ *
+ * Prints a table per scenario, systems side by side, and writes JSON with --json. Always exits 0 (a
+ * report), except `--ci --assert`: exit 1 if ours lost, duplicated or reordered anything in scenarios
+ * 1, 2, 3b, 4 or 5, or any run of ours failed.
+ */
+import os from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { SystemName } from './lib/chaos-cluster.js';
+import { formatScenario } from './lib/chaos-report.js';
+import {
+  assertionFailures,
+  CI_PROFILE,
+  FULL_PROFILE,
+  runSuite,
+  SCENARIO_IDS,
+  type ChaosOptions,
+  type ScenarioId,
+} from './lib/chaos-scenarios.js';
+
+
+function fail(message: string): never {
+  process.stderr.write(`chaos: ${message}\n`);
+  process.exit(2);
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        ci: { type: 'boolean', default: false },
+        assert: { type: 'boolean', default: false },
+        rate: { type: 'string' },
+        channels: { type: 'string' },
+        'state-down-ms': { type: 'string' },
+        systems: { type: 'string', default: 'ours,original' },
+        scenarios: { type: 'string', default: SCENARIO_IDS.join(',') },
+        json: { type: 'string' },
+        'warmup-ms': { type: 'string' },
+        'settle-ms': { type: 'string' },
+        'late-ms': { type: 'string' },
+        'scale-out-ms': { type: 'string' },
+        'scale-back-ms': { type: 'string' },
+        'startup-delay-ms': { type: 'string' },
+        'retry-delay-ms': { type: 'string' },
+        'wait-timeout-ms': { type: 'string' },
+        logs: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+})();
+
+const defaults = values.ci ? CI_PROFILE : FULL_PROFILE;
+function int(flag: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < min) fail(`--${flag} must be an integer ≥ ${min}, got ${JSON.stringify(value)}`);
+  return v;
+}
+function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
+  if (bad.length > 0 || items.length === 0) fail(`--${flag} takes a comma-separated list of ${allowed.join(', ')}; got ${JSON.stringify(value)}`);
+  return items as T[];
+}
+
+const options: ChaosOptions = {
+  systems: list<SystemName>('systems', values.systems, ['ours', 'original']),
+  scenarios: list<ScenarioId>('scenarios', values.scenarios, SCENARIO_IDS),
+  rate: int('rate', values.rate, defaults.rate, 1),
+  channels: int('channels', values.channels, defaults.channels, 1),
+  stateDownMs: int('state-down-ms', values['state-down-ms'], defaults.stateDownMs, 0),
+  warmupMs: int('warmup-ms', values['warmup-ms'], defaults.warmupMs, 0),
+  settleMs: int('settle-ms', values['settle-ms'], defaults.settleMs, 0),
+  lateMs: int('late-ms', values['late-ms'], defaults.lateMs, 0),
+  ...(values.logs === undefined ? {} : { logDir: values.logs }),
+  timings: {
+    scaleOutDelayMs: int('scale-out-ms', values['scale-out-ms'], defaults.scaleOutMs, 0),
+    scaleBackDelayMs: int('scale-back-ms', values['scale-back-ms'], defaults.scaleBackMs, 0),
+    startupDelayMs: int('startup-delay-ms', values['startup-delay-ms'], defaults.startupDelayMs, 0),
+    retryDelayMs: int('retry-delay-ms', values['retry-delay-ms'], defaults.retryDelayMs, 1),
+    waitTimeoutMs: int('wait-timeout-ms', values['wait-timeout-ms'], defaults.waitTimeoutMs, 1),
+  },
+};
+if (values.assert && !values.ci) fail('--assert goes with --ci');
+
+const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) };
+const t = options.timings;
+console.log(
+  `Chaos suite${values.ci ? ' (CI)' : ''}: ${options.rate} msg/s offered over ${options.channels} channels; warm-up ${options.warmupMs} ms, settle ${options.settleMs} ms; ` +
+    `scale-out ${t.scaleOutDelayMs} ms, scale-back ${t.scaleBackDelayMs} ms, startup delay on restart ${t.startupDelayMs} ms, retry ${t.retryDelayMs} ms; state down ${options.stateDownMs} ms`,
+);
+console.log(`machine: ${machine.cpus} × ${machine.model ?? '?'}, node ${machine.node}, load average ${machine.loadavg.join(' ')}\n`);
+
+const startedAt = Date.now();
+const runs = await runSuite(options, (run) => {
+  process.stderr.write(`scenario ${run.scenario} ${run.system}: ${run.status}${run.check ? ` (${run.check.lost} lost, ${run.check.duplicated} dup, ${run.check.outOfOrder} ooo)` : ''}\n`);
+});
+for (const id of options.scenarios) console.log(`${formatScenario(id, runs, options.systems)}\n`);
+console.log(`total ${Math.round((Date.now() - startedAt) / 1000)} s`);
+
+if (values.json !== undefined) {
+  writeFileSync(values.json, `${JSON.stringify({ bench: 'chaos', ci: values.ci, options, machine, runs }, null, 2)}\n`);
+}
+if (values.assert) {
+  const failures = assertionFailures(runs);
+  for (const f of failures) console.log(`ASSERT FAILED: ${f}`);
+  process.exit(failures.length > 0 ? 1 : 0);
+}
+process.exit(0);

@@ -1,0 +1,39 @@
+/** Formats chaos-suite results: per scenario, one column per system, one row per figure. */
+import type { SystemName } from './chaos-cluster.js';
+import { SCENARIOS, type ScenarioId, type ScenarioRun } from './chaos-scenarios.js';
+
+type Row = [label: string, value: (run: ScenarioRun) => string];
+
+const n = (v: number | undefined): string => (v === undefined ? '-' : String(v));
+
+const ROWS: Row[] = [
+  ['published (acked)', (r) => n(r.check?.published)],
+  ['expected deliveries', (r) => n(r.check?.expected)],
+  ['lost', (r) => n(r.check?.lost)],
+  ['duplicated', (r) => n(r.check?.duplicated)],
+  ['out of order', (r) => n(r.check?.outOfOrder)],
+  ['unexpected (info)', (r) => n(r.check?.unexpected)],
+  ['unacked publishes', (r) => n(r.check?.unacked)],
+  ['lost, arrived after the drain', (r) => n(r.check?.lostArrivedLate)],
+  ['lost window vs event (ms)', (r) => (r.lostWindowMs ? `${r.lostWindowMs.first}…${r.lostWindowMs.last}` : r.check ? 'none' : '-')],
+  ['lost on moved/orphaned channels', (r) => (r.affected ? `${r.affected.lost} (${r.affected.channels} channels)` : '-')],
+  ['lost by path', (r) => (r.check ? Object.entries(r.check.lostByPath).map(([k, v]) => `${k} ${v}`).join(', ') || 'none' : '-')],
+  ['offered / achieved msg/s', (r) => (r.offeredRate === undefined ? '-' : `${r.offeredRate} / ${n(r.achievedRate)}`)],
+  ['skipped by pacer', (r) => n(r.skipped)],
+  ['event until stable (ms)', (r) => n(r.eventMs)],
+];
+
+/** The table of one scenario, systems side by side. */
+export function formatScenario(id: ScenarioId, runs: readonly ScenarioRun[], systems: readonly SystemName[]): string {
+  const bySystem = systems.map((s) => runs.find((r) => r.scenario === id && r.system === s));
+  const columns = bySystem.map((run) => (run === undefined ? ROWS.map(() => '-') : run.check ? ROWS.map(([, f]) => f(run)) : ROWS.map(() => run.status)));
+  const labelWidth = Math.max(...ROWS.map(([l]) => l.length));
+  const widths = systems.map((s, i) => Math.max(s.length, ...columns[i]!.map((v) => v.length)));
+  const line = (label: string, values: string[]): string => `  ${label.padEnd(labelWidth)}  ${values.map((v, i) => v.padStart(widths[i]!)).join('  ')}`;
+  const out = [`Scenario ${id}: ${SCENARIOS[id].title}`, line('', [...systems]), ...ROWS.map(([label], r) => line(label, columns.map((c) => c[r]!)))];
+  for (const [i, run] of bySystem.entries()) {
+    if (run?.status === 'error') out.push(`  ${systems[i]} error: ${run.error}`);
+    for (const note of run?.notes ?? []) out.push(`  ${systems[i]}: ${note}`);
+  }
+  return out.join('\n');
+}

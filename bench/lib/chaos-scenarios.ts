@@ -1,0 +1,308 @@
+/**
+ * The chaos suite's scenarios and the run of one (system, scenario) pair: a fresh cluster, the load
+ * generator primed on every channel, warm-up under load, the event, load kept running until the
+ * cluster is stable again plus a settle time, then publishing stops and the generator drains; the
+ * checker turns its log into counts.
+ */
+import { SkeletonRendezvousMapper } from '@scc-ts/shared';
+import { chaosChannel, checkChaosLog, type CheckResult } from './chaos-checker.js';
+import { ChaosCluster, type ClusterTimings, type SystemName } from './chaos-cluster.js';
+import { LoadClient } from './chaos-load-client.js';
+
+export type ScenarioId = '1' | '2' | '3' | '3b' | '4' | '5';
+export const SCENARIO_IDS: readonly ScenarioId[] = ['1', '2', '3', '3b', '4', '5'];
+
+/** Everything a suite run is configured with. */
+export interface ChaosOptions {
+  systems: SystemName[];
+  scenarios: ScenarioId[];
+  /** Offered messages per second, all publishers together. */
+  rate: number;
+  channels: number;
+  /** How long the state server stays down in scenario 4, ms. */
+  stateDownMs: number;
+  /** Load before the event, ms. */
+  warmupMs: number;
+  /** Load after the cluster is stable again, ms. */
+  settleMs: number;
+  /** Recording after the drain wait: lost messages that arrive then are reported as late, ms. */
+  lateMs: number;
+  timings: ClusterTimings;
+  /** When set, every process's log of every run is written there. */
+  logDir?: string;
+}
+
+interface EventContext {
+  cluster: ChaosCluster;
+  load: LoadClient;
+  options: ChaosOptions;
+  /** Free-form facts about the event for the report (e.g. how a broker exited). */
+  notes: string[];
+  /** Channels the event moves or orphans (set by the event), to tell whether losses are where they should be. */
+  affected?: Set<number>;
+}
+
+/** Each channel's owner among brokers on `ports`, by skeleton rendezvous (both systems' default mapping). */
+function owners(ports: number[], channels: number): string[] {
+  const mapper = new SkeletonRendezvousMapper();
+  mapper.setSites(ports.map((p) => `ws://127.0.0.1:${p}`));
+  return Array.from({ length: channels }, (_, c) => mapper.findSite(chaosChannel(c)) ?? '');
+}
+
+function livePorts(cluster: ChaosCluster): number[] {
+  return cluster.brokers.filter((b) => b.alive).map((b) => b.port);
+}
+
+interface Scenario {
+  title: string;
+  brokers: number;
+  workerEnv?: Record<string, string>;
+  /** Systems the scenario does not apply to. */
+  notApplicable?: SystemName[];
+  /** Performs the event and resolves when the cluster is stable again. */
+  event(ctx: EventContext): Promise<void>;
+}
+
+async function killBroker(ctx: EventContext, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  const { cluster } = ctx;
+  const marks = cluster.workerMarks();
+  const victim = cluster.brokers[0]!;
+  const before = owners(livePorts(cluster), ctx.options.channels);
+  ctx.affected = new Set(before.flatMap((owner, c) => (owner === `ws://127.0.0.1:${victim.port}` ? [c] : [])));
+  const exit = await victim.stop(signal, ctx.options.timings.waitTimeoutMs);
+  if (signal === 'SIGTERM') {
+    ctx.notes.push(exit.signal === 'SIGKILL' ? `broker did not exit within ${ctx.options.timings.waitTimeoutMs} ms of SIGTERM; killed` : `broker exited by itself (code ${exit.code}, signal ${exit.signal})`);
+  }
+  await cluster.waitForBrokerCount(cluster.brokers.length - 1, marks);
+}
+
+export const SCENARIOS: Readonly<Record<ScenarioId, Scenario>> = {
+  '1': {
+    title: 'a broker joins (2 → 3)',
+    brokers: 2,
+    async event(ctx) {
+      const { cluster } = ctx;
+      const marks = cluster.workerMarks();
+      const before = owners(livePorts(cluster), ctx.options.channels);
+      await cluster.addBroker();
+      const after = owners(livePorts(cluster), ctx.options.channels);
+      ctx.affected = new Set(before.flatMap((owner, c) => (owner === after[c] ? [] : [c])));
+      await cluster.waitForBrokerCount(3, marks);
+    },
+  },
+  '2': { title: 'a broker leaves by SIGTERM (3 → 2)', brokers: 3, event: (ctx) => killBroker(ctx, 'SIGTERM') },
+  '3': { title: 'a broker is killed by SIGKILL (3 → 2), default mode', brokers: 3, event: (ctx) => killBroker(ctx, 'SIGKILL') },
+  '3b': {
+    title: 'a broker is killed by SIGKILL (3 → 2), at-least-once mode',
+    brokers: 3,
+    workerEnv: { SCC_DELIVERY_MODE: 'at-least-once' },
+    notApplicable: ['original'],
+    event: (ctx) => killBroker(ctx, 'SIGKILL'),
+  },
+  '4': {
+    title: 'the state server is killed (SIGKILL) and restarted',
+    brokers: 2,
+    async event({ cluster, options, notes }) {
+      await cluster.restartState(options.stateDownMs);
+      notes.push(`state server down ${options.stateDownMs} ms`);
+    },
+  },
+  '5': {
+    title: 'worker B restarts (SIGTERM, started again on the same port)',
+    brokers: 2,
+    async event({ cluster, load, options }) {
+      await cluster.restartWorker(1, 2);
+      // Stable once B's clients have reconnected and every channel is subscribed again.
+      const deadline = Date.now() + options.timings.waitTimeoutMs;
+      for (;;) {
+        const s = await load.status();
+        const sub = s.subscribers[1]!;
+        if (sub.open && sub.subscribed === options.channels && s.publishers[1]!.open) return;
+        if (Date.now() > deadline) throw new Error(`worker B's clients not back within ${options.timings.waitTimeoutMs} ms: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  },
+};
+
+/** Defaults of a profile: the full run, or the small fast CI version (`--ci`, and test/chaos.test.ts). */
+export interface ChaosProfile {
+  rate: number;
+  channels: number;
+  stateDownMs: number;
+  warmupMs: number;
+  settleMs: number;
+  lateMs: number;
+  scaleOutMs: number;
+  scaleBackMs: number;
+  /** Startup delay of the restarted state server: above the brokers' reconnect delay plus its up to 1000 ms jitter. */
+  startupDelayMs: number;
+  retryDelayMs: number;
+  /** Bound on each wait for the cluster (a join, an exit, a re-join, a resubscribe), ms. */
+  waitTimeoutMs: number;
+}
+
+export const FULL_PROFILE: Readonly<ChaosProfile> = Object.freeze({
+  rate: 5000,
+  channels: 100,
+  stateDownMs: 30_000,
+  warmupMs: 2000,
+  settleMs: 3000,
+  lateMs: 3000,
+  scaleOutMs: 1000,
+  scaleBackMs: 500,
+  startupDelayMs: 2500,
+  retryDelayMs: 1000,
+  // Generous: at 5,000 msg/s on a loaded machine a worker can lag its state server by many seconds.
+  waitTimeoutMs: 60_000,
+});
+
+export const CI_PROFILE: Readonly<ChaosProfile> = Object.freeze({
+  rate: 500,
+  channels: 20,
+  stateDownMs: 3000,
+  warmupMs: 1000,
+  settleMs: 1000,
+  lateMs: 0,
+  scaleOutMs: 1000,
+  scaleBackMs: 500,
+  startupDelayMs: 2000,
+  retryDelayMs: 500,
+  waitTimeoutMs: 30_000,
+});
+
+/** Options for a profile, every scenario, the given systems. */
+export function profileOptions(profile: Readonly<ChaosProfile>, systems: SystemName[]): ChaosOptions {
+  return {
+    systems,
+    scenarios: [...SCENARIO_IDS],
+    rate: profile.rate,
+    channels: profile.channels,
+    stateDownMs: profile.stateDownMs,
+    warmupMs: profile.warmupMs,
+    settleMs: profile.settleMs,
+    lateMs: profile.lateMs,
+    timings: {
+      scaleOutDelayMs: profile.scaleOutMs,
+      scaleBackDelayMs: profile.scaleBackMs,
+      startupDelayMs: profile.startupDelayMs,
+      retryDelayMs: profile.retryDelayMs,
+      waitTimeoutMs: profile.waitTimeoutMs,
+    },
+  };
+}
+
+/** One (system, scenario) result. */
+export interface ScenarioRun {
+  scenario: ScenarioId;
+  title: string;
+  system: SystemName;
+  status: 'ok' | 'error' | 'n/a';
+  error?: string;
+  check?: CheckResult;
+  /** Messages the pacer skipped (publisher socket not open, or the generator fell behind). */
+  skipped?: number;
+  offeredRate?: number;
+  /** Acked publishes per second over the load period. */
+  achievedRate?: number;
+  /** From the event's start until the cluster was stable again (or the wait gave up), ms. */
+  eventMs?: number;
+  /** Channels the event moves (1) or orphans (2, 3, 3b), and how many lost messages were on them. */
+  affected?: { channels: number; lost: number };
+  /** Send times of the first and last lost message, relative to the event's start, ms. */
+  lostWindowMs?: { first: number; last: number } | null;
+  notes?: string[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Runs one scenario against one system on a fresh cluster; never throws (errors are reported in the result). */
+export async function runScenario(system: SystemName, id: ScenarioId, options: ChaosOptions): Promise<ScenarioRun> {
+  const scenario = SCENARIOS[id];
+  const base = { scenario: id, title: scenario.title, system };
+  if (scenario.notApplicable?.includes(system)) return { ...base, status: 'n/a' };
+  let cluster: ChaosCluster | undefined;
+  let load: LoadClient | undefined;
+  const notes: string[] = [];
+  try {
+    load = LoadClient.spawn();
+    cluster = await ChaosCluster.start(system, scenario.brokers, options.timings, scenario.workerEnv);
+    await load.init({
+      ports: cluster.workerPorts,
+      ids: ['A', 'B'],
+      channels: options.channels,
+      rate: options.rate,
+      setupTimeoutMs: options.timings.waitTimeoutMs,
+      lateMs: options.lateMs,
+    });
+    await load.startLoad();
+    await sleep(options.warmupMs); // a duration of load, not a wait for an event
+    const eventAt = Date.now();
+    const ctx: EventContext = { cluster, load, options, notes };
+    // A cluster that does not become stable in time is an error, but what was delivered is still counted.
+    let eventError: string | undefined;
+    await scenario.event(ctx).catch((error: unknown) => {
+      eventError = `${(error as Error).message}\n${cluster!.tail()}`;
+    });
+    const eventMs = Date.now() - eventAt;
+    await sleep(options.settleMs);
+    const log = await load.stop();
+    const check = checkChaosLog(log);
+    const loadSeconds = (log.loadStoppedAt - log.loadStartedAt) / 1000;
+    return {
+      ...base,
+      ...(eventError === undefined ? { status: 'ok' as const } : { status: 'error' as const, error: eventError }),
+      check,
+      skipped: log.skipped,
+      offeredRate: options.rate,
+      achievedRate: Math.round(check.published / loadSeconds),
+      eventMs,
+      ...(ctx.affected && {
+        affected: { channels: ctx.affected.size, lost: [...ctx.affected].reduce((n, c) => n + (check.lostByChannel[c] ?? 0), 0) },
+      }),
+      lostWindowMs: check.lostWindow && { first: Math.round(check.lostWindow.first - eventAt), last: Math.round(check.lostWindow.last - eventAt) },
+      notes,
+    };
+  } catch (error) {
+    const tail = cluster ? `\n${cluster.tail()}` : '';
+    return { ...base, status: 'error', error: `${(error as Error).message}${tail}`, notes };
+  } finally {
+    if (options.logDir !== undefined) cluster?.writeLogs(options.logDir, `${system}-${id}`);
+    await load?.close();
+    await cluster?.close();
+  }
+}
+
+/** Runs every selected scenario for every selected system, one at a time; `onRun` sees each result as it comes. */
+export async function runSuite(options: ChaosOptions, onRun?: (run: ScenarioRun) => void): Promise<ScenarioRun[]> {
+  const runs: ScenarioRun[] = [];
+  for (const id of options.scenarios) {
+    for (const system of options.systems) {
+      const run = await runScenario(system, id, options);
+      runs.push(run);
+      onRun?.(run);
+    }
+  }
+  return runs;
+}
+
+/** Problems that fail `--ci --assert` for our system: any loss, duplicate or reordering outside scenario 3, any error. */
+export function assertionFailures(runs: readonly ScenarioRun[]): string[] {
+  const failures: string[] = [];
+  for (const run of runs) {
+    if (run.system !== 'ours' || run.status === 'n/a') continue;
+    if (run.status === 'error' || !run.check) {
+      failures.push(`scenario ${run.scenario}: ${run.error?.split('\n', 1)[0] ?? 'error'}`);
+      continue;
+    }
+    const c = run.check!;
+    if (run.scenario === '3') {
+      if (c.lost > 0 && run.lostWindowMs === null) failures.push('scenario 3: loss without a window');
+      continue;
+    }
+    if (c.lost + c.duplicated + c.outOfOrder > 0) {
+      failures.push(`scenario ${run.scenario}: ${c.lost} lost, ${c.duplicated} duplicated, ${c.outOfOrder} out of order`);
+    }
+  }
+  return failures;
+}
