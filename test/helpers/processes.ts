@@ -216,6 +216,8 @@ export async function startCluster(options: {
   const workers = await Promise.all(Array.from({ length: options.workers }, () => startWorker(state.port, options.workerEnv)));
   await Promise.all(workers.map((w) => waitReady(w.port)));
   await Promise.all(workers.map((w) => waitForBrokerCount(w, options.brokers)));
+  // Every worker knows every other one (the worker list follows the joins after the scale-out delay).
+  await Promise.all(workers.map((w) => w.waitForLog(new RegExp(`worker list: ${options.workers} workers`))));
   return { state, brokers, workers };
 }
 

@@ -28,7 +28,7 @@ export const DEFAULT_SCALE_OUT_DELAY_MS = 5000;
 /** State server: debounce before pushing a shrunk broker/worker list, ms. */
 export const DEFAULT_SCALE_BACK_DELAY_MS = 1000;
 /** State server: longest wait for every worker's acknowledgement of one handover phase, ms. */
-export const DEFAULT_HANDOVER_TIMEOUT_MS = 10_000;
+export const DEFAULT_HANDOVER_TIMEOUT_MS = 20_000;
 /** State server: how long worker joins are refused after boot, waiting for brokers, ms. */
 export const DEFAULT_STARTUP_DELAY_MS = 5000;
 /** Broker and worker: interval between state-server reconnects and join retries, ms. */

@@ -49,8 +49,12 @@ export interface ClusterClientEvents {
 const WARN_INTERVAL_MS = 5000;
 /** At-least-once: pause before re-sending a failed packet, ms (the router has routed around a dead broker by then). */
 const PUBLISH_RETRY_DELAY_MS = 50;
-/** At-least-once: how long an acknowledged packet is kept for a re-send should its broker die, ms. */
-const ACKED_PACKET_LINGER_MS = 1000;
+/**
+ * At-least-once: how long an acknowledged packet is kept for a re-send should its broker die, ms.
+ * A broker acknowledges once it has queued the relay, not once the subscriber has it: under load its
+ * outbound queue to a worker can hold seconds of traffic, which a kill throws away.
+ */
+const ACKED_PACKET_LINGER_MS = 5000;
 /** At-least-once: most packets awaiting a re-send at once. */
 const MAX_RETRYING_PACKETS = 100_000;
 
@@ -156,6 +160,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       onBrokers: (uris, time, source, coordinated) => this.applyBrokers(uris, source, coordinated ? { time } : undefined),
       onHandoverSignal: (kind, time) => this.router.signal(kind, time),
       onWorkers: (uris, selfURI) => {
+        if (uris.length !== this.workers.length) logger.info(`worker list: ${uris.length} workers`);
         this.workers = uris;
         this.selfURI = selfURI ?? this.selfURI;
         this.emit('updateWorkers', { workerURIs: uris, sourceWorkerURI: selfURI });

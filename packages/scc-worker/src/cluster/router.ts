@@ -59,7 +59,7 @@ export interface RouterOptions {
 }
 
 /** Default longest wait for a state server's handover signal before a worker goes ahead alone, ms. */
-const DEFAULT_COORDINATED_TIMEOUT_MS = 30_000;
+const DEFAULT_COORDINATED_TIMEOUT_MS = 45_000;
 
 /** One broker list and its mapping. */
 class BrokerList {
