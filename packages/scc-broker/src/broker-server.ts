@@ -22,8 +22,8 @@ import {
   listen,
   logServerEvents,
   type AGServer,
-  TickBatcher,
-  batchFramesPerTurn,
+  ServerFrames,
+  batchServerFrames,
   internalCodec,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
@@ -94,11 +94,12 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
       }
     })();
   }
-  const frames = new TickBatcher();
+  // What the broker relays to a worker in one event-loop turn goes out as one frame.
+  const frames = new ServerFrames();
+  batchServerFrames(agServer, frames);
   void (async () => {
     for await (const { socket } of agServer.listener('connection')) {
       logger.info(`worker connected from ${socket.remoteAddress} (${agServer.clientsCount} connections)`);
-      batchFramesPerTurn(socket, frames);
     }
   })();
 

@@ -23,8 +23,8 @@ import {
   type Readiness,
   type WorkerClusterConfig,
   type WorkerConfig,
-  TickBatcher,
-  batchFramesPerTurn,
+  ServerFrames,
+  batchServerFrames,
 } from '@scc-ts/shared';
 import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
@@ -98,12 +98,8 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...limitServerOptions(config.limits), ...(config.socketClusterOptions ?? {}) });
   enforceLimits(agServer, config.limits, logger);
   hardenServer(agServer);
-  const frames = new TickBatcher();
-  if (config.batchClientFrames) {
-    void (async () => {
-      for await (const { socket } of agServer.listener('connection')) batchFramesPerTurn(socket, frames);
-    })();
-  }
+  const frames = new ServerFrames();
+  if (config.batchClientFrames) batchServerFrames(agServer, frames);
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined });
 
   logServerEvents(agServer, logger);

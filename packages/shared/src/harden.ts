@@ -47,6 +47,7 @@ export function hardenServer(agServer: AGServer): void {
   hardenDemux(engine._exchangeClient?._channelDataDemux);
   // The 'handshake' event is emitted as the socket is created; the loop below runs in a microtask,
   // before the socket's first frame (an I/O event) can be read.
+  (agServer as unknown as Record<symbol, boolean>)[HARDENED] = true;
   void (async () => {
     for await (const { socket } of agServer.listener('handshake')) hardenSocket(socket as ServerSocket);
   })();
@@ -71,49 +72,73 @@ function channelOf(data: unknown): unknown {
   return data !== null && typeof data === 'object' ? (data as { channel?: unknown }).channel : undefined;
 }
 
+interface SocketInternals {
+  server: unknown;
+  state: string;
+  CONNECTING: string;
+  _receiverDemux?: Demux;
+  _procedureDemux?: Demux;
+  channelSubscriptions?: object;
+  _processHandshakeRequest?: (request: Request) => Promise<void>;
+  _subscribeSocket?: (channel: unknown, options: unknown) => Promise<void>;
+  _processInboundPublishRequest?: (request: Request) => Promise<void>;
+  _processInboundPublishPacket?: (packet: { data?: unknown }) => Promise<void>;
+  emitError?: (error: Error) => void;
+  disconnect(code?: number, reason?: string): void;
+}
+
+const HARDENED = Symbol('scc.hardened');
+const PATCHED = Symbol('scc.hardenPatched');
+
+function hardened(socket: SocketInternals): boolean {
+  return Boolean((socket.server as Record<symbol, boolean> | undefined)?.[HARDENED]);
+}
+
+/**
+ * Once per process, on the socket prototype (no closure per socket: idle connections stay small),
+ * and active only for sockets of a server passed to hardenServer.
+ */
+function patchPrototype(proto: SocketInternals & { [PATCHED]?: boolean }): void {
+  if (proto[PATCHED]) return;
+  proto[PATCHED] = true;
+  const subscribe = proto._subscribeSocket;
+  if (typeof subscribe === 'function') {
+    // socketcluster-server wraps what this throws in a BrokerError reply naming it.
+    proto._subscribeSocket = async function (this: SocketInternals, channel, options) {
+      if (hardened(this) && !isSafeChannelName(channel)) throw channelError(channel);
+      return subscribe.call(this, channel, options);
+    };
+  }
+  const publishRequest = proto._processInboundPublishRequest;
+  if (typeof publishRequest === 'function') {
+    proto._processInboundPublishRequest = async function (this: SocketInternals, request) {
+      const channel = channelOf(request.data);
+      if (hardened(this) && !isSafeChannelName(channel)) return request.error(channelError(channel));
+      return publishRequest.call(this, request);
+    };
+  }
+  const publishPacket = proto._processInboundPublishPacket;
+  if (typeof publishPacket === 'function') {
+    proto._processInboundPublishPacket = async function (this: SocketInternals, packet) {
+      const channel = channelOf(packet.data);
+      if (hardened(this) && !isSafeChannelName(channel)) return this.emitError?.call(this, channelError(channel));
+      return publishPacket.call(this, packet);
+    };
+  }
+  const handshake = proto._processHandshakeRequest;
+  if (typeof handshake === 'function') {
+    proto._processHandshakeRequest = async function (this: SocketInternals, request) {
+      if (!hardened(this) || this.state === this.CONNECTING) return handshake.call(this, request);
+      request.error(new InvalidHandshakeError('this socket has already completed its handshake'));
+      void this.disconnect(HANDSHAKE_REJECTION_CLOSE_CODE, 'InvalidHandshakeError');
+    };
+  }
+}
+
 function hardenSocket(socket: ServerSocket): void {
-  const internals = socket as unknown as {
-    _receiverDemux?: Demux;
-    _procedureDemux?: Demux;
-    channelSubscriptions?: object;
-    _processHandshakeRequest?: (request: Request) => Promise<void>;
-    _subscribeSocket?: (channel: unknown, options: unknown) => Promise<void>;
-    _processInboundPublishRequest?: (request: Request) => Promise<void>;
-    _processInboundPublishPacket?: (packet: { data?: unknown }) => Promise<void>;
-    emitError?: (error: Error) => void;
-  };
+  const internals = socket as unknown as SocketInternals;
   hardenDemux(internals._receiverDemux);
   hardenDemux(internals._procedureDemux);
   nullPrototype(internals.channelSubscriptions);
-  const subscribe = internals._subscribeSocket;
-  if (typeof subscribe === 'function') {
-    // socketcluster-server wraps what this throws in a BrokerError reply naming it.
-    internals._subscribeSocket = async (channel, options) => {
-      if (!isSafeChannelName(channel)) throw channelError(channel);
-      return subscribe.call(socket, channel, options);
-    };
-  }
-  const publishRequest = internals._processInboundPublishRequest;
-  if (typeof publishRequest === 'function') {
-    internals._processInboundPublishRequest = async (request) => {
-      const channel = channelOf(request.data);
-      if (!isSafeChannelName(channel)) return request.error(channelError(channel));
-      return publishRequest.call(socket, request);
-    };
-  }
-  const publishPacket = internals._processInboundPublishPacket;
-  if (typeof publishPacket === 'function') {
-    internals._processInboundPublishPacket = async (packet) => {
-      const channel = channelOf(packet.data);
-      if (!isSafeChannelName(channel)) return internals.emitError?.call(socket, channelError(channel));
-      return publishPacket.call(socket, packet);
-    };
-  }
-  const handshake = internals._processHandshakeRequest;
-  if (typeof handshake !== 'function') return;
-  internals._processHandshakeRequest = async (request) => {
-    if (socket.state === socket.CONNECTING) return handshake.call(socket, request);
-    request.error(new InvalidHandshakeError('this socket has already completed its handshake'));
-    void socket.disconnect(HANDSHAKE_REJECTION_CLOSE_CODE, 'InvalidHandshakeError');
-  };
+  patchPrototype(Object.getPrototypeOf(socket) as SocketInternals);
 }

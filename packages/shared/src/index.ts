@@ -130,6 +130,6 @@ export {
 export type { MetricsRegistry } from './metrics.js';
 export { DEFAULT_DRAIN_TIMEOUT_MS } from './config.js';
 export { endConsumer } from './consumer.js';
-export { TickBatcher, batchFramesPerTurn } from './tick-batch.js';
+export { TickBatcher, ServerFrames, batchServerFrames } from './tick-batch.js';
 export type { Batchable } from './tick-batch.js';
 export { internalCodec } from './codec.js';

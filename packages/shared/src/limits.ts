@@ -59,6 +59,28 @@ export interface LimitCounters {
   slowConsumersClosed: number;
 }
 
+type OutboundGuard = (socket: ServerSocket) => void;
+const OUTBOUND_GUARD = Symbol('scc.outboundGuard');
+const DROPPED = Symbol('scc.droppedSlowConsumer');
+const PATCHED = Symbol('scc.sendGuardPatched');
+
+interface SocketPrototype {
+  send(this: ServerSocket, data: unknown, options?: unknown): void;
+  [PATCHED]?: boolean;
+}
+
+/** Once per process: the prototype's `send` runs the socket's server's guard after each frame. */
+function patchSend(proto: SocketPrototype): void {
+  if (proto[PATCHED]) return;
+  proto[PATCHED] = true;
+  const send = proto.send;
+  proto.send = function (this: ServerSocket, data: unknown, options?: unknown) {
+    send.call(this, data, options);
+    const guard = (this.server as unknown as Record<symbol, OutboundGuard | undefined>)[OUTBOUND_GUARD];
+    if (guard) guard(this);
+  };
+}
+
 /**
  * Enforces `maxConnections` at the WebSocket upgrade (before any handshake middleware runs, so a
  * flood costs no middleware work) and `maxOutboundBufferBytes` on every send. Call once, right after
@@ -94,26 +116,23 @@ export function enforceLimits(agServer: AGServer, limits: Readonly<ServerLimits>
     });
   };
 
-  void (async () => {
-    for await (const { socket } of agServer.listener('handshake')) guardOutbound(socket as ServerSocket);
-  })();
-
-  /** Wraps the socket's `send` (every outbound frame goes through it) with a check of ws's buffer. */
-  function guardOutbound(socket: ServerSocket): void {
+  // Every outbound frame goes through the sockets' `send`: one check of ws's buffer after it. The
+  // check lives on the prototype, found through the socket's server, so an idle socket carries no
+  // closure of its own (10,000 idle connections would each pay for one).
+  (agServer as unknown as Record<symbol, OutboundGuard>)[OUTBOUND_GUARD] = (socket) => {
     const ws = (socket as unknown as { socket: WsSocketInternals }).socket;
-    const send = socket.send.bind(socket);
-    let dropped = false;
-    socket.send = (data, options) => {
-      send(data, options);
-      if (dropped || ws.bufferedAmount <= limits.maxOutboundBufferBytes) return;
-      dropped = true;
-      counters.slowConsumersClosed += 1;
-      const error = new SlowConsumerError(`outbound buffer passed ${limits.maxOutboundBufferBytes} bytes`);
-      logger.warn(`closing socket ${socket.id} from ${socket.remoteAddress}: ${error.name}: ${error.message} (${ws.bufferedAmount} bytes queued)`);
-      // Nothing more is queued once closed; ws destroys the TCP socket if the peer never reads the close frame.
-      void socket.disconnect(SLOW_CONSUMER_CLOSE_CODE, error.name);
-    };
-  }
+    const state = socket as unknown as Record<symbol, boolean>;
+    if (state[DROPPED] || ws.bufferedAmount <= limits.maxOutboundBufferBytes) return;
+    state[DROPPED] = true;
+    counters.slowConsumersClosed += 1;
+    const error = new SlowConsumerError(`outbound buffer passed ${limits.maxOutboundBufferBytes} bytes`);
+    logger.warn(`closing socket ${socket.id} from ${socket.remoteAddress}: ${error.name}: ${error.message} (${ws.bufferedAmount} bytes queued)`);
+    // Nothing more is queued once closed; ws destroys the TCP socket if the peer never reads the close frame.
+    void socket.disconnect(SLOW_CONSUMER_CLOSE_CODE, error.name);
+  };
+  void (async () => {
+    for await (const { socket } of agServer.listener('handshake')) patchSend(Object.getPrototypeOf(socket) as SocketPrototype);
+  })();
 
   return counters;
 }
