@@ -55,6 +55,7 @@ export class BrokerPool {
         },
       });
       this.watch(client, poolIndex);
+      this.receiveDirectly(client);
       this.clients.push(client);
     }
   }
@@ -75,6 +76,26 @@ export class BrokerPool {
     void (async () => {
       for await (const _ of client.listener('close')) this.updateStatus();
     })();
+  }
+
+  /**
+   * socketcluster-client hands each relayed packet to the channel's async stream (a promise and a
+   * consumer step per packet, the largest cost of receiving); the pool takes every channel's packets
+   * straight from the client's demultiplexer instead, synchronously and in arrival order. The
+   * channels' streams are then never written to and need no consumer.
+   */
+  private receiveDirectly(client: ClientSocket): void {
+    const demux = (client as unknown as { _channelDataDemux?: { write(channel: string, data: unknown): void } })._channelDataDemux;
+    if (!demux || typeof demux.write !== 'function') throw new TypeError('socketcluster-client without a channel data demultiplexer: unsupported version');
+    const { logger, onPacket } = this.options;
+    demux.write = (channel, data) => {
+      try {
+        onPacket(channel, data);
+      } catch (error) {
+        // Never let a delivery problem unwind into the client's message handling.
+        logger.error(`delivering a packet on ${channel} failed: ${(error as Error).stack ?? String(error)}`);
+      }
+    };
   }
 
   private updateStatus(): void {
@@ -114,12 +135,7 @@ export class BrokerPool {
   subscribe(channel: string): Promise<void> {
     const client = this.clientFor(channel);
     if (client.isSubscribed(channel, false)) return Promise.resolve();
-    if (!client.isSubscribed(channel, true)) {
-      const stream = client.subscribe(channel);
-      void (async () => {
-        for await (const packet of stream) this.options.onPacket(channel, packet);
-      })();
-    }
+    if (!client.isSubscribed(channel, true)) client.subscribe(channel);
     const ag = client.channel(channel);
     return ag.listener('subscribe').once(SUBSCRIBE_ACK_WAIT_MS).then(
       () => undefined,
