@@ -27,6 +27,7 @@ import {
   internalCodec,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
+import { installFastRelay } from './fast-relay.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
 import { drainBroker, type DrainResult } from './drain.js';
 
@@ -97,6 +98,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
   // What the broker relays to a worker in one event-loop turn goes out as one frame.
   const frames = new ServerFrames();
   batchServerFrames(agServer, frames);
+  installFastRelay(agServer, logger);
   void (async () => {
     for await (const { socket } of agServer.listener('connection')) {
       logger.info(`worker connected from ${socket.remoteAddress} (${agServer.clientsCount} connections)`);
