@@ -118,6 +118,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       mappingEngine: c.mappingEngine,
       clientPoolSize: c.clientPoolSize,
       pubSubBatchDuration: c.pubSubBatchDurationMs,
+      pubSubBatchInterval: c.pubSubBatchIntervalMs,
       brokerRetryDelay: c.brokerRetryDelayMs,
       stateServerConnectTimeout: c.stateServerConnectTimeoutMs,
       stateServerAckTimeout: c.stateServerAckTimeoutMs,

@@ -159,3 +159,24 @@ describe('PublishBatcher with a 0 window', () => {
     batcher.close();
   });
 });
+
+describe('PublishBatcher with a 0 window and a minimum interval', () => {
+  it('sends at once after a quiet spell, then at most once per interval under load', async () => {
+    vi.useRealTimers();
+    const { flushes, flushChannel } = recorder();
+    const batcher = new PublishBatcher(0, flushChannel, 40);
+    const started = Date.now();
+    batcher.add('a', 1);
+    await new Promise((r) => setImmediate(r));
+    expect(flushes.map((f) => f.messages)).toEqual([[1]]);
+    // Right after a flush: held until the interval has passed since it.
+    batcher.add('a', 2);
+    batcher.add('a', 3);
+    await new Promise((r) => setImmediate(r));
+    expect(flushes).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(flushes.map((f) => f.messages)).toEqual([[1], [2, 3]]);
+    expect(flushes[1]!.at - started).toBeGreaterThanOrEqual(35);
+    batcher.close();
+  });
+});

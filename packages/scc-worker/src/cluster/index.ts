@@ -155,7 +155,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       },
     });
     const batchMs = this.options.pubSubBatchDuration;
-    this.batcher = batchMs === null ? null : new PublishBatcher(batchMs, (channel, messages) => this.send(channel, messages));
+    this.batcher =
+      batchMs === null ? null : new PublishBatcher(batchMs, (channel, messages) => this.send(channel, messages), this.options.pubSubBatchInterval);
     this.link = new WorkerStateLink(this.options, {
       onBrokers: (uris, time, source, coordinated) => this.applyBrokers(uris, source, coordinated ? { time } : undefined),
       onHandoverSignal: (kind, time) => this.router.signal(kind, time),
