@@ -17,7 +17,7 @@ let setup: SubscribedCluster;
 
 beforeAll(async () => {
   const env = { SCC_AUTH_KEY: KEY };
-  setup = await startSubscribedCluster(CHANNELS, { brokers: 2, workers: 2, stateEnv: env, brokerEnv: env, workerEnv: env });
+  setup = await startSubscribedCluster(CHANNELS, { brokers: 2, workers: 2, stateEnv: env, brokerEnv: env, workerEnv: { ...env, SCC_PUB_SUB_BATCH_INTERVAL: '0' } });
 });
 
 afterAll(async () => {
@@ -86,7 +86,7 @@ describe('/metrics', () => {
     const after = await scrapeAll();
     const delta = (name: string, pick: (x: typeof before) => Scrape[]) => total(pick(after), name) - total(pick(before), name);
 
-    // Worker A publishes (no batching: one packet per message); worker B delivers.
+    // Worker A publishes (batching per event-loop turn only, SCC_PUB_SUB_BATCH_INTERVAL=0: one packet per message here); worker B delivers.
     expect(delta('scc_worker_messages_out_total', (x) => [x.a])).toBe(sent);
     expect(delta('scc_worker_packets_out_total', (x) => [x.a])).toBe(sent);
     expect(delta('scc_worker_messages_in_total', (x) => [x.b])).toBe(sent);
