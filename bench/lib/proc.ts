@@ -3,7 +3,6 @@
  * resident memory (VmRSS now, VmHWM the peak since the process started).
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 const CLOCK_TICKS_PER_S = 100; // USER_HZ; 100 on every Linux the bench targets
 
@@ -24,17 +23,7 @@ export function memoryKiB(pid: number): { rss: number; hwm: number } {
 }
 
 /** A port that was free a moment ago (for servers that cannot listen on port 0 and report it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../test/helpers/originals.js';
 
 /** This process's soft limit on open files (children inherit it), or Infinity when unlimited/unknown. */
 export function openFileLimit(): number {

@@ -7,6 +7,7 @@
 import { connect, disconnectAll, type Client } from './clients.js';
 import { connectionBurst, fuzzService, type BurstResult, type FuzzOptions, type FuzzResult, type FuzzTarget } from './fuzz.js';
 import { startCluster, stopAll, type ServiceProcess } from './processes.js';
+import { Waiters } from './waiters.js';
 
 export const FUZZ_AUTH_KEY = 'fuzz-key';
 /** Short limits so the limit paths are hit often and never-finished handshakes end quickly. */
@@ -162,7 +163,7 @@ export async function runFuzzCampaign(options: CampaignOptions): Promise<Campaig
  */
 class GoodCollector {
   private readonly received = new Map<string, string[]>();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   async subscribe(label: string, client: Client): Promise<void> {
     const list: string[] = [];
@@ -172,7 +173,7 @@ class GoodCollector {
       for await (const data of channel) {
         const id = (data as { id?: unknown } | null)?.id;
         if (typeof id === 'string') list.push(id);
-        for (const w of this.waiters) w();
+        this.waiters.notify();
       }
     })();
     await channel.listener('subscribe').once(5000);
@@ -188,19 +189,7 @@ class GoodCollector {
 
   /** Resolves true once `predicate` holds, false after `timeoutMs`. */
   until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (predicate()) done(true);
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      const done = (value: boolean): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve(value);
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return this.waiters.until(predicate, timeoutMs);
   }
 }
 

@@ -3,6 +3,7 @@
  * hand with the `ws` package, so a test controls every byte a service receives.
  */
 import WebSocket from 'ws';
+import { Waiters } from './waiters.js';
 
 /** The SocketCluster endpoint of a service on 127.0.0.1. */
 export function scUrl(port: number, query: Record<string, string> = {}, path = '/socketcluster/'): string {
@@ -33,7 +34,7 @@ export class RawSocket {
   readonly replies = new Map<number, Reply>();
   closed: { code: number; reason: string } | null = null;
   private cid = 1;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
   readonly opened: Promise<Outcome | null>;
 
   constructor(url: string, options: WebSocket.ClientOptions = {}) {
@@ -76,24 +77,12 @@ export class RawSocket {
   }
 
   private notify(): void {
-    for (const w of this.waiters) w();
+    this.waiters.notify();
   }
 
   /** Resolves when `predicate` holds (re-checked on every frame and the close), or false after `timeoutMs`. */
   until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (predicate()) done(true);
-      };
-      const timer = setTimeout(() => done(false), timeoutMs);
-      const done = (value: boolean): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        resolve(value);
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return this.waiters.until(predicate, timeoutMs);
   }
 
   get open(): boolean {

@@ -6,7 +6,7 @@
 import { Counter } from 'prom-client';
 import {
   SCC_TS_VERSION,
-  endConsumer,
+  consume,
   createMetricsRegistry,
   drainingGauge,
   gaugeFrom,
@@ -62,28 +62,18 @@ export function createBrokerMetrics(sources: BrokerMetricsSources): BrokerMetric
     registers: [registry],
   });
   const counts = engine as unknown as SubscriberCounts;
-  const consumer = engine.listener('publish').createConsumer();
-  // Stop looping once closed (see endConsumer).
-  let closed = false;
-  void (async () => {
-    while (!closed) {
-      const result = await consumer.next();
-      if (result.done) return;
-      const { channel, data } = result.value as { channel: string; data: unknown };
-      packetsIn.inc();
-      const messages = (data as { messages?: unknown } | null)?.messages;
-      if (Array.isArray(messages)) messagesIn.inc(messages.length);
-      // Read a tick after the relay: a subscriber that left in between is not counted.
-      packetsOut.inc(counts._clientSubscribersCounter?.[channel] ?? 0);
-    }
-  })();
+  const stop = consume(engine.listener('publish').createConsumer(), (value) => {
+    const { channel, data } = value as { channel: string; data: unknown };
+    packetsIn.inc();
+    const messages = (data as { messages?: unknown } | null)?.messages;
+    if (Array.isArray(messages)) messagesIn.inc(messages.length);
+    // Read a tick after the relay: a subscriber that left in between is not counted.
+    packetsOut.inc(counts._clientSubscribersCounter?.[channel] ?? 0);
+  });
 
   return {
     registry,
     handshakeRefused,
-    close: () => {
-      closed = true;
-      endConsumer(consumer);
-    },
+    close: stop,
   };
 }

@@ -7,7 +7,7 @@
 import { Counter, Gauge } from 'prom-client';
 import {
   SCC_TS_VERSION,
-  endConsumer,
+  consume,
   counterFrom,
   createMetricsRegistry,
   drainingGauge,
@@ -87,18 +87,6 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   counterFrom(registry, 'scc_worker_duplicates_dropped_total', 'Packets received twice and dropped', stat('duplicatesDropped'));
   counterFrom(registry, 'scc_worker_publish_retries_total', 'At-least-once re-sends of packets', stat('publishRetries'));
 
-  const consumer = engine.listener('publish').createConsumer();
-  // Stop looping once closed (see endConsumer).
-  let closed = false;
-  void (async () => {
-    while (!closed) {
-      const result = await consumer.next();
-      if (result.done) return;
-      messagesOut.inc();
-    }
-  })();
-  return { registry, close: () => {
-      closed = true;
-      endConsumer(consumer);
-    } };
+  const stop = consume(engine.listener('publish').createConsumer(), () => messagesOut.inc());
+  return { registry, close: stop };
 }

@@ -11,3 +11,35 @@ export function endConsumer(consumer: { return(): unknown }): void {
   if (typeof killable.kill === 'function') killable.kill();
   else consumer.return();
 }
+
+/** What `consume` needs of a listener consumer. */
+export interface ListenerConsumer<T> {
+  next(): Promise<IteratorResult<T>>;
+  return(): unknown;
+}
+
+/**
+ * Hands every value of `consumer` to `handle` until the returned stop function is called (which
+ * ends the consumer with `endConsumer`). A `next()` already in flight when it stops may fail
+ * inside the stream; that failure is expected then and swallowed, never otherwise.
+ */
+export function consume<T>(consumer: ListenerConsumer<T>, handle: (value: T) => void): () => void {
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      let result: IteratorResult<T>;
+      try {
+        result = await consumer.next();
+      } catch (error) {
+        if (stopped) return;
+        throw error;
+      }
+      if (result.done) return;
+      handle(result.value);
+    }
+  })();
+  return () => {
+    stopped = true;
+    endConsumer(consumer);
+  };
+}

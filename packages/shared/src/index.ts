@@ -130,7 +130,8 @@ export {
 } from './metrics.js';
 export type { MetricsRegistry } from './metrics.js';
 export { DEFAULT_DRAIN_TIMEOUT_MS } from './config.js';
-export { endConsumer } from './consumer.js';
+export { endConsumer, consume } from './consumer.js';
+export type { ListenerConsumer } from './consumer.js';
 export { TickBatcher, ServerFrames, batchServerFrames } from './tick-batch.js';
 export type { Batchable } from './tick-batch.js';
 export { internalCodec } from './codec.js';

@@ -5,7 +5,7 @@
  *   broker → broker-pool packet → deliver() → brokerEngine.invokePublish → local subscribers.
  */
 import { EventEmitter } from 'node:events';
-import { TickBatcher, endConsumer, parsePublishPacket, type AGServer, type Readiness } from '@scc-ts/shared';
+import { TickBatcher, consume, parsePublishPacket, type ListenerConsumer, type AGServer, type Readiness } from '@scc-ts/shared';
 import { BrokerPool } from './broker-pool.js';
 import { PublishBatcher } from './batcher.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
@@ -83,7 +83,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   /** One frame per broker connection per event-loop turn. */
   private readonly frames = new TickBatcher();
   private readonly sequencer: Sequencer;
-  private readonly consumers: Array<{ return(): void }> = [];
+  private readonly stopConsumers: Array<() => void> = [];
   private workers: string[] = [];
   private selfURI: string | null = null;
   private readonly warned = new Map<string, { at: number; suppressed: number }>();
@@ -187,22 +187,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   }
 
   // A consumer of our own (not `for await` over the shared listener) so close() can end exactly it.
-  private consume<T>(consumer: { next(): Promise<IteratorResult<T>>; return(): void }, handle: (value: T) => void): void {
-    this.consumers.push(consumer);
-    void (async () => {
-      while (this.closing === undefined) {
-        let result: IteratorResult<T>;
-        try {
-          result = await consumer.next();
-        } catch (error) {
-          // close() ends the consumer; an item already in flight can then fail inside next().
-          if (this.closing) return;
-          throw error;
-        }
-        if (result.done) return;
-        handle(result.value);
-      }
-    })();
+  private consume<T>(consumer: ListenerConsumer<T>, handle: (value: T) => void): void {
+    this.stopConsumers.push(consume(consumer, handle));
   }
 
   /**
@@ -322,7 +308,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   /** Flushes batches, leaves the cluster, closes every link. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const consumer of this.consumers) endConsumer(consumer);
+      for (const stop of this.stopConsumers) stop();
       this.restoreSubscribe?.();
       this.batcher?.close();
       await this.link.leave();

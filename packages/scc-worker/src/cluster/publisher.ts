@@ -14,10 +14,10 @@ export interface PublisherOptions {
   /** This worker's instanceId. */
   sender: string;
   /**
-   * Sends one packet to the channel's broker; resolves with the broker's URI on its
-   * acknowledgement. `strict`: at-least-once.
+   * Sends one packet to the channel's broker. `strict` (at-least-once): resolves with the broker's
+   * URI on its acknowledgement.
    */
-  send(channel: string, packet: PublishPacket, strict: boolean): Promise<string>;
+  send(channel: string, packet: PublishPacket, strict: boolean): Promise<string | void>;
   /** At-least-once: how long an acknowledged packet is kept in case its broker dies right after, ms. */
   lingerMs: number;
   /** The delivery mode of a channel. */
@@ -121,7 +121,7 @@ export class Publisher {
 
   private attempt(channel: string, packet: PublishPacket, deadline: number): void {
     this.options.send(channel, packet, true).then((uri) => {
-      if (this.closed) return;
+      if (this.closed || typeof uri !== 'string') return;
       const now = Date.now();
       this.pruneRecent(now);
       this.recent.push({ at: now, uri, channel, packet });

@@ -364,7 +364,7 @@ export class Router {
    * none, and with `strict` (at-least-once) with BrokerUnavailableError while its broker is down
    * and the stand-in is not yet safe to use.
    */
-  publish(channel: string, packet: unknown, strict = false): Promise<string> {
+  publish(channel: string, packet: unknown, strict = false): Promise<string | void> {
     const target = this.publishTarget(channel, strict);
     if (target.wait) {
       return Promise.reject(new BrokerUnavailableError(`the broker of ${JSON.stringify(channel.slice(0, 100))} is down; its stand-in is not yet heard by every worker`));
@@ -376,7 +376,8 @@ export class Router {
     const uri = pool.uri;
     // At-least-once needs the broker's acknowledgement; otherwise a transmit saves the broker an
     // answer per packet (the handover's 'switched' phase uses a barrier instead, see signal()).
-    const sent = strict ? pool.publish(channel, packet).then(() => uri) : pool.transmit(channel, packet).then(() => uri);
+    // Only at-least-once needs to know which broker took the packet (see Publisher.brokerDown).
+    const sent = strict ? pool.publish(channel, packet).then(() => uri) : pool.transmit(channel, packet);
     // While a move is pending, a copy goes to the new owner too. An original worker in the cluster
     // switches at once, so it may already listen only there; our workers hear both and drop the
     // copy by seq. The copy's fate does not decide the publish.
