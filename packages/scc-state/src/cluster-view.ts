@@ -5,14 +5,13 @@
  * Internal: it lists every instance's address, so it must not be exposed outside the cluster.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MAX_CLIENT_POOL_SIZE, createMapper, hashToIndex, queryOf, type MappingEngineName } from '@scc-ts/shared';
+import { DEFAULT_MAPPING_ENGINE, MAPPING_ENGINES, MAX_CLIENT_POOL_SIZE, createMapper, hashToIndex, isMappingEngineName, queryOf, type MappingEngineName } from '@scc-ts/shared';
 import type { Member, Registry } from './registry.js';
 import type { ListKind } from './notifier.js';
 
 export const CLUSTER_VIEW_PATH = '/cluster';
 export const CLUSTER_JSON_PATH = '/cluster.json';
 
-const ENGINES: readonly MappingEngineName[] = ['skeletonRendezvous', 'simple'];
 /** Longest channel name the view maps (names are hashed, not stored). */
 const MAX_CHANNEL_LENGTH = 1024;
 
@@ -87,8 +86,8 @@ export class ClusterView {
 
   private owner(name: string, query: URLSearchParams): ChannelOwner {
     if (name.length > MAX_CHANNEL_LENGTH) throw new BadViewQueryError(`channel must be at most ${MAX_CHANNEL_LENGTH} characters`);
-    const engine = (query.get('engine') ?? 'skeletonRendezvous') as MappingEngineName;
-    if (!ENGINES.includes(engine)) throw new BadViewQueryError(`engine must be one of ${ENGINES.join(', ')}`);
+    const engine = query.get('engine') ?? DEFAULT_MAPPING_ENGINE;
+    if (!isMappingEngineName(engine)) throw new BadViewQueryError(`engine must be one of ${MAPPING_ENGINES.join(', ')}`);
     const poolSize = Number(query.get('poolSize') ?? '1');
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_CLIENT_POOL_SIZE) {
       throw new BadViewQueryError(`poolSize must be an integer from 1 to ${MAX_CLIENT_POOL_SIZE}`);
@@ -166,10 +165,15 @@ function renderPage(s: ClusterSnapshot): string {
 <p>Last worker-list push: ${push('workers')}</p>
 <h2>Channel owner</h2>
 <form method="get" action="${CLUSTER_VIEW_PATH}"><input name="channel" placeholder="channel name" value="${escapeHtml(c?.name ?? '')}">
-<select name="engine"><option${c?.engine === 'simple' ? '' : ' selected'}>skeletonRendezvous</option><option${c?.engine === 'simple' ? ' selected' : ''}>simple</option></select>
+<select name="engine">${engineOptions(c?.engine ?? DEFAULT_MAPPING_ENGINE)}</select>
 pool size <input name="poolSize" type="number" min="1" max="${MAX_CLIENT_POOL_SIZE}" value="${c?.poolSize ?? 1}" style="width:4em">
 <button>Find broker</button></form>
 ${channelResult}
 </body></html>
 `;
+}
+
+/** The engine picker's options, the chosen one selected. */
+function engineOptions(chosen: MappingEngineName): string {
+  return MAPPING_ENGINES.map((name) => `<option${name === chosen ? ' selected' : ''}>${name}</option>`).join('');
 }

@@ -1,6 +1,6 @@
-import { ConfigError, createLogger, createMapper, DEFAULT_ANNOUNCED_VERSION, type Mapper } from '@scc-ts/shared';
+import { ConfigError, createLogger, createMapper, DEFAULT_ANNOUNCED_VERSION, SETTINGS, type Mapper } from '@scc-ts/shared';
 import { describe, expect, it } from 'vitest';
-import { resolveClusterOptions, type ClusterOptions } from '../src/cluster/options.js';
+import { OPTION_SETTINGS, resolveClusterOptions, type ClusterOptions } from '../src/cluster/options.js';
 import type { DeliveryMode } from '../src/cluster/publisher.js';
 
 const logger = createLogger({ name: 'test', level: 0, format: 'json' });
@@ -47,6 +47,7 @@ describe('resolveClusterOptions', () => {
       stateServerAckTimeout: 2000,
       stateServerReconnectRandomness: 1000,
       version: DEFAULT_ANNOUNCED_VERSION,
+      holdSubscribeAcks: true,
     });
     expect(resolved.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(resolved.instanceId).toMatch(UUID);
@@ -77,6 +78,7 @@ describe('resolveClusterOptions', () => {
       handoverGrace: 350,
       reorderWindow: 450,
       publishRetryTimeout: 5000,
+      holdSubscribeAcks: false,
       version: '9.2.0',
       logger,
     });
@@ -101,6 +103,7 @@ describe('resolveClusterOptions', () => {
       handoverGrace: 350,
       reorderWindow: 450,
       publishRetryTimeout: 5000,
+      holdSubscribeAcks: false,
       version: '9.2.0',
       logger,
     });
@@ -227,5 +230,35 @@ describe('resolveClusterOptions: version', () => {
   it('refuses a version that is not semver, naming the option', () => {
     expectOneProblem({ ...base, version: '9' }, 'version');
     expectOneProblem({ ...base, version: 9 }, 'version');
+  });
+});
+
+describe('resolveClusterOptions: holdSubscribeAcks', () => {
+  it('holds subscribe acks unless told not to', () => {
+    expect(resolveClusterOptions(base).holdSubscribeAcks).toBe(true);
+    expect(resolveClusterOptions({ ...base, holdSubscribeAcks: false }).holdSubscribeAcks).toBe(false);
+  });
+
+  it('refuses a value that is not a boolean, naming the option', () => {
+    expectOneProblem({ ...base, holdSubscribeAcks: 'no' }, 'holdSubscribeAcks');
+    expectOneProblem({ ...base, holdSubscribeAcks: 0 }, 'holdSubscribeAcks');
+  });
+});
+
+describe('OPTION_SETTINGS', () => {
+  it('names each option as its setting in the shared table does, and misses none', () => {
+    for (const [option, setting] of Object.entries(OPTION_SETTINGS)) expect(setting.option, option).toBe(option);
+    const withOption = Object.values(SETTINGS)
+      .map((setting) => ('option' in setting ? setting.option : undefined))
+      .filter((option): option is string => option !== undefined);
+    expect(new Set(withOption)).toEqual(new Set(Object.keys(OPTION_SETTINGS)));
+  });
+
+  it('takes its defaults from the shared table', () => {
+    const resolved = resolveClusterOptions(base) as unknown as Record<string, unknown>;
+    for (const [option, setting] of Object.entries(OPTION_SETTINGS)) {
+      if (setting.default === null || option === 'stateServerHost') continue;
+      expect(resolved[option], option).toEqual(setting.default);
+    }
   });
 });

@@ -70,11 +70,6 @@ export class BrokerUnavailableError extends SccError {
   override readonly name = 'BrokerUnavailableError';
 }
 
-/** A publish to a broker failed (not acknowledged, link down); the packet was not relayed. */
-export class BrokerPublishError extends SccError {
-  override readonly name = 'BrokerPublishError';
-}
-
 /** A server already holds its connection limit (`SCC_MAX_CONNECTIONS`); refused at the upgrade with HTTP 503. */
 export class ConnectionLimitError extends SccError {
   override readonly name = 'ConnectionLimitError';

@@ -26,7 +26,6 @@ export {
   ConfigError,
   NoMatchingBrokerError,
   BrokerUnavailableError,
-  BrokerPublishError,
   ConnectionLimitError,
   SlowConsumerError,
   AlreadyJoinedError,
@@ -62,10 +61,22 @@ export type {
 export { formatInstanceUri, parseInstanceUri, isHostOrIp } from './uri.js';
 export type { InstanceAddress, UriTarget } from './uri.js';
 export {
-  EnvReader,
+  SETTINGS,
+  STATE_SETTINGS,
+  BROKER_SETTINGS,
+  WORKER_SETTINGS,
+  EnvSettings,
+  validate,
+  resolveOptionSettings,
+  defaultText,
   readStateConfig,
   readBrokerConfig,
   readWorkerConfig,
+  MAX_TIMER_MS,
+  DELIVERY_MODES,
+  DEFAULT_DELIVERY_MODE,
+  IP_FAMILIES,
+  DEFAULT_IP_FAMILY,
   DEFAULT_STATE_SERVER_PORT,
   DEFAULT_BROKER_SERVER_PORT,
   DEFAULT_WORKER_PORT,
@@ -86,6 +97,8 @@ export {
   DEFAULT_HANDOVER_GRACE_MS,
   DEFAULT_REORDER_WINDOW_MS,
   DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,
+  DEFAULT_BATCH_CLIENT_FRAMES,
+  DEFAULT_HOLD_SUBSCRIBE_ACKS,
   MAX_CLIENT_POOL_SIZE,
   DEFAULT_STATE_LOG_LEVEL,
   DEFAULT_BROKER_LOG_LEVEL,
@@ -99,8 +112,21 @@ export {
   DEFAULT_STATE_MAX_OUTBOUND_BUFFER_BYTES,
   DEFAULT_BROKER_MAX_OUTBOUND_BUFFER_BYTES,
   DEFAULT_WORKER_MAX_OUTBOUND_BUFFER_BYTES,
+  DEFAULT_DRAIN_TIMEOUT_MS,
 } from './config.js';
-export type { Env, StateConfig, BrokerConfig, WorkerConfig, WorkerClusterConfig, StateLinkConfig } from './config.js';
+export type {
+  Env,
+  Setting,
+  SettingName,
+  ValueOf,
+  DeliveryModeName,
+  StateConfig,
+  BrokerConfig,
+  WorkerConfig,
+  WorkerClusterConfig,
+  StateLinkConfig,
+  CommonConfig,
+} from './config.js';
 export { createLogger, lifecycleLogger, pinoLevel } from './logger.js';
 export type { Logger, LoggerOptions, LogFormat, SccLogLevel } from './logger.js';
 export { handleHealthRequest, notFound } from './http.js';
@@ -108,7 +134,17 @@ export type { Readiness } from './http.js';
 export { StateLink } from './state-link.js';
 export type { StateLinkOptions, ClientSocket } from './state-link.js';
 export { SCC_TS_VERSION, DEFAULT_ANNOUNCED_VERSION, majorOf, isSemver, sccTsVersionOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
-export { SkeletonRendezvousMapper, SimpleMapper, createMapper, isMapper, hashToIndex, md5Hex } from './mapping/index.js';
+export {
+  SkeletonRendezvousMapper,
+  SimpleMapper,
+  createMapper,
+  isMapper,
+  isMappingEngineName,
+  MAPPING_ENGINES,
+  DEFAULT_MAPPING_ENGINE,
+  hashToIndex,
+  md5Hex,
+} from './mapping/index.js';
 export type { Mapper, MappingEngineName } from './mapping/index.js';
 export { runService, CLOSE_MARGIN_MS } from './service.js';
 export type { Service } from './service.js';
@@ -129,7 +165,6 @@ export {
   serveMetrics,
 } from './metrics.js';
 export type { MetricsRegistry } from './metrics.js';
-export { DEFAULT_DRAIN_TIMEOUT_MS } from './config.js';
 export { endConsumer, consume } from './consumer.js';
 export type { ListenerConsumer } from './consumer.js';
 export { TickBatcher, ServerFrames, batchServerFrames } from './tick-batch.js';

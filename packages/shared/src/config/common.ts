@@ -1,0 +1,77 @@
+/** Settings every service shares, and a broker's or worker's link to the state server. */
+import type { IpFamily } from '../payloads.js';
+import type { LogFormat, SccLogLevel } from '../logger.js';
+import type { ServerLimits } from '../limits.js';
+import { SETTINGS, type IntegerSetting } from './definitions.js';
+import type { EnvSettings } from './parse.js';
+
+/** Settings every service shares. */
+export interface CommonConfig {
+  authKey: string | null;
+  logLevel: SccLogLevel;
+  logFormat: LogFormat;
+  /** What one peer may cost this service (limits.ts). */
+  limits: ServerLimits;
+}
+
+/** Settings of a broker's or worker's link to the state server. */
+export interface StateLinkConfig {
+  stateServerHost: string;
+  stateServerPort: number;
+  instanceIp: string | null;
+  instanceIpFamily: IpFamily;
+  stateServerConnectTimeoutMs: number;
+  stateServerAckTimeoutMs: number;
+  /** `version` announced to the state server (`SCC_ANNOUNCE_VERSION`); its major must be one the state server accepts. */
+  announceVersion: string;
+}
+
+/** The per-service settings behind `ServerLimits`; `socketChannelLimit` null: the service has none. */
+export interface LimitSettings {
+  maxPayload: IntegerSetting;
+  maxOutboundBuffer: IntegerSetting;
+  socketChannelLimit: IntegerSetting | null;
+}
+
+/** The settings `readCommon` reads, besides the service's log level and limits. */
+export const COMMON_SETTINGS = [SETTINGS.authKey, SETTINGS.logFormat, SETTINGS.handshakeTimeout, SETTINGS.maxConnections] as const;
+
+/** The settings `readStateLink` reads (the host is read by each service: required or not). */
+export const STATE_LINK_SETTINGS = [
+  SETTINGS.stateServerPort,
+  SETTINGS.instanceIp,
+  SETTINGS.instanceIpFamily,
+  SETTINGS.stateServerConnectTimeout,
+  SETTINGS.stateServerAckTimeout,
+  SETTINGS.announceVersion,
+] as const;
+
+/** Reads the shared settings of one service. */
+export function readCommon(r: EnvSettings, logLevel: IntegerSetting, limits: LimitSettings, isTty: boolean): CommonConfig {
+  return {
+    authKey: r.read(SETTINGS.authKey),
+    logLevel: r.read(logLevel) as SccLogLevel,
+    // Pretty on a terminal, JSON otherwise, unless SCC_LOG_FORMAT says.
+    logFormat: r.read(SETTINGS.logFormat, isTty ? 'pretty' : 'json'),
+    limits: {
+      maxPayloadBytes: r.read(limits.maxPayload),
+      handshakeTimeoutMs: r.read(SETTINGS.handshakeTimeout),
+      socketChannelLimit: limits.socketChannelLimit === null ? null : r.read(limits.socketChannelLimit),
+      maxConnections: r.read(SETTINGS.maxConnections),
+      maxOutboundBufferBytes: r.read(limits.maxOutboundBuffer),
+    },
+  };
+}
+
+/** Reads a broker's or worker's state-link settings; `host` was read by the caller. */
+export function readStateLink(r: EnvSettings, host: string): StateLinkConfig {
+  return {
+    stateServerHost: host,
+    stateServerPort: r.read(SETTINGS.stateServerPort),
+    instanceIp: r.read(SETTINGS.instanceIp),
+    instanceIpFamily: r.read(SETTINGS.instanceIpFamily),
+    stateServerConnectTimeoutMs: r.read(SETTINGS.stateServerConnectTimeout),
+    stateServerAckTimeoutMs: r.read(SETTINGS.stateServerAckTimeout),
+    announceVersion: r.read(SETTINGS.announceVersion),
+  };
+}
