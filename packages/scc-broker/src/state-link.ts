@@ -1,6 +1,17 @@
-/** The broker's membership in the cluster: joins the state server on every connect, leaves on close. */
+/**
+ * The broker's membership in the cluster: joins the state server on every connect, leaves on close
+ * (docs/protocol.md, "Joining").
+ */
 import { v4 as uuidv4 } from 'uuid';
-import { InstanceType, Procedure, StateLink, type BrokerConfig, type Logger } from '@scc-ts/shared';
+import {
+  DEFAULT_RECONNECT_RANDOMNESS_MS,
+  InstanceType,
+  Procedure,
+  StateLink,
+  type BrokerConfig,
+  type BrokerJoinPayload,
+  type Logger,
+} from '@scc-ts/shared';
 
 export interface BrokerStateLinkOptions {
   config: Readonly<BrokerConfig>;
@@ -25,15 +36,15 @@ export function createBrokerStateLink(options: BrokerStateLinkOptions): { link: 
     connectTimeoutMs: config.stateServerConnectTimeoutMs,
     ackTimeoutMs: config.stateServerAckTimeoutMs,
     retryDelayMs: config.retryDelayMs,
-    // The original broker adds up to 1000 ms of randomness to each reconnect.
-    reconnectRandomnessMs: 1000,
+    // The original broker adds up to 1000 ms of randomness to each reconnect; it has no setting for it.
+    reconnectRandomnessMs: DEFAULT_RECONNECT_RANDOMNESS_MS,
     joinProcedure: Procedure.BrokerJoinCluster,
     joinData: {
       instanceId,
       instanceIp: config.instanceIp,
       instanceIpFamily: config.instanceIpFamily,
       instanceSecure: config.secure,
-    },
+    } satisfies BrokerJoinPayload,
     logger,
     onJoined: () => options.onJoined?.(),
   });

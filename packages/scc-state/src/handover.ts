@@ -10,7 +10,8 @@
  * So no worker publishes to a broker its peers are not subscribed on, whatever the spread of the
  * pushes. A participant that leaves is no longer waited for; a round that takes longer than
  * `timeoutMs` goes ahead anyway (logged) so one stuck worker cannot stop the cluster. A newer list
- * supersedes the handover in progress: its workers move on to the newer one.
+ * supersedes the handover in progress: its workers move on to the newer one. The wire side:
+ * docs/protocol.md, "Acknowledged handover".
  */
 import { HandoverProcedure, type HandoverPhase, type Logger } from '@scc-ts/shared';
 
@@ -39,11 +40,6 @@ export class HandoverCoordinator {
 
   constructor(options: HandoverCoordinatorOptions) {
     this.options = options;
-  }
-
-  /** The handover in progress, if any (for the cluster view). */
-  get current(): { time: number; phase: HandoverPhase; waiting: number } | null {
-    return this.round ? { time: this.round.time, phase: this.round.phase, waiting: this.round.waiting.size } : null;
   }
 
   /** A broker list with `time` was pushed to these participating worker sockets. */

@@ -3,9 +3,9 @@
  * timer with the scale-out delay, a leave with the scale-back delay ("only the latest scale request
  * counts", as in the original). When it fires, every worker gets the full current list with a fresh
  * `time`. A failed push is retried every retry delay while that worker's socket is open, unless a
- * newer push to that worker has superseded it.
+ * newer push to that worker has superseded it. Push payloads: docs/protocol.md, "Procedures".
  */
-import { Procedure, type Logger, type ProcedureName } from '@scc-ts/shared';
+import { Procedure, type BrokerListPush, type Logger, type ProcedureName, type WorkerListPush } from '@scc-ts/shared';
 import type { Member, Registry } from './registry.js';
 
 /** Sends one push to one worker; rejects when it is not acknowledged. */
@@ -86,11 +86,10 @@ export class Notifier {
     const workers = registry.workerMembers();
     logger.info(`pushing ${uris.length} ${kind} to ${workers.length} workers: ${uris.join(', ') || '(none)'}`);
     for (const worker of workers) {
-      const data: Record<string, unknown> =
-        kind === 'brokers' ? { sccBrokerURIs: uris, time } : { sccWorkerURIs: uris, time };
       // Each worker is told its own URI (the original sends every worker the same one).
-      data['sccSourceWorkerURI'] = worker.uri;
-      Object.assign(data, this.options.extraFields?.(kind, worker.socketId));
+      const list: BrokerListPush | WorkerListPush =
+        kind === 'brokers' ? { sccBrokerURIs: uris, time, sccSourceWorkerURI: worker.uri } : { sccWorkerURIs: uris, time, sccSourceWorkerURI: worker.uri };
+      const data: Record<string, unknown> = { ...list, ...this.options.extraFields?.(kind, worker.socketId) };
       this.latest.set(`${kind}:${worker.socketId}`, time);
       void this.send(kind, worker, procedure, data, time);
     }

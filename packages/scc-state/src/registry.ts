@@ -2,7 +2,7 @@
  * Cluster membership, keyed by socket id as the original keys it: a peer is a member from its
  * join until its leave or its socket's close. Lists keep join order and drop duplicate URIs.
  */
-import type { InstanceTypeName } from '@scc-ts/shared';
+import { InstanceType, type InstanceTypeName } from '@scc-ts/shared';
 
 /** One joined broker or worker. */
 export interface Member {
@@ -27,7 +27,7 @@ export class Registry {
   private readonly workers = new Map<string, Member>();
 
   private table(type: InstanceTypeName): Map<string, Member> {
-    return type === 'scc-broker' ? this.brokers : this.workers;
+    return type === InstanceType.Broker ? this.brokers : this.workers;
   }
 
   /** Adds or updates the member on `member.socketId`; a re-join keeps its place in the order. */
@@ -79,10 +79,6 @@ export class Registry {
   /** The member of the given type joined on `socketId`, if any. */
   memberOf(type: InstanceTypeName, socketId: string): Member | undefined {
     return this.table(type).get(socketId);
-  }
-
-  getWorker(socketId: string): Member | undefined {
-    return this.workers.get(socketId);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * scc-state: the coordinator. Brokers and workers connect over SocketCluster and join; it keeps the
+ * scc-state: the coordinator (its wire contract: docs/protocol.md). Brokers and workers connect over SocketCluster and join; it keeps the
  * membership (registry.ts) and pushes the broker and worker lists to every worker (notifier.ts).
  * It carries no pub/sub traffic.
  */
@@ -18,8 +18,10 @@ import {
   InstanceType,
   InstanceTypeMismatchError,
   InvalidHandshakeError,
+  HANDSHAKE_REJECTION_CLOSE_CODE,
   HandoverProcedure,
   Procedure,
+  StateQuery,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   formatInstanceUri,
   handleHealthRequest,
@@ -37,6 +39,8 @@ import {
   type Logger,
   type ServerSocket,
   type StateConfig,
+  type WorkerJoinPayload,
+  type WorkerJoinReply,
 } from '@scc-ts/shared';
 import { Registry, type Member } from './registry.js';
 import { Notifier, type ListKind } from './notifier.js';
@@ -164,9 +168,9 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   /** Validates the handshake query; remembers the peer, or returns the error to refuse it with. */
   function checkPeer(socket: ServerSocket): Error | null {
     const query = queryOf(socket.request.url);
-    const instanceType = query.get('instanceType');
-    const version = query.get('version');
-    const port = Number(query.get('instancePort'));
+    const instanceType = query.get(StateQuery.InstanceType);
+    const version = query.get(StateQuery.Version);
+    const port = Number(query.get(StateQuery.InstancePort));
     if (!isCompatibleVersion(version)) {
       const what = instanceType ?? 'SCC component';
       return new CompatibilityError(
@@ -174,10 +178,12 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       );
     }
     if (instanceType !== InstanceType.Broker && instanceType !== InstanceType.Worker) {
-      return new InvalidHandshakeError(`instanceType must be scc-broker or scc-worker, got ${JSON.stringify(instanceType?.slice(0, 64) ?? null)}`);
+      return new InvalidHandshakeError(`${StateQuery.InstanceType} must be ${InstanceType.Broker} or ${InstanceType.Worker}, got ${JSON.stringify(instanceType?.slice(0, 64) ?? null)}`);
     }
     if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-      return new InvalidHandshakeError(`instancePort must be a port number, got ${JSON.stringify(query.get('instancePort')?.slice(0, 64) ?? null)}`);
+      return new InvalidHandshakeError(
+        `${StateQuery.InstancePort} must be a port number, got ${JSON.stringify(query.get(StateQuery.InstancePort)?.slice(0, 64) ?? null)}`,
+      );
     }
     peers.set(socket, { instanceType, instancePort: port, version: version ?? '' });
     return null;
@@ -238,7 +244,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       return null;
     }
     const { member, changed } = registry.join({ socketId: socket.id, instanceType: type, instanceId: payload.instanceId, uri, joinedAt: Date.now() });
-    if (type === InstanceType.Worker && 'sccHandover' in payload && payload.sccHandover === true) handoverWorkers.add(socket.id);
+    if (type === InstanceType.Worker && (payload as WorkerJoinPayload).sccHandover === true) handoverWorkers.add(socket.id);
     if (changed) {
       notifier.changed(listKind(type), 'out');
       logger.info(
@@ -252,7 +258,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     const peer = peers.get(socket);
     if (!peer) {
       // Unreachable: the handshake middleware records every socket it allows.
-      void socket.disconnect(4008, 'no handshake record');
+      void socket.disconnect(HANDSHAKE_REJECTION_CLOSE_CODE, 'no handshake record');
       return;
     }
     sockets.set(socket.id, socket);
@@ -265,12 +271,13 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       for await (const request of socket.procedure(Procedure.WorkerJoinCluster) as AsyncIterable<Request>) {
         const member = handleJoin(socket, peer, InstanceType.Worker, request);
         if (!member) continue;
-        request.end({
+        const reply: WorkerJoinReply = {
           sccWorkerURIs: registry.workerURIs(),
           sccBrokerURIs: registry.brokerURIs(),
           time: notifier.nextTime(),
           sccSourceWorkerURI: member.uri,
-        });
+        };
+        request.end(reply);
       }
     })();
     void (async () => {

@@ -39,7 +39,11 @@ describe('HandoverCoordinator', () => {
     coordinator.ack('a', 10, 'switched');
     expect(signals.slice(2)).toEqual(['a:sccHandoverRelease:10', 'b:sccHandoverRelease:10']);
     expect(done).toEqual(['10:complete']);
-    expect(coordinator.current).toBeNull();
+    // Finished: a late acknowledgement and the old timeout change nothing.
+    coordinator.ack('a', 10, 'switched');
+    vi.advanceTimersByTime(10_000);
+    expect(signals).toHaveLength(4);
+    expect(done).toEqual(['10:complete']);
   });
 
   it('stops waiting for a participant that leaves', () => {
@@ -76,9 +80,11 @@ describe('HandoverCoordinator', () => {
   });
 
   it('does nothing without participants (original workers only)', () => {
-    const { coordinator, signals } = make();
+    const { coordinator, signals, done } = make();
     coordinator.begin(10, []);
-    expect(coordinator.current).toBeNull();
+    coordinator.ack('a', 10, 'subscribed');
+    vi.advanceTimersByTime(10_000);
     expect(signals).toEqual([]);
+    expect(done).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry, type Member } from '../src/registry.js';
+import { InstanceType } from '@scc-ts/shared';
 
 let clock = 1_000;
 function broker(socketId: string, uri: string, instanceId: string | null = `id-${socketId}`): Member {
@@ -82,7 +83,7 @@ describe('Registry', () => {
     registry.join(worker('a', 'ws://10.0.1.1:8000', 'old'));
     const result = registry.join(worker('a', 'ws://10.0.1.1:8000', 'new'));
     expect(result.changed).toBe(false);
-    expect(registry.getWorker('a')?.instanceId).toBe('new');
+    expect(registry.memberOf(InstanceType.Worker, 'a')?.instanceId).toBe('new');
     expect(registry.workerURIs()).toEqual(['ws://10.0.1.1:8000']);
   });
 
@@ -129,8 +130,8 @@ describe('Registry', () => {
     const registry = new Registry();
     registry.join(worker('w', 'ws://10.0.1.1:8000'));
     registry.join(broker('b', 'ws://10.0.0.1:8888'));
-    expect(registry.getWorker('w')?.uri).toBe('ws://10.0.1.1:8000');
-    expect(registry.getWorker('b')).toBeUndefined();
+    expect(registry.memberOf(InstanceType.Worker, 'w')?.uri).toBe('ws://10.0.1.1:8000');
+    expect(registry.memberOf(InstanceType.Worker, 'b')).toBeUndefined();
   });
 
   it('hands out lists the caller may change without touching the registry', () => {

@@ -248,8 +248,8 @@ describe('resolveClusterOptions: holdSubscribeAcks', () => {
 describe('OPTION_SETTINGS', () => {
   it('names each option as its setting in the shared table does, and misses none', () => {
     for (const [option, setting] of Object.entries(OPTION_SETTINGS)) expect(setting.option, option).toBe(option);
-    const withOption = Object.values(SETTINGS)
-      .map((setting) => ('option' in setting ? setting.option : undefined))
+    const withOption = (Object.values(SETTINGS) as readonly { option?: string }[])
+      .map((setting) => setting.option)
       .filter((option): option is string => option !== undefined);
     expect(new Set(withOption)).toEqual(new Set(Object.keys(OPTION_SETTINGS)));
   });

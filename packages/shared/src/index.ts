@@ -13,6 +13,8 @@ export {
   NO_AUTH_KEY_QUERY_VALUE,
   COMPATIBLE_ORIGINAL_MAJORS,
   HandoverProcedure,
+  HANDOVER_PHASES,
+  TransportEvent,
 } from './protocol.js';
 export type { ProcedureName, InstanceTypeName, HandoverPhase } from './protocol.js';
 export {
@@ -42,6 +44,7 @@ export {
   parsePublishPacket,
   parseHandoverAck,
   parseHandoverSignal,
+  IP_FAMILIES,
   MAX_INSTANCE_ID_LENGTH,
   MAX_INSTANCE_IP_LENGTH,
   MAX_URI_LENGTH,
@@ -75,7 +78,6 @@ export {
   MAX_TIMER_MS,
   DELIVERY_MODES,
   DEFAULT_DELIVERY_MODE,
-  IP_FAMILIES,
   DEFAULT_IP_FAMILY,
   DEFAULT_STATE_SERVER_PORT,
   DEFAULT_BROKER_SERVER_PORT,

@@ -1,5 +1,5 @@
 /**
- * Payload types of the SCC protocol and runtime guards for every inbound payload.
+ * Payload types of the SCC protocol (docs/protocol.md, "Procedures") and runtime guards for every inbound payload.
  * A guard returns a fresh, typed copy holding only the known fields, or throws
  * `InvalidPayloadError` naming the offending field; it never mutates its input.
  * Unknown extra fields are ignored (and dropped), so a newer peer can add fields.
@@ -7,10 +7,12 @@
 import { isIP } from 'node:net';
 import { InvalidPayloadError } from './errors.js';
 import { isHostOrIp } from './uri.js';
-import type { HandoverPhase } from './protocol.js';
+import { HANDOVER_PHASES, HandoverProcedure, Procedure, type HandoverPhase } from './protocol.js';
 
+/** Address families a peer may announce for `instanceIp`, the default first. */
+export const IP_FAMILIES = Object.freeze(['IPv4', 'IPv6'] as const);
 /** Address family a peer announces for `instanceIp`. */
-export type IpFamily = 'IPv4' | 'IPv6';
+export type IpFamily = (typeof IP_FAMILIES)[number];
 
 /** Longest `instanceId` accepted (a UUID is 36 characters). */
 export const MAX_INSTANCE_ID_LENGTH = 256;
@@ -122,8 +124,8 @@ function instanceAddress(fields: Fields, what: string): { instanceIp: string | n
     throw new InvalidPayloadError(`${what}.instanceIp: "${ip.slice(0, 64)}" is neither an IP address nor a host name`);
   }
   const family = fields['instanceIpFamily'];
-  if (family != null && family !== 'IPv4' && family !== 'IPv6') {
-    throw new InvalidPayloadError(`${what}.instanceIpFamily: expected "IPv4" or "IPv6"`);
+  if (family != null && !(IP_FAMILIES as readonly unknown[]).includes(family)) {
+    throw new InvalidPayloadError(`${what}.instanceIpFamily: expected ${IP_FAMILIES.map((f) => `"${f}"`).join(' or ')}`);
   }
   if (ip !== null && family === 'IPv4' && isIP(ip) === 6) {
     throw new InvalidPayloadError(`${what}.instanceIp: "${ip}" is an IPv6 address but instanceIpFamily is IPv4`);
@@ -133,7 +135,7 @@ function instanceAddress(fields: Fields, what: string): { instanceIp: string | n
 
 /** Guards a `sccBrokerJoinCluster` request. */
 export function parseBrokerJoin(data: unknown): BrokerJoinPayload {
-  const what = 'sccBrokerJoinCluster';
+  const what = Procedure.BrokerJoinCluster;
   const fields = asObject(data, what);
   const secure = fields['instanceSecure'];
   if (secure != null && typeof secure !== 'boolean') {
@@ -148,7 +150,7 @@ export function parseBrokerJoin(data: unknown): BrokerJoinPayload {
 
 /** Guards a `sccWorkerJoinCluster` request. */
 export function parseWorkerJoin(data: unknown): WorkerJoinPayload {
-  const what = 'sccWorkerJoinCluster';
+  const what = Procedure.WorkerJoinCluster;
   const fields = asObject(data, what);
   return {
     instanceId: optionalString(fields, 'instanceId', MAX_INSTANCE_ID_LENGTH, what),
@@ -159,13 +161,13 @@ export function parseWorkerJoin(data: unknown): WorkerJoinPayload {
 
 /** Guards `sccWorkerHandoverAck`. */
 export function parseHandoverAck(data: unknown): HandoverAck {
-  const what = 'sccWorkerHandoverAck';
+  const what = HandoverProcedure.Ack;
   const fields = asObject(data, what);
   const phase = fields['phase'];
-  if (phase !== 'subscribed' && phase !== 'switched') {
-    throw new InvalidPayloadError(`${what}.phase: expected 'subscribed' or 'switched', got ${describe(phase)}`);
+  if (!(HANDOVER_PHASES as readonly unknown[]).includes(phase)) {
+    throw new InvalidPayloadError(`${what}.phase: expected ${HANDOVER_PHASES.map((p) => `'${p}'`).join(' or ')}, got ${describe(phase)}`);
   }
-  return { time: listTime(fields, what), phase };
+  return { time: listTime(fields, what), phase: phase as HandoverPhase };
 }
 
 /** Guards `sccHandoverSwitch` / `sccHandoverRelease`. */
@@ -220,7 +222,7 @@ export function parseWorkerListPush(data: unknown): WorkerListPush {
 
 /** Guards the state server's reply to `sccWorkerJoinCluster`. */
 export function parseWorkerJoinReply(data: unknown): WorkerJoinReply {
-  const what = 'sccWorkerJoinCluster reply';
+  const what = `${Procedure.WorkerJoinCluster} reply`;
   if (data == null) throw new InvalidPayloadError(`${what}: missing`);
   const fields = asObject(data, what);
   return {

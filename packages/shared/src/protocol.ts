@@ -1,9 +1,14 @@
 /**
  * Wire names of the SCC cluster protocol (scc-state 9.x / scc-broker 10.x / scc-broker-client 9.x).
- * These strings are what original peers send and match on: never rename them.
+ * These strings are what original peers send and match on: never rename them. Every name, payload
+ * and rule is described in docs/protocol.md; production code uses these constants, never literals.
  */
 
-/** Remote procedures; the same four names are used in both directions (see PROTOCOL.md). */
+/**
+ * Remote procedures; the same four names are used in both directions: a peer calls its join/leave,
+ * and the state server calls the same name on every worker to push the changed list
+ * (docs/protocol.md, "Procedures").
+ */
 export const Procedure = Object.freeze({
   BrokerJoinCluster: 'sccBrokerJoinCluster',
   BrokerLeaveCluster: 'sccBrokerLeaveCluster',
@@ -25,8 +30,9 @@ export const HandoverProcedure = Object.freeze({
   Release: 'sccHandoverRelease',
 } as const);
 
-/** Phases a worker acknowledges: subscribed on every new owner; switched, with nothing left in flight to old owners. */
-export type HandoverPhase = 'subscribed' | 'switched';
+/** Phases a worker acknowledges, in order: subscribed on every new owner; switched, with nothing left in flight to old owners. */
+export const HANDOVER_PHASES = Object.freeze(['subscribed', 'switched'] as const);
+export type HandoverPhase = (typeof HANDOVER_PHASES)[number];
 
 /** Values of the `instanceType` query parameter a peer sends when it connects to the state server. */
 export const InstanceType = Object.freeze({
@@ -50,7 +56,7 @@ export const READY_PATH = '/ready';
  */
 export const STARTUP_DELAY_REFUSAL_MESSAGE = 'The server is waiting for initial broker connections';
 
-/** Close code socketcluster-server uses when handshake middleware blocks a socket. */
+/** Close code socketcluster-server uses when handshake middleware blocks a socket (we use it likewise). */
 export const HANDSHAKE_REJECTION_CLOSE_CODE = 4008;
 
 /** HTTP status socketcluster-server answers when upgrade middleware (the auth key check) blocks. */
@@ -78,3 +84,14 @@ export const NO_AUTH_KEY_QUERY_VALUE = 'null';
 
 /** Major versions of original SCC components our state server accepts besides our own. */
 export const COMPATIBLE_ORIGINAL_MAJORS: readonly number[] = Object.freeze([9, 10]);
+
+/**
+ * SocketCluster protocol v2 events our services send or match on themselves (the rest of the
+ * transport is socketcluster-server's and socketcluster-client's; docs/protocol.md, "Transport").
+ */
+export const TransportEvent = Object.freeze({
+  Handshake: '#handshake',
+  Publish: '#publish',
+  Subscribe: '#subscribe',
+  Unsubscribe: '#unsubscribe',
+} as const);

@@ -1,11 +1,11 @@
 /**
- * A broker's or worker's connection to the state server. It reconnects forever (every retry delay
+ * A broker's or worker's connection to the state server (docs/protocol.md, "Joining"). It reconnects forever (every retry delay
  * plus up to `reconnectRandomnessMs`) and calls the join procedure on every connect, so a
  * restarted state server rebuilds its view from its peers, as the originals do.
  */
 import socketClusterClient from 'socketcluster-client';
 import type { Logger } from './logger.js';
-import type { InstanceTypeName, ProcedureName } from './protocol.js';
+import { StateQuery, type InstanceTypeName, type ProcedureName } from './protocol.js';
 
 /** A socketcluster-client socket. */
 export type ClientSocket = ReturnType<typeof socketClusterClient.create>;
@@ -56,11 +56,13 @@ export class StateLink {
         multiplier: 1,
         maxDelay: options.retryDelayMs + options.reconnectRandomnessMs,
       },
+      // The handshake query of docs/protocol.md, "Joining"; socketcluster-client serialises a null
+      // authKey as "null" (NO_AUTH_KEY_QUERY_VALUE), which original state servers expect.
       query: {
-        authKey: options.authKey as string,
-        instancePort: String(options.instancePort),
-        instanceType: options.instanceType,
-        version: options.version,
+        [StateQuery.AuthKey]: options.authKey as string,
+        [StateQuery.InstancePort]: String(options.instancePort),
+        [StateQuery.InstanceType]: options.instanceType,
+        [StateQuery.Version]: options.version,
       },
     });
     void this.consume();

@@ -1,7 +1,8 @@
 /**
  * The worker's link to the state server: joins on every connect, answers the four membership
  * pushes, and hands on a broker or worker list only when its `time` is newer than the last applied
- * (pushes can arrive out of order after retries; the join reply sets the baseline).
+ * (pushes can arrive out of order after retries; the join reply sets the baseline). The procedures
+ * and payloads: docs/protocol.md.
  */
 import {
   HandoverProcedure,
@@ -14,6 +15,8 @@ import {
   parseWorkerJoinReply,
   parseWorkerListPush,
   type ClientSocket,
+  type HandoverAck,
+  type WorkerJoinPayload,
 } from '@scc-ts/shared';
 import type { ResolvedClusterOptions } from './options.js';
 
@@ -55,7 +58,12 @@ export class WorkerStateLink {
       reconnectRandomnessMs: options.stateServerReconnectRandomness,
       joinProcedure: Procedure.WorkerJoinCluster,
       // sccHandover: we take part in acknowledged handover; an original state server ignores the field.
-      joinData: { instanceId: options.instanceId, instanceIp: options.instanceIp, instanceIpFamily: options.instanceIpFamily, sccHandover: true },
+      joinData: {
+        instanceId: options.instanceId,
+        instanceIp: options.instanceIp,
+        instanceIpFamily: options.instanceIpFamily,
+        sccHandover: true,
+      } satisfies WorkerJoinPayload,
       logger: options.logger,
       onJoined: (reply) => this.joined(reply),
     });
@@ -82,7 +90,8 @@ export class WorkerStateLink {
 
   /** Reports a finished handover phase to the state server (best effort: it goes ahead on a timeout). */
   ackHandover(time: number, phase: HandoverPhase): void {
-    this.link.socket.invoke(HandoverProcedure.Ack, { time, phase }).catch((error: unknown) => {
+    const ack: HandoverAck = { time, phase };
+    this.link.socket.invoke(HandoverProcedure.Ack, ack).catch((error: unknown) => {
       this.options.logger.warn(`handover ${phase} acknowledgement for list ${time} failed: ${(error as Error).message}`);
     });
   }

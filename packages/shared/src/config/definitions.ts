@@ -7,7 +7,7 @@
  *
  * Names and defaults are the originals' where one exists (docs/protocol.md, "Configuration names").
  */
-import type { IpFamily } from '../payloads.js';
+import { IP_FAMILIES, type IpFamily } from '../payloads.js';
 import { DEFAULT_ANNOUNCED_VERSION } from '../version.js';
 import { DEFAULT_MAPPING_ENGINE, MAPPING_ENGINES, isMapper } from '../mapping/index.js';
 
@@ -101,9 +101,8 @@ export const DEFAULT_HOLD_SUBSCRIBE_ACKS = true;
 export const DELIVERY_MODES = Object.freeze(['at-most-once', 'at-least-once'] as const);
 export type DeliveryModeName = (typeof DELIVERY_MODES)[number];
 export const DEFAULT_DELIVERY_MODE: DeliveryModeName = DELIVERY_MODES[0];
-/** Address families a peer may announce, the default first. */
-export const IP_FAMILIES: readonly IpFamily[] = Object.freeze(['IPv4', 'IPv6']);
-export const DEFAULT_IP_FAMILY: IpFamily = 'IPv4';
+/** The address family assumed when a peer announces none. */
+export const DEFAULT_IP_FAMILY: IpFamily = IP_FAMILIES[0];
 /** `SCC_LOG_FORMAT` values. */
 export const LOG_FORMATS = Object.freeze(['json', 'pretty'] as const);
 
