@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -277,6 +278,29 @@ describe('skeleton rendezvous: fixed vectors', () => {
       },
     },
   ];
+
+  // docs/protocol.md publishes these vectors: its table and these cases must be the same rows.
+  it('are exactly the vectors of docs/protocol.md', () => {
+    const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('### Test vectors'));
+    const rows = section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => line.split('|')[2]?.trim() ?? '');
+    expect(rows).toHaveLength(cases.length);
+    rows.forEach((row, i) => {
+      const { sites, expected } = cases[i]!;
+      const pairs = row.split(', ').map((pair) => pair.split(' → ') as [string, string]);
+      const keys = pairs.map(([key]) => (key === '""' ? '' : key));
+      expect(keys, `row ${i + 1}`).toEqual(Object.keys(expected));
+      for (const [key, short] of pairs) {
+        // The table writes a site by what tells it apart: its port, its last IPv4 octet or its IPv6 suffix.
+        const named = sites.filter((site) => site.endsWith(`:${short}`) || site.includes(`${short}:`) || site.includes(`${short}]`));
+        expect(named, `row ${i + 1}, ${short}`).toHaveLength(1);
+        expect(named[0], `row ${i + 1}, key ${key}`).toBe(expected[key === '""' ? '' : key]);
+      }
+    });
+  });
 
   for (const { name, sites, expected } of cases) {
     it(name, () => {
