@@ -12,7 +12,15 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisrup
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
-import { HEALTH_CHECK_PATH, READY_PATH, DEFAULT_STATE_SERVER_PORT, readBrokerConfig, readWorkerConfig } from '@scc-ts/shared';
+import {
+  HEALTH_CHECK_PATH,
+  METRICS_PATH,
+  READY_PATH,
+  SOCKETCLUSTER_PATH,
+  DEFAULT_STATE_SERVER_PORT,
+  readBrokerConfig,
+  readWorkerConfig,
+} from '@scc-ts/shared';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../../packages/shared/src/service.js';
 import {
   ROOT,
@@ -196,6 +204,18 @@ describe('kubernetes/ manifests', () => {
     }
   });
 
+  it('the Ingress routes what clients need and nothing else: /metrics, /ready and /health-check stay internal', () => {
+    const ingress = ofKind('Ingress')[0]!.doc as unknown as IIngress;
+    const paths = (ingress.spec?.rules ?? []).flatMap((r) => r.http?.paths ?? []);
+    const routed = (url: string) => paths.some((p) => ingressPathMatches(p.path ?? '/', p.pathType, url));
+    expect(routed(SOCKETCLUSTER_PATH)).toBe(true);
+    expect(routed('/')).toBe(true);
+    expect(routed('/socketcluster-client.min.js')).toBe(true);
+    for (const internal of [METRICS_PATH, READY_PATH, HEALTH_CHECK_PATH, `${METRICS_PATH}/`, '/cluster', '/cluster.json', '/anything']) {
+      expect(routed(internal), internal).toBe(false);
+    }
+  });
+
   it('PodDisruptionBudgets cover brokers and workers', () => {
     const pdbs = ofKind('PodDisruptionBudget').map((m) => m.doc as unknown as IPodDisruptionBudget);
     for (const name of ['scc-broker', 'scc-worker'] as const) {
@@ -235,3 +255,16 @@ describe('kubernetes/ manifests', () => {
     }
   });
 });
+
+/**
+ * Kubernetes' Ingress path matching (networking.k8s.io/v1): `Exact` compares the whole path;
+ * `Prefix` compares element by element split on `/`, ignoring a trailing slash, so `/a/` matches
+ * `/a`, `/a/` and `/a/b` but not `/ab`. (`ImplementationSpecific` is treated as `Prefix`, as ingress-nginx does.)
+ */
+function ingressPathMatches(path: string, pathType: string | undefined, url: string): boolean {
+  if (pathType === 'Exact') return url === path;
+  const elements = (p: string) => p.split('/').filter((e) => e !== '');
+  const want = elements(path);
+  const have = elements(url);
+  return want.length <= have.length && want.every((e, i) => have[i] === e);
+}
