@@ -18,7 +18,7 @@ type AGServer = ReturnType<typeof socketClusterServer.attach>;
 type ServerSocket = InstanceType<typeof socketClusterServer.AGServerSocket>;
 type ProcedureRequest = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
-/** The four procedure names of PROTOCOL.md, used in both directions. */
+/** The four procedure names of docs/protocol.md, used in both directions. */
 export const PROCEDURES = ['sccBrokerJoinCluster', 'sccBrokerLeaveCluster', 'sccWorkerJoinCluster', 'sccWorkerLeaveCluster'] as const;
 export type ProcedureName = (typeof PROCEDURES)[number];
 

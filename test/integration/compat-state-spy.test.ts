@@ -1,7 +1,7 @@
 /**
  * Compatibility 4: toward an ORIGINAL scc-state 9.x. A spy with the original's handshake rules
  * (auth key at the upgrade, major version 9 at the SocketCluster handshake) records what our broker
- * and worker send and checks it field by field against PROTOCOL.md — and against what the original
+ * and worker send and checks it field by field against docs/protocol.md — and against what the original
  * scc-broker 10.0.1 and scc-broker-client 9.2.0 send to the same kind of spy. It then pushes
  * membership updates to our worker the way the original state server does, and checks that the
  * worker acts on them.
@@ -16,7 +16,7 @@ import { SpyStateServer, type SpyPeer } from '../helpers/spy-state.js';
 const KEY = 'spy-state-key';
 const AUTH = { SCC_AUTH_KEY: KEY };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** PROTOCOL.md: the query parameters of the state-server connection, and nothing else. */
+/** docs/protocol.md: the query parameters of the state-server connection, and nothing else. */
 const QUERY_NAMES = ['authKey', 'instancePort', 'instanceType', 'version'];
 
 let spy: SpyStateServer;
@@ -70,7 +70,7 @@ describe('our scc-broker toward an original scc-state 9.x', () => {
     expect(Number.parseInt(ourBroker.query['version']!.split('.')[0]!, 10)).toBe(9);
   });
 
-  it('sends exactly the query parameters of PROTOCOL.md, as the original broker does', () => {
+  it('sends exactly the query parameters of docs/protocol.md, as the original broker does', () => {
     expect([...ourBroker.queryNames].sort()).toEqual(QUERY_NAMES);
     expect([...originalBroker.queryNames].sort()).toEqual(QUERY_NAMES);
     expect(ourBroker.query).toEqual({ authKey: KEY, instancePort: String(broker.port), instanceType: 'scc-broker', version: DEFAULT_ANNOUNCED_VERSION });
@@ -95,7 +95,7 @@ describe('our scc-broker toward an original scc-state 9.x', () => {
 });
 
 describe('our scc-worker toward an original scc-state 9.x', () => {
-  it('sends exactly the query parameters of PROTOCOL.md, as the original worker does', () => {
+  it('sends exactly the query parameters of docs/protocol.md, as the original worker does', () => {
     expect(ourWorker.refusedWith).toBeNull();
     expect([...ourWorker.queryNames].sort()).toEqual(QUERY_NAMES);
     expect([...originalWorker.queryNames].sort()).toEqual(QUERY_NAMES);

@@ -45,7 +45,7 @@ describe('ClusterView', () => {
       const c = view.snapshot(new URLSearchParams({ channel: name, poolSize: '5' })).channel!;
       expect(c).toEqual({ name, engine: 'skeletonRendezvous', broker: expected.findSite(name), poolSize: 5, poolIndex: hashToIndex(name, 5) });
     }
-    // PROTOCOL.md's vectors for these two sites.
+    // docs/protocol.md's vectors for these two sites.
     expect(view.snapshot(new URLSearchParams({ channel: 'foo' })).channel?.broker).toBe(B2);
     expect(view.snapshot(new URLSearchParams({ channel: 'room1' })).channel?.broker).toBe(B1);
     const simple = createMapper('simple');
@@ -60,7 +60,7 @@ describe('ClusterView', () => {
     view.recordBroadcast('brokers', [B1, B2], 1);
     join('s3', B3);
     pending.brokers = true;
-    // With B3 added, room1 moves to B3 (PROTOCOL.md vectors); workers still route it to B1.
+    // With B3 added, room1 moves to B3 (docs/protocol.md vectors); workers still route it to B1.
     const c = view.snapshot(new URLSearchParams({ channel: 'room1' })).channel!;
     expect(c.broker).toBe(B1);
     expect(c.brokerAfterPendingPush).toBe(B3);

@@ -151,9 +151,8 @@ describe('resolveClusterOptions', () => {
     expect(resolveClusterOptions({ ...base, mappingEngine: custom }).mappingEngine).toBe(custom);
   });
 
-  // Source defect (see report): options.ts accepts an engine with setSites + findSite (all that
-  // scc-broker-client 9.2.0 ever calls, and what mapper.ts promises to fit), but createMapper also
-  // demands getSites, so attach() throws a TypeError for such an engine instead of using it.
+  // An engine written for scc-broker-client 9.2.0 has only setSites + findSite (all the original ever
+  // calls, and what mapper.ts promises to fit): the options accept it and createMapper must use it.
   it('accepts a custom engine written for scc-broker-client 9.2.0 (setSites + findSite) and can use it', () => {
     let sites: string[] = [];
     const original = {

@@ -7,14 +7,10 @@ export {
   READY_PATH,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   HANDSHAKE_REJECTION_CLOSE_CODE,
-  UPGRADE_REJECTION_HTTP_STATUS,
   StateQuery,
   BrokerQuery,
-  NO_AUTH_KEY_QUERY_VALUE,
   COMPATIBLE_ORIGINAL_MAJORS,
   HandoverProcedure,
-  HANDOVER_PHASES,
-  TransportEvent,
 } from './protocol.js';
 export type { ProcedureName, InstanceTypeName, HandoverPhase } from './protocol.js';
 export {
@@ -68,14 +64,12 @@ export {
   STATE_SETTINGS,
   BROKER_SETTINGS,
   WORKER_SETTINGS,
-  EnvSettings,
   validate,
   resolveOptionSettings,
   defaultText,
   readStateConfig,
   readBrokerConfig,
   readWorkerConfig,
-  MAX_TIMER_MS,
   DELIVERY_MODES,
   DEFAULT_DELIVERY_MODE,
   DEFAULT_IP_FAMILY,
@@ -129,7 +123,7 @@ export type {
   StateLinkConfig,
   CommonConfig,
 } from './config.js';
-export { createLogger, lifecycleLogger, pinoLevel } from './logger.js';
+export { createLogger, lifecycleLogger } from './logger.js';
 export type { Logger, LoggerOptions, LogFormat, SccLogLevel } from './logger.js';
 export { handleHealthRequest, notFound } from './http.js';
 export type { Readiness } from './http.js';
@@ -161,10 +155,8 @@ export {
   createMetricsRegistry,
   gaugeFrom,
   counterFrom,
-  refusalReason,
   handshakeRefusalCounter,
   drainingGauge,
-  serveMetrics,
 } from './metrics.js';
 export type { MetricsRegistry } from './metrics.js';
 export { endConsumer, consume } from './consumer.js';

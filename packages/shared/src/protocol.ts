@@ -59,9 +59,6 @@ export const STARTUP_DELAY_REFUSAL_MESSAGE = 'The server is waiting for initial 
 /** Close code socketcluster-server uses when handshake middleware blocks a socket (we use it likewise). */
 export const HANDSHAKE_REJECTION_CLOSE_CODE = 4008;
 
-/** HTTP status socketcluster-server answers when upgrade middleware (the auth key check) blocks. */
-export const UPGRADE_REJECTION_HTTP_STATUS = 401;
-
 /** Query parameter names of the state-server connection. */
 export const StateQuery = Object.freeze({
   AuthKey: 'authKey',
@@ -76,22 +73,6 @@ export const BrokerQuery = Object.freeze({
   PoolIndex: 'poolIndex',
 } as const);
 
-/**
- * Value a peer without an auth key sends as `authKey`: socketcluster-client serialises a null
- * query value as the literal string "null", and original peers rely on that.
- */
-export const NO_AUTH_KEY_QUERY_VALUE = 'null';
-
 /** Major versions of original SCC components our state server accepts besides our own. */
 export const COMPATIBLE_ORIGINAL_MAJORS: readonly number[] = Object.freeze([9, 10]);
 
-/**
- * SocketCluster protocol v2 events our services send or match on themselves (the rest of the
- * transport is socketcluster-server's and socketcluster-client's; docs/protocol.md, "Transport").
- */
-export const TransportEvent = Object.freeze({
-  Handshake: '#handshake',
-  Publish: '#publish',
-  Subscribe: '#subscribe',
-  Unsubscribe: '#unsubscribe',
-} as const);

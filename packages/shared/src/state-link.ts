@@ -57,7 +57,7 @@ export class StateLink {
         maxDelay: options.retryDelayMs + options.reconnectRandomnessMs,
       },
       // The handshake query of docs/protocol.md, "Joining"; socketcluster-client serialises a null
-      // authKey as "null" (NO_AUTH_KEY_QUERY_VALUE), which original state servers expect.
+      // authKey as the string "null", which original state servers expect.
       query: {
         [StateQuery.AuthKey]: options.authKey as string,
         [StateQuery.InstancePort]: String(options.instancePort),

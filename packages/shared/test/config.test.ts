@@ -243,9 +243,8 @@ describe('readBrokerConfig', () => {
     expect(broker({ SCC_INSTANCE_IP: 'broker-0.scc-broker.default.svc' }).instanceIp).toBe('broker-0.scc-broker.default.svc');
   });
 
-  // Source defect (see report): EnvReader.host's pattern is looser than the state server's guard
-  // (payloads.ts HOSTNAME), so a broker or worker starts with an SCC_INSTANCE_IP whose every join
-  // the state server then refuses with InvalidPayloadError, instead of stopping at start.
+  // The env check and the state server's join guard share isHostOrIp: an SCC_INSTANCE_IP the state
+  // server would refuse in every join (InvalidPayloadError) must stop the service at start instead.
   it.each(['a..b', 'scc-.broker', `${'a'.repeat(64)}.example`])(
     'refuses SCC_INSTANCE_IP=%s, which the state server would refuse in a join',
     (ip) => {

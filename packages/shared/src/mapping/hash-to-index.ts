@@ -9,7 +9,8 @@ export function md5Hex(input: string): string {
 }
 
 /**
- * Port of scc-broker-client 9.2.0 `Hasher.prototype.hashToIndex`, identical in
+ * Port of scc-broker-client 9.2.0 `Hasher.prototype.hashToIndex` (docs/protocol.md,
+ * "hashToIndex and simple"), identical in
  * result for every string key and every modulo (including `modulo` 0, which
  * yields NaN just like the original).
  *

@@ -1,5 +1,5 @@
 /**
- * A channel→broker mapping engine: given the current list of scc-broker URIs
+ * A channel→broker mapping engine (docs/protocol.md, "Channel → broker mapping"): given the current list of scc-broker URIs
  * ("sites"), decides which broker owns a channel ("key").
  *
  * Shape-compatible with the mapping engines of scc-broker-client 9.2.0, so a

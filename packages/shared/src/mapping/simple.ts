@@ -3,7 +3,7 @@ import type { Mapper } from './mapper.js';
 
 /**
  * The 'simple' mapping engine of scc-broker-client 9.2.0:
- * `sites[hashToIndex(md5Hex(key), sites.length)]`.
+ * `sites[hashToIndex(md5Hex(key), sites.length)]` (docs/protocol.md, "hashToIndex and simple").
  *
  * The site list is used exactly as received (not sorted, not de-duplicated),
  * so the order of `setSites` matters. Unlike the original (which returns

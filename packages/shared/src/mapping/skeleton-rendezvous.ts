@@ -20,7 +20,8 @@ const INHERITED_OBJECT_KEYS: ReadonlySet<string> = new Set(Object.getOwnProperty
 /**
  * Skeleton-based rendezvous (HRW) hashing, bit-identical to skeleton-rendezvous
  * 1.1.3 with its default options (the 'skeletonRendezvous' engine of
- * scc-broker-client 9.2.0).
+ * scc-broker-client 9.2.0). The algorithm and its test vectors: docs/protocol.md,
+ * "Channel → broker mapping".
  *
  * Sites are de-duplicated, sorted (default string order) and cut into clusters
  * of 16; a short last cluster is dealt round-robin into the others. A key walks
