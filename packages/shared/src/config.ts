@@ -3,9 +3,8 @@
  * (config/definitions.ts), one validator (config/parse.ts), one module per service
  * (config/state.ts, broker.ts, worker.ts). This module names the public entry points.
  */
+export { SETTINGS, defaultText } from './config/definitions.js';
 export {
-  SETTINGS,
-  defaultText,
   DELIVERY_MODES,
   DEFAULT_DELIVERY_MODE,
   DEFAULT_IP_FAMILY,
@@ -45,7 +44,8 @@ export {
   DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,
   DEFAULT_BATCH_CLIENT_FRAMES,
   DEFAULT_HOLD_SUBSCRIBE_ACKS,
-} from './config/definitions.js';
+} from './config/defaults.js';
+export type { DeliveryModeName } from './config/defaults.js';
 export type {
   Setting,
   SettingName,
@@ -58,7 +58,6 @@ export type {
   SemverSetting,
   JsonSetting,
   ListSetting,
-  DeliveryModeName,
 } from './config/definitions.js';
 export { EnvSettings, validate, resolveOptionSettings } from './config/parse.js';
 export type { Env } from './config/parse.js';

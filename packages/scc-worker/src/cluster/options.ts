@@ -109,7 +109,6 @@ export interface ResolvedClusterOptions {
   logger: Logger;
 }
 
-
 /** The plugin's own logger, when none is given, logs warnings and errors (level 2). */
 const PLUGIN_LOG_LEVEL = 2;
 

@@ -7,104 +7,57 @@
  *
  * Names and defaults are the originals' where one exists (docs/protocol.md, "Configuration names").
  */
-import { IP_FAMILIES, type IpFamily } from '../payloads.js';
 import { DEFAULT_ANNOUNCED_VERSION } from '../version.js';
 import { DEFAULT_MAPPING_ENGINE, MAPPING_ENGINES, isMapper } from '../mapping/index.js';
-
-/** Largest delay `setTimeout` honours, in milliseconds. */
-export const MAX_TIMER_MS = 2_147_483_647;
-/** Upper bound accepted for any byte limit (ws keeps a whole message in memory): 1 GiB. */
-export const MAX_BYTES_LIMIT = 1024 * 1024 * 1024;
-/** Smallest byte limit accepted: below it a SocketCluster handshake does not fit. */
-export const MIN_BYTES_LIMIT = 1024;
-/** Upper bound for counts of sockets or channels: past it the value is a typo, not a plan. */
-export const MAX_COUNT_LIMIT = 10_000_000;
-/** Highest TCP port. */
-export const MAX_PORT = 65_535;
-
-export const DEFAULT_STATE_SERVER_PORT = 7777;
-export const DEFAULT_BROKER_SERVER_PORT = 8888;
-export const DEFAULT_WORKER_PORT = 8000;
-/** State server: retry interval for a failed push to a worker, ms. */
-export const DEFAULT_STATE_RETRY_DELAY_MS = 2000;
-/** State server: debounce before pushing a grown broker/worker list, ms. */
-export const DEFAULT_SCALE_OUT_DELAY_MS = 5000;
-/** State server: debounce before pushing a shrunk broker/worker list, ms. */
-export const DEFAULT_SCALE_BACK_DELAY_MS = 1000;
-/** State server: longest wait for every worker's acknowledgement of one handover phase, ms. */
-export const DEFAULT_HANDOVER_TIMEOUT_MS = 20_000;
-/** State server: how long worker joins are refused after boot, waiting for brokers, ms. */
-export const DEFAULT_STARTUP_DELAY_MS = 5000;
-/** Broker and worker: interval between state-server reconnects and join retries, ms. */
-export const DEFAULT_RETRY_DELAY_MS = 2000;
-/** Random extra added to each reconnect delay so peers do not reconnect in lockstep, ms. */
-export const DEFAULT_RECONNECT_RANDOMNESS_MS = 1000;
-/** Broker and worker: state-server connect timeout, ms. */
-export const DEFAULT_STATE_CONNECT_TIMEOUT_MS = 3000;
-/** Broker and worker: state-server acknowledgement timeout, ms. */
-export const DEFAULT_STATE_ACK_TIMEOUT_MS = 2000;
-/** Broker: socketcluster-server ackTimeout for worker requests, ms. */
-export const DEFAULT_BROKER_ACK_TIMEOUT_MS = 10_000;
-/** Worker: client sockets per broker. */
-export const DEFAULT_CLIENT_POOL_SIZE = 1;
-/** Most client sockets per broker a worker may keep (`SCC_CLIENT_POOL_SIZE`). */
-export const MAX_CLIENT_POOL_SIZE = 64;
-/** Log levels on the originals' scale: 0 silent, 1 errors, 2 warnings, 3 info, 4 debug (ours). */
-export const DEFAULT_STATE_LOG_LEVEL = 3;
-export const DEFAULT_BROKER_LOG_LEVEL = 1;
-export const DEFAULT_WORKER_LOG_LEVEL = 2;
-/** Highest log level (debug). */
-export const MAX_LOG_LEVEL = 4;
-/**
- * Broker and worker: longest graceful drain after SIGTERM/SIGINT (`SCC_DRAIN_TIMEOUT`), ms. Kept
- * under Kubernetes' default terminationGracePeriodSeconds (30 s) with room for the final close.
- */
-export const DEFAULT_DRAIN_TIMEOUT_MS = 20_000;
-/** Default largest inbound message per service, bytes (`SCC_MAX_PAYLOAD`): joins are tiny, broker packets batch. */
-export const DEFAULT_STATE_MAX_PAYLOAD_BYTES = 64 * 1024;
-export const DEFAULT_BROKER_MAX_PAYLOAD_BYTES = 32 * 1024 * 1024;
-export const DEFAULT_WORKER_MAX_PAYLOAD_BYTES = 1024 * 1024;
-/** Default time to finish the SocketCluster handshake, ms (`SCC_HANDSHAKE_TIMEOUT`; socketcluster-server's default). */
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Default most channels one client socket of a worker may subscribe to (`SCC_SOCKET_CHANNEL_LIMIT`). */
-export const DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT = 1000;
-/** Default most connections (pending and open) one service holds (`SCC_MAX_CONNECTIONS`). */
-export const DEFAULT_MAX_CONNECTIONS = 10_000;
-/** Default most bytes queued for one socket before it is closed as a slow consumer (`SCC_MAX_OUTBOUND_BUFFER`). */
-export const DEFAULT_STATE_MAX_OUTBOUND_BUFFER_BYTES = 16 * 1024 * 1024;
-export const DEFAULT_BROKER_MAX_OUTBOUND_BUFFER_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_WORKER_MAX_OUTBOUND_BUFFER_BYTES = 8 * 1024 * 1024;
-/**
- * Worker: publish batching window per channel, ms. 0 sends what was published on a channel in one
- * event-loop turn as one packet: no added latency, far fewer packets under load.
- */
-export const DEFAULT_PUB_SUB_BATCH_DURATION_MS = 0;
-/**
- * Worker: with the 0 window, the least time between two flushes under sustained load, ms. A message
- * after a quiet spell still goes at once; under load each broker link carries a frame per interval.
- */
-export const DEFAULT_PUB_SUB_BATCH_INTERVAL_MS = 10;
-/** Worker: wait between subscribing a moved channel on its new broker and publishing there, ms. */
-export const DEFAULT_HANDOVER_DELAY_MS = 1000;
-/** Worker: wait between publishing to a channel's new broker and leaving the old one, ms. */
-export const DEFAULT_HANDOVER_GRACE_MS = 1000;
-/** Worker: how long a packet after a gap in a sender's numbering waits for the gap to fill, ms. */
-export const DEFAULT_REORDER_WINDOW_MS = 500;
-/** Worker, at-least-once: how long a packet is re-sent before it is given up, ms. */
-export const DEFAULT_PUBLISH_RETRY_TIMEOUT_MS = 30_000;
-/** Worker: send what a client socket gets in one event-loop turn as one frame. */
-export const DEFAULT_BATCH_CLIENT_FRAMES = true;
-/** Plugin: hold a client's subscribe acknowledgement until the brokers confirmed the subscription. */
-export const DEFAULT_HOLD_SUBSCRIBE_ACKS = true;
-
-/** Delivery modes of a channel, the default first. */
-export const DELIVERY_MODES = Object.freeze(['at-most-once', 'at-least-once'] as const);
-export type DeliveryModeName = (typeof DELIVERY_MODES)[number];
-export const DEFAULT_DELIVERY_MODE: DeliveryModeName = DELIVERY_MODES[0];
-/** The address family assumed when a peer announces none. */
-export const DEFAULT_IP_FAMILY: IpFamily = IP_FAMILIES[0];
-/** `SCC_LOG_FORMAT` values. */
-export const LOG_FORMATS = Object.freeze(['json', 'pretty'] as const);
+import {
+  MAX_TIMER_MS,
+  MAX_BYTES_LIMIT,
+  MIN_BYTES_LIMIT,
+  MAX_COUNT_LIMIT,
+  MAX_PORT,
+  DEFAULT_STATE_SERVER_PORT,
+  DEFAULT_BROKER_SERVER_PORT,
+  DEFAULT_WORKER_PORT,
+  DEFAULT_STATE_RETRY_DELAY_MS,
+  DEFAULT_SCALE_OUT_DELAY_MS,
+  DEFAULT_SCALE_BACK_DELAY_MS,
+  DEFAULT_HANDOVER_TIMEOUT_MS,
+  DEFAULT_STARTUP_DELAY_MS,
+  DEFAULT_RETRY_DELAY_MS,
+  DEFAULT_RECONNECT_RANDOMNESS_MS,
+  DEFAULT_STATE_CONNECT_TIMEOUT_MS,
+  DEFAULT_STATE_ACK_TIMEOUT_MS,
+  DEFAULT_BROKER_ACK_TIMEOUT_MS,
+  DEFAULT_CLIENT_POOL_SIZE,
+  MAX_CLIENT_POOL_SIZE,
+  DEFAULT_STATE_LOG_LEVEL,
+  DEFAULT_BROKER_LOG_LEVEL,
+  DEFAULT_WORKER_LOG_LEVEL,
+  MAX_LOG_LEVEL,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_STATE_MAX_PAYLOAD_BYTES,
+  DEFAULT_BROKER_MAX_PAYLOAD_BYTES,
+  DEFAULT_WORKER_MAX_PAYLOAD_BYTES,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_STATE_MAX_OUTBOUND_BUFFER_BYTES,
+  DEFAULT_BROKER_MAX_OUTBOUND_BUFFER_BYTES,
+  DEFAULT_WORKER_MAX_OUTBOUND_BUFFER_BYTES,
+  DEFAULT_PUB_SUB_BATCH_DURATION_MS,
+  DEFAULT_PUB_SUB_BATCH_INTERVAL_MS,
+  DEFAULT_HANDOVER_DELAY_MS,
+  DEFAULT_HANDOVER_GRACE_MS,
+  DEFAULT_REORDER_WINDOW_MS,
+  DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,
+  DEFAULT_BATCH_CLIENT_FRAMES,
+  DEFAULT_HOLD_SUBSCRIBE_ACKS,
+  DELIVERY_MODES,
+  DEFAULT_DELIVERY_MODE,
+  DEFAULT_IP_FAMILY,
+  LOG_FORMATS,
+} from './defaults.js';
+import { IP_FAMILIES } from '../payloads.js';
 
 /** What every setting has. */
 interface SettingBase {

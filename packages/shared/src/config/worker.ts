@@ -1,6 +1,7 @@
 /** scc-worker's configuration from the environment (the service and its cluster plugin). */
 import type { MappingEngineName } from '../mapping/index.js';
-import { SETTINGS, type DeliveryModeName, type Setting } from './definitions.js';
+import type { DeliveryModeName } from './defaults.js';
+import { SETTINGS, type Setting } from './definitions.js';
 import { EnvSettings, type Env } from './parse.js';
 import { COMMON_SETTINGS, STATE_LINK_SETTINGS, readCommon, readStateLink, type CommonConfig, type LimitSettings, type StateLinkConfig } from './common.js';
 
