@@ -19,6 +19,7 @@ import {
   InstanceTypeMismatchError,
   InvalidHandshakeError,
   HANDSHAKE_REJECTION_CLOSE_CODE,
+  STATE_SHUTDOWN_CLOSE_CODE,
   HandoverProcedure,
   Procedure,
   StateQuery,
@@ -334,7 +335,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
         clearTimeout(startupTimer);
         notifier.close();
         handover.close();
-        for (const socket of sockets.values()) void socket.disconnect(1001, 'scc-state shutting down');
+        for (const socket of sockets.values()) void socket.disconnect(STATE_SHUTDOWN_CLOSE_CODE, 'scc-state shutting down');
         agServer.close();
         agServer.closeAllListeners();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));

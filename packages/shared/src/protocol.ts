@@ -59,6 +59,9 @@ export const STARTUP_DELAY_REFUSAL_MESSAGE = 'The server is waiting for initial 
 /** Close code socketcluster-server uses when handshake middleware blocks a socket (we use it likewise). */
 export const HANDSHAKE_REJECTION_CLOSE_CODE = 4008;
 
+/** Close code (WebSocket "Going Away") the state server closes its peers' sockets with when it shuts down. */
+export const STATE_SHUTDOWN_CLOSE_CODE = 1001;
+
 /** Query parameter names of the state-server connection. */
 export const StateQuery = Object.freeze({
   AuthKey: 'authKey',
