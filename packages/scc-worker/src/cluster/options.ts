@@ -82,6 +82,12 @@ export interface ClusterOptions {
   publishRetryTimeout?: number;
   /** Version announced to the state server; default `DEFAULT_ANNOUNCED_VERSION` (major 9, which scc-state 9.x requires). */
   version?: string;
+  /**
+   * Hold a client's subscribe acknowledgement until the brokers have the channel (an inbound
+   * middleware); default true. Set false when the server has inbound middleware of its own, and
+   * await `cluster.subscriptionReady(channel)` there.
+   */
+  holdSubscribeAcks?: boolean;
   /** pino logger; default a JSON logger at warn level. */
   logger?: Logger;
 }
@@ -109,6 +115,7 @@ export interface ResolvedClusterOptions {
   reorderWindow: number;
   publishRetryTimeout: number;
   version: string;
+  holdSubscribeAcks: boolean;
   logger: Logger;
 }
 
@@ -155,6 +162,9 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
   if (options.instanceId !== undefined && (typeof options.instanceId !== 'string' || options.instanceId === '')) {
     problems.push('instanceId must be a non-empty string');
   }
+  if (options.holdSubscribeAcks !== undefined && typeof options.holdSubscribeAcks !== 'boolean') {
+    problems.push(`holdSubscribeAcks=${show(options.holdSubscribeAcks)}: must be true or false`);
+  }
   if (options.version !== undefined && !isSemver(options.version)) {
     problems.push(`version=${show(options.version)}: must be a semver version such as 9.2.0`);
   }
@@ -188,6 +198,7 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
     reorderWindow: int('reorderWindow', options.reorderWindow, DEFAULT_REORDER_WINDOW_MS, 0, MAX_MS),
     publishRetryTimeout: int('publishRetryTimeout', options.publishRetryTimeout, DEFAULT_PUBLISH_RETRY_TIMEOUT_MS, 1, MAX_MS),
     version: options.version ?? DEFAULT_ANNOUNCED_VERSION,
+    holdSubscribeAcks: options.holdSubscribeAcks ?? true,
     logger: options.logger ?? createLogger({ name: 'scc-worker', level: 2, format: 'json' }),
   };
   if (problems.length > 0) throw new ConfigError(problems);
