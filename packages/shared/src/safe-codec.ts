@@ -58,15 +58,23 @@ function channelError(name: unknown): InvalidChannelError {
   return new InvalidChannelError(`channel name ${shown} is refused: it must be a string that is not an Object.prototype member`);
 }
 
-/** Whether `value` nests more than `levels` levels of arrays and objects. Recursion is bounded by `levels`. */
-function deeperThan(value: unknown, levels: number): boolean {
-  if (value === null || typeof value !== 'object') return false;
+/**
+ * Whether the object or array `value` nests more than `levels` levels of arrays and objects
+ * (itself included). Recursion is bounded by `levels`; primitives are skipped without a call.
+ */
+function deeperThan(value: object, levels: number): boolean {
   if (levels === 0) return true;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (deeperThan(value[i], levels - 1)) return true;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item !== null && typeof item === 'object' && deeperThan(item, levels - 1)) return true;
+    }
     return false;
   }
-  for (const key in value) if (deeperThan((value as Record<string, unknown>)[key], levels - 1)) return true;
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === 'object' && deeperThan(item, levels - 1)) return true;
+  }
   return false;
 }
 
@@ -94,7 +102,7 @@ function check(decoded: unknown, length: number): void {
   } else {
     checkPacket(decoded);
   }
-  if (length >= DEPTH_CHECK_FREE_BYTES && deeperThan(decoded, MAX_PACKET_DEPTH)) {
+  if (length >= DEPTH_CHECK_FREE_BYTES && decoded !== null && typeof decoded === 'object' && deeperThan(decoded, MAX_PACKET_DEPTH)) {
     throw new PacketTooDeepError(`message refused: it nests deeper than ${MAX_PACKET_DEPTH} levels`);
   }
 }

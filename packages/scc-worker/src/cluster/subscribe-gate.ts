@@ -8,7 +8,7 @@
  * A server that already has inbound middleware keeps it: `SubscribeGate.install` refuses with a
  * ConfigError, and the user's middleware awaits `ClusterClient.subscriptionReady(channel)` itself.
  */
-import { ConfigError, type AGServer } from '@scc-ts/shared';
+import { ConfigError, InvalidChannelError, isSafeChannelName, type AGServer } from '@scc-ts/shared';
 
 /** The part of an inbound middleware action the gate reads (socketcluster-server's AGAction). */
 interface InboundAction {
@@ -61,6 +61,12 @@ export class SubscribeGate {
     const channel = action.channel;
     if (action.type !== action.SUBSCRIBE || typeof channel !== 'string') {
       action.allow();
+      return;
+    }
+    // A server not built with the hardening options can still hand us `constructor` & co.: they
+    // must not reach the broker links (socketcluster-client keys plain objects by channel name).
+    if (!isSafeChannelName(channel)) {
+      action.block(new InvalidChannelError(`channel name ${JSON.stringify(channel)} is refused: it is an Object.prototype member`));
       return;
     }
     void this.options.ready(channel).then(() => {
