@@ -8,9 +8,8 @@ import socketClusterServer from 'socketcluster-server';
 import {
   Procedure,
   SERVICE_RESTART_CLOSE_CODE,
-  enforceLimits,
-  hardenServer,
-  limitServerOptions,
+  hardenedServerOptions,
+  safeCodecFor,
   warnIfUnauthenticated,
   handleHealthRequest,
   installHandshakeChecks,
@@ -22,8 +21,6 @@ import {
   listen,
   logServerEvents,
   type AGServer,
-  ServerFrames,
-  batchServerFrames,
   internalCodec,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
@@ -66,16 +63,16 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     );
     if (!handled) notFound(res);
   });
+  // What the broker relays to a worker in one event-loop turn goes out as one frame (the ws engine).
+  const hardened = hardenedServerOptions(config.limits, logger, { batchFrames: true });
   const agServer: AGServer = socketClusterServer.attach(httpServer, {
     // config.limits has no per-socket channel limit: a broker carries every channel its workers need.
-    ...limitServerOptions(config.limits),
+    ...hardened,
     ackTimeout: config.brokerAckTimeoutMs,
     // Workers are its only peers: JSON without sc-formatter's per-value binary check (see codec.ts).
-    codecEngine: internalCodec,
+    codecEngine: safeCodecFor(internalCodec),
     ...(config.socketClusterOptions ?? {}),
   });
-  enforceLimits(agServer, config.limits, logger);
-  hardenServer(agServer);
 
   installHandshakeChecks(agServer, {
     authKey: config.authKey,
@@ -95,9 +92,6 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
       }
     })();
   }
-  // What the broker relays to a worker in one event-loop turn goes out as one frame.
-  const frames = new ServerFrames();
-  batchServerFrames(agServer, frames);
   installFastRelay(agServer, logger);
   void (async () => {
     for await (const { socket } of agServer.listener('connection')) {
@@ -155,7 +149,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
         await stateLink.close();
         // Workers still connected (a drain that timed out) reconnect elsewhere on 1012.
         for (const socket of Object.values(agServer.clients)) void socket.disconnect(SERVICE_RESTART_CLOSE_CODE, 'scc-broker shutting down');
-        frames.close();
+        hardened.wsEngine.close();
         agServer.close();
         agServer.closeAllListeners();
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));

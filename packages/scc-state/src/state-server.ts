@@ -9,9 +9,7 @@ import {
   ACCEPTED_MAJORS,
   AlreadyJoinedError,
   UnsupportedActionError,
-  enforceLimits,
-  hardenServer,
-  limitServerOptions,
+  hardenedServerOptions,
   warnIfUnauthenticated,
   ClusterNotReadyError,
   CompatibilityError,
@@ -107,9 +105,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   const httpServer: Server = createServer((req, res) => {
     if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res)) notFound(res);
   });
-  const agServer: AGServer = socketClusterServer.attach(httpServer, limitServerOptions(config.limits));
-  enforceLimits(agServer, config.limits, logger);
-  hardenServer(agServer);
+  const agServer: AGServer = socketClusterServer.attach(httpServer, hardenedServerOptions(config.limits, logger));
   refusePubSub(agServer);
 
   // Worker sockets that joined with `sccHandover: true` (ours); original workers switch on the push alone.

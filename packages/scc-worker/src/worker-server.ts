@@ -10,9 +10,7 @@ import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
 import {
   SERVICE_RESTART_CLOSE_CODE,
-  enforceLimits,
-  hardenServer,
-  limitServerOptions,
+  hardenedServerOptions,
   handleHealthRequest,
   lifecycleLogger,
   listen,
@@ -23,8 +21,6 @@ import {
   type Readiness,
   type WorkerClusterConfig,
   type WorkerConfig,
-  ServerFrames,
-  batchServerFrames,
 } from '@scc-ts/shared';
 import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
@@ -95,11 +91,9 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
     res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : asset.body);
   });
-  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...limitServerOptions(config.limits), ...(config.socketClusterOptions ?? {}) });
-  enforceLimits(agServer, config.limits, logger);
-  hardenServer(agServer);
-  const frames = new ServerFrames();
-  if (config.batchClientFrames) batchServerFrames(agServer, frames);
+  // Limits, refusals and per-turn frame batching come with the codec and ws engine (public options).
+  const hardened = hardenedServerOptions(config.limits, logger, { batchFrames: config.batchClientFrames });
+  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...hardened, ...(config.socketClusterOptions ?? {}) });
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined });
 
   logServerEvents(agServer, logger);
@@ -151,7 +145,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
         // Stop accepting first, then tell clients to go elsewhere, then leave the cluster.
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         for (const socket of Object.values(agServer.clients)) void socket.disconnect(SHUTDOWN_CLOSE_CODE, 'scc-worker shutting down');
-        frames.close();
+        hardened.wsEngine.flush();
         let timer: NodeJS.Timeout | undefined;
         const left = await Promise.race([
           (cluster?.close() ?? Promise.resolve()).then(() => true),
@@ -162,6 +156,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
         workerMetrics.close();
         agServer.close();
         agServer.closeAllListeners();
+        hardened.wsEngine.close();
         httpServer.closeAllConnections();
         await closed;
       })();

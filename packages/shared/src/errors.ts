@@ -97,3 +97,13 @@ export class UnsupportedActionError extends SccError {
 export class InvalidChannelError extends SccError {
   override readonly name = 'InvalidChannelError';
 }
+
+/** An inbound packet's event is named like an Object.prototype member (`constructor`, `__proto__`, …). */
+export class InvalidEventError extends SccError {
+  override readonly name = 'InvalidEventError';
+}
+
+/** An inbound message nests deeper than `MAX_PACKET_DEPTH` levels (re-encoding it would overflow the stack). */
+export class PacketTooDeepError extends SccError {
+  override readonly name = 'PacketTooDeepError';
+}

@@ -30,6 +30,8 @@ export {
   AlreadyJoinedError,
   UnsupportedActionError,
   InvalidChannelError,
+  InvalidEventError,
+  PacketTooDeepError,
 } from './errors.js';
 export type { SccErrorOptions } from './errors.js';
 export {
@@ -147,9 +149,14 @@ export { runService, CLOSE_MARGIN_MS } from './service.js';
 export type { Service } from './service.js';
 export { authKeyMatches, queryOf } from './auth.js';
 export { installHandshakeChecks, logServerEvents, listen, warnIfUnauthenticated, SERVICE_RESTART_CLOSE_CODE } from './sc-server.js';
-export { enforceLimits, limitServerOptions, SLOW_CONSUMER_CLOSE_CODE, CONNECTION_LIMIT_HTTP_STATUS } from './limits.js';
-export type { ServerLimits, LimitCounters } from './limits.js';
-export { hardenServer, isSafeChannelName } from './harden.js';
+export { limitServerOptions } from './limits.js';
+export type { ServerLimits } from './limits.js';
+export { hardenedServerOptions, harden } from './hardening.js';
+export type { HardenedServerOptions, HardeningChoices } from './hardening.js';
+export { safeCodec, safeCodecFor, isSafeChannelName, MAX_PACKET_DEPTH } from './safe-codec.js';
+export type { CodecEngine } from './safe-codec.js';
+export { createWsEngine, SLOW_CONSUMER_CLOSE_CODE, CONNECTION_LIMIT_HTTP_STATUS } from './ws-engine.js';
+export type { WsEngine, WsEngineOptions, WsEngineCounters } from './ws-engine.js';
 export type { HandshakeChecks, ServerSocket, AGServer } from './sc-server.js';
 export {
   METRICS_PATH,
@@ -162,6 +169,6 @@ export {
 export type { MetricsRegistry } from './metrics.js';
 export { endConsumer, consume } from './consumer.js';
 export type { ListenerConsumer } from './consumer.js';
-export { TickBatcher, ServerFrames, batchServerFrames } from './tick-batch.js';
+export { TickBatcher } from './tick-batch.js';
 export type { Batchable } from './tick-batch.js';
 export { internalCodec } from './codec.js';

@@ -12,6 +12,7 @@ import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions
 import { Publisher, type DeliveryMode } from './publisher.js';
 import { Router, type Coordination, type ReshardSummary } from './router.js';
 import { Sequencer } from './sequencer.js';
+import { SubscribeGate } from './subscribe-gate.js';
 import { WorkerStateLink } from './state-link.js';
 
 /** Counters of the data path (exported as metrics by the worker). */
@@ -88,6 +89,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   private selfURI: string | null = null;
   private readonly warned = new Map<string, { at: number; suppressed: number }>();
   private closing: Promise<void> | undefined;
+  private gate: SubscribeGate | undefined;
 
   constructor(agServer: AGServer, options: ClusterOptions) {
     super();
@@ -95,6 +97,14 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.agServer = agServer;
     this.instanceId = this.options.instanceId;
     const { logger } = this.options;
+    if (this.options.holdSubscribeAcks) {
+      this.gate = new SubscribeGate(agServer, {
+        ready: (channel) => this.subscriptionReady(channel),
+        abandoned: (channel) => this.router.unsubscribe(channel),
+      });
+      // First: a refusal (ConfigError) leaves nothing running.
+      this.gate.install();
+    }
     this.router = new Router({
       mappingEngine: this.options.mappingEngine,
       delayMs: this.options.handoverDelay,
@@ -171,7 +181,6 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     const broker = agServer.brokerEngine;
     // Channels subscribed before attach() are carried upstream too.
     for (const channel of broker.subscriptions()) void this.router.subscribe(channel);
-    this.holdSubscribeAcks(broker);
     this.consume(broker.listener('subscribe').createConsumer(), ({ channel }: { channel: string }) => void this.router.subscribe(channel));
     this.consume(broker.listener('unsubscribe').createConsumer(), ({ channel }: { channel: string }) => {
       this.router.unsubscribe(channel);
@@ -192,23 +201,13 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   }
 
   /**
-   * socketcluster-server acknowledges a client's subscribe once `brokerEngine.subscribeSocket`
-   * resolves. Wrapping it so it also waits for the brokers' acknowledgement means a subscription a
-   * client sees confirmed already hears messages published on any other worker.
+   * Resolves once `channel` is subscribed on its brokers (never rejects; at once after close()).
+   * The subscribe gate awaits it before acknowledging a client's subscription; a server with inbound
+   * middleware of its own (`holdSubscribeAcks: false`) awaits it there.
    */
-  private holdSubscribeAcks(broker: AGServer['brokerEngine']): void {
-    const engine = broker as unknown as { subscribeSocket: (socket: unknown, channel: string) => Promise<void> };
-    const original = engine.subscribeSocket;
-    this.restoreSubscribe = () => {
-      engine.subscribeSocket = original;
-    };
-    engine.subscribeSocket = async (socket, channel) => {
-      await original.call(broker, socket, channel);
-      if (!this.closing) await this.router.subscribe(channel);
-    };
+  subscriptionReady(channel: string): Promise<void> {
+    return this.closing ? Promise.resolve() : this.router.subscribe(channel).then(() => undefined);
   }
-
-  private restoreSubscribe: (() => void) | undefined;
 
   private applyBrokers(uris: string[], source: 'join' | 'push', coordination?: Coordination): void {
     const summary = this.router.setBrokers(uris, coordination);
@@ -309,7 +308,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const stop of this.stopConsumers) stop();
-      this.restoreSubscribe?.();
+      this.gate?.close();
       this.batcher?.close();
       await this.link.leave();
       await this.link.close();

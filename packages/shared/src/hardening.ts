@@ -1,0 +1,68 @@
+/**
+ * Hardening of a socketcluster-server through its public seams only: the options to build one with
+ * (`codecEngine`, `wsEngine` and the limits socketcluster-server implements itself), and `harden()`
+ * for a server built elsewhere (what can be applied after construction: the codec). Nothing here
+ * touches socketcluster-server's prototypes or private members, so an upgrade cannot switch the
+ * protection off silently and no other server in the process changes.
+ */
+import type socketClusterServer from 'socketcluster-server';
+import { limitServerOptions, type ServerLimits } from './limits.js';
+import type { Logger } from './logger.js';
+import { safeCodec, safeCodecFor, type CodecEngine } from './safe-codec.js';
+import type { AGServer } from './sc-server.js';
+import { createWsEngine, type WsEngine } from './ws-engine.js';
+
+/**
+ * `wsEngine` as @types/socketcluster-server declares it (its `Server` typed as an instance, and
+ * against ws's CommonJS typings): our engine is cast to it once, below.
+ */
+type SocketClusterWsEngine = Exclude<NonNullable<NonNullable<Parameters<typeof socketClusterServer.attach>[1]>['wsEngine']>, string>;
+
+/** The socketcluster-server options `hardenedServerOptions` returns; spread them into `attach(httpServer, {...})`. */
+export interface HardenedServerOptions {
+  /** sc-formatter's wire format; refuses Object.prototype names and nesting past `MAX_PACKET_DEPTH` at decode. */
+  codecEngine: CodecEngine;
+  /** ws with `maxConnections`, the outbound buffer limit, repeated-handshake refusal and optional frame batching. Its `counters` and `close()` are for the caller. */
+  wsEngine: WsEngine & SocketClusterWsEngine;
+  /** Largest inbound message, bytes. */
+  maxPayload: number;
+  /** Time to finish the SocketCluster handshake, ms. */
+  handshakeTimeout: number;
+  /** Most channels per socket; falsy: none. */
+  socketChannelLimit: number;
+}
+
+/** Choices beyond the limits. */
+export interface HardeningChoices {
+  /** Batch each socket's JSON-object frames per event-loop turn (default false). */
+  batchFrames?: boolean;
+}
+
+/**
+ * The socketcluster-server options that harden a server and enforce `limits`:
+ * `socketClusterServer.attach(httpServer, { ...hardenedServerOptions(limits, logger), ...yours })`.
+ * Call once per server: the ws engine it holds counts that server's connections. Call
+ * `wsEngine.close()` when the server closes (it sends frames still batched).
+ */
+export function hardenedServerOptions(limits: Readonly<ServerLimits>, logger: Logger, choices: HardeningChoices = {}): HardenedServerOptions {
+  return {
+    codecEngine: safeCodec,
+    wsEngine: createWsEngine({
+      maxConnections: limits.maxConnections,
+      maxOutboundBufferBytes: limits.maxOutboundBufferBytes,
+      batchFrames: choices.batchFrames ?? false,
+      logger,
+    }) as WsEngine & SocketClusterWsEngine,
+    ...limitServerOptions(limits),
+  };
+}
+
+/**
+ * Hardens a server that was built without `hardenedServerOptions` (a cluster plugin user's own):
+ * installs the refusing codec with `setCodecEngine`, in front of the codec the server has (pass it
+ * as `codec` if it is not sc-formatter, so its wire format is kept). Connection and buffer limits
+ * need the `wsEngine` option at construction and are not applied here.
+ */
+export function harden(agServer: AGServer, codec?: CodecEngine): void {
+  agServer.setCodecEngine(codec === undefined ? safeCodec : safeCodecFor(codec));
+}

@@ -1,0 +1,247 @@
+/**
+ * The WebSocket engine of the front-facing servers (`wsEngine`, a documented socketcluster-server
+ * option: a module with a `Server` class), built on ws's documented seams: `handleUpgrade` and the
+ * `WebSocket` server option. It owns what socketcluster-server 20 has no option for:
+ *
+ * - `maxConnections`: an upgrade past it is answered HTTP 503 `ConnectionLimitError` with
+ *   `Retry-After: 1`, before socketcluster-server (and its handshake middleware) sees it. The engine
+ *   counts the TCP connections it let through until they close, so nothing a peer sends on an open
+ *   socket (a repeated `#handshake`) can change the count.
+ * - `maxOutboundBufferBytes`: a socket whose ws buffer passes it is closed with
+ *   `SLOW_CONSUMER_CLOSE_CODE` and reason `SlowConsumerError`; nothing more is queued for it.
+ * - A second `#handshake` on a socket is refused (an `InvalidHandshakeError` reply, close
+ *   `HANDSHAKE_REJECTION_CLOSE_CODE`) before socketcluster-server runs it again (it would await a
+ *   middleware stream already closed and stall that socket's inbound queue for good).
+ * - Optional frame batching: the JSON-object text frames a socket is sent in one event-loop turn go
+ *   out as one `[frame,frame,…]` frame, a SocketCluster batch every client decodes. It batches the
+ *   encoded text, so the broker engine's encode-once for a publish to many subscribers holds
+ *   (socketcluster-server's own batching re-encodes per socket).
+ *
+ * State per socket is a few fields on the socket object; behaviour lives on the class (one per
+ * engine), so an idle connection carries no closure of its own.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
+import { ConnectionLimitError, InvalidHandshakeError, SlowConsumerError } from './errors.js';
+import type { Logger } from './logger.js';
+import { HANDSHAKE_REJECTION_CLOSE_CODE } from './protocol.js';
+
+/**
+ * Close code for a socket dropped as a slow consumer (its outbound buffer passed the limit). In the
+ * 4000-4999 application range and clear of socketcluster's own 4000-4009; a client may reconnect.
+ */
+export const SLOW_CONSUMER_CLOSE_CODE = 4100;
+/** HTTP status of an upgrade refused because the server is at `maxConnections`. */
+export const CONNECTION_LIMIT_HTTP_STATUS = 503;
+/** `Retry-After` of a refused upgrade, seconds. */
+const CONNECTION_LIMIT_RETRY_AFTER_S = 1;
+/** One warning per this many refused upgrades: a flood must not turn into a log flood. */
+const REFUSALS_PER_WARNING = 100;
+
+/** '{': the first character of a JSON object, i.e. of a SocketCluster packet. */
+const OPEN_BRACE = 123;
+/** Found in any message that may hold a `#handshake` event: the name, or a JSON escape that could spell it. */
+const HANDSHAKE_MARK = Buffer.from('handshake');
+const ESCAPE_MARK = Buffer.from('\\u');
+const HANDSHAKE_EVENT = '#handshake';
+
+/** What a ws engine enforces. */
+export interface WsEngineOptions {
+  /** Most TCP connections (upgrading, pending handshake and open) the server holds; more get HTTP 503. */
+  maxConnections: number;
+  /** Most bytes ws may buffer for one socket before it is closed as a slow consumer. */
+  maxOutboundBufferBytes: number;
+  /** Whether JSON-object text frames are batched per event-loop turn (`SCC_BATCH_CLIENT_FRAMES`). */
+  batchFrames: boolean;
+  logger: Logger;
+}
+
+/** Counts of what an engine refused, for logs, metrics and tests. */
+export interface WsEngineCounters {
+  connectionsRefused: number;
+  slowConsumersClosed: number;
+  repeatedHandshakesRefused: number;
+}
+
+/** A ws engine for one socketcluster-server: pass `{ Server }` (or the engine itself) as `wsEngine`. */
+export interface WsEngine {
+  /** The server class socketcluster-server constructs (`new Server(options)`). */
+  readonly Server: new (options: ServerOptions) => WebSocketServer;
+  readonly counters: Readonly<WsEngineCounters>;
+  /** Sends every batched frame now. */
+  flush(): void;
+  /** Sends every batched frame and stops the turn timer. Safe to call twice. */
+  close(): void;
+}
+
+/** Keeps an aborted upgrade's late socket error from becoming an uncaught exception. */
+function ignoreError(): void {}
+
+/** The `#handshake` packets in a decoded message: how many, and their call ids. */
+function handshakeCids(decoded: unknown): number[] | null {
+  const packets = Array.isArray(decoded) ? decoded : [decoded];
+  let cids: number[] | null = null;
+  for (const packet of packets) {
+    if (packet === null || typeof packet !== 'object' || (packet as { event?: unknown }).event !== HANDSHAKE_EVENT) continue;
+    const cid = (packet as { cid?: unknown }).cid;
+    (cids ??= []).push(typeof cid === 'number' ? cid : -1);
+  }
+  return cids;
+}
+
+/** Creates the engine; its counters and batch timer belong to the one server it is given to. */
+export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
+  const { maxConnections, maxOutboundBufferBytes, batchFrames, logger } = options;
+  const counters: WsEngineCounters = { connectionsRefused: 0, slowConsumersClosed: 0, repeatedHandshakesRefused: 0 };
+  const pending = new Set<FrontWebSocket>();
+  let scheduled: NodeJS.Immediate | undefined;
+
+  function flushAll(): void {
+    scheduled = undefined;
+    for (const socket of pending) socket.flushFrames();
+    pending.clear();
+  }
+
+  class FrontWebSocket extends WebSocket {
+    /** Frames batched this turn; undefined when none. */
+    queued: string[] | undefined = undefined;
+    /** Whether this socket has sent its `#handshake`. */
+    handshaken = false;
+    /** Whether it was closed as a slow consumer (nothing more is queued for it). */
+    dropped = false;
+    /** The upgrade request, for the peer's address in warnings. */
+    request: IncomingMessage | undefined = undefined;
+
+    override send(data: unknown, sendOptions?: unknown, cb?: unknown): void {
+      if (this.dropped) return;
+      if (batchFrames && sendOptions === undefined && typeof data === 'string' && data.charCodeAt(0) === OPEN_BRACE && this.readyState === WebSocket.OPEN) {
+        if (this.queued) {
+          this.queued.push(data);
+          return;
+        }
+        this.queued = [data];
+        pending.add(this);
+        scheduled ??= setImmediate(flushAll);
+        return;
+      }
+      // Order: what was batched before goes first.
+      this.flushFrames();
+      (super.send as (data: unknown, options?: unknown, cb?: unknown) => void)(data, sendOptions, cb);
+      this.checkBuffer();
+    }
+
+    /** Sends this socket's batched frames now. */
+    flushFrames(): void {
+      const queued = this.queued;
+      if (!queued) return;
+      this.queued = undefined;
+      pending.delete(this);
+      // Not open any more: ws drops it (no callback given, so no error either), as without batching.
+      super.send(queued.length === 1 ? (queued[0] as string) : `[${queued.join(',')}]`);
+      this.checkBuffer();
+    }
+
+    override close(code?: number, data?: string | Buffer): void {
+      // A last reply sent right before a close (a refusal, a drain) must reach the peer first.
+      this.flushFrames();
+      super.close(code, data);
+    }
+
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'message' && this.refuseRepeatedHandshake(args[0])) return true;
+      return super.emit(event, ...args);
+    }
+
+    private checkBuffer(): void {
+      const queuedBytes = this.bufferedAmount;
+      if (queuedBytes <= maxOutboundBufferBytes || this.dropped) return;
+      this.dropped = true;
+      counters.slowConsumersClosed += 1;
+      const error = new SlowConsumerError(`outbound buffer passed ${maxOutboundBufferBytes} bytes`);
+      logger.warn(`closing socket from ${this.request?.socket.remoteAddress ?? 'a peer'}: ${error.name}: ${error.message} (${queuedBytes} bytes queued)`);
+      this.queued = undefined;
+      pending.delete(this);
+      // ws destroys the TCP socket if the peer never reads the close frame.
+      super.close(SLOW_CONSUMER_CLOSE_CODE, error.name);
+    }
+
+    /**
+     * Whether `data` is a repeated `#handshake` (then refused here). Two Buffer searches per message
+     * (native, no parse); only a message that may hold the name, spelt out or escaped, is parsed.
+     */
+    private refuseRepeatedHandshake(data: unknown): boolean {
+      if (!Buffer.isBuffer(data) || (data.indexOf(HANDSHAKE_MARK) === -1 && data.indexOf(ESCAPE_MARK) === -1)) return false;
+      let decoded: unknown;
+      try {
+        decoded = JSON.parse(data.toString());
+      } catch {
+        return false;
+      }
+      const cids = handshakeCids(decoded);
+      if (cids === null) return false;
+      if (!this.handshaken && cids.length === 1) {
+        this.handshaken = true;
+        return false;
+      }
+      counters.repeatedHandshakesRefused += 1;
+      const error = new InvalidHandshakeError('this socket has already completed its handshake');
+      for (const cid of cids) {
+        if (cid >= 0) this.send(JSON.stringify({ rid: cid, error: { name: error.name, message: error.message } }));
+      }
+      this.close(HANDSHAKE_REJECTION_CLOSE_CODE, error.name);
+      return true;
+    }
+  }
+
+  class FrontServer extends WebSocketServer {
+    /** TCP connections let through and not yet closed. */
+    private held = 0;
+    private readonly release = (): void => {
+      this.held -= 1;
+    };
+
+    constructor(serverOptions: ServerOptions, callback?: () => void) {
+      super({ ...serverOptions, WebSocket: FrontWebSocket }, callback);
+    }
+
+    override handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: (client: WebSocket, request: IncomingMessage) => void): void {
+      if (this.held >= maxConnections) {
+        refuse(socket, request);
+        return;
+      }
+      this.held += 1;
+      // 'close' comes once, whether the upgrade failed or the WebSocket closed later.
+      socket.on('close', this.release);
+      super.handleUpgrade(request, socket, head, (client, upgraded) => {
+        (client as FrontWebSocket).request = upgraded;
+        callback(client, upgraded);
+      });
+    }
+  }
+
+  function refuse(socket: Duplex, request: IncomingMessage): void {
+    counters.connectionsRefused += 1;
+    if (counters.connectionsRefused % REFUSALS_PER_WARNING === 1) {
+      logger.warn(`refused ${request.socket.remoteAddress ?? 'a peer'}: ConnectionLimitError: ${maxConnections} connections held (${counters.connectionsRefused} refused so far)`);
+    }
+    const error = new ConnectionLimitError(`this server holds its limit of ${maxConnections} connections`);
+    const body = `${error.name}: ${error.message}`;
+    socket.on('error', ignoreError);
+    socket.once('finish', () => socket.destroy());
+    socket.end(
+      `HTTP/1.1 ${CONNECTION_LIMIT_HTTP_STATUS} Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nRetry-After: ${CONNECTION_LIMIT_RETRY_AFTER_S}\r\n\r\n${body}`,
+    );
+  }
+
+  return {
+    Server: FrontServer,
+    counters,
+    flush: flushAll,
+    close() {
+      if (scheduled) clearImmediate(scheduled);
+      flushAll();
+    },
+  };
+}
