@@ -69,13 +69,15 @@ export interface ClusterOptions {
   /** How long a packet that arrives after a gap is held for the gap to fill, ms; default `DEFAULT_REORDER_WINDOW_MS`. */
   reorderWindow?: number;
   /** At-least-once: how long a packet is re-sent before it is given up as lost, ms; default `DEFAULT_PUBLISH_RETRY_TIMEOUT_MS`. */
+  publishRetryTimeout?: number;
   /**
-   * Hold a client's subscribe acknowledgement until the brokers confirmed the subscription, so a
-   * client that publishes after its `subscribe` resolved hears its own channel; default
-   * `DEFAULT_HOLD_SUBSCRIBE_ACKS` (true). false acknowledges at once, as the original does.
+   * Hold a client's subscribe acknowledgement until the brokers confirmed the subscription (an
+   * inbound middleware the plugin sets), so a client that publishes after its `subscribe` resolved
+   * is heard on every worker; default `DEFAULT_HOLD_SUBSCRIBE_ACKS` (true). false acknowledges at
+   * once, as the original does; a server with inbound middleware of its own sets false and awaits
+   * `cluster.subscriptionReady(channel)` in that middleware.
    */
   holdSubscribeAcks?: boolean;
-  publishRetryTimeout?: number;
   /** Version announced to the state server; default `DEFAULT_ANNOUNCED_VERSION` (major 9, which scc-state 9.x requires). */
   version?: string;
   /** pino logger; default a JSON logger at warn level. */
