@@ -1,7 +1,7 @@
 /**
- * scc-state: the coordinator (its wire contract: docs/protocol.md). Brokers and workers connect over SocketCluster and join; it keeps the
+ * scc-state: the coordinator. Brokers and workers connect over SocketCluster and join; it keeps the
  * membership (registry.ts) and pushes the broker and worker lists to every worker (notifier.ts).
- * It carries no pub/sub traffic.
+ * It carries no pub/sub traffic. Its wire contract: docs/protocol.md.
  */
 import { createServer, type Server } from 'node:http';
 import socketClusterServer from 'socketcluster-server';
@@ -20,6 +20,7 @@ import {
   STATE_SHUTDOWN_CLOSE_CODE,
   HandoverProcedure,
   Procedure,
+  SETTINGS,
   StateQuery,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   formatInstanceUri,
@@ -33,6 +34,7 @@ import {
   parseHandoverAck,
   parseWorkerJoin,
   queryOf,
+  validate,
   type AGServer,
   type InstanceTypeName,
   type Logger,
@@ -177,7 +179,8 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     if (instanceType !== InstanceType.Broker && instanceType !== InstanceType.Worker) {
       return new InvalidHandshakeError(`${StateQuery.InstanceType} must be ${InstanceType.Broker} or ${InstanceType.Worker}, got ${JSON.stringify(instanceType?.slice(0, 64) ?? null)}`);
     }
-    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    // The same check as the plugin's `instancePort` option.
+    if (validate(SETTINGS.instancePort, port, false) !== null) {
       return new InvalidHandshakeError(
         `${StateQuery.InstancePort} must be a port number, got ${JSON.stringify(query.get(StateQuery.InstancePort)?.slice(0, 64) ?? null)}`,
       );

@@ -49,7 +49,7 @@ export class ClusterNotReadyError extends SccError {
 /** Configuration (environment variables or plugin options) is invalid; lists every problem. */
 export class ConfigError extends SccError {
   override readonly name = 'ConfigError';
-  /** Each problem, one line each, e.g. `SCC_BROKER_SERVER_PORT="abc": not a port (0-65535)`. */
+  /** Each problem, one line each, e.g. `SCC_BROKER_SERVER_PORT="abc": must be an integer from 0 to 65535`. */
   readonly problems: readonly string[];
   constructor(problems: readonly string[], options?: SccErrorOptions) {
     super(`Invalid configuration: ${problems.join('; ')}`, options);

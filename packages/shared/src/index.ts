@@ -12,6 +12,7 @@ export {
   BrokerQuery,
   COMPATIBLE_ORIGINAL_MAJORS,
   HandoverProcedure,
+  BARRIER_CHANNEL,
 } from './protocol.js';
 export type { ProcedureName, InstanceTypeName, HandoverPhase } from './protocol.js';
 export {

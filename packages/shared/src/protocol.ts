@@ -30,6 +30,12 @@ export const HandoverProcedure = Object.freeze({
   Release: 'sccHandoverRelease',
 } as const);
 
+/**
+ * Channel of a worker's handover barrier: an acknowledged publish that no worker subscribes, so a
+ * broker relays it nowhere; its acknowledgement follows everything sent before it on that connection.
+ */
+export const BARRIER_CHANNEL = 'scc-ts/barrier';
+
 /** Phases a worker acknowledges, in order: subscribed on every new owner; switched, with nothing left in flight to old owners. */
 export const HANDOVER_PHASES = Object.freeze(['subscribed', 'switched'] as const);
 export type HandoverPhase = (typeof HANDOVER_PHASES)[number];
