@@ -1,6 +1,10 @@
 /** @scc-ts/scc-broker: the pub/sub relay between workers. */
 export { startBrokerServer } from './broker-server.js';
 export type { BrokerServer } from './broker-server.js';
+export { Relay, MAX_CHANNEL_NAME_LENGTH, MAX_PEER_WARNINGS_PER_SECOND, CLOSE_GRACE_MS } from './relay.js';
+export type { RelayOptions, RelayedPacket } from './relay.js';
+export { readRelaySettings } from './relay-settings.js';
+export type { RelaySettings } from './relay-settings.js';
 export { createBrokerStateLink } from './state-link.js';
 export type { BrokerStateLinkOptions } from './state-link.js';
 export { createBrokerMetrics, subscriptionCount } from './metrics.js';

@@ -102,3 +102,21 @@ export class UnsupportedActionError extends SccError {
 export class InvalidChannelError extends SccError {
   override readonly name = 'InvalidChannelError';
 }
+
+/** A frame on an internal SocketCluster link is not JSON or not a packet (sc-wire.ts); it was dropped. */
+export class InvalidFrameError extends SccError {
+  override readonly name = 'InvalidFrameError';
+}
+
+/**
+ * A subscribe or unsubscribe was refused. socketcluster-server's name for it, kept because peers
+ * (socketcluster-client, our tests of the original) match on it; the message names the cause.
+ */
+export class BrokerError extends SccError {
+  override readonly name = 'BrokerError';
+}
+
+/** A request on an internal link got no answer within its ack timeout. */
+export class AckTimeoutError extends SccError {
+  override readonly name = 'AckTimeoutError';
+}

@@ -32,6 +32,9 @@ export {
   AlreadyJoinedError,
   UnsupportedActionError,
   InvalidChannelError,
+  InvalidFrameError,
+  BrokerError,
+  AckTimeoutError,
 } from './errors.js';
 export type { SccErrorOptions } from './errors.js';
 export {
@@ -135,3 +138,23 @@ export type { ListenerConsumer } from './consumer.js';
 export { TickBatcher, ServerFrames, batchServerFrames } from './tick-batch.js';
 export type { Batchable } from './tick-batch.js';
 export { internalCodec } from './codec.js';
+export {
+  ScEvent,
+  ScCloseCode,
+  SC_PING,
+  SC_LEGACY_PING,
+  SC_LEGACY_PONG,
+  DEFAULT_SC_PING_INTERVAL_MS,
+  DEFAULT_SC_PING_TIMEOUT_MS,
+  parseFrame,
+  toPacket,
+  shortName,
+  dehydrateError,
+  encodeValue,
+  encodeEvent,
+  encodePublishText,
+  encodeResponse,
+  encodeErrorResponse,
+  encodeBatch,
+} from './sc-wire.js';
+export type { ScEventPacket, ScResponsePacket, ScPacket, ScErrorPayload } from './sc-wire.js';
