@@ -45,6 +45,8 @@ export interface BrokerPoolOptions {
   onPacket: (channel: string, packet: unknown) => void;
   /** Called when the pool goes down (a link lost its connection) or comes back (all connected). */
   onStatus?: (up: boolean) => void;
+  /** How long a publish or barrier waits for the broker's answer, ms; default DEFAULT_BROKER_ACK_TIMEOUT_MS. */
+  ackTimeoutMs?: number;
 }
 
 /** Channel of barrier publishes; no worker subscribes to it, so a broker relays them nowhere. */
@@ -53,7 +55,7 @@ const BARRIER_CHANNEL = 'scc-ts/barrier';
 /** How long `subscribe()`'s promise waits for the broker's acknowledgement before giving up, ms. */
 const SUBSCRIBE_ACK_WAIT_MS = 5000;
 /** How long a request waits for its answer before failing with AckTimeoutError, ms (socketcluster-client's default). */
-const ACK_TIMEOUT_MS = 10_000;
+export const DEFAULT_BROKER_ACK_TIMEOUT_MS = 10_000;
 /** How long a connection may take from dialling to the handshake's answer, ms (socketcluster-client's default). */
 const CONNECT_TIMEOUT_MS = 20_000;
 /** socketcluster-client's close code for a server that stopped pinging. */
@@ -270,7 +272,7 @@ class BrokerLink {
   }
 
   /** A promise for the answer to `cid`, failing with AckTimeoutError after `timeoutMs`. */
-  private await(cid: number, event: string, timeoutMs = ACK_TIMEOUT_MS): Promise<unknown> {
+  private await(cid: number, event: string, timeoutMs = this.options.ackTimeoutMs ?? DEFAULT_BROKER_ACK_TIMEOUT_MS): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(cid);
@@ -428,8 +430,13 @@ export class BrokerPool {
     this.options.onStatus?.(up);
   }
 
+  /** The poolIndex of the link that carries `channel` (hashToIndex, as the original's pool). */
+  poolIndexFor(channel: string): number {
+    return hashToIndex(channel, this.links.length);
+  }
+
   private linkFor(channel: string): BrokerLink {
-    return this.links[hashToIndex(channel, this.links.length)] as BrokerLink;
+    return this.links[this.poolIndexFor(channel)] as BrokerLink;
   }
 
   /** Whether every link of the pool is connected (handshake done). */
