@@ -45,11 +45,10 @@ import {
   type Logger,
   type ScEventPacket,
 } from '@scc-ts/shared';
+import { ChannelTable, channelProblem } from './channel-table.js';
+import { Listeners, type Listener } from './listeners.js';
+import { WarningBudget } from './warning-budget.js';
 
-/** Longest channel name the relay accepts, UTF-16 code units. */
-export const MAX_CHANNEL_NAME_LENGTH = 4096;
-/** Most warnings about hostile peers logged per second; the rest are counted in one line. */
-export const MAX_PEER_WARNINGS_PER_SECOND = 20;
 /** How long close() lets sockets finish their closing handshake before cutting them, ms. */
 export const CLOSE_GRACE_MS = 1000;
 
@@ -89,55 +88,6 @@ export interface RelayedPacket {
   subscribers: number;
 }
 
-type Listener<T> = (value: T) => void;
-
-/** A small synchronous event list: listeners run in order; a throwing one does not stop the rest. */
-class Listeners<T> {
-  private readonly set = new Set<Listener<T>>();
-  add(listener: Listener<T>): () => void {
-    this.set.add(listener);
-    return () => this.set.delete(listener);
-  }
-  get size(): number {
-    return this.set.size;
-  }
-  emit(value: T, logger: Logger): void {
-    for (const listener of this.set) {
-      try {
-        listener(value);
-      } catch (error) {
-        logger.error({ err: error }, `a relay listener failed: ${(error as Error).message}`);
-      }
-    }
-  }
-  clear(): void {
-    this.set.clear();
-  }
-}
-
-/** Counts warnings per second window so hostile traffic cannot flood the log. */
-class WarningBudget {
-  private windowStart = 0;
-  private inWindow = 0;
-  private suppressed = 0;
-  constructor(private readonly logger: Logger) {}
-  warn(message: string): void {
-    const now = Date.now();
-    if (now - this.windowStart >= 1000) {
-      if (this.suppressed > 0) this.logger.warn(`relay: ${this.suppressed} more warnings in the last second were not logged`);
-      this.windowStart = now;
-      this.inWindow = 0;
-      this.suppressed = 0;
-    }
-    if (this.inWindow < MAX_PEER_WARNINGS_PER_SECOND) {
-      this.inWindow += 1;
-      this.logger.warn(message);
-    } else {
-      this.suppressed += 1;
-    }
-  }
-}
-
 /** A socket's life: upgraded, handshaken, gone. */
 const PeerState = { Pending: 0, Open: 1, Closed: 2 } as const;
 type PeerStateValue = (typeof PeerState)[keyof typeof PeerState];
@@ -163,13 +113,13 @@ export class Relay {
   private readonly warnings: WarningBudget;
   private readonly wss: WebSocketServer;
   private readonly peers = new Set<Peer>();
-  /** Subscribers by channel; a channel is deleted when its last subscriber leaves. */
-  private readonly subscribers = new Map<string, Set<Peer>>();
+  private readonly table = new ChannelTable<Peer>((channel) => {
+    if (this.channelEmptyListeners.size > 0) this.channelEmptyListeners.emit(channel, this.logger);
+  });
   private readonly dirty = new Set<Peer>();
   private flushScheduled: NodeJS.Immediate | undefined;
   private readonly pingTicker: NodeJS.Timeout;
   private openCount = 0;
-  private subscriptionTotal = 0;
   private closing: Promise<void> | undefined;
   private readonly relayedListeners = new Listeners<RelayedPacket>();
   private readonly channelEmptyListeners = new Listeners<string>();
@@ -207,22 +157,22 @@ export class Relay {
 
   /** Subscriptions held, summed over sockets (one per socket and channel). */
   get subscriptionCount(): number {
-    return this.subscriptionTotal;
+    return this.table.subscriptionCount;
   }
 
   /** Channels with at least one subscriber. */
   get channelCount(): number {
-    return this.subscribers.size;
+    return this.table.channelCount;
   }
 
   /** Sockets subscribed to `channel` (0 for any name nobody subscribed). */
   subscriberCount(channel: string): number {
-    return this.subscribers.get(channel)?.size ?? 0;
+    return this.table.subscribers(channel)?.size ?? 0;
   }
 
   /** The channels with at least one subscriber. */
   channels(): string[] {
-    return [...this.subscribers.keys()];
+    return this.table.channels();
   }
 
   /** Calls `listener` synchronously after each publish is queued for its subscribers. Returns a remover. */
@@ -374,23 +324,10 @@ export class Relay {
     if (this.connectionListeners.size > 0) this.connectionListeners.emit({ id: peer.id, remoteAddress: peer.remoteAddress }, this.logger);
   }
 
-  /** The channel's refusal, or null when it may be used. */
-  private channelProblem(channel: unknown): InvalidChannelError | null {
-    if (typeof channel !== 'string') {
-      return new InvalidChannelError(`a channel name must be a string, got ${channel === null ? 'null' : Array.isArray(channel) ? 'an array' : typeof channel}`);
-    }
-    if (channel.length === 0) return new InvalidChannelError('a channel name must not be empty');
-    if (channel.length > MAX_CHANNEL_NAME_LENGTH) {
-      return new InvalidChannelError(`channel name of ${channel.length} characters is longer than ${MAX_CHANNEL_NAME_LENGTH}`);
-    }
-    const refusal = this.options.refuseChannel?.(channel) ?? null;
-    return refusal === null ? null : refusal instanceof InvalidChannelError ? refusal : new InvalidChannelError(refusal.message, { cause: refusal });
-  }
-
   private publish(peer: Peer, data: unknown, cid: number | undefined): void {
     const body = data !== null && typeof data === 'object' ? (data as { channel?: unknown; data?: unknown }) : undefined;
     const channel = body?.channel;
-    const problem = body === undefined ? new InvalidChannelError('#publish needs {channel, data}') : this.channelProblem(channel);
+    const problem = body === undefined ? new InvalidChannelError('#publish needs {channel, data}') : channelProblem(channel, this.options.refuseChannel);
     if (problem) {
       if (cid !== undefined) this.queue(peer, encodeErrorResponse(cid, problem));
       else this.warnings.warn(`socket ${peer.id} from ${peer.remoteAddress}: ${problem.name}: ${problem.message}`);
@@ -403,7 +340,7 @@ export class Relay {
 
   /** Encodes the publish once and queues the same text for every subscriber. */
   private relay(channel: string, data: unknown): void {
-    const subscribers = this.subscribers.get(channel);
+    const subscribers = this.table.subscribers(channel);
     let text: string | null = null;
     let count = 0;
     if (subscribers !== undefined) {
@@ -422,7 +359,7 @@ export class Relay {
     // socketcluster-server subscribes only on a request; a bare #subscribe changes nothing.
     if (cid === undefined) return;
     const channel = data !== null && typeof data === 'object' ? (data as { channel?: unknown }).channel : undefined;
-    const problem = this.channelProblem(channel);
+    const problem = channelProblem(channel, this.options.refuseChannel);
     if (problem) {
       const shown = typeof channel === 'string' ? shortName(channel) : String(channel);
       // socketcluster-server's wording and name, which peers see.
@@ -430,17 +367,8 @@ export class Relay {
       return;
     }
     const name = channel as string;
-    if (!peer.channels.has(name)) {
-      peer.channels.add(name);
-      this.subscriptionTotal += 1;
-      let set = this.subscribers.get(name);
-      if (set === undefined) {
-        set = new Set();
-        this.subscribers.set(name, set);
-      }
-      set.add(peer);
-      if (this.logger.isLevelEnabled('debug')) this.logger.debug(`${peer.remoteAddress} subscribed to ${shortName(name)}`);
-    }
+    // A repeat changes nothing and is acknowledged, as by socketcluster-server.
+    if (this.table.add(peer, name) && this.logger.isLevelEnabled('debug')) this.logger.debug(`${peer.remoteAddress} subscribed to ${shortName(name)}`);
     this.queue(peer, encodeResponse(cid));
   }
 
@@ -448,27 +376,14 @@ export class Relay {
     let error: Error | null = null;
     if (typeof channel !== 'string') {
       error = new InvalidChannelError(`#unsubscribe needs a channel name string, got ${channel === null ? 'null' : typeof channel}`);
-    } else if (!peer.channels.has(channel)) {
+    } else if (!this.table.remove(peer, channel)) {
+      // socketcluster-server's wording and name (peers, and our probes, see it).
       error = new BrokerError(
         `Failed to unsubscribe socket from the ${shortName(channel)} channel - InvalidActionError: Socket ${peer.id} tried to unsubscribe from a channel which it is not subscribed to`,
       );
-    } else {
-      this.removeSubscription(peer, channel);
     }
     if (cid !== undefined) this.queue(peer, error === null ? encodeResponse(cid) : encodeErrorResponse(cid, error));
     else if (error !== null) this.warnings.warn(`socket ${peer.id} from ${peer.remoteAddress}: ${error.name}: ${error.message}`);
-  }
-
-  private removeSubscription(peer: Peer, channel: string): void {
-    peer.channels.delete(channel);
-    this.subscriptionTotal -= 1;
-    const set = this.subscribers.get(channel);
-    if (set === undefined) return;
-    set.delete(peer);
-    if (set.size === 0) {
-      this.subscribers.delete(channel);
-      if (this.channelEmptyListeners.size > 0) this.channelEmptyListeners.emit(channel, this.logger);
-    }
   }
 
   /** Queues a text for the socket; everything queued in this turn leaves as one frame. */
@@ -535,7 +450,7 @@ export class Relay {
     peer.outbound = [];
     this.peers.delete(peer);
     this.dirty.delete(peer);
-    for (const channel of [...peer.channels]) this.removeSubscription(peer, channel);
+    this.table.removeAll(peer);
   }
 
   /**

@@ -9,7 +9,8 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger, isSafeChannelName, InvalidChannelError, type Logger } from '@scc-ts/shared';
-import { MAX_CHANNEL_NAME_LENGTH, Relay, type RelayOptions, type RelayedPacket } from '../src/relay.js';
+import { Relay, type RelayOptions, type RelayedPacket } from '../src/relay.js';
+import { MAX_CHANNEL_NAME_LENGTH } from '../src/channel-table.js';
 import { RawSocket, scUrl } from '../../../test/helpers/raw.js';
 
 interface LogLine {
