@@ -23,6 +23,7 @@ import {
   InvalidChannelError,
   InvalidFrameError,
   InvalidHandshakeError,
+  InvalidPayloadError,
   SlowConsumerError,
   UnsupportedActionError,
   CONNECTION_LIMIT_HTTP_STATUS,
@@ -333,19 +334,25 @@ export class Relay {
       else this.warnings.warn(`socket ${peer.id} from ${peer.remoteAddress}: ${problem.name}: ${problem.message}`);
       return;
     }
-    this.relay(channel as string, body?.data);
+    const failed = this.relay(channel as string, body?.data);
     // Behind the relayed copies in this socket's queue: the answer proves they went first.
-    if (cid !== undefined) this.queue(peer, encodeResponse(cid));
+    if (cid !== undefined) this.queue(peer, failed === null ? encodeResponse(cid) : encodeErrorResponse(cid, failed));
   }
 
-  /** Encodes the publish once and queues the same text for every subscriber. */
-  private relay(channel: string, data: unknown): void {
+  /** Encodes the publish once and queues the same text for every subscriber; the refusal if it cannot be encoded. */
+  private relay(channel: string, data: unknown): InvalidPayloadError | null {
     const subscribers = this.table.subscribers(channel);
     let text: string | null = null;
     let count = 0;
     if (subscribers !== undefined) {
-      // Data parsed from JSON always encodes again; no try needed.
-      text = encodePublishText(channel, encodeValue(data));
+      try {
+        text = encodePublishText(channel, encodeValue(data));
+      } catch (error) {
+        // JSON.parse takes nesting deeper than JSON.stringify's stack allows: such a packet is dropped.
+        const refusal = new InvalidPayloadError(`the packet on ${shortName(channel)} cannot be encoded again: ${(error as Error).message}`, { cause: error });
+        this.warnings.warn(`not relayed: ${refusal.name}: ${refusal.message}`);
+        return refusal;
+      }
       for (const subscriber of subscribers) {
         if (subscriber.state !== PeerState.Open) continue;
         this.queue(subscriber, text);
@@ -353,6 +360,7 @@ export class Relay {
       }
     }
     if (this.relayedListeners.size > 0) this.relayedListeners.emit({ channel, data, text, subscribers: count }, this.logger);
+    return null;
   }
 
   private subscribe(peer: Peer, data: unknown, cid: number | undefined): void {

@@ -288,6 +288,18 @@ describe('refusals', () => {
     expect(lines.filter((l) => /InvalidFrameError/.test(l.msg)).length).toBeGreaterThanOrEqual(4);
   });
 
+  it('refuses a packet too deeply nested to encode again with InvalidPayloadError, and keeps serving', async () => {
+    const { port, relay } = await start({ maxPayloadBytes: 2_000_000 });
+    const a = await session(port);
+    await replied(a, '#subscribe', { channel: 'x' });
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    a.send(`{"event":"#publish","data":{"channel":"x","data":${deep}},"cid":900}`);
+    expect(await a.outcome(900, 5000)).toEqual({ kind: 'error', name: 'InvalidPayloadError' });
+    await replied(a, '#publish', { channel: 'x', data: 'fine' });
+    await expect.poll(() => a.publishes('x')).toEqual(['fine']);
+    expect(relay.connectionCount).toBe(1);
+  });
+
   it('logs at most the per-second budget of warnings for a flood of bad frames', async () => {
     const { port, lines } = await start();
     const a = await session(port);

@@ -34,7 +34,7 @@ export interface BrokerLinkOptions {
   label: string;
   retryDelayMs: number;
   reconnectRandomnessMs: number;
-  /** How long a request waits for its answer, ms; default DEFAULT_BROKER_ACK_TIMEOUT_MS. */
+  /** How long a request waits for its answer, ms; default DEFAULT_LINK_ACK_TIMEOUT_MS. */
   ackTimeoutMs?: number;
   logger: Logger;
   /** Receives every packet relayed on a channel this link subscribed (or is subscribing). */
@@ -46,7 +46,7 @@ export interface BrokerLinkOptions {
 /** How long `subscribe()`'s promise waits for the broker's acknowledgement before giving up, ms. */
 const SUBSCRIBE_ACK_WAIT_MS = 5000;
 /** How long a request waits for its answer before failing with AckTimeoutError, ms (socketcluster-client's default). */
-export const DEFAULT_BROKER_ACK_TIMEOUT_MS = 10_000;
+export const DEFAULT_LINK_ACK_TIMEOUT_MS = 10_000;
 /** How long a connection may take from dialling to the handshake's answer, ms (socketcluster-client's default). */
 const CONNECT_TIMEOUT_MS = 20_000;
 /** socketcluster-client's close code for a server that stopped pinging. */
@@ -55,6 +55,8 @@ const PING_TIMEOUT_CLOSE_CODE = 4000;
 const CONNECT_TIMEOUT_CLOSE_CODE = 4007;
 /** A deliberate close by this side. */
 const NORMAL_CLOSE_CODE = 1000;
+/** Close codes of a broker closing on purpose (normal, going away, service restart). */
+const DELIBERATE_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1012]);
 
 /** A request waiting for the broker's answer. */
 interface Pending {
@@ -168,7 +170,12 @@ export class BrokerLink {
     // Errors after this point (a socket cut mid-close) have nowhere to go.
     ws.on('error', () => undefined);
     if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate();
-    if (wasOpen && !this.closed) this.options.logger.warn(`${this.label}: connection lost (${code}${reason ? ` ${reason}` : ''})`);
+    if (wasOpen && !this.closed) {
+      const line = `${this.label}: connection lost (${code}${reason ? ` ${reason}` : ''})`;
+      // A broker that closes on purpose (shutting down, draining: 1000, 1001, 1012) is not a fault.
+      if (DELIBERATE_CLOSE_CODES.has(code)) this.options.logger.info(line);
+      else this.options.logger.warn(line);
+    }
     this.abortAll(new BrokerPublishError(`${this.label}: the connection closed (${code}) before an answer came`));
     // Subscriptions stay and are sent again on the next connection, unacknowledged till then.
     for (const subscription of this.subscriptions.values()) subscription.acked = false;
@@ -257,7 +264,7 @@ export class BrokerLink {
   }
 
   /** A promise for the answer to `cid`, failing with AckTimeoutError after `timeoutMs`. */
-  private await(cid: number, event: string, timeoutMs = this.options.ackTimeoutMs ?? DEFAULT_BROKER_ACK_TIMEOUT_MS): Promise<unknown> {
+  private await(cid: number, event: string, timeoutMs = this.options.ackTimeoutMs ?? DEFAULT_LINK_ACK_TIMEOUT_MS): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(cid);
@@ -285,15 +292,30 @@ export class BrokerLink {
   invoke(event: string, data: unknown): Promise<unknown> {
     if (this.closed) return Promise.reject(new BrokerPublishError(`${this.label}: the pool is closed`));
     const cid = this.nextCid();
+    let text: string;
+    try {
+      text = encodeEvent(event, data, cid);
+    } catch (error) {
+      // Data JSON cannot write (a cycle, nesting past the stack): refused, nothing sent.
+      return Promise.reject(error as Error);
+    }
     const answered = this.await(cid, event);
-    this.queue(encodeEvent(event, data, cid));
+    this.queue(text);
     return answered;
   }
 
   /** Sends `{event, data}` without asking for an answer. */
   transmit(event: string, data: unknown): void {
     if (this.closed) return;
-    this.queue(encodeEvent(event, data));
+    let text: string;
+    try {
+      text = encodeEvent(event, data);
+    } catch (error) {
+      // As a transmit that is lost: nobody waits for it, so it is logged, not thrown at the caller.
+      this.options.logger.warn(`${this.label}: could not encode ${event}: ${(error as Error).name}: ${(error as Error).message}`);
+      return;
+    }
+    this.queue(text);
   }
 
   private sendSubscribe(channel: string, subscription: Subscription): void {

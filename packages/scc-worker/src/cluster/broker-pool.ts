@@ -18,7 +18,7 @@ export interface BrokerPoolOptions {
   onPacket: (channel: string, packet: unknown) => void;
   /** Called when the pool goes down (a link lost its connection) or comes back (all connected). */
   onStatus?: (up: boolean) => void;
-  /** How long a publish or barrier waits for the broker's answer, ms; default DEFAULT_BROKER_ACK_TIMEOUT_MS (10000). */
+  /** How long a publish or barrier waits for the broker's answer, ms; default DEFAULT_LINK_ACK_TIMEOUT_MS (10000). */
   ackTimeoutMs?: number;
 }
 
