@@ -1,10 +1,16 @@
 /** `node server`: starts scc-broker from SCC_* environment variables (SCC_STATE_SERVER_HOST is required). */
 import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readBrokerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
 import { startBrokerServer } from './src/broker-server.js';
+import { readRelaySettings } from './src/relay-settings.js';
 
 await runService({
   name: 'scc-broker',
-  readConfig: () => readBrokerConfig(),
+  readConfig: () => {
+    const config = readBrokerConfig();
+    // Checked with the rest of the config, so an unknown SOCKETCLUSTER_OPTIONS key is one start-up line.
+    readRelaySettings(config.socketClusterOptions);
+    return config;
+  },
   shutdownTimeoutMsFor: (config) => config.drainTimeoutMs + CLOSE_MARGIN_MS,
   async start(config) {
     const logger = createLogger({ name: 'scc-broker', level: config.logLevel, format: config.logFormat });

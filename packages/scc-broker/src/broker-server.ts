@@ -1,38 +1,46 @@
 /**
- * scc-broker: a plain socketcluster-server that workers subscribe and publish to. It relays each
- * `#publish` to every socket subscribed to the channel (the publisher's too; the worker skips its
- * own packets by `sender`). It joins the state server so workers learn its URI.
+ * scc-broker: a SocketCluster-protocol relay (relay.ts) that workers subscribe and publish to. It
+ * relays each `#publish` to every socket subscribed to the channel (the publisher's too; the
+ * worker skips its own packets by `sender`). It joins the state server so workers learn its URI.
  */
 import { createServer, type Server } from 'node:http';
-import socketClusterServer from 'socketcluster-server';
 import {
   Procedure,
   SERVICE_RESTART_CLOSE_CODE,
-  hardenedServerOptions,
-  safeCodecFor,
   warnIfUnauthenticated,
   handleHealthRequest,
-  installHandshakeChecks,
   lifecycleLogger,
   notFound,
   type BrokerConfig,
   type Logger,
   type StateLink,
   listen,
-  logServerEvents,
-  type AGServer,
-  internalCodec,
+  isSafeChannelName,
+  InvalidChannelError,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
-import { installFastRelay } from './fast-relay.js';
+import { Relay } from './relay.js';
+import { readRelaySettings } from './relay-settings.js';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.js';
 import { drainBroker, type DrainResult } from './drain.js';
 
+/** The original broker's refusal message for a wrong or missing auth key (HTTP 401 body). */
+const AUTH_ERROR_MESSAGE = 'Cannot connect to the cluster broker server without providing a valid authKey as a URL query argument.';
+
+/**
+ * Channel names that are Object.prototype members are refused, as before: the relay keys nothing
+ * by them, but workers built on socketcluster-client (originals) key plain objects by channel
+ * name, so relaying `constructor` to one could kill it.
+ */
+function refusePrototypeName(channel: string): Error | null {
+  return isSafeChannelName(channel) ? null : new InvalidChannelError(`channel name ${JSON.stringify(channel)} is refused: it must be a string that is not an Object.prototype member`);
+}
 
 export interface BrokerServer {
   readonly port: number;
   readonly instanceId: string;
-  readonly agServer: AGServer;
+  /** The relay (connection, subscription and channel counts; relayed-packet events). */
+  readonly relay: Relay;
   /** Whether the broker has joined the state server on its current connection. */
   readonly joined: boolean;
   readonly metrics: BrokerMetrics;
@@ -49,6 +57,8 @@ export interface BrokerServer {
 
 /** Starts a broker and resolves once it listens; joining the state server follows in the background. */
 export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: Logger): Promise<BrokerServer> {
+  // Before anything starts: an unknown SOCKETCLUSTER_OPTIONS key stops the broker here.
+  const settings = readRelaySettings(config.socketClusterOptions);
   const lifecycle = lifecycleLogger(logger, config.logLevel);
   let link: StateLink | undefined;
   let draining: Promise<DrainResult> | undefined;
@@ -63,43 +73,31 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     );
     if (!handled) notFound(res);
   });
-  // What the broker relays to a worker in one event-loop turn goes out as one frame (the ws engine).
-  const hardened = hardenedServerOptions(config.limits, logger, { batchFrames: true });
-  const agServer: AGServer = socketClusterServer.attach(httpServer, {
-    // config.limits has no per-socket channel limit: a broker carries every channel its workers need.
-    ...hardened,
-    ackTimeout: config.brokerAckTimeoutMs,
-    // Workers are its only peers: JSON without sc-formatter's per-value binary check (see codec.ts).
-    codecEngine: safeCodecFor(internalCodec),
-    ...(config.socketClusterOptions ?? {}),
-  });
-
-  installHandshakeChecks(agServer, {
+  const relay = new Relay({
+    server: httpServer,
     authKey: config.authKey,
-    authErrorMessage: 'Cannot connect to the cluster broker server without providing a valid authKey as a URL query argument.',
-    onRefused: (error, remoteAddress) => {
-      metrics?.handshakeRefused(error);
-      logger.warn(`refused ${remoteAddress ?? 'a peer'}: ${error.name}: ${error.message}`);
-    },
+    authErrorMessage: AUTH_ERROR_MESSAGE,
+    maxPayloadBytes: config.limits.maxPayloadBytes,
+    handshakeTimeoutMs: config.limits.handshakeTimeoutMs,
+    maxConnections: config.limits.maxConnections,
+    maxOutboundBufferBytes: config.limits.maxOutboundBufferBytes,
+    pingIntervalMs: settings.pingIntervalMs,
+    pingTimeoutMs: settings.pingTimeoutMs,
+    logger,
+    refuseChannel: refusePrototypeName,
+    onAuthRefused: (error) => metrics?.handshakeRefused(error),
   });
-  metrics = createBrokerMetrics({ agServer, joined: () => link?.joined ?? false, draining: () => draining !== undefined });
+  metrics = createBrokerMetrics({ relay, joined: () => link?.joined ?? false, draining: () => draining !== undefined });
+  relay.onConnection(({ remoteAddress }) => logger.info(`worker connected from ${remoteAddress} (${relay.connectionCount} connections)`));
 
-  logServerEvents(agServer, logger);
-  if (logger.isLevelEnabled('debug')) {
-    void (async () => {
-      for await (const { socket, channel } of agServer.listener('subscription')) {
-        logger.debug(`${socket.remoteAddress} subscribed to ${channel}`);
-      }
-    })();
+  let port: number;
+  try {
+    port = await listen(httpServer, config.port);
+  } catch (error) {
+    await relay.close();
+    metrics.close();
+    throw error;
   }
-  installFastRelay(agServer, logger);
-  void (async () => {
-    for await (const { socket } of agServer.listener('connection')) {
-      logger.info(`worker connected from ${socket.remoteAddress} (${agServer.clientsCount} connections)`);
-    }
-  })();
-
-  const port = await listen(httpServer, config.port);
   // Through the lifecycle logger: the broker's default level (errors only) would hide this warning.
   warnIfUnauthenticated(httpServer, config.authKey, 'scc-broker', lifecycle);
 
@@ -122,7 +120,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
   return {
     port,
     instanceId: created.instanceId,
-    agServer,
+    relay,
     metrics: brokerMetrics,
     get joined() {
       return stateLink.joined;
@@ -132,7 +130,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     },
     drain(timeoutMs = config.drainTimeoutMs) {
       draining ??= drainBroker({
-        agServer,
+        relay,
         logger: lifecycle,
         timeoutMs,
         leave: async () => {
@@ -148,10 +146,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
         await stateLink.leave(Procedure.BrokerLeaveCluster);
         await stateLink.close();
         // Workers still connected (a drain that timed out) reconnect elsewhere on 1012.
-        for (const socket of Object.values(agServer.clients)) void socket.disconnect(SERVICE_RESTART_CLOSE_CODE, 'scc-broker shutting down');
-        hardened.wsEngine.close();
-        agServer.close();
-        agServer.closeAllListeners();
+        await relay.close(SERVICE_RESTART_CLOSE_CODE, 'scc-broker shutting down');
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       })();
       return closing;

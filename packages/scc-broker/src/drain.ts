@@ -5,11 +5,11 @@
  * the last subscription is gone the broker keeps relaying, so a worker still publishing here is
  * still heard. Ends when no subscription is left or at the deadline, whichever comes first.
  */
-import { endConsumer, type AGServer, type Logger } from '@scc-ts/shared';
-import { subscriptionCount } from './metrics.js';
+import type { Logger } from '@scc-ts/shared';
+import type { Relay } from './relay.js';
 
 export interface DrainOptions {
-  agServer: AGServer;
+  relay: Relay;
   /** Leaves the cluster and closes the state link (never throws). */
   leave: () => Promise<void>;
   /** Longest the whole drain may take, ms (the leave included). */
@@ -28,41 +28,39 @@ export interface DrainResult {
 
 /** Drains the broker; resolves when it may close. */
 export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
-  const { agServer, logger } = options;
+  const { relay, logger } = options;
   const startedAt = Date.now();
-  const engine = agServer.brokerEngine;
   logger.info(
-    { connections: agServer.clientsCount, subscriptions: subscriptionCount(agServer), channels: engine.subscriptions().length },
-    `drain started: leaving the cluster; relaying until workers have moved their ${engine.subscriptions().length} channels (at most ${options.timeoutMs} ms)`,
+    { connections: relay.connectionCount, subscriptions: relay.subscriptionCount, channels: relay.channelCount },
+    `drain started: leaving the cluster; relaying until workers have moved their ${relay.channelCount} channels (at most ${options.timeoutMs} ms)`,
   );
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), options.timeoutMs);
   });
-  // Listen before the first check, so an unsubscribe between check and wait is not missed.
-  const unsubscribed = engine.listener('unsubscribe').createConsumer();
+  // Listen before the first check, so a channel emptied between check and wait is not missed.
+  let wake: (() => void) | undefined;
+  const stopListening = relay.onChannelEmpty(() => {
+    if (relay.channelCount === 0) wake?.();
+  });
+  const empty = new Promise<'drained'>((resolve) => {
+    wake = () => resolve('drained');
+  });
   let outcome: DrainResult['outcome'] = 'drained';
   try {
     if ((await Promise.race([options.leave().then(() => 'left' as const), deadline])) === 'timeout') {
       outcome = 'timeout';
-    } else {
-      // The engine drops a channel (and emits `unsubscribe`) when its last subscriber leaves,
-      // by unsubscribing or by disconnecting.
-      while (engine.subscriptions().length > 0) {
-        const next = await Promise.race([unsubscribed.next(), deadline]);
-        if (next === 'timeout') {
-          outcome = 'timeout';
-          break;
-        }
-      }
+    } else if (relay.channelCount > 0) {
+      // The relay drops a channel when its last subscriber leaves, by unsubscribing or by disconnecting.
+      outcome = await Promise.race([empty, deadline]);
     }
   } finally {
     clearTimeout(timer);
-    endConsumer(unsubscribed);
+    stopListening();
   }
-  const result: DrainResult = { outcome, durationMs: Date.now() - startedAt, subscriptionsLeft: subscriptionCount(agServer) };
+  const result: DrainResult = { outcome, durationMs: Date.now() - startedAt, subscriptionsLeft: relay.subscriptionCount };
   logger.info(
-    { ...result, connections: agServer.clientsCount, channels: engine.subscriptions().length },
+    { ...result, connections: relay.connectionCount, channels: relay.channelCount },
     `drain finished in ${result.durationMs} ms: ${outcome === 'drained' ? 'no subscriptions left' : `timed out with ${result.subscriptionsLeft} subscriptions left`}`,
   );
   return result;

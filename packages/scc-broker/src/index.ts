@@ -1,6 +1,12 @@
 /** @scc-ts/scc-broker: the pub/sub relay between workers. */
 export { startBrokerServer } from './broker-server.js';
 export type { BrokerServer } from './broker-server.js';
+export { Relay, CLOSE_GRACE_MS } from './relay.js';
+export { MAX_CHANNEL_NAME_LENGTH } from './channel-table.js';
+export { MAX_PEER_WARNINGS_PER_SECOND } from './warning-budget.js';
+export type { RelayOptions, RelayedPacket } from './relay.js';
+export { readRelaySettings } from './relay-settings.js';
+export type { RelaySettings } from './relay-settings.js';
 export { createBrokerStateLink } from './state-link.js';
 export type { BrokerStateLinkOptions } from './state-link.js';
 export { createBrokerMetrics, subscriptionCount } from './metrics.js';

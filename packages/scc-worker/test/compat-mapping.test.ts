@@ -109,9 +109,8 @@ function ourPoolIndex(): (channel: string) => number {
   const pool = new BrokerPool({ uri: 'ws://127.0.0.1:9', size: POOL_SIZE, authKey: null, retryDelayMs: 60_000, reconnectRandomnessMs: 0, logger, onPacket: () => {} });
   pool.close();
   pools.push(pool);
-  // clientFor is the pool's one routing decision; each client's query names its poolIndex.
-  const inner = pool as unknown as { clientFor(channel: string): { options: { query: { poolIndex: string } } } };
-  return (channel) => Number(inner.clientFor(channel).options.query.poolIndex);
+  // The pool's one routing decision: which link (by its poolIndex query value) carries the channel.
+  return (channel) => pool.poolIndexFor(channel);
 }
 
 function originalPoolIndex(): (channel: string) => number {

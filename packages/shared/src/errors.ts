@@ -107,3 +107,26 @@ export class InvalidEventError extends SccError {
 export class PacketTooDeepError extends SccError {
   override readonly name = 'PacketTooDeepError';
 }
+
+/** A frame on an internal SocketCluster link is not JSON or not a packet (sc-wire.ts); it was dropped. */
+export class InvalidFrameError extends SccError {
+  override readonly name = 'InvalidFrameError';
+}
+
+/**
+ * A subscribe or unsubscribe was refused. socketcluster-server's name for it, kept because peers
+ * (socketcluster-client, our tests of the original) match on it; the message names the cause.
+ */
+export class BrokerError extends SccError {
+  override readonly name = 'BrokerError';
+}
+
+/** A request on a broker link failed because the link closed before its answer (or is closed); nothing is known to have been relayed. */
+export class BrokerPublishError extends SccError {
+  override readonly name = 'BrokerPublishError';
+}
+
+/** A request on an internal link got no answer within its ack timeout. */
+export class AckTimeoutError extends SccError {
+  override readonly name = 'AckTimeoutError';
+}

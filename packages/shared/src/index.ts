@@ -7,6 +7,8 @@ export {
   READY_PATH,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   HANDSHAKE_REJECTION_CLOSE_CODE,
+  UPGRADE_REJECTION_HTTP_STATUS,
+  NO_AUTH_KEY_QUERY_VALUE,
   STATE_SHUTDOWN_CLOSE_CODE,
   StateQuery,
   BrokerQuery,
@@ -33,6 +35,10 @@ export {
   InvalidChannelError,
   InvalidEventError,
   PacketTooDeepError,
+  InvalidFrameError,
+  BrokerError,
+  AckTimeoutError,
+  BrokerPublishError,
 } from './errors.js';
 export type { SccErrorOptions } from './errors.js';
 export {
@@ -173,3 +179,23 @@ export type { ListenerConsumer } from './consumer.js';
 export { TickBatcher } from './tick-batch.js';
 export type { Batchable } from './tick-batch.js';
 export { internalCodec } from './codec.js';
+export {
+  ScEvent,
+  ScCloseCode,
+  SC_PING,
+  SC_LEGACY_PING,
+  SC_LEGACY_PONG,
+  DEFAULT_SC_PING_INTERVAL_MS,
+  DEFAULT_SC_PING_TIMEOUT_MS,
+  parseFrame,
+  toPacket,
+  shortName,
+  dehydrateError,
+  encodeValue,
+  encodeEvent,
+  encodePublishText,
+  encodeResponse,
+  encodeErrorResponse,
+  encodeBatch,
+} from './sc-wire.js';
+export type { ScEventPacket, ScResponsePacket, ScPacket, ScErrorPayload } from './sc-wire.js';

@@ -65,6 +65,15 @@ export const STARTUP_DELAY_REFUSAL_MESSAGE = 'The server is waiting for initial 
 /** Close code socketcluster-server uses when handshake middleware blocks a socket (we use it likewise). */
 export const HANDSHAKE_REJECTION_CLOSE_CODE = 4008;
 
+/** HTTP status of an upgrade refused for a wrong auth key (socketcluster-server's answer when upgrade middleware blocks). */
+export const UPGRADE_REJECTION_HTTP_STATUS = 401;
+
+/**
+ * Value a peer without an auth key sends as `authKey`: socketcluster-client serialises a null
+ * query value as the literal string "null", and original peers rely on that.
+ */
+export const NO_AUTH_KEY_QUERY_VALUE = 'null';
+
 /** Close code (WebSocket "Going Away") the state server closes its peers' sockets with when it shuts down. */
 export const STATE_SHUTDOWN_CLOSE_CODE = 1001;
 

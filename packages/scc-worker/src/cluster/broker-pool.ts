@@ -1,10 +1,11 @@
 /**
- * The worker's connections to one broker: `clientPoolSize` socketcluster-clients with query
- * `authKey` and `poolIndex`. A channel always uses the same client, chosen by `hashToIndex` as the
- * original does, so its subscribe and its publishes share one ordered connection.
+ * The worker's connections to one broker: `size` links (broker-link.ts, our own SocketCluster
+ * client on `ws`) with query `authKey` and `poolIndex`. A channel always uses the same link,
+ * chosen by `hashToIndex` as the original does, so its subscribe and its publishes share one
+ * ordered connection.
  */
-import socketClusterClient from 'socketcluster-client';
-import { hashToIndex, internalCodec, parseInstanceUri, type ClientSocket, type Logger, type TickBatcher } from '@scc-ts/shared';
+import { BrokerQuery, NO_AUTH_KEY_QUERY_VALUE, SOCKETCLUSTER_PATH, ScEvent, hashToIndex, parseInstanceUri, type Logger } from '@scc-ts/shared';
+import { BrokerLink } from './broker-link.js';
 
 export interface BrokerPoolOptions {
   uri: string;
@@ -15,21 +16,18 @@ export interface BrokerPoolOptions {
   logger: Logger;
   /** Receives every packet the broker relays on a channel this pool subscribed. */
   onPacket: (channel: string, packet: unknown) => void;
-  /** Combines what is sent on a connection in one event-loop turn into one frame; none sends each at once. */
-  frames?: TickBatcher;
-  /** Called when the pool goes down (a client lost its connection) or comes back (all connected). */
+  /** Called when the pool goes down (a link lost its connection) or comes back (all connected). */
   onStatus?: (up: boolean) => void;
+  /** How long a publish or barrier waits for the broker's answer, ms; default DEFAULT_LINK_ACK_TIMEOUT_MS (10000). */
+  ackTimeoutMs?: number;
 }
 
 /** Channel of barrier publishes; no worker subscribes to it, so a broker relays them nowhere. */
 const BARRIER_CHANNEL = 'scc-ts/barrier';
 
-/** How long `subscribe()`'s promise waits for the broker's acknowledgement before giving up, ms. */
-const SUBSCRIBE_ACK_WAIT_MS = 5000;
-
 export class BrokerPool {
   readonly uri: string;
-  private readonly clients: ClientSocket[] = [];
+  private readonly links: BrokerLink[] = [];
   private readonly options: BrokerPoolOptions;
   private closed = false;
   private up = false;
@@ -38,66 +36,29 @@ export class BrokerPool {
     this.options = options;
     this.uri = options.uri;
     const target = parseInstanceUri(options.uri);
+    const base = `${target.secure ? 'wss' : 'ws'}://${target.hostname}:${target.port}${SOCKETCLUSTER_PATH}`;
     for (let poolIndex = 0; poolIndex < options.size; poolIndex++) {
-      const client = socketClusterClient.create({
-        hostname: target.hostname,
-        port: target.port,
-        secure: target.secure,
-        // A fresh query object per client: the original shares one, so every client reports the last poolIndex.
-        query: { authKey: options.authKey as string, poolIndex: String(poolIndex) },
-        // The same JSON on the wire, without sc-formatter's per-value binary check (see codec.ts).
-        codecEngine: internalCodec,
-        autoReconnectOptions: {
-          initialDelay: options.retryDelayMs,
-          randomness: options.reconnectRandomnessMs,
-          multiplier: 1,
-          maxDelay: options.retryDelayMs + options.reconnectRandomnessMs,
-        },
-      });
-      this.watch(client, poolIndex);
-      this.receiveDirectly(client);
-      this.clients.push(client);
+      // Each link its own poolIndex (the original shares one query object, so all report the last).
+      const query = new URLSearchParams([
+        [BrokerQuery.AuthKey, options.authKey ?? NO_AUTH_KEY_QUERY_VALUE],
+        [BrokerQuery.PoolIndex, String(poolIndex)],
+      ]);
+      this.links.push(
+        new BrokerLink({
+          url: `${base}?${query.toString()}`,
+          label: `broker ${options.uri} [${poolIndex}]`,
+          retryDelayMs: options.retryDelayMs,
+          reconnectRandomnessMs: options.reconnectRandomnessMs,
+          ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
+          logger: options.logger,
+          onPacket: options.onPacket,
+          onChange: () => this.updateStatus(),
+        }),
+      );
     }
   }
 
-  private watch(client: ClientSocket, poolIndex: number): void {
-    const { logger } = this.options;
-    void (async () => {
-      for await (const { error } of client.listener('error')) {
-        logger.warn(`broker ${this.uri} [${poolIndex}]: ${error.name}: ${error.message}`);
-      }
-    })();
-    void (async () => {
-      for await (const _ of client.listener('connect')) {
-        logger.info(`connected to broker ${this.uri} [${poolIndex}]`);
-        this.updateStatus();
-      }
-    })();
-    void (async () => {
-      for await (const _ of client.listener('close')) this.updateStatus();
-    })();
-  }
-
-  /**
-   * socketcluster-client hands each relayed packet to the channel's async stream (a promise and a
-   * consumer step per packet, the largest cost of receiving); the pool takes every channel's packets
-   * straight from the client's demultiplexer instead, synchronously and in arrival order. The
-   * channels' streams are then never written to and need no consumer.
-   */
-  private receiveDirectly(client: ClientSocket): void {
-    const demux = (client as unknown as { _channelDataDemux?: { write(channel: string, data: unknown): void } })._channelDataDemux;
-    if (!demux || typeof demux.write !== 'function') throw new TypeError('socketcluster-client without a channel data demultiplexer: unsupported version');
-    const { logger, onPacket } = this.options;
-    demux.write = (channel, data) => {
-      try {
-        onPacket(channel, data);
-      } catch (error) {
-        // Never let a delivery problem unwind into the client's message handling.
-        logger.error(`delivering a packet on ${channel} failed: ${(error as Error).stack ?? String(error)}`);
-      }
-    };
-  }
-
+  /** A link opened or lost its connection: reports changes of the whole pool. */
   private updateStatus(): void {
     if (this.closed) return;
     const up = this.connected;
@@ -106,25 +67,23 @@ export class BrokerPool {
     this.options.onStatus?.(up);
   }
 
-  private clientFor(channel: string): ClientSocket {
-    return this.clients[hashToIndex(channel, this.clients.length)] as ClientSocket;
+  /** The poolIndex of the link that carries `channel` (hashToIndex, as the original's pool). */
+  poolIndexFor(channel: string): number {
+    return hashToIndex(channel, this.links.length);
   }
 
-  /** The channel's client, batching its frames for this turn when it is open. */
-  private senderFor(channel: string): ClientSocket {
-    const client = this.clientFor(channel);
-    if (this.options.frames && client.state === client.OPEN) this.options.frames.touch(client);
-    return client;
+  private linkFor(channel: string): BrokerLink {
+    return this.links[this.poolIndexFor(channel)] as BrokerLink;
   }
 
-  /** Whether every client of the pool is connected. */
+  /** Whether every link of the pool is connected (handshake done). */
   get connected(): boolean {
-    return this.clients.every((c) => c.state === c.OPEN);
+    return this.links.every((link) => link.open);
   }
 
   /** Whether the channel is subscribed (or pending) on this broker. */
   isSubscribed(channel: string): boolean {
-    return this.clientFor(channel).isSubscribed(channel, true);
+    return this.linkFor(channel).isSubscribed(channel, true);
   }
 
   /**
@@ -133,55 +92,43 @@ export class BrokerPool {
    * it to know when packets published to this broker reach us.
    */
   subscribe(channel: string): Promise<void> {
-    const client = this.clientFor(channel);
-    if (client.isSubscribed(channel, false)) return Promise.resolve();
-    if (!client.isSubscribed(channel, true)) client.subscribe(channel);
-    const ag = client.channel(channel);
-    return ag.listener('subscribe').once(SUBSCRIBE_ACK_WAIT_MS).then(
-      () => undefined,
-      () => undefined,
-    );
+    return this.linkFor(channel).subscribe(channel);
   }
 
-  /** Unsubscribes the channel here and ends its stream. */
+  /** Unsubscribes the channel here; its packets are no longer delivered. */
   unsubscribe(channel: string): void {
-    const client = this.clientFor(channel);
-    void client.unsubscribe(channel);
-    client.closeChannel(channel);
+    this.linkFor(channel).unsubscribe(channel);
   }
 
   /** Channels subscribed or pending on this broker. */
   subscriptions(): string[] {
-    return this.clients.flatMap((c) => c.subscriptions(true));
+    return this.links.flatMap((link) => [...link.subscriptions.keys()]);
   }
 
   /** Publishes a packet; resolves when the broker acknowledges it (it has relayed the packet). */
   async publish(channel: string, packet: unknown): Promise<void> {
-    await this.senderFor(channel).invokePublish(channel, packet);
+    await this.linkFor(channel).invoke(ScEvent.Publish, { channel, data: packet });
   }
 
   /** Publishes a packet without asking for an acknowledgement (the broker sends no answer). */
   transmit(channel: string, packet: unknown): Promise<void> {
-    return this.senderFor(channel).transmitPublish(channel, packet);
+    this.linkFor(channel).transmit(ScEvent.Publish, { channel, data: packet });
+    return Promise.resolve();
   }
 
   /**
-   * Resolves once the broker has processed everything sent before on every client of the pool: an
+   * Resolves once the broker has processed everything sent before on every link of the pool: an
    * acknowledged publish to a channel nobody subscribes, queued behind them on each connection.
    * Never rejects (a dead connection has nothing left to deliver).
    */
   barrier(): Promise<void> {
-    return Promise.all(this.clients.map((client) => client.invokePublish(BARRIER_CHANNEL, null).catch(() => undefined))).then(() => undefined);
+    return Promise.all(this.links.map((link) => link.invoke(ScEvent.Publish, { channel: BARRIER_CHANNEL, data: null }).catch(() => undefined))).then(() => undefined);
   }
 
-  /** Disconnects every client and ends every channel stream. Safe to call twice. */
+  /** Disconnects every link and stops every timer. Safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const client of this.clients) {
-      client.disconnect();
-      client.closeAllChannels();
-      client.closeAllListeners();
-    }
+    for (const link of this.links) link.close();
   }
 }

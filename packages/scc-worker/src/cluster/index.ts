@@ -5,7 +5,7 @@
  *   broker → broker-pool packet → deliver() → brokerEngine.invokePublish → local subscribers.
  */
 import { EventEmitter } from 'node:events';
-import { TickBatcher, consume, parsePublishPacket, type ListenerConsumer, type AGServer, type Readiness } from '@scc-ts/shared';
+import { consume, parsePublishPacket, type ListenerConsumer, type AGServer, type Readiness } from '@scc-ts/shared';
 import { BrokerPool } from './broker-pool.js';
 import { PublishBatcher } from './batcher.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
@@ -81,8 +81,6 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   private readonly link: WorkerStateLink;
   private readonly batcher: PublishBatcher | null;
   private readonly publisher: Publisher;
-  /** One frame per broker connection per event-loop turn. */
-  private readonly frames = new TickBatcher();
   private readonly sequencer: Sequencer;
   private readonly stopConsumers: Array<() => void> = [];
   private workers: string[] = [];
@@ -124,7 +122,6 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
           reconnectRandomnessMs: this.options.stateServerReconnectRandomness,
           logger,
           onPacket: (channel, packet) => this.deliver(channel, packet),
-          frames: this.frames,
           onStatus: (up) => {
             if (!up) logger.warn(`broker ${uri} is down: its channels go to the next broker until the state server decides`);
             this.router.setBrokerStatus(uri, up);
@@ -313,7 +310,6 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       await this.link.leave();
       await this.link.close();
       this.publisher.close();
-      this.frames.close();
       this.sequencer.close();
       this.router.close();
     })();
