@@ -40,7 +40,7 @@
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { SystemName } from './lib/chaos-cluster.js';
+import type { SystemName } from '../harness/chaos/scenarios.js';
 import { formatScenario } from './lib/chaos-report.js';
 import {
   assertionFailures,
@@ -50,7 +50,7 @@ import {
   SCENARIO_IDS,
   type ChaosOptions,
   type ScenarioId,
-} from './lib/chaos-scenarios.js';
+} from '../harness/chaos/scenarios.js';
 
 
 function fail(message: string): never {

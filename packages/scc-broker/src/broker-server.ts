@@ -25,6 +25,7 @@ import {
   ServerFrames,
   batchServerFrames,
   internalCodec,
+  LogEvent,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
 import { installFastRelay } from './fast-relay.js';
@@ -115,7 +116,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     port,
     logger,
     onJoined: () => {
-      lifecycle.info(`${wasJoined ? 're-joined' : 'joined'} the cluster at state server ${config.stateServerHost}:${config.stateServerPort}`);
+      lifecycle.info({ event: LogEvent.Joined, rejoin: wasJoined }, `${wasJoined ? 're-joined' : 'joined'} the cluster at state server ${config.stateServerHost}:${config.stateServerPort}`);
       wasJoined = true;
     },
   });

@@ -102,6 +102,8 @@ export {
 } from './config.js';
 export type { Env, StateConfig, BrokerConfig, WorkerConfig, WorkerClusterConfig, StateLinkConfig } from './config.js';
 export { createLogger, lifecycleLogger, pinoLevel } from './logger.js';
+export { LogEvent } from './log-events.js';
+export type { LogEventName } from './log-events.js';
 export type { Logger, LoggerOptions, LogFormat, SccLogLevel } from './logger.js';
 export { handleHealthRequest, notFound } from './http.js';
 export type { Readiness } from './http.js';

@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import socketClusterClient from 'socketcluster-client';
-import { chaosChannel, type ChaosLog, type Interval, type PublisherLog, type SubscriberLog } from './chaos-checker.js';
+import { chaosChannel, type ChaosLog, type Interval, type PublisherLog, type SubscriberLog } from './checker.js';
 
 type Client = ReturnType<typeof socketClusterClient.create>;
 
