@@ -155,12 +155,20 @@ export class ServiceProcess {
     writeFileSync(file, `${lines.join('\n')}\n`);
   }
 
+  /** Sends `signal` by pid unless the process has exited (it may exit between the check and the kill). */
+  private signal(signal: NodeJS.Signals): void {
+    if (!this.alive) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+
   /** Sends `signal` by pid, SIGKILLs after `timeoutMs` if still alive, and resolves with the exit. Safe to call twice. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<ExitStatus> {
-    if (this.alive) process.kill(this.pid, signal);
-    const timer = setTimeout(() => {
-      if (this.alive) process.kill(this.pid, 'SIGKILL');
-    }, timeoutMs);
+    this.signal(signal);
+    const timer = setTimeout(() => this.signal('SIGKILL'), timeoutMs);
     try {
       return await this.exited;
     } finally {

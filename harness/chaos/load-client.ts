@@ -1,4 +1,4 @@
-/** The orchestrator's handle on the load generator process (chaos-load.ts), over an IPC channel. */
+/** The orchestrator's handle on the load generator process (load.ts), over an IPC channel. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
