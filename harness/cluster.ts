@@ -75,6 +75,7 @@ export class Cluster {
   /** Processes replaced by a restart (kept for writeLogs). */
   readonly retired: ServiceProcess[] = [];
   private closed = false;
+  private brokersStarted = 0;
   private readonly timeoutMs: number;
 
   private constructor(readonly options: Readonly<ClusterOptions>) {
@@ -145,7 +146,8 @@ export class Cluster {
 
   /** Starts one more broker (on `port`, or a free one) and resolves once the state server lists it. */
   async addBroker(port?: number, env: Readonly<Record<string, string>> | undefined = this.options.brokerEnv): Promise<ServiceProcess> {
-    const options = this.serviceOptions('broker', this.brokers.length, env, port);
+    // Counted before any await: brokers started together still get distinct indexes (and names).
+    const options = this.serviceOptions('broker', this.brokersStarted++, env, port);
     const broker = this.system === 'ours' ? await startBroker(this.statePort, options) : await startOriginalBroker(this.statePort, options);
     this.brokers.push(broker);
     await waitForMembers(this.statePort, { brokers: [uriOf(broker)] }, { timeoutMs: this.timeoutMs, process: broker });
@@ -172,9 +174,9 @@ export class Cluster {
     const brokers = this.brokers.filter((b) => b.alive).length;
     const from = (i: number): number => (typeof marks === 'number' ? marks : (marks[i] ?? 0));
     if (!this.hasEvents) {
-      // Another checkout's log lines may carry no events: its workers joined after every broker, so
-      // their join reply held every broker, and /ready says each link is up.
-      await waitForMembers(this.statePort, { brokerCount: brokers, workerCount: this.workers.length, settled: true }, { timeoutMs: this.timeoutMs });
+      // Without events (another checkout's lines may predate them; pretty logs): the workers joined
+      // after every broker, so their join reply held every broker, and /ready said each link is up.
+      await waitForMembers(this.statePort, { brokerCount: brokers, workerCount: this.workers.length }, { timeoutMs: this.timeoutMs });
       return;
     }
     await Promise.all(
