@@ -13,6 +13,7 @@ import { primeChannels } from './clients.js';
 import { startCluster } from './cluster.js';
 import { stopAll, type ServiceProcess } from './service-process.js';
 import { crashReport, type CrashReport } from './fuzz-campaign.js';
+import { RawSocket, scUrl } from './raw.js';
 
 const SAMPLER = fileURLToPath(new URL('./heap-sampler.cjs', import.meta.url));
 
@@ -126,6 +127,40 @@ function destroy(client: Client): void {
   client.closeAllProcedures();
 }
 
+/** Churn counts, shared by every churner. */
+interface Churn {
+  connections: number;
+  subscriptions: number;
+  publishes: number;
+  errors: number;
+}
+
+/** Bound on each raw call of a dropping client, ms. */
+const RAW_CALL_TIMEOUT_MS = 5000;
+
+/** A churn client that handshakes, subscribes, publishes over a raw socket and then drops the TCP connection. */
+async function droppingClient(port: number, channels: string[], n: number, churn: Churn): Promise<void> {
+  const raw = new RawSocket(scUrl(port));
+  try {
+    if ((await raw.handshake(RAW_CALL_TIMEOUT_MS)).kind !== 'replied') throw new Error('handshake failed');
+    churn.connections += 1;
+    for (const channel of channels) {
+      if ((await raw.outcome(raw.invoke('#subscribe', { channel }), RAW_CALL_TIMEOUT_MS)).kind !== 'replied') throw new Error('subscribe failed');
+      churn.subscriptions += 1;
+    }
+    for (let k = 0; k < 1 + (n % 5); k++) {
+      const outcome = await raw.outcome(raw.invoke('#publish', { channel: channels[k % channels.length]!, data: { churn: n, k, pad: 'x'.repeat(n % 512) } }), RAW_CALL_TIMEOUT_MS);
+      if (outcome.kind !== 'replied') throw new Error('publish failed');
+      churn.publishes += 1;
+    }
+    await new Promise((r) => setTimeout(r, 20 + (n % 10) * 30));
+  } catch {
+    churn.errors += 1;
+  } finally {
+    raw.terminate();
+  }
+}
+
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
   const env = { NODE_OPTIONS: `--require ${SAMPLER}`, SCC_SOAK_SAMPLE_MS: String(options.sampleMs) };
@@ -188,16 +223,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     });
 
     // Churn: short-lived clients connect, subscribe, publish, and leave in different ways.
-    const churn = { connections: 0, subscriptions: 0, publishes: 0, errors: 0 };
+    const churn: Churn = { connections: 0, subscriptions: 0, publishes: 0, errors: 0 };
     let seq = 0;
     const churner = async (lane: number): Promise<void> => {
       for (let round = 0; Date.now() < deadline && round < 1_000_000; round++) {
         const n = seq++;
-        const client = createClient(ports[(lane + round) % ports.length]!);
+        const port = ports[(lane + round) % ports.length]!;
+        const mine = Array.from({ length: 1 + (n % 3) }, (_, k) => `soak/churn/${(n * 7 + k * 13) % 200}`);
+        if (n % 4 === 0) {
+          // Some drop the TCP connection without a close: a raw SocketCluster socket, since the
+          // client library has no public way to do that.
+          await droppingClient(port, mine, n, churn);
+          continue;
+        }
+        const client = createClient(port);
         try {
           await client.listener('connect').once(5000);
           churn.connections += 1;
-          const mine = Array.from({ length: 1 + (n % 3) }, (_, k) => `soak/churn/${(n * 7 + k * 13) % 200}`);
           const subs = mine.map((c) => client.subscribe(c));
           await Promise.all(subs.map((s) => s.listener('subscribe').once(5000)));
           churn.subscriptions += subs.length;
@@ -210,8 +252,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         } catch {
           churn.errors += 1;
         } finally {
-          // Some leave cleanly, some drop the TCP connection.
-          if (n % 4 === 0) (client as unknown as { transport?: { socket?: { terminate?: () => void } } }).transport?.socket?.terminate?.();
+          // The rest leave cleanly (after unsubscribing, for every third).
           destroy(client);
         }
       }
