@@ -222,6 +222,19 @@ export class Cluster {
     if (this.hasEvents || this.system === 'original') await waitForBrokers(restarted, brokers, 0, this.timeoutMs);
   }
 
+  /** Stops broker `index` with `signal`, starts it again on the same port and waits until the state server lists it again. */
+  async restartBroker(index: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<ServiceProcess> {
+    const broker = this.brokers[index]!;
+    await broker.stop(signal, this.timeoutMs);
+    this.retired.push(broker);
+    const since = Date.now();
+    const options = this.serviceOptions('broker', index, this.options.brokerEnv, broker.port);
+    const restarted = this.system === 'ours' ? await startBroker(this.statePort, options) : await startOriginalBroker(this.statePort, options);
+    this.brokers[index] = restarted;
+    await waitForMembers(this.statePort, { brokers: [uriOf(restarted)], since }, { timeoutMs: this.timeoutMs, process: restarted });
+    return restarted;
+  }
+
   /** Every process started, live or not, state first. */
   all(): ServiceProcess[] {
     return [this.state, ...this.brokers, ...this.workers].filter(Boolean);

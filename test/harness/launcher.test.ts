@@ -73,15 +73,20 @@ describe('harness', () => {
     for (const p of cluster.all()) expect(p.alive).toBe(false);
   });
 
-  it('starts the original system and restarts a worker on its port', async () => {
+  it('starts the original system and restarts a worker and a broker on their ports', async () => {
     const cluster = await Cluster.start({ system: 'original', brokers: 2, workers: 2, fixedPorts: true });
     try {
       const port = cluster.workers[1]!.port;
       await cluster.restartWorker(1, 'SIGTERM');
       expect(cluster.workers[1]!.port).toBe(port);
-      expect(cluster.retired).toHaveLength(1);
+      const brokerPort = cluster.brokers[0]!.port;
+      const broker = await cluster.restartBroker(0, 'SIGKILL');
+      expect(broker.port).toBe(brokerPort);
+      expect(cluster.brokers[0]).toBe(broker);
+      expect(cluster.retired).toHaveLength(2);
       const view = await clusterSnapshot(cluster.statePort);
       expect(view.workers.map((w) => w.uri)).toContain(uriOf(port));
+      expect(view.brokers.map((b) => b.uri)).toContain(uriOf(brokerPort));
     } finally {
       await cluster.close();
     }
