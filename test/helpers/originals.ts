@@ -8,7 +8,6 @@ import { startOriginalBroker as startBroker, startOriginalWorker as startWorker 
 import type { ServiceProcess } from '../../harness/service-process.js';
 
 export { ORIGINAL_VERSIONS, uriOf, waitForBrokers } from '../../harness/services.js';
-export { freePort } from '../../harness/ports.js';
 
 /** scc-broker 10.0.1 on a free port, joined to 127.0.0.1:statePort; resolves once it serves /health-check (see `waitForJoin`). */
 export function startOriginalBroker(statePort: number, env: Record<string, string> = {}): Promise<ServiceProcess> {
