@@ -8,8 +8,8 @@
  *
  * Each (system, scenario) runs on a fresh cluster of child processes on 127.0.0.1: our scc-state, brokers,
  * and workers A and B. System "ours" = packages/scc-broker + packages/scc-worker; "original" =
- * scc-broker@10.0.1 + socketcluster-server with scc-broker-client@9.2.0 (bench/lib/original-worker.mjs),
- * coordinated by our scc-state. A separate load-generator process (bench/lib/chaos-load.ts) has one
+ * scc-broker@10.0.1 + socketcluster-server with scc-broker-client@9.2.0 (harness/original-worker.mjs),
+ * coordinated by our scc-state. A separate load-generator process (harness/chaos/load.ts) has one
  * publisher and one subscriber socket on each worker; every channel is subscribed on both workers and
  * primed (probes heard on every path) before the load starts. Publishers send {p, s, t} round-robin over
  * the channels at the offered rate with invokePublish; a message is published when the worker acks it.
@@ -26,7 +26,7 @@
  *   5  worker B gets SIGTERM and is started again on its port; its clients reconnect (autoReconnect)
  *      and resubscribe                         B re-joined with 2 brokers, B's sockets open, all resubscribed
  *
- * Checker (bench/lib/chaos-checker.ts): a message is EXPECTED at a subscriber socket if its publisher got
+ * Checker (harness/chaos/checker.ts): a message is EXPECTED at a subscriber socket if its publisher got
  * the ack, the subscriber's subscription to the channel was acked before the message was sent (and not
  * lost since), and the subscriber socket stayed connected from before the send until after the drain
  * wait. LOST = expected, never received. DUPLICATED = each extra copy received. OUT OF ORDER = a first
@@ -40,7 +40,7 @@
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { SystemName } from './lib/chaos-cluster.js';
+import type { SystemName } from '../harness/chaos/scenarios.js';
 import { formatScenario } from './lib/chaos-report.js';
 import {
   assertionFailures,
@@ -50,7 +50,7 @@ import {
   SCENARIO_IDS,
   type ChaosOptions,
   type ScenarioId,
-} from './lib/chaos-scenarios.js';
+} from '../harness/chaos/scenarios.js';
 
 
 function fail(message: string): never {

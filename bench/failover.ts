@@ -11,10 +11,13 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { disconnectAll, type Client, type Collector } from '../test/helpers/clients.js';
-import { startBroker, startSubscribedCluster, stopAll, type ServiceProcess, type TestCluster } from '../test/helpers/processes.js';
-import { BrokerSpy } from '../test/helpers/spy.js';
+import { LogEvent, SkeletonRendezvousMapper } from '@scc-ts/shared';
+import { disconnectAll, type Client, type Collector } from '../harness/clients.js';
+import type { Cluster as TestCluster } from '../harness/cluster.js';
+import { stopAll, type ServiceProcess } from '../harness/service-process.js';
+import { startBroker } from '../harness/services.js';
+import { startSubscribedCluster } from '../harness/subscribed.js';
+import { BrokerSpy } from '../harness/spy.js';
 
 const { values } = parseArgs({
   options: { trials: { type: 'string', default: '5' }, channels: { type: 'string', default: '40' }, fast: { type: 'boolean', default: false } },
@@ -144,7 +147,7 @@ async function joinTrial(): Promise<Trial> {
     const after = ownersOf([...cluster.brokers, third].map((b) => b.port));
     const moved = CHANNELS.filter((c) => before.get(c) !== after.get(c));
     const spy = await BrokerSpy.attach(third.port, moved);
-    const joined = await third.waitForLog(/joined the cluster/);
+    const joined = await third.waitForEvent(LogEvent.Joined);
     const joinedAt = Number(joined['time']);
     await until(
       () => moved.every((c) => firstArrivalAfter(traffic, c, joinedAt, (id) => spy.relayed(c, id)) !== undefined),

@@ -8,9 +8,9 @@
  * --burst: connections opened and dropped against each service first (the count is per service).
  */
 import { parseArgs } from 'node:util';
-import { runFuzzCampaign } from '../test/helpers/fuzz-campaign.js';
-import { formatTable } from '../test/helpers/fuzz.js';
-import type { FuzzTarget } from '../test/helpers/fuzz.js';
+import { runFuzzCampaign } from '../harness/fuzz-campaign.js';
+import { formatTable } from '../harness/fuzz.js';
+import type { FuzzTarget } from '../harness/fuzz.js';
 
 const { values } = parseArgs({
   options: {

@@ -35,6 +35,9 @@ export interface LoadConfig {
 }
 
 export interface LoadResult {
+  /** Messages the workload meant to publish (burst: `messages`; paced: rate × duration). */
+  planned: number;
+  /** Messages actually published: less than planned when the run stalled. */
   published: number;
   expected: number;
   delivered: number;
@@ -212,9 +215,11 @@ async function run(config: LoadConfig): Promise<LoadResult> {
   let lost = 0;
   const expectedPublished = published * S;
   for (let i = 0; i < expectedPublished; i++) if (counts[i] === 0) lost += 1;
-  // Messages never published (a stalled burst) are not counted as lost; `published` says how many went out.
+  // Messages never published (a stalled burst) are not counted as lost here; `published` < `planned` says
+  // the run fell short, and the bench reports such a run as not loss-free.
   const sorted = latencies.subarray(0, delivered).sort();
   return {
+    planned: total,
     published,
     expected: expectedPublished,
     delivered,

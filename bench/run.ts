@@ -8,11 +8,15 @@
  *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
  *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
  *              [--size 100] [--publishers 4] [--idle 10000] [--idle-systems …] [--out FILE] [--smoke]
- *              [--cpu-prof worker,broker] [--ours-env KEY=VALUE,…]
+ *              [--cpu-prof worker,broker] [--ours-env KEY=VALUE,…] [--baseline DIR]
+ *
+ * `--baseline DIR` adds the system `baseline`: OUR services run from the checkout DIR (built already),
+ * e.g. `pnpm bench --systems baseline,ours,original,socketio --baseline ../baseline` measures before
+ * and after side by side, alternating like any other system; the ratios include ours ÷ baseline.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadConfig, LoadResult } from './loadgen.js';
@@ -20,7 +24,7 @@ import { selfTimes } from './lib/cpuprofile.js';
 import { LoadGenerator } from './lib/loadgen-process.js';
 import { cpuSeconds, memoryKiB, openFileLimit } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
-import { requireRedis, startSystem, SYSTEMS, type RunningSystem, type SystemName } from './lib/systems.js';
+import { DEFAULT_SYSTEMS, requireRedis, startSystem, SYSTEMS, type RunningSystem, type SystemName } from './lib/systems.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const WORKLOADS = ['hop', 'fanout'] as const;
@@ -37,7 +41,7 @@ function parseFlags() {
   try {
     return parseArgs({
       options: {
-        systems: { type: 'string', default: SYSTEMS.join(',') },
+        systems: { type: 'string' },
         workloads: { type: 'string', default: WORKLOADS.join(',') },
         rounds: { type: 'string' },
         'hop-channels': { type: 'string' },
@@ -55,6 +59,7 @@ function parseFlags() {
         smoke: { type: 'boolean', default: false },
         'cpu-prof': { type: 'string', default: '' },
         'ours-env': { type: 'string', default: '' },
+        baseline: { type: 'string' },
       },
     }).values;
   } catch (error) {
@@ -70,14 +75,24 @@ function intFlag(name: keyof typeof flags, full: number, smoke: number, min = 1)
   if (!Number.isInteger(value) || value < min) usage(`--${name}=${String(raw)}: must be an integer ≥ ${min}`);
   return value;
 }
-function listFlag<T extends string>(name: 'systems' | 'workloads' | 'idle-systems', allowed: readonly T[]): T[] {
-  const items = String(flags[name]).split(',').filter(Boolean);
+function listFlag<T extends string>(name: 'systems' | 'workloads' | 'idle-systems', allowed: readonly T[], fallback?: readonly T[]): T[] {
+  const raw = flags[name] ?? fallback?.join(',');
+  const items = String(raw).split(',').filter(Boolean);
   const bad = items.filter((s) => !allowed.includes(s as T));
-  if (bad.length || items.length === 0) usage(`--${name}=${String(flags[name])}: choose from ${allowed.join(', ')}`);
+  if (bad.length || items.length === 0) usage(`--${name}=${String(raw)}: choose from ${allowed.join(', ')}`);
   return items as T[];
 }
 
-const systems = listFlag('systems', SYSTEMS);
+/** The checkout the baseline system runs from (`--baseline DIR`), checked before anything starts. */
+const baselineRoot = flags.baseline === undefined ? undefined : resolve(flags.baseline);
+if (baselineRoot !== undefined) {
+  for (const pkg of ['scc-state', 'scc-broker', 'scc-worker']) {
+    const entry = join(baselineRoot, 'packages', pkg, 'dist', 'server.js');
+    if (!existsSync(entry)) usage(`--baseline ${flags.baseline}: ${entry} not found (build that checkout first: pnpm install && pnpm build)`);
+  }
+}
+const systems = listFlag('systems', SYSTEMS, baselineRoot === undefined ? DEFAULT_SYSTEMS : ['baseline', ...DEFAULT_SYSTEMS]);
+if (systems.includes('baseline') && baselineRoot === undefined) usage('--systems includes baseline: give the checkout to run it from with --baseline DIR');
 const workloads = listFlag('workloads', WORKLOADS);
 /** Systems whose idle memory is measured (default: all of --systems). */
 const idleSystems = flags['idle-systems'] === undefined ? systems : listFlag('idle-systems', systems);
@@ -156,7 +171,8 @@ interface IdleRecord {
 async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator) => Promise<T>): Promise<T> {
   // The generator forks (and compiles under tsx) while the system starts.
   const gen = new LoadGenerator();
-  const sys = await startSystem(name, { cpuProf: name === 'ours' ? cpuProf : new Set(), cpuProfDir, oursEnv }).catch(async (error: unknown) => {
+  const ourKind = name === 'ours' || name === 'baseline';
+  const sys = await startSystem(name, { cpuProf: ourKind ? cpuProf : new Set(), cpuProfDir, oursEnv, ...(baselineRoot !== undefined && { baselineRoot }) }).catch(async (error: unknown) => {
     await gen.close();
     throw error;
   });
@@ -231,7 +247,8 @@ for (let r = 1; r <= settings.rounds; r++) {
       const l = record.load;
       console.log(
         `round ${r} ${workload.padEnd(6)} ${name.padEnd(8)} ${round(l.deliveriesPerS)} deliveries/s, p99 ${round(l.latencyMs.p99)} ms, ` +
-          `${record.cpuUsPerDelivery} µs CPU/delivery, lost ${l.lost}, dup ${l.duplicated}${l.misrouted ? `, misrouted ${l.misrouted}` : ''}`,
+          `${record.cpuUsPerDelivery} µs CPU/delivery, lost ${l.lost}, dup ${l.duplicated}${l.misrouted ? `, misrouted ${l.misrouted}` : ''}` +
+          `${l.published < l.planned ? `, SENT ONLY ${l.published} OF ${l.planned}` : ''}`,
       );
     }
   }
@@ -255,6 +272,8 @@ interface Summary {
   loadgenCpuUsPerDelivery: number;
   lost: number;
   duplicated: number;
+  /** Planned messages never sent (a stalled run), over every run. */
+  unsent: number;
   runs: number;
 }
 const summary: Partial<Record<Workload, Partial<Record<SystemName, Summary>>>> = {};
@@ -274,6 +293,7 @@ for (const workload of workloads) {
       loadgenCpuUsPerDelivery: m((r) => (r.loadgenCpuS * 1e6) / Math.max(1, r.load.delivered)),
       lost: rs.reduce((n, r) => n + r.load.lost, 0),
       duplicated: rs.reduce((n, r) => n + r.load.duplicated + r.load.misrouted, 0),
+      unsent: rs.reduce((n, r) => n + (r.load.planned - r.load.published), 0),
       runs: rs.length,
     };
   }
@@ -285,9 +305,12 @@ for (const name of systems) {
   if (xs.length) idleSummary[name] = round(median(xs));
 }
 
+/** The systems ours is divided by, baseline first (before/after), then the others. */
+const RATIO_BASES = ['baseline', 'original', 'socketio', 'ceiling'] as const;
+
 /** ours ÷ other for each figure (throughput > 1 is better for ours; latency, CPU and memory < 1 are). */
 const ratios: Record<string, Record<string, number>> = {};
-for (const other of ['original', 'socketio', 'ceiling'] as const) {
+for (const other of RATIO_BASES) {
   if (!systems.includes('ours') || !systems.includes(other)) continue;
   const r: Record<string, number> = {};
   for (const workload of workloads) {
@@ -306,7 +329,7 @@ for (const other of ['original', 'socketio', 'ceiling'] as const) {
  * back to back) and then the median: steadier than a ratio of medians when the machine's load drifts.
  */
 const pairedRatios: Record<string, Record<string, number>> = {};
-for (const other of ['original', 'socketio', 'ceiling'] as const) {
+for (const other of RATIO_BASES) {
   if (!systems.includes('ours') || !systems.includes(other)) continue;
   const r: Record<string, number> = {};
   for (const workload of workloads) {
@@ -332,7 +355,7 @@ for (const workload of workloads) {
     Object.fromEntries(
       Object.entries(summary[workload]!).map(([name, s]) => [
         name,
-        { 'deliveries/s': s.deliveriesPerS, 'p50 ms': s.p50Ms, 'p95 ms': s.p95Ms, 'p99 ms': s.p99Ms, 'max ms': s.maxMs, 'CPU µs/delivery': s.cpuUsPerDelivery, 'peak RSS MiB': s.peakRssMiB, 'loadgen µs/delivery': s.loadgenCpuUsPerDelivery, lost: s.lost, dup: s.duplicated },
+        { 'deliveries/s': s.deliveriesPerS, 'p50 ms': s.p50Ms, 'p95 ms': s.p95Ms, 'p99 ms': s.p99Ms, 'max ms': s.maxMs, 'CPU µs/delivery': s.cpuUsPerDelivery, 'peak RSS MiB': s.peakRssMiB, 'loadgen µs/delivery': s.loadgenCpuUsPerDelivery, lost: s.lost, dup: s.duplicated, unsent: s.unsent },
       ]),
     ),
   );
@@ -352,18 +375,24 @@ let profiles: Record<string, ReturnType<typeof selfTimes>> | undefined;
 if (cpuProf.size) {
   profiles = {};
   const files = readdirSync(cpuProfDir).filter((f) => f.endsWith('.cpuprofile'));
-  for (const role of cpuProf) {
-    const mine = files.filter((f) => f.startsWith(`ours-${role}-`)).map((f) => join(cpuProfDir, f));
-    if (!mine.length) continue;
-    profiles[role] = selfTimes(mine);
-    console.log(`\nours ${role}: top self time over ${mine.length} profile(s) in ${cpuProfDir} (${profiles[role].totalMs} ms busy)`);
-    console.table(profiles[role].functions.map((f) => ({ 'self ms': f.ms, share: f.share, function: f.fn })));
+  for (const kind of ['ours', 'baseline'] as const) {
+    for (const role of cpuProf) {
+      const mine = files.filter((f) => f.startsWith(`${kind}-${role}-`)).map((f) => join(cpuProfDir, f));
+      if (!mine.length) continue;
+      // Ours keep their bare role as the key (as before); the baseline's are prefixed.
+      const key = kind === 'ours' ? role : `${kind}-${role}`;
+      profiles[key] = selfTimes(mine);
+      console.log(`\n${kind} ${role}: top self time over ${mine.length} profile(s) in ${cpuProfDir} (${profiles[key].totalMs} ms busy)`);
+      console.table(profiles[key].functions.map((f) => ({ 'self ms': f.ms, share: f.share, function: f.fn })));
+    }
   }
 }
 
-const lossFree = runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0);
-const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, systems, workloads, lossFree, summary, idle: idleSummary, ratios, pairedRatios, profiles, runs, idleRuns: idles };
+// A run that stalled before sending every planned message is not loss-free: what it never sent was
+// never counted as lost.
+const lossFree = runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0 && r.load.published === r.load.planned);
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, idle: idleSummary, ratios, pairedRatios, profiles, runs, idleRuns: idles };
 const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\n${lossFree ? 'no message lost or duplicated' : 'MESSAGES LOST OR DUPLICATED (see lost/dup above)'}; JSON written to ${out}`);
+console.log(`\n${lossFree ? 'every planned message sent; none lost or duplicated' : 'MESSAGES LOST, DUPLICATED OR NEVER SENT (see lost/dup/unsent above)'}; JSON written to ${out}`);

@@ -9,7 +9,7 @@
  *             [--interval 10] [--max-heap-slope 1] [--max-rss-slope 4]
  */
 import { parseArgs } from 'node:util';
-import { formatSoak, runSoak } from '../test/helpers/soak.js';
+import { formatSoak, runSoak } from '../harness/soak.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 /** The chaos suite's checker on synthetic logs: expected windows, lost, duplicated, out of order, unexpected. */
 import { describe, expect, it } from 'vitest';
-import { checkChaosLog, type ChaosLog, type Interval, type PublisherLog, type SubscriberLog } from '../bench/lib/chaos-checker.js';
+import { checkChaosLog, type ChaosLog, type Interval, type PublisherLog, type SubscriberLog } from '../harness/chaos/checker.js';
 
 const END = 10_000;
 

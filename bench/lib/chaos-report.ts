@@ -1,6 +1,6 @@
 /** Formats chaos-suite results: per scenario, one column per system, one row per figure. */
-import type { SystemName } from './chaos-cluster.js';
-import { SCENARIOS, type ScenarioId, type ScenarioRun } from './chaos-scenarios.js';
+import type { SystemName } from '../../harness/chaos/scenarios.js';
+import { SCENARIOS, type ScenarioId, type ScenarioRun } from '../../harness/chaos/scenarios.js';
 
 type Row = [label: string, value: (run: ScenarioRun) => string];
 

@@ -22,9 +22,6 @@ export function memoryKiB(pid: number): { rss: number; hwm: number } {
   return { rss: field('VmRSS'), hwm: field('VmHWM') };
 }
 
-/** A port that was free a moment ago (for servers that cannot listen on port 0 and report it). */
-export { freePort } from '../../test/helpers/originals.js';
-
 /** This process's soft limit on open files (children inherit it), or Infinity when unlimited/unknown. */
 export function openFileLimit(): number {
   const limits = readFileSync('/proc/self/limits', 'utf8');

@@ -1,22 +1,28 @@
 /**
- * Starts each system under test as child processes on 127.0.0.1 and stops them by pid:
- *   ours     — our scc-state, 2 scc-brokers, 2 scc-workers (`node server` in each package);
+ * Each system under test, started through the harness launcher (harness/cluster.ts) on 127.0.0.1 and
+ * stopped by pid:
+ *   ours     — our scc-state, 2 scc-brokers, 2 scc-workers (this checkout);
+ *   baseline — the same, run from another checkout (`--baseline DIR`, built already): before/after
+ *              side by side in one run;
  *   original — our scc-state, 2 × scc-broker@10.0.1 (its server.js), 2 × socketcluster-server 20 with
- *              scc-broker-client@9.2.0 attached (servers/sc-worker.mjs);
- *   ceiling  — one socketcluster-server 20 process, no cluster (servers/sc-worker.mjs alone);
+ *              scc-broker-client@9.2.0 attached (harness/original-worker.mjs);
+ *   ceiling  — one socketcluster-server 20 process, no cluster (harness/original-worker.mjs alone);
  *   socketio — redis-server + 2 × Socket.IO 4.8 with @socket.io/redis-adapter (servers/socketio-server.mjs).
  * Publishers go to the first server and subscribers to the second (both to the one for the ceiling).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { FAST_PEER_ENV, FAST_STATE_ENV, ServiceProcess, startState, waitForBrokerCount, waitReady } from '../../test/helpers/processes.js';
-import { freePort } from './proc.js';
+import { Cluster, type Role } from '../../harness/cluster.js';
+import { freePort } from '../../harness/ports.js';
+import { waitForMembers } from '../../harness/ready.js';
+import { spawnProcess, type ServiceProcess } from '../../harness/service-process.js';
+import { awaitListening, startOriginalWorker } from '../../harness/services.js';
 import type { Protocol } from './wire.js';
 
-export const SYSTEMS = ['ours', 'original', 'ceiling', 'socketio'] as const;
+export const SYSTEMS = ['ours', 'baseline', 'original', 'ceiling', 'socketio'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
+/** The systems a plain `pnpm bench` runs (baseline needs --baseline DIR). */
+export const DEFAULT_SYSTEMS: readonly SystemName[] = ['ours', 'original', 'ceiling', 'socketio'];
 
 export interface RunningSystem {
   name: SystemName;
@@ -31,32 +37,20 @@ export interface RunningSystem {
 }
 
 export interface StartOptions {
-  /** Roles of OUR system to run under `node --cpu-prof` ('worker', 'broker', 'state'). */
+  /** Roles of OUR system (and the baseline) to run under `node --cpu-prof` ('worker', 'broker', 'state'). */
   cpuProf: ReadonlySet<string>;
   cpuProfDir: string;
-  /** Extra environment for our brokers and workers. */
+  /** Extra environment for our brokers and workers (and the baseline's). */
   oursEnv: Readonly<Record<string, string>>;
+  /** The checkout the baseline system runs from. */
+  baselineRoot?: string;
 }
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SERVERS = fileURLToPath(new URL('../servers/', import.meta.url));
-const require = createRequire(import.meta.url);
-const LISTENING = /listening on port (\d+)/;
-
-/** Spawns `node <script>` with JSON-ish stdout lines and waits for its "listening on port N" line. */
-async function spawnNode(name: string, script: string, env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [script], { cwd: HERE, env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const service = new ServiceProcess(name, child);
-  const line = await service.waitForLog(LISTENING, 20_000);
-  service.port = Number(LISTENING.exec(line.msg)![1]);
-  return service;
-}
-
-async function stopEach(processes: Array<{ process: ServiceProcess }>): Promise<void> {
-  // SIGTERM so that profiled processes write their .cpuprofile; SIGKILL after 10 s.
-  await Promise.all(processes.map(({ process: p }) => p.stop('SIGTERM')));
-}
+/** Bound on a system's start, ms (the bench may run on a loaded machine). */
+const START_TIMEOUT_MS = 20_000;
+/** Time a process gets after SIGTERM (a profiled one writes its .cpuprofile then) before SIGKILL, ms. */
+const STOP_TIMEOUT_MS = 10_000;
 
 function system(name: SystemName, protocol: Protocol, processes: RunningSystem['processes'], pub: ServiceProcess, sub: ServiceProcess): RunningSystem {
   return {
@@ -66,85 +60,56 @@ function system(name: SystemName, protocol: Protocol, processes: RunningSystem['
     subscriberPorts: [sub.port],
     processes,
     idleTarget: sub,
-    close: () => stopEach(processes),
+    // SIGTERM so that profiled processes write their .cpuprofile.
+    close: async () => {
+      await Promise.all(processes.map(({ process: p }) => p.stop('SIGTERM', STOP_TIMEOUT_MS)));
+    },
   };
 }
 
-/**
- * `node [--cpu-prof …] server` in packages/<pkg>, with the test helpers' environment (the helpers'
- * spawnService cannot pass node flags, and Node 20 refuses --cpu-prof in NODE_OPTIONS).
- */
-function spawnOurs(role: string, pkg: 'scc-state' | 'scc-broker' | 'scc-worker', env: Record<string, string>, options: StartOptions): ServiceProcess {
-  const kind = role.replace(/-.*/, '');
-  const nodeArgs = options.cpuProf.has(kind) ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=ours-${kind}-${role}-${Date.now()}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, 'server'], {
-    cwd: join(ROOT, 'packages', pkg),
-    env: { PATH: process.env['PATH'] ?? '', SCC_LOG_FORMAT: 'json', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new ServiceProcess(role, child);
-}
-
-async function listening(service: ServiceProcess): Promise<ServiceProcess> {
-  const line = await service.waitForLog(LISTENING, 20_000);
-  service.port = Number(LISTENING.exec(line.msg)![1]);
-  return service;
-}
-
-async function startOurs(options: StartOptions): Promise<RunningSystem> {
-  const state = await listening(spawnOurs('state', 'scc-state', { SCC_STATE_SERVER_PORT: '0', SCC_STATE_LOG_LEVEL: '3', ...FAST_STATE_ENV }, options));
-  const peer = { SCC_STATE_SERVER_HOST: '127.0.0.1', SCC_STATE_SERVER_PORT: String(state.port), ...FAST_PEER_ENV };
-  const brokers = await Promise.all(
-    [1, 2].map((i) => listening(spawnOurs(`broker-${i}`, 'scc-broker', { SCC_BROKER_SERVER_PORT: '0', SCC_BROKER_SERVER_LOG_LEVEL: '3', ...peer, ...options.oursEnv }, options))),
-  );
-  await Promise.all(brokers.map((b) => b.waitForLog(/joined the cluster/, 20_000)));
-  const workers = await Promise.all(
-    ['a', 'b'].map((w) => listening(spawnOurs(`worker-${w}`, 'scc-worker', { SOCKETCLUSTER_PORT: '0', SOCKETCLUSTER_LOG_LEVEL: '3', ...peer, ...options.oursEnv }, options))),
-  );
-  await Promise.all(workers.map((w) => waitReady(w.port, 20_000)));
-  await Promise.all(workers.map((w) => waitForBrokerCount(w, 2, 0, 20_000)));
-  const processes = [
-    { role: 'state', process: state },
-    ...brokers.map((b, i) => ({ role: `broker-${i + 1}`, process: b })),
-    { role: 'worker-a', process: workers[0]! },
-    { role: 'worker-b', process: workers[1]! },
+function roles(cluster: Cluster): RunningSystem['processes'] {
+  return [
+    { role: 'state', process: cluster.state },
+    ...cluster.brokers.map((b, i) => ({ role: `broker-${i + 1}`, process: b })),
+    { role: 'worker-a', process: cluster.workers[0]! },
+    { role: 'worker-b', process: cluster.workers[1]! },
   ];
-  return system('ours', 'sc', processes, workers[0]!, workers[1]!);
+}
+
+/** Our services (this checkout, or `root` for the baseline): 2 brokers, 2 workers, fast test timings. */
+async function startOurs(name: 'ours' | 'baseline', options: StartOptions, root?: string): Promise<RunningSystem> {
+  const cpuProfArgs = (role: Role, processName: string): string[] =>
+    options.cpuProf.has(role) ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${name}-${role}-${processName}-${Date.now()}.cpuprofile`] : [];
+  const cluster = await Cluster.start({
+    brokers: 2,
+    workers: 2,
+    ...(root !== undefined && { root }),
+    brokerEnv: options.oursEnv,
+    workerEnv: options.oursEnv,
+    nodeArgs: cpuProfArgs,
+    timeoutMs: START_TIMEOUT_MS,
+    names: (role, i) => (role === 'state' ? 'state' : role === 'broker' ? `broker-${i + 1}` : `worker-${'ab'[i] ?? i}`),
+  });
+  return system(name, 'sc', roles(cluster), cluster.workers[0]!, cluster.workers[1]!);
 }
 
 async function startOriginal(): Promise<RunningSystem> {
-  const state = await startState();
-  const brokerScript = require.resolve('scc-broker/server.js');
-  const brokers = await Promise.all(
-    [1, 2].map(async (i) => {
-      // The original reads `Number(port) || 8888`, so it cannot take port 0: hand it a free one.
-      const port = await freePort();
-      return spawnNode(`original-broker-${i}`, brokerScript, {
-        SCC_BROKER_SERVER_PORT: String(port),
-        SCC_STATE_SERVER_HOST: '127.0.0.1',
-        SCC_STATE_SERVER_PORT: String(state.port),
-        SCC_INSTANCE_IP: '127.0.0.1',
-        SCC_BROKER_SERVER_RETRY_DELAY: '200',
-        SCC_BROKER_SERVER_LOG_LEVEL: '3',
-      });
-    }),
-  );
-  await state.waitForLog(/scc-broker \S+ joined .*; 2 /, 20_000);
-  const workers = await Promise.all(
-    ['a', 'b'].map((w) => spawnNode(`original-worker-${w}`, `${SERVERS}sc-worker.mjs`, { SCC_STATE_SERVER_HOST: '127.0.0.1', SCC_STATE_SERVER_PORT: String(state.port) })),
-  );
-  await Promise.all(workers.map((w) => w.waitForLog(/broker list: 2 brokers/, 20_000)));
-  const processes = [
-    { role: 'state', process: state },
-    ...brokers.map((b, i) => ({ role: `broker-${i + 1}`, process: b })),
-    { role: 'worker-a', process: workers[0]! },
-    { role: 'worker-b', process: workers[1]! },
-  ];
-  return system('original', 'sc', processes, workers[0]!, workers[1]!);
+  const cluster = await Cluster.start({
+    system: 'original',
+    brokers: 2,
+    workers: 2,
+    // As the bench has always run it: level 3 (one line per subscribe and per publish).
+    brokerEnv: { SCC_BROKER_SERVER_LOG_LEVEL: '3' },
+    timeoutMs: START_TIMEOUT_MS,
+    names: (role, i) => (role === 'state' ? 'state' : role === 'broker' ? `original-broker-${i + 1}` : `original-worker-${'ab'[i] ?? i}`),
+  });
+  // Every worker is listed, so every broker list push has gone out.
+  await waitForMembers(cluster.statePort, { brokerCount: 2, workerCount: 2, settled: true }, { timeoutMs: START_TIMEOUT_MS });
+  return system('original', 'sc', roles(cluster), cluster.workers[0]!, cluster.workers[1]!);
 }
 
 async function startCeiling(): Promise<RunningSystem> {
-  const server = await spawnNode('ceiling', `${SERVERS}sc-worker.mjs`, {});
+  const server = await startOriginalWorker(null, { name: 'ceiling', timeoutMs: START_TIMEOUT_MS });
   return system('ceiling', 'sc', [{ role: 'server', process: server }], server, server);
 }
 
@@ -165,13 +130,39 @@ export function hasRedis(): boolean {
   }
 }
 
+/** Redis answers PING with PONG once it accepts connections. */
+async function waitRedis(redis: ServiceProcess, port: number): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (!redis.alive) throw new Error(`redis-server exited: ${redis.stderr.join('\n')}`);
+    const ping = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
+    if (ping.status === 0 && ping.stdout.trim() === 'PONG') return;
+    if (ping.error) {
+      // No redis-cli: fall back on the server's own readiness line.
+      await redis.waitForLog(/Ready to accept connections/, Math.max(0, deadline - Date.now()));
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} not answering PING within ${START_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function startSocketIo(): Promise<RunningSystem> {
   requireRedis();
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const redis = new ServiceProcess('redis', child);
-  await redis.waitForLog(/Ready to accept connections/, 10_000);
-  const servers = await Promise.all(['a', 'b'].map((s) => spawnNode(`socketio-${s}`, `${SERVERS}socketio-server.mjs`, { REDIS_PORT: String(port) })));
+  const redis = spawnProcess({
+    name: 'redis',
+    command: 'redis-server',
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    cwd: SERVERS,
+    env: {},
+  });
+  await waitRedis(redis, port);
+  const servers = await Promise.all(
+    ['a', 'b'].map((s) =>
+      awaitListening(spawnProcess({ name: `socketio-${s}`, args: [`${SERVERS}socketio-server.mjs`], cwd: SERVERS, env: { REDIS_PORT: String(port) } }), 0, START_TIMEOUT_MS),
+    ),
+  );
   const processes = [
     { role: 'redis', process: redis },
     { role: 'worker-a', process: servers[0]! },
@@ -183,7 +174,10 @@ async function startSocketIo(): Promise<RunningSystem> {
 export async function startSystem(name: SystemName, options: StartOptions): Promise<RunningSystem> {
   switch (name) {
     case 'ours':
-      return startOurs(options);
+      return startOurs('ours', options);
+    case 'baseline':
+      if (options.baselineRoot === undefined) throw new Error('the baseline system needs --baseline DIR');
+      return startOurs('baseline', options, options.baselineRoot);
     case 'original':
       return startOriginal();
     case 'ceiling':

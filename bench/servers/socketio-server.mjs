@@ -7,7 +7,7 @@ import { Server } from 'socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 
-const log = (msg) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg })}\n`);
+const log = (msg, extra = {}) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg, ...extra })}\n`);
 const httpServer = http.createServer();
 const io = new Server(httpServer, { transports: ['websocket'], perMessageDeflate: false });
 
@@ -31,7 +31,11 @@ io.on('connection', (socket) => {
   });
 });
 
-httpServer.listen(0, '127.0.0.1', () => log(`socket.io listening on port ${httpServer.address().port}`));
+httpServer.listen(0, '127.0.0.1', () => {
+  const { port } = httpServer.address();
+  // `event` as in our services' log lines (packages/shared/src/log-events.ts): the harness waits on it.
+  log(`socket.io listening on port ${port}`, { event: 'listening', port });
+});
 
 const stop = () => {
   io.close();

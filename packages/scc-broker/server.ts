@@ -1,5 +1,5 @@
 /** `node server`: starts scc-broker from SCC_* environment variables (SCC_STATE_SERVER_HOST is required). */
-import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readBrokerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
+import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readBrokerConfig, runService, SCC_TS_VERSION, LogEvent } from '@scc-ts/shared';
 import { startBrokerServer } from './src/broker-server.js';
 import { readRelaySettings } from './src/relay-settings.js';
 
@@ -17,6 +17,7 @@ await runService({
     const lifecycle = lifecycleLogger(logger, config.logLevel);
     const broker = await startBrokerServer(config, logger);
     lifecycle.info(
+      { event: LogEvent.Listening, port: broker.port },
       `scc-broker ${SCC_TS_VERSION} listening on port ${broker.port}, joining state server ${config.stateServerHost}:${config.stateServerPort}`,
     );
     return {

@@ -1,5 +1,5 @@
 /** `node server`: starts scc-worker from SCC_* / SOCKETCLUSTER_* environment variables. */
-import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readWorkerConfig, runService, SCC_TS_VERSION } from '@scc-ts/shared';
+import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readWorkerConfig, runService, SCC_TS_VERSION, LogEvent } from '@scc-ts/shared';
 import { startWorkerServer } from './src/worker-server.js';
 
 await runService({
@@ -13,7 +13,7 @@ await runService({
     const mode = config.cluster
       ? `cluster mode, state server ${config.cluster.stateServerHost}:${config.cluster.stateServerPort}`
       : 'standalone mode (SCC_STATE_SERVER_HOST not set)';
-    lifecycle.info(`scc-worker ${SCC_TS_VERSION} listening on port ${worker.port}, ${mode}, instance ${worker.cluster?.instanceId ?? '-'}`);
+    lifecycle.info({ event: LogEvent.Listening, port: worker.port }, `scc-worker ${SCC_TS_VERSION} listening on port ${worker.port}, ${mode}, instance ${worker.cluster?.instanceId ?? '-'}`);
     return {
       async close() {
         lifecycle.info('scc-worker shutting down');

@@ -4,7 +4,7 @@
  * `check()` counts, per subscriber, what was lost (acked to its publisher, never delivered),
  * duplicated, and out of order (per publisher and channel).
  */
-import { connect, type Client } from './clients.js';
+import { connect, type Client } from '../../harness/clients.js';
 
 export interface LoadMessage {
   p: string;
@@ -36,6 +36,8 @@ export class SteadyLoad {
   readonly lostSamples: string[] = [];
   /** When each lost message was sent (ms since the epoch), filled by `check()`. */
   readonly lostSentAt: number[] = [];
+  /** Each lost message (one entry per subscriber that lacks it), filled by `check()`. */
+  readonly lostMessages: Array<{ subscriber: string; publisher: string; channel: string; seq: number; sentAt: number }> = [];
   /** Send time of every message by `publisher|channel|seq`. */
   private readonly sentAt = new Map<string, number>();
   private running = false;
@@ -148,7 +150,9 @@ export class SteadyLoad {
           for (const s of seqs) {
             if (counts.has(s)) continue;
             report.lost += 1;
-            this.lostSentAt.push(this.sentAt.get(`${pub}|${channel}|${s}`) ?? Number.NaN);
+            const sentAt = this.sentAt.get(`${pub}|${channel}|${s}`) ?? Number.NaN;
+            this.lostSentAt.push(sentAt);
+            this.lostMessages.push({ subscriber: sub.label, publisher: pub, channel, seq: s, sentAt });
             if (this.lostSamples.length < 20) this.lostSamples.push(`${sub.label}<-${pub}:${channel}#${s}/${seqs.length}`);
           }
           for (const c of counts.values()) if (c > 1) report.duplicated += c - 1;
@@ -161,6 +165,26 @@ export class SteadyLoad {
       }
     }
     return report;
+  }
+
+  /** Acknowledged messages on `channels` sent in [from, to] (ms since the epoch): what a loss in that window can at most be, per subscriber. */
+  ackedSentBetween(from: number, to: number, channels: ReadonlySet<string>): number {
+    let n = 0;
+    for (const [channel, byPub] of this.acked) {
+      if (!channels.has(channel)) continue;
+      for (const [pub, seqs] of byPub) {
+        for (const s of seqs) {
+          const at = this.sentAt.get(`${pub}|${channel}|${s}`);
+          if (at !== undefined && at >= from && at <= to) n += 1;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** How many subscribers the load has. */
+  get subscriberCount(): number {
+    return this.subscribers.length;
   }
 
   close(): void {

@@ -6,9 +6,9 @@
  * fence on the same channel and connection, so it would be counted.
  */
 import { expect } from 'vitest';
-import { Collector, connect, waitUntil, type Client, type TestMessage } from './clients.js';
+import { Collector, connect, waitUntil, type Client, type TestMessage } from '../../harness/clients.js';
 import type { ServiceProcess } from './processes.js';
-import type { BrokerSpy } from './spy.js';
+import type { BrokerSpy } from '../../harness/spy.js';
 
 export interface Mesh {
   readonly workers: readonly ServiceProcess[];

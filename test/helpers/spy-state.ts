@@ -12,7 +12,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import socketClusterServer from 'socketcluster-server';
-import { waitUntil } from './clients.js';
+import { waitUntil } from '../../harness/clients.js';
 
 type AGServer = ReturnType<typeof socketClusterServer.attach>;
 type ServerSocket = InstanceType<typeof socketClusterServer.AGServerSocket>;

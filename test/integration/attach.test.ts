@@ -6,9 +6,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import socketClusterServer from 'socketcluster-server';
-import { ConfigError, createLogger } from '@scc-ts/shared';
+import { ConfigError, createLogger, LogEvent } from '@scc-ts/shared';
 import { attach } from '@scc-ts/scc-worker';
-import { Collector, connect, disconnectAll, primeChannels } from '../helpers/clients.js';
+import { Collector, connect, disconnectAll, primeChannels } from '../../harness/clients.js';
 import { startBroker, startState, startWorker, stopAll, waitReady } from '../helpers/processes.js';
 
 const closers: Array<() => Promise<void> | void> = [];
@@ -35,7 +35,7 @@ describe('attach(agServer, options)', () => {
   it('makes an existing socketcluster-server a worker of the cluster', async () => {
     const state = await startState();
     const broker = await startBroker(state.port);
-    await broker.waitForLog(/joined the cluster/);
+    await broker.waitForEvent(LogEvent.Joined);
     const other = await startWorker(state.port);
     await waitReady(other.port);
 

@@ -1,6 +1,6 @@
 /** A broker is killed with SIGKILL: workers remap after the state server's push and delivery resumes. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { disconnectAll, type Client, type Collector } from '../helpers/clients.js';
+import { disconnectAll, type Client, type Collector } from '../../harness/clients.js';
 import { startSubscribedCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
 
 const channels = Array.from({ length: 40 }, (_, i) => `crash/${i}`);

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToIndex } from '@scc-ts/shared';
-import { Collector, connect, disconnectAll } from '../helpers/clients.js';
+import { Collector, connect, disconnectAll } from '../../harness/clients.js';
 import { scrape } from '../helpers/metrics.js';
 import { startCluster, stopAll, type TestCluster } from '../helpers/processes.js';
 

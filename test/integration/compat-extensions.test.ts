@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { Collector, connect, disconnectAll, type Client } from '../helpers/clients.js';
+import { Collector, connect, disconnectAll, type Client } from '../../harness/clients.js';
 import { exchange, expectExactlyOnce, prime, startMesh, type Mesh } from '../helpers/mesh.js';
 import { startOriginalBroker, startOriginalWorker, uriOf, waitForBrokers, waitForJoin } from '../helpers/originals.js';
 import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';

@@ -8,11 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { disconnectAll } from '../helpers/clients.js';
+import { disconnectAll } from '../../harness/clients.js';
 import { exchange, expectExactlyOnce, prime, relayingBrokers, startMesh, type Mesh } from '../helpers/mesh.js';
 import { startOriginalBroker, startOriginalWorker, uriOf, waitForBrokers, waitForJoin } from '../helpers/originals.js';
 import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
-import { BrokerSpy } from '../helpers/spy.js';
+import { BrokerSpy } from '../../harness/spy.js';
 
 const channels = Array.from({ length: 60 }, (_, i) => `mixed/${i}`);
 let state: ServiceProcess;

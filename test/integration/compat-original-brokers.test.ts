@@ -5,11 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { disconnectAll } from '../helpers/clients.js';
+import { disconnectAll } from '../../harness/clients.js';
 import { exchange, expectExactlyOnce, relayingBrokers, startMesh, type Mesh } from '../helpers/mesh.js';
 import { ORIGINAL_VERSIONS, startOriginalBroker, uriOf, waitForBrokers, waitForJoin } from '../helpers/originals.js';
 import { startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
-import { BrokerSpy } from '../helpers/spy.js';
+import { BrokerSpy } from '../../harness/spy.js';
 
 const AUTH = { SCC_AUTH_KEY: 'compat-1-key' };
 const channels = Array.from({ length: 40 }, (_, i) => `orig-brokers/${i}`);

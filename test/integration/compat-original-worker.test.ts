@@ -5,11 +5,12 @@
  * in its own packet and once with publish batching on both workers (multi-message packets both ways).
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { disconnectAll } from '../helpers/clients.js';
+import { disconnectAll } from '../../harness/clients.js';
 import { exchange, expectExactlyOnce, startMesh } from '../helpers/mesh.js';
 import { ORIGINAL_VERSIONS, startOriginalWorker, uriOf, waitForBrokers, waitForJoin } from '../helpers/originals.js';
 import { startBroker, startState, startWorker, stopAll, waitReady } from '../helpers/processes.js';
-import { BrokerSpy } from '../helpers/spy.js';
+import { BrokerSpy } from '../../harness/spy.js';
+import { LogEvent } from '@scc-ts/shared';
 
 const channels = Array.from({ length: 100 }, (_, i) => `orig-worker/${i}`);
 
@@ -27,7 +28,7 @@ afterAll(async () => {
 async function startMixedWorkers(workerEnv: Record<string, string>) {
   const state = await startState();
   const brokers = await Promise.all([startBroker(state.port), startBroker(state.port)]);
-  await Promise.all(brokers.map((b) => b.waitForLog(/joined the cluster/)));
+  await Promise.all(brokers.map((b) => b.waitForEvent(LogEvent.Joined)));
   const ours = await startWorker(state.port, workerEnv);
   const original = await startOriginalWorker(state.port, workerEnv);
   await waitReady(ours.port);

@@ -7,8 +7,8 @@
  * worker acts on them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ANNOUNCED_VERSION, SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { Collector, connect, disconnectAll, waitUntil } from '../helpers/clients.js';
+import { DEFAULT_ANNOUNCED_VERSION, SkeletonRendezvousMapper, LogEvent } from '@scc-ts/shared';
+import { Collector, connect, disconnectAll, waitUntil } from '../../harness/clients.js';
 import { startOriginalBroker, startOriginalWorker } from '../helpers/originals.js';
 import { startBroker, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
 import { SpyStateServer, type SpyPeer } from '../helpers/spy-state.js';
@@ -134,7 +134,7 @@ describe('our scc-worker toward an original scc-state 9.x', () => {
     const mark = worker.logs.length;
     const self = `ws://127.0.0.1:${worker.port}`;
     await spy.push(ourWorker, 'sccBrokerJoinCluster', { sccBrokerURIs: uris, time: Date.now() + 1000, sccSourceWorkerURI: self });
-    await worker.waitForLog(/broker list from push: 2 brokers/, 5000, mark);
+    await worker.waitForEvent(LogEvent.BrokerList, { brokers: 2, source: 'push' }, 5000, mark);
 
     // A packet published straight on the new broker, as another worker would: it reaches the local
     // subscriber only if the worker subscribed the channel there after the push.
@@ -155,7 +155,7 @@ describe('our scc-worker toward an original scc-state 9.x', () => {
     // Acknowledged even though stale: the original state server retries a push that fails.
     await spy.push(ourWorker, 'sccBrokerLeaveCluster', { sccBrokerURIs: [brokerURIs[1]], time: 1, sccSourceWorkerURI: self });
     await spy.push(ourWorker, 'sccBrokerLeaveCluster', { sccBrokerURIs: [brokerURIs[0]], time: Date.now() + 2000, sccSourceWorkerURI: self });
-    const applied = await worker.waitForLog(/broker list from push/, 5000, mark);
+    const applied = await worker.waitForEvent(LogEvent.BrokerList, { source: 'push' }, 5000, mark);
     // The first list applied after the mark is the newer one: the stale one would have logged first.
     expect(applied.msg).toContain('1 brokers');
     expect(applied.msg).toContain(`-${brokerURIs[1]}`);

@@ -5,8 +5,9 @@
  * forces the exit.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect, disconnectAll, type Client } from '../helpers/clients.js';
+import { connect, disconnectAll, type Client } from '../../harness/clients.js';
 import { scrape } from '../helpers/metrics.js';
+import { LogEvent } from '@scc-ts/shared';
 import {
   startBroker,
   startState,
@@ -130,7 +131,7 @@ describe('broker drain', () => {
   it('answers /ready 503 while draining, exits 0 at SCC_DRAIN_TIMEOUT with subscribers left, closing them with 1012', async () => {
     const state = await startState();
     const broker = await startBroker(state.port, { SCC_DRAIN_TIMEOUT: '1500' });
-    await broker.waitForLog(/joined the cluster/);
+    await broker.waitForEvent(LogEvent.Joined);
     await waitReady(broker.port);
     // A peer that never moves away (no state server push reaches it).
     const peer = await brokerPeer(broker.port, 'stuck');
@@ -152,7 +153,7 @@ describe('broker drain', () => {
   it('exits at once, with code 1, on a second SIGTERM during the drain', async () => {
     const state = await startState();
     const broker = await startBroker(state.port, { SCC_DRAIN_TIMEOUT: '60000' });
-    await broker.waitForLog(/joined the cluster/);
+    await broker.waitForEvent(LogEvent.Joined);
     await brokerPeer(broker.port, 'stuck');
     process.kill(broker.pid, 'SIGTERM');
     await broker.waitForLog(/drain started/, 5000);
@@ -168,7 +169,7 @@ describe('worker drain', () => {
   it('closes client sockets with 1012, leaves the cluster, drops its broker subscriptions and exits 0', async () => {
     const state = await startState();
     const broker = await startBroker(state.port);
-    await broker.waitForLog(/joined the cluster/);
+    await broker.waitForEvent(LogEvent.Joined);
     const worker = await startWorker(state.port);
     await waitReady(worker.port);
     const clients = [await connect(worker.port), await connect(worker.port)];

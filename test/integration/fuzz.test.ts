@@ -7,7 +7,7 @@
  * crashes or logs an unhandled error; no well-behaved message is lost or duplicated.
  */
 import { describe, expect, it } from 'vitest';
-import { runFuzzCampaign } from '../helpers/fuzz-campaign.js';
+import { runFuzzCampaign } from '../../harness/fuzz-campaign.js';
 
 /** What each kind of input may end in; anything else (timeout, a failed connection) fails the test. */
 const ALLOWED: Record<string, RegExp> = {

@@ -7,10 +7,11 @@
  * count (and on the state server and broker stalled that socket's inbound queue for good).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Collector, connect, disconnectAll } from '../helpers/clients.js';
-import { RawSocket, scUrl } from '../helpers/raw.js';
+import { Collector, connect, disconnectAll } from '../../harness/clients.js';
+import { RawSocket, scUrl } from '../../harness/raw.js';
 import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
-import { unhandledLines } from '../helpers/fuzz-campaign.js';
+import { unhandledLines } from '../../harness/fuzz-campaign.js';
+import { LogEvent } from '@scc-ts/shared';
 
 let state: ServiceProcess;
 let broker: ServiceProcess;
@@ -20,7 +21,7 @@ const raws: RawSocket[] = [];
 beforeAll(async () => {
   state = await startState();
   broker = await startBroker(state.port);
-  await broker.waitForLog(/joined the cluster/);
+  await broker.waitForEvent(LogEvent.Joined);
   // Cluster mode: the worker hands channel names on to its broker links (socketcluster-client).
   worker = await startWorker(state.port, { SCC_MAX_CONNECTIONS: '3' });
   await waitReady(worker.port);

@@ -4,7 +4,7 @@
  * error and the membership (as a fresh worker's join reply shows it) is unchanged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RawSocket, scUrl } from '../helpers/raw.js';
+import { RawSocket, scUrl } from '../../harness/raw.js';
 import { startState, stopAll, type ServiceProcess } from '../helpers/processes.js';
 
 let state: ServiceProcess;

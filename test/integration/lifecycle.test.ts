@@ -1,7 +1,8 @@
 /** Process lifecycle: clean exits on SIGINT/SIGTERM, leave announcements, standalone mode, the demo page. */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Collector, connect, disconnectAll } from '../helpers/clients.js';
+import { Collector, connect, disconnectAll } from '../../harness/clients.js';
 import { startBroker, startState, startWorker, stopAll, waitReady } from '../helpers/processes.js';
+import { LogEvent } from '@scc-ts/shared';
 
 afterAll(async () => {
   disconnectAll();
@@ -13,7 +14,7 @@ describe('signals', () => {
     it(`${signal} closes every service cleanly (exit 0) and peers leave the cluster by announcement`, async () => {
       const state = await startState();
       const broker = await startBroker(state.port);
-      await broker.waitForLog(/joined the cluster/);
+      await broker.waitForEvent(LogEvent.Joined);
       const worker = await startWorker(state.port);
       await waitReady(worker.port);
 

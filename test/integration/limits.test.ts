@@ -5,9 +5,10 @@
  * server or broker logs when it listens without SCC_AUTH_KEY. Well-behaved clients keep working.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Collector, connect, disconnectAll } from '../helpers/clients.js';
-import { RawSocket, scUrl } from '../helpers/raw.js';
+import { Collector, connect, disconnectAll } from '../../harness/clients.js';
+import { RawSocket, scUrl } from '../../harness/raw.js';
 import { spawnService, startBroker, startState, startWorker, stopAll } from '../helpers/processes.js';
+import { LogEvent } from '@scc-ts/shared';
 
 const raws: RawSocket[] = [];
 function raw(port: number, query?: Record<string, string>): RawSocket {
@@ -113,7 +114,7 @@ describe('auth key warning', () => {
     await broker.waitForLog(WARNING, 5000);
     const keyed = await startState({ SCC_AUTH_KEY: 'k' });
     const keyedBroker = await startBroker(keyed.port, { SCC_AUTH_KEY: 'k' });
-    await keyedBroker.waitForLog(/joined the cluster/, 10_000);
+    await keyedBroker.waitForEvent(LogEvent.Joined, {}, 10_000);
     expect(keyed.logs.some((l) => WARNING.test(l.msg))).toBe(false);
     expect(keyedBroker.logs.some((l) => WARNING.test(l.msg))).toBe(false);
   });

@@ -6,7 +6,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import socketClusterClient from 'socketcluster-client';
-import { disconnectAll } from '../helpers/clients.js';
+import { disconnectAll } from '../../harness/clients.js';
 import { scrape, type Scrape } from '../helpers/metrics.js';
 import { startSubscribedCluster, stopAll, type SubscribedCluster } from '../helpers/processes.js';
 

@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import socketClusterServer from 'socketcluster-server';
 import { ConfigError, createLogger, harden, type AGServer } from '@scc-ts/shared';
 import { attach, type ClusterClient, type ClusterOptions } from '@scc-ts/scc-worker';
-import { Collector, connect, disconnectAll, primeChannels, waitUntil } from '../helpers/clients.js';
-import { RawSocket, scUrl } from '../helpers/raw.js';
+import { Collector, connect, disconnectAll, primeChannels, waitUntil } from '../../harness/clients.js';
+import { RawSocket, scUrl } from '../../harness/raw.js';
 import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
 
 let state: ServiceProcess;

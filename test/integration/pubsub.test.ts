@@ -3,7 +3,7 @@
  * clients from socketcluster-client.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Collector, connect, disconnectAll, primeChannels, type Client } from '../helpers/clients.js';
+import { Collector, connect, disconnectAll, primeChannels, type Client } from '../../harness/clients.js';
 import { startCluster, stopAll, type TestCluster } from '../helpers/processes.js';
 
 let cluster: TestCluster;

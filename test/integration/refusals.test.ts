@@ -6,8 +6,9 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import socketClusterClient from 'socketcluster-client';
-import { Collector, connect, disconnectAll, primeChannels } from '../helpers/clients.js';
+import { Collector, connect, disconnectAll, primeChannels } from '../../harness/clients.js';
 import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
+import { LogEvent } from '@scc-ts/shared';
 
 const KEY = 'correct horse battery staple';
 let state: ServiceProcess;
@@ -16,7 +17,7 @@ let broker: ServiceProcess;
 beforeAll(async () => {
   state = await startState({ SCC_AUTH_KEY: KEY });
   broker = await startBroker(state.port, { SCC_AUTH_KEY: KEY });
-  await broker.waitForLog(/joined the cluster/);
+  await broker.waitForEvent(LogEvent.Joined);
 });
 
 afterAll(async () => {

@@ -1,9 +1,9 @@
 /** A third broker joins a running cluster: channels move to the owners the mapper names, delivery continues. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SkeletonRendezvousMapper } from '@scc-ts/shared';
-import { disconnectAll, primeChannels, waitUntil, type Client, type Collector } from '../helpers/clients.js';
+import { disconnectAll, primeChannels, waitUntil, type Client, type Collector } from '../../harness/clients.js';
 import { startBroker, startSubscribedCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
-import { BrokerSpy } from '../helpers/spy.js';
+import { BrokerSpy } from '../../harness/spy.js';
 
 const channels = Array.from({ length: 60 }, (_, i) => `reshard/${i}`);
 let cluster: TestCluster;

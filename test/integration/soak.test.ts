@@ -5,7 +5,7 @@
  * `pnpm soak` does that; this catches a fast one and keeps the soak itself working).
  */
 import { describe, expect, it } from 'vitest';
-import { runSoak } from '../helpers/soak.js';
+import { runSoak } from '../../harness/soak.js';
 
 /** Generous bounds for a 20-second trend window, MB per minute. */
 const MAX_HEAP_SLOPE_MB_PER_MIN = 20;

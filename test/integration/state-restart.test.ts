@@ -1,7 +1,7 @@
 /** The state server dies: pub/sub carries on with the last broker list; restarted, the cluster rejoins it. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { disconnectAll, primeChannels, type Client, type Collector } from '../helpers/clients.js';
-import { startBroker, startState, startSubscribedCluster, stopAll, waitForBrokerCount, type TestCluster } from '../helpers/processes.js';
+import { disconnectAll, primeChannels, type Client, type Collector } from '../../harness/clients.js';
+import { startBroker, startState, startSubscribedCluster, stopAll, waitForBrokerCount, type TestCluster, waitForMembers } from '../helpers/processes.js';
 
 const channels = Array.from({ length: 20 }, (_, i) => `state/${i}`);
 let cluster: TestCluster;
@@ -37,8 +37,7 @@ describe('the state server goes away', () => {
     const restarted = await startState({ SCC_STATE_SERVER_PORT: String(statePort) });
     expect(restarted.port).toBe(statePort);
     // Brokers and workers reconnect and join again on their own.
-    await restarted.waitForLog(/scc-broker .* joined.*2 brokers in the cluster/, 10_000);
-    await restarted.waitForLog(/scc-worker .* joined.*2 workers in the cluster/, 10_000);
+    await waitForMembers(statePort, { brokerCount: 2, workerCount: 2 }, { timeoutMs: 10_000 });
 
     // The rebuilt view is live: a broker joining now reaches both workers through the new state server.
     const marks = cluster.workers.map((w) => w.logs.length);

@@ -4,10 +4,10 @@
  * order per publisher, and batches really carry several messages per packet.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SimpleMapper } from '@scc-ts/shared';
-import { disconnectAll, waitUntil, type Client, type Collector } from '../helpers/clients.js';
+import { SimpleMapper, LogEvent } from '@scc-ts/shared';
+import { disconnectAll, waitUntil, type Client, type Collector } from '../../harness/clients.js';
 import { startSubscribedCluster, stopAll, type TestCluster } from '../helpers/processes.js';
-import { BrokerSpy } from '../helpers/spy.js';
+import { BrokerSpy } from '../../harness/spy.js';
 
 const channels = Array.from({ length: 30 }, (_, i) => `opt/${i}`);
 let cluster: TestCluster;
@@ -32,7 +32,7 @@ describe('simple engine, pool of 3, batching', () => {
     const ports = cluster.brokers.map((b) => b.port);
     const spies = await Promise.all(ports.map((p) => BrokerSpy.attach(p, channels)));
     // The simple engine maps over the list as the state server sent it: join order.
-    const order = (await cluster.workers[0]!.waitForLog(/broker list from join/)).msg.match(/ws:\/\/127\.0\.0\.1:\d+/g)!;
+    const order = (await cluster.workers[0]!.waitForEvent(LogEvent.BrokerList, { source: 'join' })).msg.match(/ws:\/\/127\.0\.0\.1:\d+/g)!;
     const mapper = new SimpleMapper();
     mapper.setSites(order);
     collector.clear();

@@ -83,7 +83,7 @@ describe('the image (Dockerfile replayed without Docker)', () => {
       expect(existsSync(join(ROOT, path)), path).toBe(true);
       expect(ignoredBy(dockerignore, path), path).toBeNull();
     }
-    for (const path of ['node_modules/vitest/package.json', 'packages/scc-worker/node_modules/uuid', 'packages/shared/dist/index.js', '.git/HEAD', 'test/helpers/processes.ts']) {
+    for (const path of ['node_modules/vitest/package.json', 'packages/scc-worker/node_modules/uuid', 'packages/shared/dist/index.js', '.git/HEAD', 'test/helpers/processes.ts', 'harness/cluster.ts']) {
       expect(ignoredBy(dockerignore, path), path).not.toBeNull();
     }
   });

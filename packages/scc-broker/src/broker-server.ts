@@ -17,6 +17,7 @@ import {
   listen,
   isSafeChannelName,
   InvalidChannelError,
+  LogEvent,
 } from '@scc-ts/shared';
 import { createBrokerStateLink } from './state-link.js';
 import { Relay } from './relay.js';
@@ -107,7 +108,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     port,
     logger,
     onJoined: () => {
-      lifecycle.info(`${wasJoined ? 're-joined' : 'joined'} the cluster at state server ${config.stateServerHost}:${config.stateServerPort}`);
+      lifecycle.info({ event: LogEvent.Joined, rejoin: wasJoined }, `${wasJoined ? 're-joined' : 'joined'} the cluster at state server ${config.stateServerHost}:${config.stateServerPort}`);
       wasJoined = true;
     },
   });

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { createLogger, isSafeChannelName, InvalidChannelError, type Logger } from '@scc-ts/shared';
 import { Relay, type RelayOptions, type RelayedPacket } from '../src/relay.js';
 import { MAX_CHANNEL_NAME_LENGTH } from '../src/channel-table.js';
-import { RawSocket, scUrl } from '../../../test/helpers/raw.js';
+import { RawSocket, scUrl } from '../../../harness/raw.js';
 
 interface LogLine {
   level: number;

@@ -134,6 +134,8 @@ export type {
   CommonConfig,
 } from './config.js';
 export { createLogger, lifecycleLogger } from './logger.js';
+export { LogEvent } from './log-events.js';
+export type { LogEventName } from './log-events.js';
 export type { Logger, LoggerOptions, LogFormat, SccLogLevel } from './logger.js';
 export { handleHealthRequest, notFound } from './http.js';
 export type { Readiness } from './http.js';

@@ -5,7 +5,7 @@
  *   broker → broker-pool packet → deliver() → brokerEngine.invokePublish → local subscribers.
  */
 import { EventEmitter } from 'node:events';
-import { consume, parsePublishPacket, type ListenerConsumer, type AGServer, type Readiness } from '@scc-ts/shared';
+import { consume, parsePublishPacket, type ListenerConsumer, type AGServer, type Readiness, LogEvent } from '@scc-ts/shared';
 import { BrokerPool } from './broker-pool.js';
 import { PublishBatcher } from './batcher.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
@@ -111,7 +111,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       onBrokerDown: (uri) => this.publisher.brokerDown(uri),
       onSwitch: (brokers) => {
         this.stats.handovers += 1;
-        logger.info(`publishing through ${brokers.length} brokers of the new list`);
+        logger.info({ event: LogEvent.PublishingThrough, brokers: brokers.length }, `publishing through ${brokers.length} brokers of the new list`);
       },
       createPool: (uri) =>
         new BrokerPool({
@@ -168,7 +168,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       onBrokers: (uris, time, source, coordinated) => this.applyBrokers(uris, source, coordinated ? { time } : undefined),
       onHandoverSignal: (kind, time) => this.router.signal(kind, time),
       onWorkers: (uris, selfURI) => {
-        if (uris.length !== this.workers.length) logger.info(`worker list: ${uris.length} workers`);
+        if (uris.length !== this.workers.length) logger.info({ event: LogEvent.WorkerList, workers: uris.length }, `worker list: ${uris.length} workers`);
         this.workers = uris;
         this.selfURI = selfURI ?? this.selfURI;
         this.emit('updateWorkers', { workerURIs: uris, sourceWorkerURI: selfURI });
@@ -215,6 +215,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       summary.removed.length ? `-${summary.removed.join(', -')}` : '',
     ].filter(Boolean).join(' ');
     logger.info(
+      { event: LogEvent.BrokerList, brokers: summary.brokers, source },
       `broker list from ${source}: ${summary.brokers} brokers${changes ? ` (${changes})` : ''}; ${summary.moved} of ${summary.channels} channels moved`,
     );
     this.emit('updateBrokers', { brokerURIs: uris });

@@ -10,10 +10,12 @@ import { fileURLToPath } from 'node:url';
 import socketClusterClient from 'socketcluster-client';
 import { Collector, type Client } from './clients.js';
 import { primeChannels } from './clients.js';
-import { startCluster, stopAll, type ServiceProcess } from './processes.js';
+import { startCluster } from './cluster.js';
+import { stopAll, type ServiceProcess } from './service-process.js';
 import { crashReport, type CrashReport } from './fuzz-campaign.js';
+import { RawSocket, scUrl } from './raw.js';
 
-const SAMPLER = fileURLToPath(new URL('../../bench/heap-sampler.cjs', import.meta.url));
+const SAMPLER = fileURLToPath(new URL('./heap-sampler.cjs', import.meta.url));
 
 export interface SoakOptions {
   durationMs: number;
@@ -125,6 +127,40 @@ function destroy(client: Client): void {
   client.closeAllProcedures();
 }
 
+/** Churn counts, shared by every churner. */
+interface Churn {
+  connections: number;
+  subscriptions: number;
+  publishes: number;
+  errors: number;
+}
+
+/** Bound on each raw call of a dropping client, ms. */
+const RAW_CALL_TIMEOUT_MS = 5000;
+
+/** A churn client that handshakes, subscribes, publishes over a raw socket and then drops the TCP connection. */
+async function droppingClient(port: number, channels: string[], n: number, churn: Churn): Promise<void> {
+  const raw = new RawSocket(scUrl(port));
+  try {
+    if ((await raw.handshake(RAW_CALL_TIMEOUT_MS)).kind !== 'replied') throw new Error('handshake failed');
+    churn.connections += 1;
+    for (const channel of channels) {
+      if ((await raw.outcome(raw.invoke('#subscribe', { channel }), RAW_CALL_TIMEOUT_MS)).kind !== 'replied') throw new Error('subscribe failed');
+      churn.subscriptions += 1;
+    }
+    for (let k = 0; k < 1 + (n % 5); k++) {
+      const outcome = await raw.outcome(raw.invoke('#publish', { channel: channels[k % channels.length]!, data: { churn: n, k, pad: 'x'.repeat(n % 512) } }), RAW_CALL_TIMEOUT_MS);
+      if (outcome.kind !== 'replied') throw new Error('publish failed');
+      churn.publishes += 1;
+    }
+    await new Promise((r) => setTimeout(r, 20 + (n % 10) * 30));
+  } catch {
+    churn.errors += 1;
+  } finally {
+    raw.terminate();
+  }
+}
+
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
   const env = { NODE_OPTIONS: `--require ${SAMPLER}`, SCC_SOAK_SAMPLE_MS: String(options.sampleMs) };
@@ -170,10 +206,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // Stable traffic: each publisher sends a numbered message round-robin over the stable channels.
     let published = 0;
     let publishErrors = 0;
+    /** Ids whose publish was acknowledged: what every stable subscriber must receive. */
+    const acked = new Set<string>();
     const stableTraffic = publishers.map(async (publisher, p) => {
       for (let n = 0; Date.now() < deadline && n < 10_000_000; n++) {
         try {
-          await publisher.invokePublish(channels[n % channels.length]!, { id: `p${p}-${n}` });
+          const id = `p${p}-${n}`;
+          await publisher.invokePublish(channels[n % channels.length]!, { id });
+          acked.add(id);
           published += 1;
         } catch {
           publishErrors += 1;
@@ -183,16 +223,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     });
 
     // Churn: short-lived clients connect, subscribe, publish, and leave in different ways.
-    const churn = { connections: 0, subscriptions: 0, publishes: 0, errors: 0 };
+    const churn: Churn = { connections: 0, subscriptions: 0, publishes: 0, errors: 0 };
     let seq = 0;
     const churner = async (lane: number): Promise<void> => {
       for (let round = 0; Date.now() < deadline && round < 1_000_000; round++) {
         const n = seq++;
-        const client = createClient(ports[(lane + round) % ports.length]!);
+        const port = ports[(lane + round) % ports.length]!;
+        const mine = Array.from({ length: 1 + (n % 3) }, (_, k) => `soak/churn/${(n * 7 + k * 13) % 200}`);
+        if (n % 4 === 0) {
+          // Some drop the TCP connection without a close: a raw SocketCluster socket, since the
+          // client library has no public way to do that.
+          await droppingClient(port, mine, n, churn);
+          continue;
+        }
+        const client = createClient(port);
         try {
           await client.listener('connect').once(5000);
           churn.connections += 1;
-          const mine = Array.from({ length: 1 + (n % 3) }, (_, k) => `soak/churn/${(n * 7 + k * 13) % 200}`);
           const subs = mine.map((c) => client.subscribe(c));
           await Promise.all(subs.map((s) => s.listener('subscribe').once(5000)));
           churn.subscriptions += subs.length;
@@ -205,8 +252,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         } catch {
           churn.errors += 1;
         } finally {
-          // Some leave cleanly, some drop the TCP connection.
-          if (n % 4 === 0) (client as unknown as { transport?: { socket?: { terminate?: () => void } } }).transport?.socket?.terminate?.();
+          // The rest leave cleanly (after unsubscribing, for every third).
           destroy(client);
         }
       }
@@ -219,16 +265,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     clearInterval(sampler);
 
     const ids = (label: string): string[] => channels.flatMap((c) => collector.messages(label, c).map((m) => m.id));
-    await collector.until(() => labels.every((l) => new Set(ids(l)).size >= published), 15_000, 'stable messages').catch(() => undefined);
+    // Per subscriber, the acknowledged ids it lacks: a message it got whose publish failed (or a
+    // duplicate) must not make up for one it missed, so nothing here is a count difference.
+    const missingAt = (label: string): number => {
+      const got = new Set(ids(label));
+      let n = 0;
+      for (const id of acked) if (!got.has(id)) n += 1;
+      return n;
+    };
+    await collector.until(() => labels.every((l) => missingAt(l) === 0), 15_000, 'stable messages').catch(() => undefined);
     let received = 0;
     let missing = 0;
     let duplicates = 0;
     for (const label of labels) {
       const list = ids(label);
-      const unique = new Set(list);
       received += list.length;
-      duplicates += list.length - unique.size;
-      missing += published - unique.size;
+      duplicates += list.length - new Set(list).size;
+      missing += missingAt(label);
     }
     const crashes = named.map(([n, s]) => crashReport(n, s));
     return {

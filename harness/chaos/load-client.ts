@@ -1,13 +1,13 @@
-/** The orchestrator's handle on the load generator process (chaos-load.ts), over an IPC channel. */
+/** The orchestrator's handle on the load generator process (load.ts), over an IPC channel. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChaosLog } from './chaos-checker.js';
-import type { LoadInit, LoadStatus } from './chaos-load.js';
+import type { ChaosLog } from './checker.js';
+import type { LoadInit, LoadStatus } from './load.js';
 
-const SCRIPT = fileURLToPath(new URL('./chaos-load.ts', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('./load.ts', import.meta.url));
 /** The repository root, where `--import tsx` resolves. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Bound on any one request but `stop` (whose drain has its own bound), ms. */

@@ -6,7 +6,8 @@
  */
 import { connect, disconnectAll, type Client } from './clients.js';
 import { connectionBurst, fuzzService, type BurstResult, type FuzzOptions, type FuzzResult, type FuzzTarget } from './fuzz.js';
-import { startCluster, stopAll, type ServiceProcess } from './processes.js';
+import { startCluster } from './cluster.js';
+import { stopAll, type ServiceProcess } from './service-process.js';
 import { Waiters } from './waiters.js';
 
 export const FUZZ_AUTH_KEY = 'fuzz-key';

@@ -1,18 +1,18 @@
 /**
  * The chaos suite's load generator, run as its own process (forked with an IPC channel by
- * chaos-load-client.ts) so its event loop is not the orchestrator's: one publisher and one subscriber
+ * load-client.ts) so its event loop is not the orchestrator's: one publisher and one subscriber
  * socket (real socketcluster-client) on each worker. Every subscriber subscribes every channel;
  * publishers send `{p, s, t}` (publisher id, sequence number from 1, send time) round-robin over the
  * channels at a paced rate with `invokePublish`, and a message counts as published only once the
  * worker acks it. Records every delivery, connection and subscription with its time, and on `stop`
- * writes the log (chaos-checker.ts's ChaosLog) to a file.
+ * writes the log (checker.ts's ChaosLog) to a file.
  *
  * IPC: parent → child {id, cmd: 'init' | 'start' | 'status' | 'stop', ...}; child → parent {id, ok, ...}.
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import socketClusterClient from 'socketcluster-client';
-import { chaosChannel, type ChaosLog, type Interval, type PublisherLog, type SubscriberLog } from './chaos-checker.js';
+import { chaosChannel, type ChaosLog, type Interval, type PublisherLog, type SubscriberLog } from './checker.js';
 
 type Client = ReturnType<typeof socketClusterClient.create>;
 

@@ -1,0 +1,278 @@
+/**
+ * The one cluster launcher: a state server (always ours: it is the coordinator both kinds of peer
+ * join), brokers and workers of either system, on free ports, waited on through structured signals
+ * only (`/ready`, the state server's `/cluster.json`, and the `event` field of log lines). Used by the
+ * tests, the benchmark, the chaos suite, the soak and fuzz runs and `pnpm start`.
+ *
+ *   ours     — packages/scc-broker and packages/scc-worker (of this checkout, or of `root`);
+ *   original — scc-broker 10.0.1's server.js and harness/original-worker.mjs.
+ */
+import { join } from 'node:path';
+import { freePorts } from './ports.js';
+import { waitForMembers, waitReady } from './ready.js';
+import {
+  DEFAULT_START_TIMEOUT_MS,
+  startBroker,
+  startOriginalBroker,
+  startOriginalWorker,
+  startState,
+  startWorker,
+  uriOf,
+  waitForBrokerCount,
+  waitForBrokers,
+  type ServiceOptions,
+} from './services.js';
+import { LogEvent } from '@scc-ts/shared';
+import type { ServiceProcess, SpawnOptions } from './service-process.js';
+
+export type ClusterSystem = 'ours' | 'original';
+export type Role = 'state' | 'broker' | 'worker';
+
+export interface ClusterOptions {
+  /** Which brokers and workers to run (default ours). */
+  system?: ClusterSystem;
+  brokers: number;
+  workers: number;
+  /** OUR services from this checkout directory (built already) instead of this one. */
+  root?: string;
+  /**
+   * Choose every port up front, so that a restarted process comes back on the same one (the chaos
+   * suite). Otherwise ours take port 0 and report it.
+   */
+  fixedPorts?: boolean;
+  /** Exact ports (the local cluster's well-known ones); implies fixed ports. */
+  ports?: { state: number; brokers: readonly number[]; workers: readonly number[] };
+  /** Fast test timings (FAST_STATE_ENV / FAST_PEER_ENV); default true. */
+  fast?: boolean;
+  stateEnv?: Readonly<Record<string, string>>;
+  brokerEnv?: Readonly<Record<string, string>>;
+  workerEnv?: Readonly<Record<string, string>>;
+  /** Node flags per process, e.g. `--cpu-prof` for the benchmark's profiled roles. */
+  nodeArgs?: (role: Role, name: string) => readonly string[];
+  /** Bound on each wait (a start, a join, a re-join), ms. */
+  timeoutMs?: number;
+  /** Passed to every process (the local cluster inherits the caller's environment). */
+  spawn?: Pick<SpawnOptions, 'inheritEnv' | 'detached'>;
+  /** Sees every output line of every process as it comes (the local cluster prints them prefixed). */
+  onLine?: (name: string, role: Role, stream: 'stdout' | 'stderr', line: string) => void;
+  /**
+   * Wait on endpoints (`/health-check`, `/ready`, `/cluster.json`) only, never on log events: for
+   * logs that are not JSON (the local cluster's pretty ones). Implied by `root`, whose log lines may
+   * predate the events.
+   */
+  endpointsOnly?: boolean;
+  /** Process names: default `state`, `broker`, `worker` (tests match on these) or with their index. */
+  names?: (role: Role, index: number) => string;
+}
+
+const DEFAULT_NAMES = (role: Role): string => role;
+
+export class Cluster {
+  state!: ServiceProcess;
+  readonly brokers: ServiceProcess[] = [];
+  /** Workers in start order; an entry is replaced when the worker restarts. */
+  readonly workers: ServiceProcess[] = [];
+  /** Processes replaced by a restart (kept for writeLogs). */
+  readonly retired: ServiceProcess[] = [];
+  private closed = false;
+  private brokersStarted = 0;
+  private readonly timeoutMs: number;
+
+  private constructor(readonly options: Readonly<ClusterOptions>) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  }
+
+  get system(): ClusterSystem {
+    return this.options.system ?? 'ours';
+  }
+
+  get statePort(): number {
+    return this.state.port;
+  }
+
+  get workerPorts(): number[] {
+    return this.workers.map((w) => w.port);
+  }
+
+  /** Whether the `event` fields of our services' log lines can be relied on (this checkout's services). */
+  private get hasEvents(): boolean {
+    return this.options.root === undefined && !this.options.endpointsOnly;
+  }
+
+  /**
+   * Starts the state server, then every broker (resolving once the state server lists them all),
+   * then every worker (once each is ready with every broker). Stops what it started on failure.
+   */
+  static async start(options: ClusterOptions): Promise<Cluster> {
+    const cluster = new Cluster(options);
+    try {
+      const fixed = options.ports ?? (options.fixedPorts || options.endpointsOnly ? await cluster.pickPorts() : undefined);
+      cluster.state = await cluster.spawnState(fixed?.state, options.stateEnv);
+      await Promise.all(Array.from({ length: options.brokers }, (_, i) => cluster.addBroker(fixed?.brokers[i])));
+      await Promise.all(Array.from({ length: options.workers }, (_, i) => cluster.startWorkerAt(i, fixed?.workers[i])));
+      await cluster.waitSettled(0);
+    } catch (error) {
+      await cluster.close();
+      throw error;
+    }
+    return cluster;
+  }
+
+  private async pickPorts(): Promise<{ state: number; brokers: number[]; workers: number[] }> {
+    const { brokers, workers } = this.options;
+    const ports = await freePorts(1 + brokers + workers);
+    return { state: ports[0]!, brokers: ports.slice(1, 1 + brokers), workers: ports.slice(1 + brokers) };
+  }
+
+  private serviceOptions(role: Role, index: number, env: Readonly<Record<string, string>> | undefined, port: number | undefined): ServiceOptions {
+    const name = (this.options.names ?? DEFAULT_NAMES)(role, index);
+    const { onLine } = this.options;
+    return {
+      name,
+      ...(env && { env }),
+      ...(port !== undefined && { port }),
+      ...(this.options.fast !== undefined && { fast: this.options.fast }),
+      // Only our services read it: the state server always, brokers and workers of system ours.
+      ...(this.options.root !== undefined && { root: this.options.root }),
+      nodeArgs: this.options.nodeArgs?.(role, name) ?? [],
+      timeoutMs: this.timeoutMs,
+      spawn: { ...this.options.spawn, ...(onLine && { onLine: (stream: 'stdout' | 'stderr', line: string) => onLine(name, role, stream, line) }) },
+    };
+  }
+
+  private spawnState(port: number | undefined, env: Readonly<Record<string, string>> | undefined): Promise<ServiceProcess> {
+    return startState(this.serviceOptions('state', 0, env, port));
+  }
+
+  /** Starts one more broker (on `port`, or a free one) and resolves once the state server lists it. */
+  async addBroker(port?: number, env: Readonly<Record<string, string>> | undefined = this.options.brokerEnv): Promise<ServiceProcess> {
+    // Counted before any await: brokers started together still get distinct indexes (and names).
+    const options = this.serviceOptions('broker', this.brokersStarted++, env, port);
+    const broker = this.system === 'ours' ? await startBroker(this.statePort, options) : await startOriginalBroker(this.statePort, options);
+    this.brokers.push(broker);
+    await waitForMembers(this.statePort, { brokers: [uriOf(broker)] }, { timeoutMs: this.timeoutMs, process: broker });
+    return broker;
+  }
+
+  /** Starts worker `index` (on `port`, or a free one) and resolves once the state server lists it and it is ready. */
+  private async startWorkerAt(index: number, port?: number): Promise<ServiceProcess> {
+    const since = Date.now();
+    const options = this.serviceOptions('worker', index, this.options.workerEnv, port);
+    const worker = this.system === 'ours' ? await startWorker(this.statePort, options) : await startOriginalWorker(this.statePort, options);
+    this.workers[index] = worker;
+    await waitForMembers(this.statePort, { workers: [uriOf(worker)], since }, { timeoutMs: this.timeoutMs, process: worker });
+    // The original worker serves no /ready; its broker list says it is wired to the brokers.
+    if (this.system === 'ours') await waitReady(worker.port, this.timeoutMs, worker);
+    return worker;
+  }
+
+  /**
+   * Waits until every worker holds the list of every live broker (after log positions `marks`, or
+   * 0 for all): ours publish through it and know every other worker; the original applied it.
+   */
+  async waitSettled(marks: number | readonly number[] = 0): Promise<void> {
+    const brokers = this.brokers.filter((b) => b.alive).length;
+    const from = (i: number): number => (typeof marks === 'number' ? marks : (marks[i] ?? 0));
+    if (!this.hasEvents) {
+      // Without events (another checkout's lines may predate them; pretty logs): the workers joined
+      // after every broker, so their join reply held every broker, and /ready said each link is up.
+      await waitForMembers(this.statePort, { brokerCount: brokers, workerCount: this.workers.length }, { timeoutMs: this.timeoutMs });
+      return;
+    }
+    await Promise.all(
+      this.workers.map(async (w, i) => {
+        if (this.system === 'original') return waitForBrokers(w, brokers, from(i), this.timeoutMs);
+        await waitForBrokerCount(w, brokers, from(i), this.timeoutMs);
+        return w.waitForEvent(LogEvent.WorkerList, { workers: this.workers.length }, this.timeoutMs, from(i));
+      }),
+    );
+  }
+
+  /** Log positions of the workers now, to wait for something that happens after this point. */
+  workerMarks(): number[] {
+    return this.workers.map((w) => w.mark());
+  }
+
+  /** Waits until each worker applied a broker list of `count` brokers after its mark (either system). */
+  async waitForBrokerCount(count: number, marks: readonly number[]): Promise<void> {
+    await Promise.all(this.workers.map((w, i) => waitForBrokers(w, count, marks[i] ?? 0, this.timeoutMs)));
+  }
+
+  /**
+   * SIGKILLs the state server, keeps it down for `downMs`, restarts it on the same port with `env`
+   * (e.g. a startup delay), and waits until every live broker and every worker has re-joined it.
+   */
+  async restartState(downMs: number, env: Readonly<Record<string, string>> = {}, rejoinTimeoutMs = this.timeoutMs): Promise<void> {
+    const port = this.statePort;
+    await this.state.stop('SIGKILL');
+    this.retired.push(this.state);
+    await new Promise((r) => setTimeout(r, downMs));
+    this.state = await this.spawnState(port, { ...this.options.stateEnv, ...env });
+    const brokers = this.brokers.filter((b) => b.alive).map(uriOf);
+    await waitForMembers(port, { brokers, workers: this.workers.map(uriOf) }, { timeoutMs: rejoinTimeoutMs, process: this.state });
+  }
+
+  /** Stops worker `index` with `signal`, starts it again on the same port and waits until it re-joined with every live broker. */
+  async restartWorker(index: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const worker = this.workers[index]!;
+    await worker.stop(signal, this.timeoutMs);
+    this.retired.push(worker);
+    const restarted = await this.startWorkerAt(index, worker.port);
+    const brokers = this.brokers.filter((b) => b.alive).length;
+    if (this.hasEvents || this.system === 'original') await waitForBrokers(restarted, brokers, 0, this.timeoutMs);
+  }
+
+  /** Stops broker `index` with `signal`, starts it again on the same port and waits until the state server lists it again. */
+  async restartBroker(index: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<ServiceProcess> {
+    const broker = this.brokers[index]!;
+    await broker.stop(signal, this.timeoutMs);
+    this.retired.push(broker);
+    const since = Date.now();
+    const options = this.serviceOptions('broker', index, this.options.brokerEnv, broker.port);
+    const restarted = this.system === 'ours' ? await startBroker(this.statePort, options) : await startOriginalBroker(this.statePort, options);
+    this.brokers[index] = restarted;
+    await waitForMembers(this.statePort, { brokers: [uriOf(restarted)], since }, { timeoutMs: this.timeoutMs, process: restarted });
+    return restarted;
+  }
+
+  /** Every process started, live or not, state first. */
+  all(): ServiceProcess[] {
+    return [this.state, ...this.brokers, ...this.workers].filter(Boolean);
+  }
+
+  /** The last lines of every process's log, for an error report. */
+  tail(lines = 5): string {
+    return this.all()
+      .map((p) => `${p.name}: ${p.tail(lines).replaceAll('\n', ' | ')}`)
+      .join('\n');
+  }
+
+  /** Writes every process's log (restarted ones too) to `<dir>/<prefix>-<n>-<name>.log`. */
+  writeLogs(dir: string, prefix: string): void {
+    [...this.all(), ...this.retired].forEach((p, i) => p.writeLog(join(dir, `${prefix}-${i}-${p.name.replace(/[^\w.-]+/g, '_')}.log`)));
+  }
+
+  /**
+   * Stops every process: workers first (they leave the cluster), then brokers, then the state server,
+   * each group with `signal` and SIGKILL after `timeoutMs`. Safe to call twice.
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs?: number): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const group of [this.workers, this.brokers, [this.state]]) {
+      await Promise.all(group.filter(Boolean).map((p) => p.stop(signal, timeoutMs)));
+    }
+  }
+
+  /** SIGKILLs everything still running. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.all().map((p) => p.stop('SIGKILL')));
+  }
+}
+
+/** Starts a cluster (see Cluster.start). */
+export function startCluster(options: ClusterOptions): Promise<Cluster> {
+  return Cluster.start(options);
+}

@@ -1,0 +1,18 @@
+/**
+ * Stable `event` fields on the service log lines that launchers and operators wait on. The message
+ * text is for people and may change; these names and their fields do not (see README, "Log events").
+ */
+export const LogEvent = Object.freeze({
+  /** Any service: its HTTP port is bound. Fields: `port` (number). */
+  Listening: 'listening',
+  /** scc-broker: joined (or re-joined) the state server. Fields: `rejoin` (boolean). */
+  Joined: 'joined',
+  /** scc-worker: applied a broker list. Fields: `brokers` (count), `source` ('join' | 'push'). */
+  BrokerList: 'brokerList',
+  /** scc-worker: publishes go through the new broker list (its handover is over). Fields: `brokers` (count). */
+  PublishingThrough: 'publishingThrough',
+  /** scc-worker: the worker list changed size. Fields: `workers` (count). */
+  WorkerList: 'workerList',
+} as const);
+
+export type LogEventName = (typeof LogEvent)[keyof typeof LogEvent];
