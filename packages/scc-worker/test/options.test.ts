@@ -47,6 +47,7 @@ describe('resolveClusterOptions', () => {
       stateServerAckTimeout: 2000,
       stateServerReconnectRandomness: 1000,
       version: DEFAULT_ANNOUNCED_VERSION,
+      holdSubscribeAcks: true,
     });
     expect(resolved.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(resolved.instanceId).toMatch(UUID);
@@ -78,6 +79,7 @@ describe('resolveClusterOptions', () => {
       reorderWindow: 450,
       publishRetryTimeout: 5000,
       version: '9.2.0',
+      holdSubscribeAcks: false,
       logger,
     });
     expect(resolved).toEqual({
@@ -102,6 +104,7 @@ describe('resolveClusterOptions', () => {
       reorderWindow: 450,
       publishRetryTimeout: 5000,
       version: '9.2.0',
+      holdSubscribeAcks: false,
       logger,
     });
     expect(resolved.mappingEngine).toBe(mapper);
@@ -112,6 +115,10 @@ describe('resolveClusterOptions', () => {
     expect(() => resolveClusterOptions({ ...base, deliveryMode: 'exactly-once' as never, reorderWindow: -1 })).toThrow(
       /deliveryMode="exactly-once".*reorderWindow=-1/s,
     );
+  });
+
+  it('refuses a holdSubscribeAcks that is not a boolean', () => {
+    expectOneProblem({ ...base, holdSubscribeAcks: 'yes' }, 'holdSubscribeAcks');
   });
 
   it('takes a per-channel delivery mode function as it is', () => {
