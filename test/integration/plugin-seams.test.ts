@@ -194,4 +194,28 @@ describe('the plugin on a user server', () => {
     await publisher.invokePublish('own-middleware', { id: 'heard' });
     await collector.until(() => collector.messages('own', 'own-middleware').length === 1, 5000, 'a message through the user middleware');
   });
+
+  it('the worker server holds subscribe acks in its own broker engine until the broker has the channel', async () => {
+    const second = await startWorker(state.port);
+    await waitReady(second.port);
+    const client = await connect(second.port);
+    // A stopped broker cannot acknowledge: the client's subscription must stay unconfirmed.
+    broker.child.kill('SIGSTOP');
+    let acked = false;
+    try {
+      const channel = client.subscribe('held');
+      void channel.listener('subscribe').once(10_000).then(() => (acked = true));
+      // An absence over a window (a local subscribe is acknowledged within milliseconds).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(acked).toBe(false);
+    } finally {
+      broker.child.kill('SIGCONT');
+    }
+    await waitUntil(() => acked, 5000, 'the acknowledgement once the broker runs again');
+    const collector = new Collector();
+    await collector.subscribe('second', client, 'held-after');
+    const publisher = await connect(other.port);
+    await publisher.invokePublish('held-after', { id: 'first' });
+    await collector.until(() => collector.messages('second', 'held-after').length === 1, 5000, 'the first message after the ack');
+  });
 });

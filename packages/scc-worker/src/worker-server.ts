@@ -23,6 +23,7 @@ import {
   type WorkerConfig,
 } from '@scc-ts/shared';
 import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
+import { HoldingBroker } from './holding-broker.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 
 
@@ -93,7 +94,9 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   });
   // Limits, refusals and per-turn frame batching come with the codec and ws engine (public options).
   const hardened = hardenedServerOptions(config.limits, logger, { batchFrames: config.batchClientFrames });
-  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...hardened, ...(config.socketClusterOptions ?? {}) });
+  // Subscribe acks wait for the cluster in our broker engine (no per-socket middleware; see holding-broker.ts).
+  const brokerEngine = new HoldingBroker();
+  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...hardened, brokerEngine, ...(config.socketClusterOptions ?? {}) });
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined });
 
   logServerEvents(agServer, logger);
@@ -123,8 +126,10 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       reorderWindow: c.reorderWindowMs,
       publishRetryTimeout: c.publishRetryTimeoutMs,
       version: c.announceVersion,
+      holdSubscribeAcks: false,
       logger,
     });
+    brokerEngine.ready = cluster.subscriptionReady.bind(cluster);
   }
 
   return {

@@ -80,6 +80,7 @@ describe('resolveClusterOptions', () => {
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
       version: '9.2.0',
+      holdSubscribeAcks: false,
       logger,
     });
     expect(resolved).toEqual({
@@ -105,6 +106,7 @@ describe('resolveClusterOptions', () => {
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
       version: '9.2.0',
+      holdSubscribeAcks: false,
       logger,
     });
     expect(resolved.mappingEngine).toBe(mapper);
@@ -115,6 +117,10 @@ describe('resolveClusterOptions', () => {
     expect(() => resolveClusterOptions({ ...base, deliveryMode: 'exactly-once' as never, reorderWindow: -1 })).toThrow(
       /deliveryMode="exactly-once".*reorderWindow=-1/s,
     );
+  });
+
+  it('refuses a holdSubscribeAcks that is not a boolean', () => {
+    expectOneProblem({ ...base, holdSubscribeAcks: 'yes' }, 'holdSubscribeAcks');
   });
 
   it('takes a per-channel delivery mode function as it is', () => {

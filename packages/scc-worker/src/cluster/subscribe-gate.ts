@@ -19,6 +19,14 @@ interface InboundAction {
   block(error?: Error): void;
 }
 
+/** writable-consumable-stream's documented consumer API (what a middleware stream offers). */
+interface ActionConsumer {
+  next(): Promise<IteratorResult<InboundAction>>;
+}
+interface ActionStream {
+  createConsumer(): ActionConsumer;
+}
+
 export interface SubscribeGateOptions {
   /** Resolves once `channel` is subscribed upstream (never rejects). */
   ready(channel: string): Promise<void>;
@@ -50,11 +58,22 @@ export class SubscribeGate {
         `${OPTION_NAME}: the server already has MIDDLEWARE_INBOUND middleware; set ${OPTION_NAME}: false and await cluster.subscriptionReady(action.channel) before allowing SUBSCRIBE actions in yours`,
       ]);
     }
-    // One loop per socket, as socketcluster-server's middleware API has it; the handling is shared.
-    server.setMiddleware(server.MIDDLEWARE_INBOUND, async (stream) => {
-      for await (const action of stream as AsyncIterable<InboundAction>) this.handle(action);
+    // socketcluster-server hands the middleware one stream per socket. Its consumer is read with a
+    // `.then` chain rather than `for await`: no async function state per socket (idle connections
+    // are counted in bytes) and fewer promise steps per action. The handling itself is shared.
+    server.setMiddleware(server.MIDDLEWARE_INBOUND, (stream) => {
+      this.consume((stream as unknown as ActionStream).createConsumer());
     });
     this.installed = true;
+  }
+
+  private consume(consumer: ActionConsumer): void {
+    const step = (packet: IteratorResult<InboundAction>): void => {
+      if (packet.done) return;
+      this.handle(packet.value);
+      void consumer.next().then(step);
+    };
+    void consumer.next().then(step);
   }
 
   private handle(action: InboundAction): void {
