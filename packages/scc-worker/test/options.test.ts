@@ -80,7 +80,6 @@ describe('resolveClusterOptions', () => {
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
       version: '9.2.0',
-      holdSubscribeAcks: false,
       logger,
     });
     expect(resolved).toEqual({
@@ -106,7 +105,6 @@ describe('resolveClusterOptions', () => {
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
       version: '9.2.0',
-      holdSubscribeAcks: false,
       logger,
     });
     expect(resolved.mappingEngine).toBe(mapper);
