@@ -27,7 +27,7 @@ import {
   type Mapper,
   type MappingEngineName,
 } from '@scc-ts/shared';
-import { DELIVERY_MODES, type DeliveryMode } from './publisher.js';
+import { DELIVERY_MODES, type DeliveryMode } from './outbound.js';
 
 export interface ClusterOptions {
   /** Host of the scc-state server. Required. */
