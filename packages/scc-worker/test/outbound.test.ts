@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { PublishPacket } from '@scc-ts/shared';
+import { InvalidChannelError, type PublishPacket } from '@scc-ts/shared';
 import { Outbound, type DeliveryMode, type OutboundRoute } from '../src/cluster/outbound.js';
 import { createClusterStats, type ClusterStats } from '../src/cluster/stats.js';
 import { captureLog } from './log-capture.js';
@@ -345,5 +345,64 @@ describe('Outbound numbering and delivery modes', () => {
     expect(attempts).toEqual(['orders/1', 'chat', 'orders/1']);
     expect(lost()).toEqual([['chat', 1]]);
     publisher.close();
+  });
+});
+
+describe('Outbound edge cases', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+    vi.setSystemTime(0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('at-least-once: a channel name the router refuses is lost at once, never re-sent', async () => {
+    let calls = 0;
+    const { publisher, lost, retries } = make('at-least-once', () => {
+      calls += 1;
+      return Promise.reject(new InvalidChannelError('refused'));
+    });
+    publisher.publish('constructor', ['x']);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(calls).toBe(1);
+    expect(retries()).toBe(0);
+    expect(lost()).toEqual([['constructor', 1]]);
+    publisher.close();
+  });
+
+  it('restarts a channel\'s numbering at 0 once it was idle for more than five sweep intervals, not before', async () => {
+    const seqs: number[] = [];
+    const { publisher } = make('at-most-once', async (_c, p) => {
+      seqs.push(p.seq as number);
+    });
+    publisher.publish('a', [1]);
+    publisher.publish('a', [2]);
+    await vi.advanceTimersByTimeAsync(5 * 60_000);
+    publisher.publish('a', [3]);
+    await vi.advanceTimersByTimeAsync(6 * 60_000);
+    publisher.publish('a', [4]);
+    expect(seqs).toEqual([0, 1, 2, 0]);
+    publisher.close();
+  });
+
+  it('sends a raw ArrayBuffer as a Buffer of the same bytes', () => {
+    const { flushes, route } = recorder();
+    const outbound = batching(route, 0);
+    outbound.publish('bin', new Uint8Array([1, 2, 3]).buffer);
+    outbound.flush();
+    expect(flushes[0]?.messages).toEqual([Buffer.from([1, 2, 3])]);
+    outbound.close();
+  });
+
+  it('without batching sends every message as its own packet at once', () => {
+    const { flushes, route } = recorder();
+    const { logger } = captureLog();
+    const outbound = new Outbound({ sender: 'w1', route, modeFor: () => 'at-most-once', batchMs: null, batchIntervalMs: 0, retryTimeoutMs: 1000, stats: createClusterStats(), logger });
+    outbound.publish('a', 1);
+    outbound.publish('a', 2);
+    expect(flushes.map((f) => f.messages)).toEqual([[1], [2]]);
+    expect(vi.getTimerCount()).toBe(0);
+    outbound.close();
   });
 });
