@@ -134,11 +134,6 @@ export class Handover<L extends BrokerList> {
     return uris;
   }
 
-  /** Whether the broker's connection is down (and not yet trusted again). */
-  isDown(uri: string): boolean {
-    return this.down.has(uri);
-  }
-
   /**
    * Where a packet on `channel` goes now: the active owner, or around it while it is down. With
    * `strict` (at-least-once), a stand-in is used only once the broker has been down for a handover
