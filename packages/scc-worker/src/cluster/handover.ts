@@ -59,6 +59,7 @@ export interface Coordination {
 /** Coordinated handover: longest wait for the state server's next signal before going ahead alone, ms. */
 export const COORDINATED_TIMEOUT_MS = 45_000;
 
+/** How a Handover is timed and whom it tells. */
 export interface HandoverOptions<L extends BrokerList> {
   clock: Clock;
   /** Wait between subscribing on the new owners and publishing to them, ms. */
@@ -82,6 +83,7 @@ export interface PublishTarget {
   wait: boolean;
 }
 
+/** One worker's handover phases over its broker lists (see above). */
 export class Handover<L extends BrokerList> {
   private activeList: L | null = null;
   private pendingList: L | null = null;

@@ -12,6 +12,7 @@ import { ThrottledWarnings, type ClusterStats } from './stats.js';
 /** The local broker engine, as the inbound stage uses it. */
 export type LocalEngine = Pick<AGServer['brokerEngine'], 'invokePublish'>;
 
+/** What the inbound stage needs. */
 export interface InboundOptions {
   /** This worker's instanceId: packets with it as `sender` are our own. */
   instanceId: string;
@@ -23,6 +24,7 @@ export interface InboundOptions {
   logger: Logger;
 }
 
+/** Guards, sequences and delivers relayed packets locally (see above). */
 export class Inbound {
   private readonly options: InboundOptions;
   private readonly engine: LocalEngine;

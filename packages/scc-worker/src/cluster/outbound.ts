@@ -17,6 +17,7 @@ import { ThrottledWarnings, type ClusterStats } from './stats.js';
 
 /** `at-most-once` (default, the original's behaviour) or `at-least-once`. */
 export type DeliveryMode = 'at-most-once' | 'at-least-once';
+/** Every delivery mode, for validating options. */
 export const DELIVERY_MODES: readonly DeliveryMode[] = ['at-most-once', 'at-least-once'];
 
 /** The next stage: the router, as the outbound stage uses it. */
@@ -30,6 +31,7 @@ export interface OutboundRoute {
   onBrokerDown(listener: (uri: string) => void): () => void;
 }
 
+/** What the outbound stage needs; the at-least-once timings (ms) have defaults. */
 export interface OutboundOptions {
   /** This worker's instanceId, the packets' `sender`. */
   sender: string;
@@ -81,6 +83,7 @@ interface Counter {
   usedAt: number;
 }
 
+/** Batches, numbers and sends this worker's publishes (see above). */
 export class Outbound {
   private readonly options: OutboundOptions;
   private readonly route: OutboundRoute;

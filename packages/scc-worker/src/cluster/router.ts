@@ -39,6 +39,7 @@ export interface Reshard {
   subscribed: Promise<boolean>;
 }
 
+/** What a Router needs: the mapping, a transport factory, the handover timings (ms), where to count and log. */
 export interface RouterOptions {
   mappingEngine: MappingEngineName | Mapper;
   /** Makes the transport to one broker. */
@@ -94,6 +95,7 @@ function refused(channel: unknown): InvalidChannelError {
   return new InvalidChannelError(`channel name ${name} is refused: it must be a string that is not an Object.prototype member`);
 }
 
+/** Channel owners, upstream subscriptions and one transport per broker (see above). */
 export class Router {
   private readonly transports = new Map<string, Transport>();
   /** Channels with a local subscriber, carried upstream. */
