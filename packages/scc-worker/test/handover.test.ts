@@ -50,9 +50,8 @@ describe('Handover, timed (original state server)', () => {
     expect(names()).toEqual({ active: 'L1', pending: 'L2', draining: null });
     // Subscribed under both lists, published to the old owner; a copy to the new one.
     expect(handover.targets('c@B')).toEqual(new Set(['A', 'B']));
-    expect(handover.publishTarget('c@B', false)).toEqual({ uri: 'A', wait: false });
-    expect(handover.copyTarget('c@B', 'A')).toBe('B');
-    expect(handover.copyTarget('c@A', 'A')).toBeNull();
+    expect(handover.publishTarget('c@B', false)).toEqual({ uri: 'A', wait: false, copyTo: 'B' });
+    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'A', wait: false, copyTo: null });
     expect(handover.newest?.name).toBe('L2');
 
     clock.advance(DELAY_MS - 1);
@@ -60,7 +59,7 @@ describe('Handover, timed (original state server)', () => {
     clock.advance(1);
     expect(names()).toEqual({ active: 'L2', pending: null, draining: 'L1' });
     expect(switches).toEqual(['L1', 'L2']);
-    expect(handover.publishTarget('c@B', false)).toEqual({ uri: 'B', wait: false });
+    expect(handover.publishTarget('c@B', false)).toEqual({ uri: 'B', wait: false, copyTo: null });
     expect(handover.targets('c@B')).toEqual(new Set(['A', 'B']));
     expect(releases()).toBe(0);
 
@@ -205,23 +204,23 @@ describe('Handover, a broker down and up again', () => {
   it('routes around a down broker at once, strict only after a delay, and uses it again a delay after it is back', () => {
     const { clock, handover, releases } = make();
     handover.begin(new TestList('L1', ['A', 'B']));
-    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'A', wait: false });
+    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'A', wait: false, copyTo: null });
 
     expect(handover.brokerDown('A')).toBe(true);
     expect(handover.brokerDown('A')).toBe(false);
     // The stand-in: the owner under the list without A.
-    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'B', wait: false });
-    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'B', wait: true });
-    expect(handover.publishTarget('c@B', true)).toEqual({ uri: 'B', wait: false });
+    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'B', wait: false, copyTo: null });
+    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'B', wait: true, copyTo: null });
+    expect(handover.publishTarget('c@B', true)).toEqual({ uri: 'B', wait: false, copyTo: null });
     expect(handover.targets('c@A')).toEqual(new Set(['A', 'B']));
     clock.advance(DELAY_MS);
-    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'B', wait: false });
+    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'B', wait: false, copyTo: null });
 
     handover.brokerUp('A');
     clock.advance(DELAY_MS - 1);
     expect(handover.publishTarget('c@A', false).uri).toBe('B');
     clock.advance(1);
-    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'A', wait: false });
+    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'A', wait: false, copyTo: null });
     expect(handover.targets('c@A')).toEqual(new Set(['A']));
     // The stand-in's subscriptions go a grace period later.
     expect(releases()).toBe(0);
@@ -235,12 +234,12 @@ describe('Handover, a broker down and up again', () => {
     handover.begin(new TestList('L1', ['A', 'B']));
     handover.begin(new TestList('L2', ['C', 'D']));
     handover.brokerDown('A');
-    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'C', wait: false });
+    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'C', wait: false, copyTo: null });
     handover.brokerUp('A');
     clock.advance(DELAY_MS / 2);
     handover.brokerDown('A');
     clock.advance(DELAY_MS);
-    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'C', wait: false });
+    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'C', wait: false, copyTo: null });
     handover.close();
   });
 
@@ -248,7 +247,7 @@ describe('Handover, a broker down and up again', () => {
     const { handover } = make({ copyable: false });
     handover.begin(new TestList('L1', ['A', 'B']));
     handover.brokerDown('A');
-    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'A', wait: false });
+    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'A', wait: false, copyTo: null });
     handover.close();
   });
 });

@@ -77,10 +77,14 @@ export interface HandoverOptions<L extends BrokerList> {
   onRelease(): void;
 }
 
-/** Where a packet goes now; `wait`: the stand-in is not yet safe for at-least-once. */
+/** Where a packet goes now. */
 export interface PublishTarget {
+  /** The broker to send to, or null without one. */
   uri: string | null;
+  /** At-least-once: the stand-in is not yet safe, wait. */
   wait: boolean;
+  /** While a move is pending: the new owner, which gets a copy; null otherwise. */
+  copyTo: string | null;
 }
 
 /** One worker's handover phases over its broker lists (see above). */
@@ -139,22 +143,20 @@ export class Handover<L extends BrokerList> {
   /**
    * Where a packet on `channel` goes now: the active owner, or around it while it is down. With
    * `strict` (at-least-once), a stand-in is used only once the broker has been down for a handover
-   * delay, when every worker has noticed too and subscribed there; before that the result says to wait.
+   * delay, when every worker has noticed too and subscribed there; before that the result says to
+   * wait. While a move is pending, `copyTo` names the new owner: an original worker in the cluster
+   * switches at once and may already listen only there.
    */
   publishTarget(channel: string, strict: boolean): PublishTarget {
     const owner = this.activeList?.ownerOf(channel) ?? null;
+    const next = this.pendingList?.ownerOf(channel) ?? null;
+    const nextUp = next !== null && !this.down.has(next);
     const downSince = owner === null ? undefined : this.down.get(owner);
-    if (downSince === undefined) return { uri: owner, wait: false };
-    const next = this.pendingList?.ownerOf(channel) ?? null;
-    const instead = next !== null && !this.down.has(next) ? next : (this.fallback?.ownerOf(channel) ?? null);
-    if (instead === null) return { uri: owner, wait: false };
-    return { uri: instead, wait: strict && this.options.clock.now() - downSince < this.options.delayMs };
-  }
-
-  /** While a move is pending: the new owner that also gets a copy of a packet sent to `target`, or null. */
-  copyTarget(channel: string, target: string | null): string | null {
-    const next = this.pendingList?.ownerOf(channel) ?? null;
-    return next !== null && next !== target && !this.down.has(next) ? next : null;
+    if (downSince === undefined) return { uri: owner, wait: false, copyTo: nextUp && next !== owner ? next : null };
+    const instead = nextUp ? next : (this.fallback?.ownerOf(channel) ?? null);
+    const uri = instead ?? owner;
+    const wait = instead !== null && strict && this.options.clock.now() - downSince < this.options.delayMs;
+    return { uri, wait, copyTo: nextUp && next !== uri ? next : null };
   }
 
   /** Every broker `channel` must be subscribed on right now. */

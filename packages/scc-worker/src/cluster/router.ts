@@ -286,8 +286,7 @@ export class Router {
     // While a move is pending, a copy goes to the new owner too. An original worker in the cluster
     // switches at once, so it may already listen only there; our workers hear both and drop the
     // copy by seq. The copy's fate does not decide the publish.
-    const copyTo = this.handover.copyTarget(channel, target.uri);
-    if (copyTo !== null) this.transports.get(copyTo)?.transmit(channel, packet).catch(() => undefined);
+    if (target.copyTo !== null) this.transports.get(target.copyTo)?.transmit(channel, packet).catch(() => undefined);
     return sent;
   }
 
