@@ -126,7 +126,7 @@ export class Outbound {
     const data = message instanceof ArrayBuffer ? Buffer.from(message) : message;
     const { batchMs } = this.options;
     if (batchMs === null || this.closed) {
-      this.send(channel, [data]);
+      this.send(channel, [data], Date.now());
       return;
     }
     const buffer = this.buffers.get(channel);
@@ -146,7 +146,8 @@ export class Outbound {
 
   /** Sends everything buffered now, one packet per channel. */
   flush(): void {
-    if (this.options.batchIntervalMs > 0) this.lastFlushAt = Date.now();
+    const now = Date.now();
+    if (this.options.batchIntervalMs > 0) this.lastFlushAt = now;
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
     if (this.immediate) clearImmediate(this.immediate);
@@ -154,12 +155,12 @@ export class Outbound {
     const buffers = this.buffers;
     if (buffers.size === 0) return;
     this.buffers = new Map();
-    for (const [channel, messages] of buffers) this.send(channel, messages);
+    for (const [channel, messages] of buffers) this.send(channel, messages, now);
   }
 
-  /** Numbers one packet of this worker's messages on `channel` and hands it to the router. */
-  private send(channel: string, messages: unknown[]): void {
-    const interval = Math.floor(Date.now() / SWEEP_INTERVAL_MS);
+  /** Numbers one packet of this worker's messages on `channel` and hands it to the router; `now` in ms. */
+  private send(channel: string, messages: unknown[], now: number): void {
+    const interval = Math.floor(now / SWEEP_INTERVAL_MS);
     if (interval !== this.sweptAt) this.sweep(interval);
     let counter = this.counters.get(channel);
     if (!counter) {
@@ -169,7 +170,7 @@ export class Outbound {
     counter.usedAt = interval;
     const packet: PublishPacket = { sender: this.options.sender, messages, seq: counter.next++ };
     if (this.options.modeFor(channel) === 'at-least-once') {
-      this.attempt(channel, packet, Date.now() + this.options.retryTimeoutMs);
+      this.attempt(channel, packet, now + this.options.retryTimeoutMs);
       return;
     }
     this.options.stats.packetsOut += 1;
