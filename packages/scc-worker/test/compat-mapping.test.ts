@@ -15,6 +15,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger, createMapper, type MappingEngineName } from '@scc-ts/shared';
 import { BrokerPool } from '../src/cluster/broker-pool.js';
 import { Router } from '../src/cluster/router.js';
+import { createClusterStats } from '../src/cluster/stats.js';
+import type { Transport } from '../src/cluster/transport.js';
 
 const require = createRequire(import.meta.url);
 
@@ -92,13 +94,15 @@ afterAll(() => {
   for (const pool of pools) pool.close();
 });
 
-/** Our routing: the Router as attach() builds it, with pools that open no sockets (no channel is carried). */
+/** Our routing: the Router as attach() builds it, with transports that open no sockets (no channel is carried). */
 function ourRouter(engine: MappingEngineName, uris: readonly string[]): Router {
   const router = new Router({
     mappingEngine: engine,
     delayMs: 0,
     graceMs: 0,
-    createPool: () => ({ close() {}, subscriptions: () => [] }) as unknown as BrokerPool,
+    stats: createClusterStats(),
+    logger,
+    createTransport: () => ({ close() {}, subscriptions: () => [] }) as unknown as Transport,
   });
   router.setBrokers(uris);
   return router;

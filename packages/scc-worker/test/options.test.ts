@@ -1,7 +1,7 @@
 import { ConfigError, createLogger, createMapper, DEFAULT_ANNOUNCED_VERSION, SETTINGS, type Mapper } from '@scc-ts/shared';
 import { describe, expect, it } from 'vitest';
 import { OPTION_SETTINGS, resolveClusterOptions, type ClusterOptions } from '../src/cluster/options.js';
-import type { DeliveryMode } from '../src/cluster/publisher.js';
+import type { DeliveryMode } from '../src/cluster/outbound.js';
 
 const logger = createLogger({ name: 'test', level: 0, format: 'json' });
 const base: ClusterOptions = { stateServerHost: 'scc-state', instancePort: 8000, logger };

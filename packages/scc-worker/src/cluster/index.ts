@@ -1,44 +1,27 @@
 /**
  * The cluster plugin: `attach(agServer, options)` makes a socketcluster-server one worker of an
- * SCC cluster. The data path, one step per file:
- *   local publish → brokerEngine 'publish' → (batcher) → router.publish → broker-pool → broker;
- *   broker → broker-pool packet → deliver() → brokerEngine.invokePublish → local subscribers.
+ * SCC cluster. This file only wires the stages together and closes them; each stage holds the next
+ * one and a publish enters each file once:
+ *
+ *   local publish → broker engine 'publish' → outbound.ts (batch per channel, number `seq`,
+ *   at-least-once re-sends) → router.ts (the owning broker; handover.ts decides the phases) →
+ *   transport.ts (BrokerPool, broker-pool.ts) → broker relay → transport → inbound.ts (guard, skip
+ *   own packets, sequencer.ts) → broker engine `invokePublish` → local subscribers.
+ *
+ * The control path: state-link.ts (the state server) → router.setBrokers / router.signal, and the
+ * handover phases back to the state server. Counters live in one ClusterStats (stats.ts).
  */
 import { EventEmitter } from 'node:events';
-import { consume, parsePublishPacket, type ListenerConsumer, type AGServer, type Readiness, LogEvent } from '@scc-ts/shared';
+import { consume, type ListenerConsumer, type AGServer, type Readiness, LogEvent } from '@scc-ts/shared';
 import { BrokerPool } from './broker-pool.js';
-import { PublishBatcher } from './batcher.js';
+import { Inbound } from './inbound.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
-import { Publisher, type DeliveryMode } from './publisher.js';
-import { Router, type Coordination, type ReshardSummary } from './router.js';
-import { Sequencer } from './sequencer.js';
+import { Outbound, type DeliveryMode } from './outbound.js';
+import { Router, type ReshardSummary } from './router.js';
+import type { Coordination } from './handover.js';
 import { SubscribeGate } from './subscribe-gate.js';
 import { WorkerStateLink } from './state-link.js';
-
-/** Counters of the data path (exported as metrics by the worker). */
-export interface ClusterStats {
-  /** Packets sent to brokers. */
-  packetsOut: number;
-  /** Packets received from brokers (own packets included). */
-  packetsIn: number;
-  /** Messages delivered locally from other workers. */
-  messagesDelivered: number;
-  /** Packets a broker did not acknowledge or that had no broker; their messages may be lost. */
-  publishFailures: number;
-  /** Packets from brokers that failed the guard and were dropped. */
-  malformedPackets: number;
-  reshards: number;
-  /** Messages this worker gave up sending (at-most-once failure, or at-least-once retries ran out). */
-  messagesLost: number;
-  /** Packets from other workers that never arrived (gaps in their numbering past the reorder window). */
-  packetsMissed: number;
-  /** Packets received twice and dropped. */
-  duplicatesDropped: number;
-  /** At-least-once re-sends. */
-  publishRetries: number;
-  /** Times publishing switched to a new broker list. */
-  handovers: number;
-}
+import { createClusterStats, type ClusterStats } from './stats.js';
 
 export interface ClusterClientEvents {
   updateBrokers: [{ brokerURIs: string[] }];
@@ -46,53 +29,24 @@ export interface ClusterClientEvents {
   reshard: [ReshardSummary];
 }
 
-/** Interval at which repeated warnings of one kind are summarised, ms. */
-const WARN_INTERVAL_MS = 5000;
-/** At-least-once: pause before re-sending a failed packet, ms (the router has routed around a dead broker by then). */
-const PUBLISH_RETRY_DELAY_MS = 50;
-/**
- * At-least-once: how long an acknowledged packet is kept for a re-send should its broker die, ms.
- * A broker acknowledges once it has queued the relay, not once the subscriber has it: under load its
- * outbound queue to a worker can hold seconds of traffic, which a kill throws away.
- */
-const ACKED_PACKET_LINGER_MS = 5000;
-/** At-least-once: most packets awaiting a re-send at once. */
-const MAX_RETRYING_PACKETS = 100_000;
-
 /** A worker's membership in the cluster; returned by `attach`. */
 export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   readonly instanceId: string;
-  readonly stats: ClusterStats = {
-    packetsOut: 0,
-    packetsIn: 0,
-    messagesDelivered: 0,
-    publishFailures: 0,
-    malformedPackets: 0,
-    reshards: 0,
-    messagesLost: 0,
-    packetsMissed: 0,
-    duplicatesDropped: 0,
-    publishRetries: 0,
-    handovers: 0,
-  };
+  readonly stats: ClusterStats = createClusterStats();
   private readonly options: Readonly<ResolvedClusterOptions>;
-  private readonly agServer: AGServer;
+  private readonly outbound: Outbound;
   private readonly router: Router;
+  private readonly inbound: Inbound;
   private readonly link: WorkerStateLink;
-  private readonly batcher: PublishBatcher | null;
-  private readonly publisher: Publisher;
-  private readonly sequencer: Sequencer;
   private readonly stopConsumers: Array<() => void> = [];
   private workers: string[] = [];
   private selfURI: string | null = null;
-  private readonly warned = new Map<string, { at: number; suppressed: number }>();
   private closing: Promise<void> | undefined;
-  private gate: SubscribeGate | undefined;
+  private readonly gate: SubscribeGate | undefined;
 
   constructor(agServer: AGServer, options: ClusterOptions) {
     super();
     this.options = resolveClusterOptions(options);
-    this.agServer = agServer;
     this.instanceId = this.options.instanceId;
     const { logger } = this.options;
     if (this.options.holdSubscribeAcks) {
@@ -103,17 +57,18 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       // First: a refusal (ConfigError) leaves nothing running.
       this.gate.install();
     }
-    this.router = new Router({
+    const { stats } = this;
+    const broker = agServer.brokerEngine;
+
+    // Built from the end of the path backwards, so each stage is given the next one.
+    const inbound = new Inbound({ instanceId: this.instanceId, engine: broker, reorderWindowMs: this.options.reorderWindow, stats, logger });
+    const router = new Router({
       mappingEngine: this.options.mappingEngine,
       delayMs: this.options.handoverDelay,
       graceMs: this.options.handoverGrace,
-      onPhase: (time, phase) => this.link.ackHandover(time, phase),
-      onBrokerDown: (uri) => this.publisher.brokerDown(uri),
-      onSwitch: (brokers) => {
-        this.stats.handovers += 1;
-        logger.info({ event: LogEvent.PublishingThrough, brokers: brokers.length }, `publishing through ${brokers.length} brokers of the new list`);
-      },
-      createPool: (uri) =>
+      stats,
+      logger,
+      createTransport: (uri, onStatus) =>
         new BrokerPool({
           uri,
           size: this.options.clientPoolSize,
@@ -121,52 +76,31 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
           retryDelayMs: this.options.brokerRetryDelay,
           reconnectRandomnessMs: this.options.stateServerReconnectRandomness,
           logger,
-          onPacket: (channel, packet) => this.deliver(channel, packet),
-          onStatus: (up) => {
-            if (!up) logger.warn(`broker ${uri} is down: its channels go to the next broker until the state server decides`);
-            this.router.setBrokerStatus(uri, up);
-          },
+          onPacket: (channel, packet) => inbound.receive(channel, packet),
+          onStatus,
         }),
     });
     const mode = this.options.deliveryMode;
-    const modeFor = typeof mode === 'function' ? mode : (): DeliveryMode => mode;
-    this.publisher = new Publisher({
+    const outbound = new Outbound({
       sender: this.instanceId,
-      send: (channel, packet, strict) => {
-        this.stats.packetsOut += 1;
-        return this.router.publish(channel, packet, strict);
-      },
-      modeFor,
-      retryDelayMs: PUBLISH_RETRY_DELAY_MS,
+      route: router,
+      modeFor: typeof mode === 'function' ? mode : (): DeliveryMode => mode,
+      batchMs: this.options.pubSubBatchDuration,
+      batchIntervalMs: this.options.pubSubBatchInterval,
       retryTimeoutMs: this.options.publishRetryTimeout,
-      lingerMs: ACKED_PACKET_LINGER_MS,
-      maxRetrying: MAX_RETRYING_PACKETS,
-      onRetry: () => {
-        this.stats.publishRetries += 1;
-      },
-      onLost: (channel, count, err) => {
-        this.stats.publishFailures += 1;
-        this.stats.messagesLost += count;
-        this.warnThrottled(`lost:${err.name}`, `publish to ${channel} failed, ${count} messages lost: ${err.name}: ${err.message}`);
-      },
+      stats,
+      logger,
     });
-    this.sequencer = new Sequencer({
-      windowMs: this.options.reorderWindow,
-      deliver: (channel, messages) => this.deliverMessages(channel, messages),
-      onDuplicate: () => {
-        this.stats.duplicatesDropped += 1;
-      },
-      onLoss: (channel, sender, from, to) => {
-        this.stats.packetsMissed += to - from + 1;
-        this.warnThrottled('missed', `missed ${to - from + 1} packets from worker ${sender} on ${channel} (seq ${from}..${to})`);
-      },
-    });
-    const batchMs = this.options.pubSubBatchDuration;
-    this.batcher =
-      batchMs === null ? null : new PublishBatcher(batchMs, (channel, messages) => this.send(channel, messages), this.options.pubSubBatchInterval);
+    this.inbound = inbound;
+    this.router = router;
+    this.outbound = outbound;
     this.link = new WorkerStateLink(this.options, {
       onBrokers: (uris, time, source, coordinated) => this.applyBrokers(uris, source, coordinated ? { time } : undefined),
-      onHandoverSignal: (kind, time) => this.router.signal(kind, time),
+      onHandoverSignal: (kind, time) => {
+        void router.signal(kind, time).then((switched) => {
+          if (switched) this.link.ackHandover(time, 'switched');
+        });
+      },
       onWorkers: (uris, selfURI) => {
         if (uris.length !== this.workers.length) logger.info({ event: LogEvent.WorkerList, workers: uris.length }, `worker list: ${uris.length} workers`);
         this.workers = uris;
@@ -175,21 +109,23 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       },
     });
 
-    const broker = agServer.brokerEngine;
     // Channels subscribed before attach() are carried upstream too.
-    for (const channel of broker.subscriptions()) void this.router.subscribe(channel);
-    this.consume(broker.listener('subscribe').createConsumer(), ({ channel }: { channel: string }) => void this.router.subscribe(channel));
+    for (const channel of broker.subscriptions()) void this.carry(channel);
+    this.consume(broker.listener('subscribe').createConsumer(), ({ channel }: { channel: string }) => void this.carry(channel));
     this.consume(broker.listener('unsubscribe').createConsumer(), ({ channel }: { channel: string }) => {
-      this.router.unsubscribe(channel);
-      this.sequencer.forgetChannel(channel);
+      router.unsubscribe(channel);
+      inbound.forgetChannel(channel);
     });
-    this.consume(broker.listener('publish').createConsumer(), ({ channel, data: published }: { channel: string; data: unknown }) => {
-      // A raw ArrayBuffer would encode as {} on the broker link (see internalCodec); a Buffer keeps its bytes.
-      const data = published instanceof ArrayBuffer ? Buffer.from(published) : published;
-      if (this.batcher) this.batcher.add(channel, data);
-      else this.send(channel, [data]);
-    });
+    this.consume(broker.listener('publish').createConsumer(), ({ channel, data }: { channel: string; data: unknown }) => outbound.publish(channel, data));
     this.link.start();
+  }
+
+  /** Carries a locally subscribed channel upstream; a name the router refuses is logged, not thrown. */
+  private carry(channel: string): Promise<void> {
+    return this.router.subscribe(channel).catch((error: unknown) => {
+      const err = error as Error;
+      this.options.logger.warn(`channel not carried upstream: ${err.name}: ${err.message}`);
+    });
   }
 
   // A consumer of our own (not `for await` over the shared listener) so close() can end exactly it.
@@ -197,24 +133,18 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.stopConsumers.push(consume(consumer, handle));
   }
 
-  /**
-   * Resolves once `channel` is subscribed on its brokers (never rejects; at once after close()).
-   * The subscribe gate awaits it before acknowledging a client's subscription; a server with inbound
-   * middleware of its own (`holdSubscribeAcks: false`) awaits it there.
-   */
-  subscriptionReady(channel: string): Promise<void> {
-    return this.closing ? Promise.resolve() : this.router.subscribe(channel).then(() => undefined);
-  }
-
   private applyBrokers(uris: string[], source: 'join' | 'push', coordination?: Coordination): void {
-    const summary = this.router.setBrokers(uris, coordination);
-    this.stats.reshards += 1;
-    const { logger } = this.options;
+    const { summary, subscribed } = this.router.setBrokers(uris, coordination);
+    if (coordination) {
+      void subscribed.then((current) => {
+        if (current) this.link.ackHandover(coordination.time, 'subscribed');
+      });
+    }
     const changes = [
       summary.added.length ? `+${summary.added.join(', +')}` : '',
       summary.removed.length ? `-${summary.removed.join(', -')}` : '',
     ].filter(Boolean).join(' ');
-    logger.info(
+    this.options.logger.info(
       { event: LogEvent.BrokerList, brokers: summary.brokers, source },
       `broker list from ${source}: ${summary.brokers} brokers${changes ? ` (${changes})` : ''}; ${summary.moved} of ${summary.channels} channels moved`,
     );
@@ -222,48 +152,15 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.emit('reshard', summary);
   }
 
-  /** Sends one packet of this worker's messages on a channel to its broker. */
-  private send(channel: string, messages: unknown[]): void {
-    this.publisher.publish(channel, messages);
-  }
-
-  /** Delivers a relayed packet to local subscribers, unless this worker sent it. */
-  private deliver(channel: string, data: unknown): void {
-    this.stats.packetsIn += 1;
-    let packet;
-    try {
-      packet = parsePublishPacket(data);
-    } catch (error) {
-      this.stats.malformedPackets += 1;
-      this.warnThrottled('malformed', `dropped a packet on ${channel}: ${(error as Error).message}`);
-      return;
-    }
-    // Our own packets come back too (the broker relays to every subscriber); we delivered them locally already.
-    if (packet.sender === this.instanceId) return;
-    // Numbered packets (from our workers) go through the sequencer; an original worker's are delivered as they come.
-    if (packet.seq !== undefined && packet.sender != null) this.sequencer.accept(channel, packet.sender, packet.seq, packet.messages);
-    else this.deliverMessages(channel, packet.messages);
-  }
-
-  private deliverMessages(channel: string, messages: unknown[]): void {
-    const broker = this.agServer.brokerEngine;
-    for (const message of messages) {
-      this.stats.messagesDelivered += 1;
-      // suppressEvent: a relayed message must not be published upstream again.
-      void broker.invokePublish(channel, message, true);
-    }
-  }
-
-  private warnThrottled(key: string, message: string): void {
-    const now = Date.now();
-    const entry = this.warned.get(key);
-    if (entry && now - entry.at < WARN_INTERVAL_MS) {
-      entry.suppressed += 1;
-      return;
-    }
-    const suppressed = entry?.suppressed ?? 0;
-    this.warned.set(key, { at: now, suppressed: 0 });
-    this.options.logger.warn(suppressed > 0 ? `${message} (+${suppressed} similar in the last ${WARN_INTERVAL_MS} ms)` : message);
+  /**
+   * Resolves once `channel` is subscribed on every broker it needs (the brokers acknowledged), so a
+   * subscription a client sees confirmed already hears messages published on any other worker.
+   * Never rejects (at once after close(); a name the router refuses is logged and not carried). The
+   * subscribe gate awaits it before acknowledging a client's subscription; a server with inbound
+   * middleware of its own (`holdSubscribeAcks: false`) awaits it there.
+   */
+  subscriptionReady(channel: string): Promise<void> {
+    return this.closing ? Promise.resolve() : this.carry(channel);
   }
 
   /** Broker URIs in use. */
@@ -307,11 +204,11 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.closing ??= (async () => {
       for (const stop of this.stopConsumers) stop();
       this.gate?.close();
-      this.batcher?.close();
+      this.outbound.flush();
       await this.link.leave();
       await this.link.close();
-      this.publisher.close();
-      this.sequencer.close();
+      this.outbound.close();
+      this.inbound.close();
       this.router.close();
     })();
     return this.closing;
@@ -325,4 +222,5 @@ export function attach(agServer: AGServer, options: ClusterOptions): ClusterClie
 
 export type { ClusterOptions, ResolvedClusterOptions } from './options.js';
 export type { ReshardSummary } from './router.js';
-export type { DeliveryMode } from './publisher.js';
+export type { DeliveryMode } from './outbound.js';
+export type { ClusterStats } from './stats.js';

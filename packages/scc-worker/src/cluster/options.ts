@@ -13,7 +13,7 @@ import {
   type Mapper,
   type MappingEngineName,
 } from '@scc-ts/shared';
-import type { DeliveryMode } from './publisher.js';
+import type { DeliveryMode } from './outbound.js';
 
 export interface ClusterOptions {
   /** Host of the scc-state server. Required. */
