@@ -178,9 +178,6 @@ export {
 export type { MetricsRegistry } from './metrics.js';
 export { endConsumer, consume } from './consumer.js';
 export type { ListenerConsumer } from './consumer.js';
-export { TickBatcher } from './tick-batch.js';
-export type { Batchable } from './tick-batch.js';
-export { internalCodec } from './codec.js';
 export {
   ScEvent,
   ScCloseCode,

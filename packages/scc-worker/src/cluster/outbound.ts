@@ -122,7 +122,7 @@ export class Outbound {
 
   /** Takes one locally published message on `channel`. */
   publish(channel: string, message: unknown): void {
-    // A raw ArrayBuffer would encode as {} on the broker link (see internalCodec); a Buffer keeps its bytes.
+    // A raw ArrayBuffer would encode as {} on the broker link (JSON.stringify's view of it); a Buffer keeps its bytes.
     const data = message instanceof ArrayBuffer ? Buffer.from(message) : message;
     const { batchMs } = this.options;
     if (batchMs === null || this.closed) {
