@@ -98,8 +98,9 @@ async function startOriginal(): Promise<RunningSystem> {
     system: 'original',
     brokers: 2,
     workers: 2,
-    // As the bench has always run it: level 3 (one line per subscribe and per publish).
-    brokerEnv: { SCC_BROKER_SERVER_LOG_LEVEL: '3' },
+    // The original's default log level (1). Until 2026-12 the bench ran it at 3, which adds an inbound
+    // middleware and a console line per publish to every original broker and flattered ours ÷ original.
+    brokerEnv: { SCC_BROKER_SERVER_LOG_LEVEL: '1' },
     timeoutMs: START_TIMEOUT_MS,
     names: (role, i) => (role === 'state' ? 'state' : role === 'broker' ? `original-broker-${i + 1}` : `original-worker-${'ab'[i] ?? i}`),
   });
