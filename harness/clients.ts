@@ -1,5 +1,6 @@
 /** Real socketcluster-client connections for tests, and a collector of what they receive. */
 import socketClusterClient from 'socketcluster-client';
+import { Waiters } from './waiters.js';
 
 export type Client = ReturnType<typeof socketClusterClient.create>;
 
@@ -50,7 +51,7 @@ export class Collector {
   readonly received = new Map<string, TestMessage[]>();
   /** message id → arrival times (Date.now()), over every subscription */
   readonly arrivals = new Map<string, number[]>();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
 
   /** Subscribes `client` to `channel` under `label`; resolves once the worker confirmed the subscription. */
   async subscribe(label: string, client: Client, channel: string): Promise<void> {
@@ -64,7 +65,7 @@ export class Collector {
         const times = this.arrivals.get(message.id);
         if (times) times.push(Date.now());
         else this.arrivals.set(message.id, [Date.now()]);
-        for (const w of this.waiters) w();
+        this.waiters.notify();
       }
     })();
     await stream.listener('subscribe').once(5000);
@@ -76,25 +77,8 @@ export class Collector {
   }
 
   /** Waits until `predicate()` holds, re-checking on every delivery. */
-  until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (predicate()) {
-          cleanup();
-          resolve();
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+  async until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    if (!(await this.waiters.until(predicate, timeoutMs))) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
   }
 
   /** Forgets everything received so far. */

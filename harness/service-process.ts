@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Waiters } from './waiters.js';
 
 /** One parsed log line; a line that is not JSON becomes `{ level: 30, msg: line }`. */
 export interface LogLine {
@@ -40,7 +41,7 @@ export class ServiceProcess {
   readonly logs: LogLine[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<ExitStatus>;
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
   /** The HTTP port the service listens on (set by the launcher once known). */
   port = 0;
 
@@ -88,38 +89,29 @@ export class ServiceProcess {
   }
 
   private notify(): void {
-    for (const waiter of this.waiters) waiter();
+    this.waiters.notify();
   }
 
   /** Resolves with the first log line at index ≥ `from` (past or future) that `matcher` accepts. */
-  waitFor(matcher: LineMatcher, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS, from = 0): Promise<LogLine> {
-    return new Promise((resolve, reject) => {
-      let scanned = from;
-      const check = (): void => {
-        for (; scanned < this.logs.length; scanned++) {
-          const line = this.logs[scanned]!;
-          if (matcher.test(line)) {
-            cleanup();
-            resolve(line);
-            return;
-          }
+  async waitFor(matcher: LineMatcher, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS, from = 0): Promise<LogLine> {
+    let scanned = from;
+    let found: LogLine | undefined;
+    // Settled when a line matches or the process has exited (then no line can come any more).
+    const settled = (): boolean => {
+      for (; scanned < this.logs.length; scanned++) {
+        const line = this.logs[scanned]!;
+        if (matcher.test(line)) {
+          found = line;
+          return true;
         }
-        if (!this.alive) {
-          cleanup();
-          reject(new Error(`${this.name} exited while waiting for ${matcher.describe}; stderr: ${this.stderr.join('\n')}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`${this.name}: no log line with ${matcher.describe} within ${timeoutMs} ms; last lines:\n${this.tail(8)}`));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-      };
-      this.waiters.add(check);
-      check();
-    });
+      }
+      return !this.alive;
+    };
+    if (!(await this.waiters.until(settled, timeoutMs))) {
+      throw new Error(`${this.name}: no log line with ${matcher.describe} within ${timeoutMs} ms; last lines:\n${this.tail(8)}`);
+    }
+    if (found) return found;
+    throw new Error(`${this.name} exited while waiting for ${matcher.describe}; stderr: ${this.stderr.join('\n')}`);
   }
 
   /**
