@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import socketClusterServer from 'socketcluster-server';
-import { ConfigError, createLogger, harden, type AGServer } from '@scc-ts/shared';
+import { ConfigError, LogEvent, createLogger, harden, type AGServer } from '@scc-ts/shared';
 import { attach, type ClusterClient, type ClusterOptions } from '@scc-ts/scc-worker';
 import { Collector, connect, disconnectAll, primeChannels, waitUntil } from '../../harness/clients.js';
 import { RawSocket, scUrl } from '../../harness/raw.js';
@@ -26,7 +26,7 @@ const closers: Array<() => Promise<void> | void> = [];
 beforeAll(async () => {
   state = await startState();
   broker = await startBroker(state.port);
-  await broker.waitForLog(/joined the cluster/);
+  await broker.waitForEvent(LogEvent.Joined);
   other = await startWorker(state.port);
   await waitReady(other.port);
 });

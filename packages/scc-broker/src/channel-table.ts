@@ -5,25 +5,20 @@
  */
 import { InvalidChannelError } from '@scc-ts/shared';
 
-/** Longest channel name the relay accepts, UTF-16 code units. */
-export const MAX_CHANNEL_NAME_LENGTH = 4096;
-
 /** What the table needs of a subscriber: its own set of channels. */
 export interface Subscriber {
   readonly channels: Set<string>;
 }
 
 /**
- * The refusal of a channel name that is not a non-empty string of at most MAX_CHANNEL_NAME_LENGTH,
- * or of one `policy` refuses; null when it may be used.
+ * The refusal of a channel name that is not a string, or of one `policy` refuses; null when it may
+ * be used. Any string is a channel, the empty one and long ones included, as for the original broker
+ * and socketcluster-server (a frame's size is bounded by the payload limit): the broker must carry
+ * every name the front servers accept.
  */
 export function channelProblem(channel: unknown, policy?: (channel: string) => Error | null): InvalidChannelError | null {
   if (typeof channel !== 'string') {
     return new InvalidChannelError(`a channel name must be a string, got ${channel === null ? 'null' : Array.isArray(channel) ? 'an array' : typeof channel}`);
-  }
-  if (channel.length === 0) return new InvalidChannelError('a channel name must not be empty');
-  if (channel.length > MAX_CHANNEL_NAME_LENGTH) {
-    return new InvalidChannelError(`channel name of ${channel.length} characters is longer than ${MAX_CHANNEL_NAME_LENGTH}`);
   }
   const refusal = policy?.(channel) ?? null;
   if (refusal === null) return null;

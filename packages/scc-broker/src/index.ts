@@ -2,7 +2,6 @@
 export { startBrokerServer } from './broker-server.js';
 export type { BrokerServer } from './broker-server.js';
 export { Relay, CLOSE_GRACE_MS } from './relay.js';
-export { MAX_CHANNEL_NAME_LENGTH } from './channel-table.js';
 export { MAX_PEER_WARNINGS_PER_SECOND } from './warning-budget.js';
 export type { RelayOptions, RelayedPacket } from './relay.js';
 export { readRelaySettings } from './relay-settings.js';

@@ -1,6 +1,7 @@
 /**
  * The SocketCluster protocol v2 subset that the cluster's internal links (worker ↔ broker) speak,
- * written by us on `ws` instead of borrowed from socketcluster-server / -client internals.
+ * written by us on `ws` instead of borrowed from socketcluster-server / -client internals. The
+ * contract as a whole (procedures, payloads, extensions) is docs/protocol.md ("Transport").
  *
  * The subset, in our words:
  * - A WebSocket at path `/socketcluster/`; every frame is UTF-8 text. Binary frames carry nothing
