@@ -41,6 +41,8 @@ async function startOurs(port = 0): Promise<Broker> {
     pingIntervalMs: 8000,
     pingTimeoutMs: 30_000,
     logger,
+    // A channel the broker refuses, to see its error's name come back through the pool.
+    refuseChannel: (channel) => (channel === 'refused' ? new Error('refused by this test broker') : null),
   });
   const bound = await listenOn(http, port);
   return {
@@ -172,7 +174,7 @@ describe.each<Kind>(['ours', 'socketcluster-server'])('BrokerPool against %s', (
     const broker = await start(kind);
     brokers.push(broker);
     const a = pool(broker.port);
-    if (kind === 'ours') await expect(a.pool.publish('', 1)).rejects.toMatchObject({ name: 'InvalidChannelError' });
+    if (kind === 'ours') await expect(a.pool.publish('refused', 1)).rejects.toMatchObject({ name: 'InvalidChannelError' });
     const closing = a.pool.publish('x', 1);
     a.pool.close();
     a.pool.close();
