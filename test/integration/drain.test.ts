@@ -96,10 +96,10 @@ describe('broker drain', () => {
     const tookMs = exitedAt - signalledAt;
     expect(exit).toEqual({ code: 0, signal: null });
     expect(tookMs).toBeLessThan(drainTimeoutMs);
-    const started = await victim.waitForLog(/drain started/, 1000);
+    const started = await victim.waitForEvent(LogEvent.DrainStarted, {}, 1000);
     expect(started['channels']).toBe(owned);
-    await victim.waitForLog(/drain finished in \d+ ms: no subscriptions left/, 1000);
-    await cluster.state.waitForLog(/scc-broker .* left \(announced\)/, 1000, stateMark);
+    await victim.waitForEvent(LogEvent.DrainFinished, { outcome: 'drained', subscriptionsLeft: 0 }, 1000);
+    await cluster.state.waitForEvent(LogEvent.MemberLeft, { instanceType: 'scc-broker', how: 'announced' }, 1000, stateMark);
     await Promise.all(cluster.workers.map((w, i) => waitForBrokerCount(w, 2, marks[i])));
 
     // Traffic kept flowing during the drain and after it.
@@ -138,15 +138,15 @@ describe('broker drain', () => {
     const closed = CLOSE_EVENT(peer);
     const signalledAt = Date.now();
     process.kill(broker.pid, 'SIGTERM');
-    await broker.waitForLog(/drain started/, 5000);
+    await broker.waitForEvent(LogEvent.DrainStarted, {}, 5000);
     const ready = await fetch(`http://127.0.0.1:${broker.port}/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ ready: false, detail: 'draining' });
     expect((await scrape(broker.port)).value('scc_draining')).toBe(1);
-    await state.waitForLog(/scc-broker .* left \(announced\)/, 5000);
+    await state.waitForEvent(LogEvent.MemberLeft, { instanceType: 'scc-broker', how: 'announced' }, 5000);
     expect(await exitedWithin(broker, 8000)).toEqual({ code: 0, signal: null });
     expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(1400);
-    await broker.waitForLog(/drain finished in \d+ ms: timed out with 1 subscriptions left/, 1000);
+    await broker.waitForEvent(LogEvent.DrainFinished, { outcome: 'timeout', subscriptionsLeft: 1 }, 1000);
     expect(await closed).toMatchObject({ code: 1012 });
   });
 
@@ -156,7 +156,7 @@ describe('broker drain', () => {
     await broker.waitForEvent(LogEvent.Joined);
     await brokerPeer(broker.port, 'stuck');
     process.kill(broker.pid, 'SIGTERM');
-    await broker.waitForLog(/drain started/, 5000);
+    await broker.waitForEvent(LogEvent.DrainStarted, {}, 5000);
     const secondAt = Date.now();
     process.kill(broker.pid, 'SIGTERM');
     expect(await exitedWithin(broker, 5000)).toEqual({ code: 1, signal: null });
@@ -183,10 +183,12 @@ describe('worker drain', () => {
     process.kill(worker.pid, 'SIGTERM');
     expect(await exitedWithin(worker, 10_000), worker.stderr.join('\n')).toEqual({ code: 0, signal: null });
     for (const close of await Promise.all(closes)) expect(close).toEqual({ code: 1012, reason: 'scc-worker shutting down' });
-    const started = await worker.waitForLog(/drain started: closing 2 client sockets with code 1012/, 1000);
+    const started = await worker.waitForEvent(LogEvent.DrainStarted, {}, 1000);
     expect(started['clients']).toBe(2);
-    await worker.waitForLog(/drain finished in \d+ ms$/, 1000);
-    await state.waitForLog(/scc-worker .* left \(announced\)/, 5000);
+    // Its message names the close code clients got (for people; the fields are the contract).
+    expect(started.msg).toMatch(/closing 2 client sockets with code 1012/);
+    await worker.waitForEvent(LogEvent.DrainFinished, { left: true }, 1000);
+    await state.waitForEvent(LogEvent.MemberLeft, { instanceType: 'scc-worker', how: 'announced' }, 5000);
     for (let i = 0; i < 200 && (await upstream()) !== 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await upstream()).toBe(0);
     // No longer accepting: the port is closed.

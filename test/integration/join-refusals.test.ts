@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RawSocket, scUrl } from '../../harness/raw.js';
 import { startState, stopAll, type ServiceProcess } from '../helpers/processes.js';
+import { LogEvent } from '@scc-ts/shared';
 
 let state: ServiceProcess;
 const sockets: RawSocket[] = [];
@@ -113,7 +114,7 @@ describe('join payload refusals', () => {
     worker.close();
     broker.close();
     await Promise.all([worker.closedWithin(5000), broker.closedWithin(5000)]);
-    await state.waitForLog(/scc-broker ws:\/\/10\.0\.0\.6:8900 left/, 5000);
+    await state.waitForEvent(LogEvent.MemberLeft, { instanceType: 'scc-broker', uri: 'ws://10.0.0.6:8900' }, 5000);
     const after = await view();
     expect(after.sccWorkerURIs).not.toContain('ws://10.0.0.5:8100');
     expect(after.sccBrokerURIs).not.toContain('ws://10.0.0.6:8900');

@@ -19,9 +19,9 @@ describe('signals', () => {
       await waitReady(worker.port);
 
       expect(await worker.stop(signal)).toEqual({ code: 0, signal: null });
-      await state.waitForLog(/scc-worker .* left \(announced\)/);
+      await state.waitForEvent(LogEvent.MemberLeft, { instanceType: 'scc-worker', how: 'announced' });
       expect(await broker.stop(signal)).toEqual({ code: 0, signal: null });
-      await state.waitForLog(/scc-broker .* left \(announced\)/);
+      await state.waitForEvent(LogEvent.MemberLeft, { instanceType: 'scc-broker', how: 'announced' });
       expect(await state.stop(signal)).toEqual({ code: 0, signal: null });
       for (const p of [worker, broker, state]) expect(p.logs.some((l) => /shutting down/.test(l.msg)), p.name).toBe(true);
     });

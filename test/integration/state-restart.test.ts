@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disconnectAll, primeChannels, type Client, type Collector } from '../../harness/clients.js';
 import { startBroker, startState, startSubscribedCluster, stopAll, waitForBrokerCount, type TestCluster, waitForMembers } from '../helpers/processes.js';
+import { LogEvent } from '@scc-ts/shared';
 
 const channels = Array.from({ length: 20 }, (_, i) => `state/${i}`);
 let cluster: TestCluster;
@@ -27,7 +28,7 @@ describe('the state server goes away', () => {
   it('keeps pub/sub working while it is down, and the cluster rejoins a restarted one', async () => {
     const statePort = cluster.state.port;
     await cluster.state.stop('SIGKILL');
-    await Promise.all(cluster.workers.map((w) => w.waitForLog(/disconnected from state server/)));
+    await Promise.all(cluster.workers.map((w) => w.waitForEvent(LogEvent.StateDisconnected)));
     await roundTrip('while-down');
     for (const w of cluster.workers) {
       const ready = await fetch(`http://127.0.0.1:${w.port}/ready`);

@@ -5,7 +5,7 @@
  * the last subscription is gone the broker keeps relaying, so a worker still publishing here is
  * still heard. Ends when no subscription is left or at the deadline, whichever comes first.
  */
-import type { Logger } from '@scc-ts/shared';
+import { LogEvent, type Logger } from '@scc-ts/shared';
 import type { Relay } from './relay.js';
 
 export interface DrainOptions {
@@ -31,7 +31,7 @@ export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
   const { relay, logger } = options;
   const startedAt = Date.now();
   logger.info(
-    { connections: relay.connectionCount, subscriptions: relay.subscriptionCount, channels: relay.channelCount },
+    { event: LogEvent.DrainStarted, connections: relay.connectionCount, subscriptions: relay.subscriptionCount, channels: relay.channelCount },
     `drain started: leaving the cluster; relaying until workers have moved their ${relay.channelCount} channels (at most ${options.timeoutMs} ms)`,
   );
   let timer: NodeJS.Timeout | undefined;
@@ -60,7 +60,7 @@ export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
   }
   const result: DrainResult = { outcome, durationMs: Date.now() - startedAt, subscriptionsLeft: relay.subscriptionCount };
   logger.info(
-    { ...result, connections: relay.connectionCount, channels: relay.channelCount },
+    { event: LogEvent.DrainFinished, ...result, connections: relay.connectionCount, channels: relay.channelCount },
     `drain finished in ${result.durationMs} ms: ${outcome === 'drained' ? 'no subscriptions left' : `timed out with ${result.subscriptionsLeft} subscriptions left`}`,
   );
   return result;

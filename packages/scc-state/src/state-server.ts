@@ -42,6 +42,7 @@ import {
   type StateConfig,
   type WorkerJoinPayload,
   type WorkerJoinReply,
+  LogEvent,
 } from '@scc-ts/shared';
 import { Registry, type Member } from './registry.js';
 import { Notifier, type ListKind } from './notifier.js';
@@ -203,7 +204,8 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     if (!member) return;
     if (type === InstanceType.Worker) notifier.forget(socket.id);
     notifier.changed(listKind(type), 'back');
-    logger.info(`${type} ${member.uri} left (${how}); ${registry.urisOf(type).length} ${listKind(type)} in the cluster`);
+    const remaining = registry.urisOf(type).length;
+    logger.info({ event: LogEvent.MemberLeft, instanceType: type, uri: member.uri, how, remaining }, `${type} ${member.uri} left (${how}); ${remaining} ${listKind(type)} in the cluster`);
   }
 
   function handleJoin(socket: ServerSocket, peer: Peer, type: InstanceTypeName, request: Request): Member | null {

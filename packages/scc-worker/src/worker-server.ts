@@ -21,6 +21,7 @@ import {
   type Readiness,
   type WorkerClusterConfig,
   type WorkerConfig,
+  LogEvent,
 } from '@scc-ts/shared';
 import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
 import { HoldingBroker } from './holding-broker.js';
@@ -146,7 +147,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
         const startedAt = Date.now();
         const clients = agServer.clientsCount;
         const lifecycle = lifecycleLogger(logger, config.logLevel);
-        lifecycle.info({ clients }, `drain started: closing ${clients} client sockets with code ${SHUTDOWN_CLOSE_CODE} and leaving the cluster (at most ${config.drainTimeoutMs} ms)`);
+        lifecycle.info({ event: LogEvent.DrainStarted, clients }, `drain started: closing ${clients} client sockets with code ${SHUTDOWN_CLOSE_CODE} and leaving the cluster (at most ${config.drainTimeoutMs} ms)`);
         // Stop accepting first, then tell clients to go elsewhere, then leave the cluster.
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         for (const socket of Object.values(agServer.clients)) void socket.disconnect(SHUTDOWN_CLOSE_CODE, 'scc-worker shutting down');
@@ -157,7 +158,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
           new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.drainTimeoutMs))),
         ]);
         clearTimeout(timer);
-        lifecycle.info({ clients, durationMs: Date.now() - startedAt }, `drain finished in ${Date.now() - startedAt} ms${left ? '' : ' (timed out leaving the cluster)'}`);
+        lifecycle.info({ event: LogEvent.DrainFinished, clients, left, durationMs: Date.now() - startedAt }, `drain finished in ${Date.now() - startedAt} ms${left ? '' : ' (timed out leaving the cluster)'}`);
         workerMetrics.close();
         agServer.close();
         agServer.closeAllListeners();

@@ -13,6 +13,17 @@ export const LogEvent = Object.freeze({
   PublishingThrough: 'publishingThrough',
   /** scc-worker: the worker list changed size. Fields: `workers` (count). */
   WorkerList: 'workerList',
+  /** scc-broker, scc-worker: a drain began (SIGTERM or drain()). Fields: broker `connections`, `subscriptions`, `channels`; worker `clients`. */
+  DrainStarted: 'drainStarted',
+  /**
+   * scc-broker, scc-worker: the drain is over. Fields: `durationMs`; broker `outcome` ('drained' | 'timeout') and
+   * `subscriptionsLeft`; worker `clients` and `left` (whether leaving the cluster finished in time).
+   */
+  DrainFinished: 'drainFinished',
+  /** scc-state: a broker or worker left. Fields: `instanceType`, `uri`, `how` ('announced' | 'disconnected' | …), `remaining` (count of its kind). */
+  MemberLeft: 'memberLeft',
+  /** scc-broker, scc-worker: the state server link dropped; it reconnects. Fields: `code`, `reason`. */
+  StateDisconnected: 'stateDisconnected',
 } as const);
 
 export type LogEventName = (typeof LogEvent)[keyof typeof LogEvent];

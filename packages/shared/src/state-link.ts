@@ -6,6 +6,7 @@
 import socketClusterClient from 'socketcluster-client';
 import type { Logger } from './logger.js';
 import { StateQuery, type InstanceTypeName, type ProcedureName } from './protocol.js';
+import { LogEvent } from './log-events.js';
 
 /** A socketcluster-client socket. */
 export type ClientSocket = ReturnType<typeof socketClusterClient.create>;
@@ -89,7 +90,7 @@ export class StateLink {
     void (async () => {
       for await (const { code, reason } of this.socket.listener('disconnect')) {
         if (this.closed) continue;
-        logger.warn({ code, reason }, `disconnected from state server ${this.target()} (code ${code}); reconnecting`);
+        logger.warn({ event: LogEvent.StateDisconnected, code, reason }, `disconnected from state server ${this.target()} (code ${code}); reconnecting`);
       }
     })();
     for await (const _event of this.socket.listener('connect')) {
