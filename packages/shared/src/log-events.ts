@@ -20,7 +20,7 @@ export const LogEvent = Object.freeze({
    * `subscriptionsLeft`; worker `clients` and `left` (whether leaving the cluster finished in time).
    */
   DrainFinished: 'drainFinished',
-  /** scc-state: a broker or worker left. Fields: `instanceType`, `uri`, `how` ('announced' | 'disconnected' | …), `remaining` (count of its kind). */
+  /** scc-state: a broker or worker left. Fields: `instanceType`, `uri`, `how` ('announced', or 'socket closed, code N'), `remaining` (count of its kind). */
   MemberLeft: 'memberLeft',
   /** scc-broker, scc-worker: the state server link dropped; it reconnects. Fields: `code`, `reason`. */
   StateDisconnected: 'stateDisconnected',
