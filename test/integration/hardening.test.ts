@@ -12,6 +12,7 @@ import { RawSocket, scUrl } from '../../harness/raw.js';
 import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
 import { unhandledLines } from '../../harness/fuzz-campaign.js';
 import { LogEvent } from '@scc-ts/shared';
+import { scrape } from '../helpers/metrics.js';
 
 let state: ServiceProcess;
 let broker: ServiceProcess;
@@ -105,5 +106,9 @@ describe('repeated handshake', () => {
     const held = [await session(worker.port, {}), await session(worker.port, {})];
     expect(held.every((s) => s.open)).toBe(true);
     expect(await connect(worker.port).then((c) => c.state)).toBe('open');
+    // Each front server counts the refusal where an operator sees it.
+    expect((await scrape(worker.port)).value('scc_worker_repeated_handshakes_refused_total')).toBe(1);
+    expect((await scrape(state.port)).value('scc_state_repeated_handshakes_refused_total')).toBe(1);
+    expect((await scrape(worker.port)).value('scc_worker_connections_refused_total')).toBe(0);
   });
 });

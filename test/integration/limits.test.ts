@@ -9,6 +9,7 @@ import { Collector, connect, disconnectAll } from '../../harness/clients.js';
 import { RawSocket, scUrl } from '../../harness/raw.js';
 import { spawnService, startBroker, startState, startWorker, stopAll } from '../helpers/processes.js';
 import { LogEvent } from '@scc-ts/shared';
+import { scrape } from '../helpers/metrics.js';
 
 const raws: RawSocket[] = [];
 function raw(port: number, query?: Record<string, string>): RawSocket {
@@ -69,6 +70,7 @@ describe('limits', () => {
     expect(refused).toMatchObject({ kind: 'http', status: 503 });
     expect(refused?.kind === 'http' && refused.body).toMatch(/^ConnectionLimitError: /);
     await worker.waitForLog(/ConnectionLimitError/, 5000);
+    expect((await scrape(worker.port)).value('scc_worker_connections_refused_total')).toBe(1);
     pending.close();
     await pending.closedWithin(5000);
     const client = await connect(worker.port);
@@ -96,6 +98,7 @@ describe('limits', () => {
     await worker.waitForLog(/closing socket .*SlowConsumerError/, 10_000);
     tcp.resume();
     expect(await slow.closedWithin(10_000)).toEqual({ code: 4100, reason: 'SlowConsumerError' });
+    expect((await scrape(worker.port)).value('scc_worker_slow_consumers_closed_total')).toBe(1);
     await collector.until(() => collector.messages('fast', 'firehose').length === sent, 10_000, 'the fast subscriber');
     await publisher.invokePublish('firehose', { id: 'after', chunk: '' });
     await collector.until(() => collector.messages('fast', 'firehose').some((m) => m.id === 'after'), 5000, 'a message after the drop');

@@ -8,6 +8,8 @@ import {
   SCC_TS_VERSION,
   createMetricsRegistry,
   gaugeFrom,
+  limitCounters,
+  type LimitCounts,
   handshakeRefusalCounter,
   type MetricsRegistry,
   type ProcedureName,
@@ -32,6 +34,8 @@ export interface StateMetricsSources {
   members: Registry;
   /** Open peer sockets (joined or not). */
   connections: () => number;
+  /** What the server's ws engine refused (hardenedServerOptions().wsEngine.counters). */
+  limits: Readonly<LimitCounts>;
 }
 
 /** Builds scc-state's registry: default Node metrics plus the `scc_state_*` series. */
@@ -41,6 +45,7 @@ export function createStateMetrics(sources: StateMetricsSources): StateMetrics {
   gaugeFrom(registry, 'scc_state_brokers', 'Brokers joined (distinct URIs)', () => members.brokerURIs().length);
   gaugeFrom(registry, 'scc_state_workers', 'Workers joined (distinct URIs)', () => members.workerURIs().length);
   gaugeFrom(registry, 'scc_state_connections', 'Open peer sockets (brokers and workers, joined or not)', sources.connections);
+  limitCounters(registry, 'scc_state', sources.limits);
   const handshakeRefused = handshakeRefusalCounter(registry);
   const joinRefusals = new Counter({
     name: 'scc_state_join_refusals_total',

@@ -103,12 +103,13 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
           logger.info('startup delay over: scc-worker instances may now join');
         }, config.startupDelayMs);
 
-  const metrics = createStateMetrics({ members: registry, connections: () => sockets.size });
+  const hardened = hardenedServerOptions(config.limits, logger);
+  const metrics = createStateMetrics({ members: registry, connections: () => sockets.size, limits: hardened.wsEngine.counters });
   let view: ClusterView | undefined;
   const httpServer: Server = createServer((req, res) => {
     if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res)) notFound(res);
   });
-  const agServer: AGServer = socketClusterServer.attach(httpServer, hardenedServerOptions(config.limits, logger));
+  const agServer: AGServer = socketClusterServer.attach(httpServer, hardened);
   refusePubSub(agServer);
 
   // Worker sockets that joined with `sccHandover: true` (ours); original workers switch on the push alone.

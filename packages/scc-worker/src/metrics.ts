@@ -12,7 +12,9 @@ import {
   createMetricsRegistry,
   drainingGauge,
   gaugeFrom,
+  limitCounters,
   type AGServer,
+  type LimitCounts,
   type MetricsRegistry,
 } from '@scc-ts/shared';
 import type { ClusterClient } from './cluster/index.js';
@@ -28,6 +30,8 @@ export interface WorkerMetricsSources {
   /** The cluster plugin; null in standalone mode. */
   cluster: () => ClusterClient | null;
   draining: () => boolean;
+  /** What the server's ws engine refused (`hardenedServerOptions().wsEngine.counters`); without it, no limit series. */
+  limits?: Readonly<LimitCounts>;
 }
 
 /** Builds the worker's registry: default Node metrics plus the `scc_worker_*` series. */
@@ -40,7 +44,7 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   gaugeFrom(registry, 'scc_worker_client_connections', 'Open client sockets', () => agServer.clientsCount);
   gaugeFrom(registry, 'scc_worker_subscriptions', 'Channel subscriptions held by client sockets', () => {
     let total = 0;
-    for (const socket of Object.values(agServer.clients)) total += (socket as { channelSubscriptionsCount?: number }).channelSubscriptionsCount ?? 0;
+    for (const socket of Object.values(agServer.clients)) total += socket.subscriptions().length;
     return total;
   });
   gaugeFrom(registry, 'scc_worker_channels', 'Channels with at least one local subscriber (carried upstream in cluster mode)', () => engine.subscriptions().length);
@@ -69,6 +73,7 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
     return !sources.draining() && (cluster === null || cluster.readiness().ready) ? 1 : 0;
   });
   drainingGauge(registry, sources.draining);
+  if (sources.limits) limitCounters(registry, 'scc_worker', sources.limits);
 
   const messagesOut = new Counter({
     name: 'scc_worker_messages_out_total',

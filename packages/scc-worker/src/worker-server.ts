@@ -98,7 +98,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   // Subscribe acks wait for the cluster in our broker engine (no per-socket middleware; see holding-broker.ts).
   const brokerEngine = new HoldingBroker();
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...hardened, brokerEngine, ...(config.socketClusterOptions ?? {}) });
-  const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined });
+  const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined, limits: hardened.wsEngine.counters });
 
   logServerEvents(agServer, logger);
 

@@ -172,10 +172,11 @@ export {
   createMetricsRegistry,
   gaugeFrom,
   counterFrom,
+  limitCounters,
   handshakeRefusalCounter,
   drainingGauge,
 } from './metrics.js';
-export type { MetricsRegistry } from './metrics.js';
+export type { MetricsRegistry, LimitCounts } from './metrics.js';
 export { endConsumer, consume } from './consumer.js';
 export type { ListenerConsumer } from './consumer.js';
 export {

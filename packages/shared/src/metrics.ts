@@ -54,6 +54,24 @@ export function counterFrom(registry: Registry, name: string, help: string, read
   });
 }
 
+/** What a front server's ws engine refused (`WsEngine.counters`), read at scrape time. */
+export interface LimitCounts {
+  connectionsRefused: number;
+  slowConsumersClosed: number;
+  repeatedHandshakesRefused: number;
+}
+
+/**
+ * `<prefix>_connections_refused_total` (upgrades refused at SCC_MAX_CONNECTIONS, HTTP 503),
+ * `<prefix>_slow_consumers_closed_total` (sockets closed with 4100 past SCC_MAX_OUTBOUND_BUFFER) and
+ * `<prefix>_repeated_handshakes_refused_total`, from the engine's own counters.
+ */
+export function limitCounters(registry: Registry, prefix: string, counts: Readonly<LimitCounts>): void {
+  counterFrom(registry, `${prefix}_connections_refused_total`, 'Upgrades refused at SCC_MAX_CONNECTIONS (HTTP 503)', () => counts.connectionsRefused);
+  counterFrom(registry, `${prefix}_slow_consumers_closed_total`, 'Sockets closed with 4100 SlowConsumerError past SCC_MAX_OUTBOUND_BUFFER', () => counts.slowConsumersClosed);
+  counterFrom(registry, `${prefix}_repeated_handshakes_refused_total`, 'Second #handshake on an open socket, refused and closed with 4008', () => counts.repeatedHandshakesRefused);
+}
+
 /** Label value of `scc_handshake_refusals_total{reason}` for a refusal error. */
 export function refusalReason(error: Error): string {
   switch (error.name) {
