@@ -26,6 +26,7 @@ import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
 import { ConnectionLimitError, InvalidHandshakeError, SlowConsumerError } from './errors.js';
 import type { Logger } from './logger.js';
 import { HANDSHAKE_REJECTION_CLOSE_CODE } from './protocol.js';
+import { encodeBatch, encodeErrorResponse } from './sc-wire.js';
 
 /**
  * Close code for a socket dropped as a slow consumer (its outbound buffer passed the limit). In the
@@ -138,7 +139,7 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
       this.queued = undefined;
       pending.delete(this);
       // Not open any more: ws drops it (no callback given, so no error either), as without batching.
-      super.send(queued.length === 1 ? (queued[0] as string) : `[${queued.join(',')}]`);
+      super.send(encodeBatch(queued));
       this.checkBuffer();
     }
 
@@ -187,7 +188,7 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
       counters.repeatedHandshakesRefused += 1;
       const error = new InvalidHandshakeError('this socket has already completed its handshake');
       for (const cid of cids) {
-        if (cid >= 0) this.send(JSON.stringify({ rid: cid, error: { name: error.name, message: error.message } }));
+        if (cid >= 0) this.send(encodeErrorResponse(cid, error));
       }
       this.close(HANDSHAKE_REJECTION_CLOSE_CODE, error.name);
       return true;
