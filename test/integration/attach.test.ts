@@ -3,13 +3,13 @@
  * real state/broker/worker processes with `attach(agServer, options)`.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import socketClusterServer from 'socketcluster-server';
-import { ConfigError, createLogger, LogEvent } from '@scc-ts/shared';
+import { ConfigError, LogEvent } from '@scc-ts/shared';
 import { attach } from '@scc-ts/scc-worker';
 import { Collector, connect, disconnectAll, primeChannels } from '../../harness/clients.js';
 import { startBroker, startState, startWorker, stopAll, waitReady } from '../helpers/processes.js';
+import { inProcessOptions, plainServer } from '../helpers/in-process.js';
 
 const closers: Array<() => Promise<void> | void> = [];
 
@@ -39,19 +39,8 @@ describe('attach(agServer, options)', () => {
     const other = await startWorker(state.port);
     await waitReady(other.port);
 
-    const httpServer = createServer();
-    const agServer = socketClusterServer.attach(httpServer);
-    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-    const port = (httpServer.address() as AddressInfo).port;
-    const cluster = attach(agServer, {
-      stateServerHost: '127.0.0.1',
-      stateServerPort: state.port,
-      instancePort: port,
-      instanceIp: '127.0.0.1',
-      brokerRetryDelay: 200,
-      stateServerReconnectRandomness: 50,
-      logger: createLogger({ name: 'in-process-worker', level: 0, format: 'json' }),
-    });
+    const { agServer, httpServer, port } = await plainServer();
+    const cluster = attach(agServer, inProcessOptions(state.port, port));
     closers.push(async () => {
       await cluster.close();
       await cluster.close(); // safe twice

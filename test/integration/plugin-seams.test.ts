@@ -8,15 +8,15 @@
  * subscription then failed does not stay subscribed upstream. `harden()` on such a server refuses
  * a `constructor` channel with a named error.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import socketClusterServer from 'socketcluster-server';
-import { ConfigError, LogEvent, createLogger, harden, type AGServer } from '@scc-ts/shared';
+import { ConfigError, LogEvent, harden, type AGServer } from '@scc-ts/shared';
 import { attach, type ClusterClient, type ClusterOptions } from '@scc-ts/scc-worker';
 import { Collector, connect, disconnectAll, primeChannels, waitUntil } from '../../harness/clients.js';
 import { RawSocket, scUrl } from '../../harness/raw.js';
 import { startBroker, startState, startWorker, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
+import { inProcessOptions, plainServer } from '../helpers/in-process.js';
 
 let state: ServiceProcess;
 let broker: ServiceProcess;
@@ -56,24 +56,8 @@ function expectSameMethods(after: Map<string, unknown>, before: Map<string, unkn
   for (const [name, fn] of before) expect(after.get(name), name).toBe(fn);
 }
 
-async function plainServer(options: Parameters<typeof socketClusterServer.attach>[1] = {}): Promise<{ agServer: AGServer; httpServer: Server; port: number }> {
-  const httpServer = createServer();
-  const agServer = socketClusterServer.attach(httpServer, options);
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-  return { agServer, httpServer, port: (httpServer.address() as AddressInfo).port };
-}
-
 async function joined(agServer: AGServer, httpServer: Server, port: number, extra: Partial<ClusterOptions> = {}): Promise<ClusterClient> {
-  const cluster = attach(agServer, {
-    stateServerHost: '127.0.0.1',
-    stateServerPort: state.port,
-    instancePort: port,
-    instanceIp: '127.0.0.1',
-    brokerRetryDelay: 200,
-    stateServerReconnectRandomness: 50,
-    logger: createLogger({ name: 'in-process-worker', level: 0, format: 'json' }),
-    ...extra,
-  });
+  const cluster = attach(agServer, inProcessOptions(state.port, port, extra));
   closers.push(async () => {
     await cluster.close();
     agServer.close();
@@ -174,13 +158,7 @@ describe('the plugin on a user server', () => {
         action.allow();
       }
     });
-    const options: ClusterOptions = {
-      stateServerHost: '127.0.0.1',
-      stateServerPort: state.port,
-      instancePort: port,
-      instanceIp: '127.0.0.1',
-      logger: createLogger({ name: 'in-process-worker', level: 0, format: 'json' }),
-    };
+    const options = inProcessOptions(state.port, port);
     expect(() => attach(agServer, options)).toThrow(ConfigError);
     try {
       attach(agServer, options);
