@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { createLogger, isSafeChannelName, InvalidChannelError, type Logger } from '@scc-ts/shared';
 import { Relay, type RelayOptions, type RelayedPacket } from '../src/relay.js';
 import { RawSocket, scUrl } from '../../../harness/raw.js';
+import { testRelayOptions } from './relay-fixture.js';
 
 interface LogLine {
   level: number;
@@ -42,19 +43,7 @@ const sockets: Peer[] = [];
 async function start(overrides: Partial<RelayOptions> = {}): Promise<Started> {
   const http = createServer((_req, res) => res.writeHead(404).end());
   const { logger, lines } = captureLogger();
-  const relay = new Relay({
-    server: http,
-    authKey: null,
-    authErrorMessage: 'bad key',
-    maxPayloadBytes: 1_000_000,
-    handshakeTimeoutMs: 5000,
-    maxConnections: 100,
-    maxOutboundBufferBytes: 10_000_000,
-    pingIntervalMs: 8000,
-    pingTimeoutMs: 30_000,
-    logger,
-    ...overrides,
-  });
+  const relay = new Relay(testRelayOptions(http, logger, overrides));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const s = { relay, port: (http.address() as AddressInfo).port, lines, http };
   started.push(s);

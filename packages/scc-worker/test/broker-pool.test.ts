@@ -12,6 +12,7 @@ import { WebSocketServer } from 'ws';
 import { createLogger, queryOf } from '@scc-ts/shared';
 import { BrokerPool, type BrokerPoolOptions } from '../src/cluster/broker-pool.js';
 import { Relay } from '../../scc-broker/src/relay.js';
+import { testRelayOptions } from '../../scc-broker/test/relay-fixture.js';
 
 const logger = createLogger({ name: 'broker-pool-test', level: 0, format: 'json' });
 
@@ -30,20 +31,12 @@ async function listenOn(server: Server, port: number): Promise<number> {
 
 async function startOurs(port = 0): Promise<Broker> {
   const http = createServer();
-  const relay = new Relay({
-    server: http,
-    authKey: null,
-    authErrorMessage: 'bad key',
-    maxPayloadBytes: 1_000_000,
-    handshakeTimeoutMs: 5000,
-    maxConnections: 100,
-    maxOutboundBufferBytes: 10_000_000,
-    pingIntervalMs: 8000,
-    pingTimeoutMs: 30_000,
-    logger,
-    // A channel the broker refuses, to see its error's name come back through the pool.
-    refuseChannel: (channel) => (channel === 'refused' ? new Error('refused by this test broker') : null),
-  });
+  const relay = new Relay(
+    testRelayOptions(http, logger, {
+      // A channel the broker refuses, to see its error's name come back through the pool.
+      refuseChannel: (channel) => (channel === 'refused' ? new Error('refused by this test broker') : null),
+    }),
+  );
   const bound = await listenOn(http, port);
   return {
     port: bound,
