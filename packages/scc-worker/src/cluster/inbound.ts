@@ -2,15 +2,15 @@
  * The receiving side of the data path, from a broker's relay to local subscribers: each packet
  * passes the guard (`parsePublishPacket`), this worker's own packets are skipped (the broker relays
  * to every subscriber, and we delivered ours locally already), numbered packets go through the
- * sequencer (order, duplicates, gaps), and each message is published locally through the broker
- * engine's public `invokePublish`, without raising the event that would send it upstream again.
+ * sequencer (order, duplicates, gaps), and local-delivery.ts publishes each message to local
+ * subscribers. Each step holds the next: the sequencer hands ordered packets to local delivery itself.
  */
-import { parsePublishPacket, type AGServer, type Logger } from '@scc-ts/shared';
+import { parsePublishPacket, type Logger } from '@scc-ts/shared';
+import { LocalDelivery, type LocalEngine } from './local-delivery.js';
 import { Sequencer } from './sequencer.js';
 import { ThrottledWarnings, type ClusterStats } from './stats.js';
 
-/** The local broker engine, as the inbound stage uses it. */
-export type LocalEngine = Pick<AGServer['brokerEngine'], 'invokePublish'>;
+export type { LocalEngine } from './local-delivery.js';
 
 /** What the inbound stage needs. */
 export interface InboundOptions {
@@ -27,19 +27,19 @@ export interface InboundOptions {
 /** Guards, sequences and delivers relayed packets locally (see above). */
 export class Inbound {
   private readonly options: InboundOptions;
-  private readonly engine: LocalEngine;
+  private readonly local: LocalDelivery;
   private readonly sequencer: Sequencer;
   private readonly warnings: ThrottledWarnings;
   private readonly stats: ClusterStats;
 
   constructor(options: InboundOptions) {
     this.options = options;
-    this.engine = options.engine;
     this.stats = options.stats;
+    this.local = new LocalDelivery(options.engine, options.stats);
     this.warnings = new ThrottledWarnings(options.logger);
     this.sequencer = new Sequencer({
       windowMs: options.reorderWindowMs,
-      deliver: (channel, messages) => this.deliver(channel, messages),
+      deliver: this.local.deliver,
       onDuplicate: () => {
         this.stats.duplicatesDropped += 1;
       },
@@ -64,15 +64,7 @@ export class Inbound {
     if (packet.sender === this.options.instanceId) return;
     // Numbered packets (from our workers) go through the sequencer; an original worker's are delivered as they come.
     if (packet.seq !== undefined && packet.sender != null) this.sequencer.accept(channel, packet.sender, packet.seq, packet.messages);
-    else this.deliver(channel, packet.messages);
-  }
-
-  private deliver(channel: string, messages: unknown[]): void {
-    for (const message of messages) {
-      this.stats.messagesDelivered += 1;
-      // suppressEvent: a relayed message must not be published upstream again.
-      void this.engine.invokePublish(channel, message, true);
-    }
+    else this.local.deliver(channel, packet.messages);
   }
 
   /**

@@ -6,7 +6,7 @@
  *   local publish → broker engine 'publish' → outbound.ts (batch per channel, number `seq`,
  *   at-least-once re-sends) → router.ts (the owning broker; handover.ts decides the phases) →
  *   transport.ts (BrokerPool, broker-pool.ts) → broker relay → transport → inbound.ts (guard, skip
- *   own packets, sequencer.ts) → broker engine `invokePublish` → local subscribers.
+ *   own packets) → sequencer.ts → local-delivery.ts (broker engine `invokePublish`) → local subscribers.
  *
  * The control path: state-link.ts (the state server) → router.setBrokers / router.signal, and the
  * handover phases back to the state server. Counters live in one ClusterStats (stats.ts).
