@@ -50,8 +50,8 @@ export class Inbound {
     });
   }
 
-  /** Takes one packet a broker relayed on `channel`. */
-  receive(channel: string, data: unknown): void {
+  /** Takes one packet a broker relayed on `channel` (an arrow: each broker link holds it as its `onPacket`). */
+  readonly receive = (channel: string, data: unknown): void => {
     this.stats.packetsIn += 1;
     let packet;
     try {
@@ -65,7 +65,7 @@ export class Inbound {
     // Numbered packets (from our workers) go through the sequencer; an original worker's are delivered as they come.
     if (packet.seq !== undefined && packet.sender != null) this.sequencer.accept(channel, packet.sender, packet.seq, packet.messages);
     else this.local.deliver(channel, packet.messages);
-  }
+  };
 
   /**
    * The channel's last local subscriber left: held packets are delivered and its streams forgotten,

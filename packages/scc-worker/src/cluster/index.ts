@@ -76,7 +76,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
           retryDelayMs: this.options.brokerRetryDelay,
           reconnectRandomnessMs: this.options.stateServerReconnectRandomness,
           logger,
-          onPacket: (channel, packet) => inbound.receive(channel, packet),
+          onPacket: inbound.receive,
           onStatus,
         }),
     });
