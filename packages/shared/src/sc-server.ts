@@ -93,11 +93,19 @@ export function logServerEvents(agServer: AGServer, logger: Logger): void {
 /** Most socketcluster-server warnings logged per second; the rest are summarised in one line. */
 export const MAX_WARNINGS_PER_SECOND = 20;
 
+/**
+ * Pending-connection queue asked of listen(2). Node's default (511) overflows when thousands of
+ * clients reconnect at once (a deploy, a network blip): the kernel then drops their handshakes and
+ * they wait out SYN retransmits of 1 s, 3 s, … or get reset. The kernel clamps the value to
+ * `net.core.somaxconn` (4096 on current kernels), so asking the most lets an operator raise that alone.
+ */
+export const LISTEN_BACKLOG = 65_535;
+
 /** Listens on `port` (0: any free port) and resolves with the port bound; rejects on EADDRINUSE etc. */
 export function listen(httpServer: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(port, () => {
+    httpServer.listen({ port, backlog: LISTEN_BACKLOG }, () => {
       httpServer.off('error', reject);
       resolve((httpServer.address() as AddressInfo).port);
     });
