@@ -24,7 +24,7 @@ import {
   LogEvent,
 } from '@scc-ts/shared';
 import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
-import { HoldingBroker } from './holding-broker.js';
+import { WorkerBrokerEngine } from './broker-engine.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 
 
@@ -95,9 +95,11 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   });
   // Limits, refusals and per-turn frame batching come with the codec and ws engine (public options).
   const hardened = hardenedServerOptions(config.limits, logger, { batchFrames: config.batchClientFrames });
-  // Subscribe acks wait for the cluster in our broker engine (no per-socket middleware; see holding-broker.ts).
-  const brokerEngine = new HoldingBroker();
+  // Our broker engine holds subscribe acks for the cluster (no per-socket middleware) and fans out
+  // without a pipeline per subscriber; see broker-engine.ts.
+  const brokerEngine = new WorkerBrokerEngine();
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...hardened, brokerEngine, ...(config.socketClusterOptions ?? {}) });
+  brokerEngine.bindServer(agServer);
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined, limits: hardened.wsEngine.counters });
 
   logServerEvents(agServer, logger);
@@ -150,6 +152,8 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
         lifecycle.info({ event: LogEvent.DrainStarted, clients }, `drain started: closing ${clients} client sockets with code ${SHUTDOWN_CLOSE_CODE} and leaving the cluster (at most ${config.drainTimeoutMs} ms)`);
         // Stop accepting first, then tell clients to go elsewhere, then leave the cluster.
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        // Fan-outs still being sliced reach their subscribers before the close frames.
+        brokerEngine.flush();
         for (const socket of Object.values(agServer.clients)) void socket.disconnect(SHUTDOWN_CLOSE_CODE, 'scc-worker shutting down');
         hardened.wsEngine.flush();
         let timer: NodeJS.Timeout | undefined;

@@ -1,0 +1,233 @@
+/**
+ * The worker server's broker engine (socketcluster-server's documented `brokerEngine` option): an
+ * ag-simple-broker subclass on a server we build ourselves, not a patch, so no other server or
+ * broker engine changes. It does two things ag-simple-broker does not:
+ *
+ * - **Subscribe acks wait for the cluster.** `subscribeSocket` also awaits the cluster's upstream
+ *   subscription, so a subscription a client sees acknowledged already hears every other worker.
+ *   The cluster plugin's default for this (holdSubscribeAcks: an inbound middleware) costs every
+ *   socket a middleware stream consumer (about 1.3 KB idle) and every inbound action a round
+ *   through it; here the hold costs nothing until a subscribe. The worker attaches the plugin with
+ *   `holdSubscribeAcks: false` and hands this engine `cluster.subscriptionReady`.
+ *
+ * - **Fan-out without a pipeline per subscriber.** ag-simple-broker hands every subscriber socket
+ *   the packet through `socket.transmit`, which queues it on that socket's outbound stream, runs it
+ *   through the (empty) outbound middleware and several promises before `send`: on a channel with
+ *   thousands of subscribers that was most of a worker's CPU and most of its garbage. When the server
+ *   has no outbound middleware (`hasMiddleware`), this engine encodes the packet once and calls each
+ *   open socket's public `send` with the same text, exactly what socketcluster-server's own cached
+ *   path ends in. With outbound middleware it uses `transmit` as ag-simple-broker does (the
+ *   middleware may change or block each delivery). Large fan-outs are sent in slices of
+ *   `FAN_OUT_SLICE_SOCKETS`, one slice per event-loop turn, so a broadcast to 10,000 sockets does
+ *   not hold the loop for the whole of it: health checks, handshakes and pings are served between
+ *   slices, and the first subscribers' frames leave before the last are queued. Publishes behind a
+ *   sliced one wait for it (one FIFO), so every subscriber sees every channel's messages in order.
+ *
+ * Order with other traffic: a publish no longer queues behind packets a server's own code put on a
+ * socket's outbound stream with `socket.transmit` in the same instant; publishes keep their order.
+ */
+import AGSimpleBroker from 'ag-simple-broker';
+import type { AGServer } from '@scc-ts/shared';
+
+/** Resolves once a channel is subscribed upstream (never rejects). */
+export type SubscriptionReady = (channel: string) => Promise<void>;
+
+/** A subscriber socket, as the fan-out uses it (AGServerSocket's public members). */
+interface SubscriberSocket {
+  readonly id: string;
+  readonly state: string;
+  readonly OPEN: string;
+  readonly isBufferingBatch: boolean;
+  send(data: string, options?: undefined): void;
+  transmit(event: string, data: unknown, options?: unknown): Promise<void>;
+}
+
+/** Any other client of the broker (the server's exchange): it only has `transmit`. */
+interface BrokerClient {
+  readonly id: string;
+  transmit(event: string, data: unknown, options?: unknown): unknown;
+}
+
+type Codec = Parameters<AGSimpleBroker['setCodecEngine']>[0];
+interface PublishPacket {
+  channel: string;
+  data: unknown;
+}
+
+/**
+ * Sockets one turn of a fan-out sends to. A send costs a few microseconds, so a slice holds the
+ * event loop for a few milliseconds; frames are written between slices (the ws engine's per-turn flush).
+ */
+export const FAN_OUT_SLICE_SOCKETS = 1_000;
+
+/** A fan-out still being sent: its packet encoded once, the subscribers it had when published. */
+interface FanOut {
+  readonly packet: PublishPacket;
+  readonly text: string;
+  readonly targets: readonly SubscriberSocket[];
+  next: number;
+}
+
+export interface WorkerBrokerEngineOptions {
+  /** Sockets a fan-out sends to per event-loop turn (default `FAN_OUT_SLICE_SOCKETS`). */
+  sliceSockets?: number;
+}
+
+export class WorkerBrokerEngine extends AGSimpleBroker {
+  private readonly sliceSockets: number;
+  /** Set once the cluster plugin is attached; null in standalone mode (nothing to wait for). */
+  ready: SubscriptionReady | null = null;
+  private server: Pick<AGServer, 'hasMiddleware' | 'MIDDLEWARE_OUTBOUND'> | null = null;
+  private codec: Codec | null = null;
+  /** Subscriber sockets by channel (socketcluster-server subscribes each socket once per channel). */
+  private readonly sockets = new Map<string, Set<SubscriberSocket>>();
+  /** Other subscribed clients by channel (the server's exchange, subscribed by server code). */
+  private readonly clients = new Map<string, Set<BrokerClient>>();
+  /** Fan-outs not yet sent in full, oldest first. */
+  private readonly queue: FanOut[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+
+  constructor(options: WorkerBrokerEngineOptions = {}) {
+    super();
+    this.sliceSockets = options.sliceSockets ?? FAN_OUT_SLICE_SOCKETS;
+    if (!Number.isInteger(this.sliceSockets) || this.sliceSockets < 1) throw new RangeError(`sliceSockets must be an integer ≥ 1, got ${this.sliceSockets}`);
+  }
+
+  /** The server this engine serves: its outbound middleware decides the fan-out path. */
+  bindServer(server: Pick<AGServer, 'hasMiddleware' | 'MIDDLEWARE_OUTBOUND'>): void {
+    this.server = server;
+  }
+
+  override setCodecEngine(codec: Codec): void {
+    super.setCodecEngine(codec);
+    this.codec = codec;
+  }
+
+  override async subscribeSocket(client: { id: string }, channelName: string): Promise<void> {
+    // Ours first and synchronously, as ag-simple-broker registers: a publish right after the call
+    // reaches the socket.
+    add(this.sockets, channelName, client as SubscriberSocket);
+    // Locally first (socketcluster-server counts the subscription only once this resolves), then
+    // upstream: a local refusal never reaches the brokers.
+    await super.subscribeSocket(client, channelName);
+    if (this.ready !== null) await this.ready(channelName);
+  }
+
+  override async unsubscribeSocket(client: { id: string }, channelName: string): Promise<void> {
+    remove(this.sockets, channelName, client as SubscriberSocket);
+    await super.unsubscribeSocket(client, channelName);
+  }
+
+  override async subscribeClient(client: { id: string }, channelName: string): Promise<void> {
+    add(this.clients, channelName, client as BrokerClient);
+    await super.subscribeClient(client, channelName);
+  }
+
+  override async unsubscribeClient(client: { id: string }, channelName: string): Promise<void> {
+    remove(this.clients, channelName, client as BrokerClient);
+    await super.unsubscribeClient(client, channelName);
+  }
+
+  override invokePublish(channelName: string, data: unknown, suppressEvent?: boolean): Promise<void> {
+    return this.transmitPublish(channelName, data, suppressEvent);
+  }
+
+  override async transmitPublish(channelName: string, data: unknown, suppressEvent?: boolean): Promise<void> {
+    const packet: PublishPacket = { channel: channelName, data };
+    const sockets = this.sockets.get(channelName);
+    if (sockets !== undefined) this.fanOut(sockets, packet);
+    const clients = this.clients.get(channelName);
+    if (clients !== undefined) for (const client of clients) client.transmit('#publish', packet);
+    if (!suppressEvent) this.emit('publish', packet);
+  }
+
+  /** Sends every fan-out still queued, now (before the server closes its sockets). */
+  flush(): void {
+    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    while (this.queue.length > 0) this.sendSlice(Infinity);
+  }
+
+  private fanOut(sockets: ReadonlySet<SubscriberSocket>, packet: PublishPacket): void {
+    const codec = this.codec;
+    const server = this.server;
+    if (codec === null || server === null || server.hasMiddleware(server.MIDDLEWARE_OUTBOUND)) {
+      this.transmitEach(sockets, packet, codec);
+      return;
+    }
+    let text: string;
+    try {
+      text = codec.encode({ event: '#publish', data: packet }) as string;
+    } catch (error) {
+      // As ag-simple-broker: a message that cannot be encoded reaches nobody; the server logs it.
+      this.emit('error', { error });
+      return;
+    }
+    if (this.queue.length === 0 && sockets.size <= this.sliceSockets) {
+      for (const socket of sockets) deliver(socket, text, packet);
+      return;
+    }
+    // Big, or behind a big one: sliced, in order. The targets are the subscribers at publish time.
+    this.queue.push({ packet, text, targets: [...sockets], next: 0 });
+    this.scheduled ??= setImmediate(this.continueFanOuts);
+  }
+
+  /** ag-simple-broker's path: through each socket's outbound stream and middleware. */
+  private transmitEach(sockets: ReadonlySet<SubscriberSocket>, packet: PublishPacket, codec: Codec | null): void {
+    let options: { stringifiedData: unknown } | undefined;
+    if (codec !== null) {
+      try {
+        options = { stringifiedData: codec.encode({ event: '#publish', data: packet }) };
+      } catch (error) {
+        this.emit('error', { error });
+        return;
+      }
+    }
+    for (const socket of sockets) void socket.transmit('#publish', packet, options);
+  }
+
+  private readonly continueFanOuts = (): void => {
+    this.scheduled = undefined;
+    this.sendSlice(this.sliceSockets);
+    if (this.queue.length > 0) this.scheduled = setImmediate(this.continueFanOuts);
+  };
+
+  /** Sends up to `budget` deliveries from the oldest fan-outs. */
+  private sendSlice(budget: number): void {
+    while (budget > 0 && this.queue.length > 0) {
+      const job = this.queue[0]!;
+      const end = Math.min(job.targets.length, job.next + budget);
+      for (let i = job.next; i < end; i++) deliver(job.targets[i]!, job.text, job.packet);
+      budget -= end - job.next;
+      job.next = end;
+      if (end === job.targets.length) this.queue.shift();
+    }
+  }
+}
+
+/**
+ * One delivery of an encoded publish: `send` on an open socket, as socketcluster-server's cached path
+ * does; a socket buffering its own batch (`startBatch`) gets it through `transmit`, into that batch.
+ * A socket no longer open is skipped (it is closing; socketcluster-server would only report that).
+ */
+function deliver(socket: SubscriberSocket, text: string, packet: PublishPacket): void {
+  if (socket.state !== socket.OPEN) return;
+  if (socket.isBufferingBatch) {
+    void socket.transmit('#publish', packet, { stringifiedData: text });
+    return;
+  }
+  socket.send(text, undefined);
+}
+
+function add<T>(table: Map<string, Set<T>>, channel: string, member: T): void {
+  const members = table.get(channel);
+  if (members === undefined) table.set(channel, new Set([member]));
+  else members.add(member);
+}
+
+function remove<T>(table: Map<string, Set<T>>, channel: string, member: T): void {
+  const members = table.get(channel);
+  if (members === undefined) return;
+  members.delete(member);
+  if (members.size === 0) table.delete(channel);
+}
