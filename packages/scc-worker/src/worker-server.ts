@@ -24,6 +24,7 @@ import {
   LogEvent,
 } from '@scc-ts/shared';
 import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.js';
+import { skipAbsentTokens } from './auth-engine.js';
 import { WorkerBrokerEngine } from './broker-engine.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 
@@ -100,6 +101,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   const brokerEngine = new WorkerBrokerEngine();
   const agServer: AGServer = socketClusterServer.attach(httpServer, { ...hardened, brokerEngine, ...(config.socketClusterOptions ?? {}) });
   brokerEngine.bindServer(agServer);
+  agServer.setAuthEngine(skipAbsentTokens(agServer.auth));
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined, limits: hardened.wsEngine.counters });
 
   logServerEvents(agServer, logger);
