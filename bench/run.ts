@@ -1,10 +1,10 @@
 /**
  * Side-by-side throughput / latency / CPU / memory benchmark: ours vs the original SCC data path vs one
- * socketcluster-server (the ceiling) vs Socket.IO + Redis. Every run starts the system afresh, runs one
+ * socketcluster-server (the ceiling) vs Socket.IO + Redis vs the bare-ws reference relay (a lower bound). Every run starts the system afresh, runs one
  * workload from a separate load-generator process (loadgen.ts), and stops it; runs alternate between
  * systems (A B C D A B C D …) and the table shows medians. Writes JSON with the ratios.
  *
- *   pnpm bench [--systems ours,original,ceiling,socketio] [--workloads hop,fanout] [--rounds 3]
+ *   pnpm bench [--systems ours,reference,original,ceiling,socketio] [--workloads hop,fanout] [--rounds 3]
  *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
  *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
  *              [--size 100] [--publishers 4] [--idle 10000] [--idle-systems …] [--out FILE] [--smoke]
@@ -306,7 +306,7 @@ for (const name of systems) {
 }
 
 /** The systems ours is divided by, baseline first (before/after), then the others. */
-const RATIO_BASES = ['baseline', 'original', 'socketio', 'ceiling'] as const;
+const RATIO_BASES = ['baseline', 'reference', 'original', 'socketio', 'ceiling'] as const;
 
 /** ours ÷ other for each figure (throughput > 1 is better for ours; latency, CPU and memory < 1 are). */
 const ratios: Record<string, Record<string, number>> = {};
