@@ -24,11 +24,15 @@ import { selfTimes } from './lib/cpuprofile.js';
 import { LoadGenerator } from './lib/loadgen-process.js';
 import { cpuSeconds, memoryKiB, openFileLimit } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
+import { runHuge, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary, type HugeVariant } from './lib/huge.js';
 import { DEFAULT_SYSTEMS, requireRedis, startSystem, SYSTEMS, type RunningSystem, type SystemName } from './lib/systems.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
-const WORKLOADS = ['hop', 'fanout'] as const;
+const WORKLOADS = ['hop', 'fanout', 'huge', 'storm'] as const;
 type Workload = (typeof WORKLOADS)[number];
+/** The workloads measured with the hop/fanout generator (their figures stay comparable with earlier runs). */
+const FLOW_WORKLOADS = ['hop', 'fanout'] as const;
+type FlowWorkload = (typeof FLOW_WORKLOADS)[number];
 
 /** A bad flag or a missing prerequisite: one line on stderr, exit code 2, nothing started. */
 function usage(message: string): never {
@@ -54,6 +58,11 @@ function parseFlags() {
         size: { type: 'string' },
         publishers: { type: 'string' },
         idle: { type: 'string' },
+        'huge-subscribers': { type: 'string' },
+        'huge-rates': { type: 'string' },
+        'huge-sizes': { type: 'string' },
+        'huge-broadcasts': { type: 'string' },
+        'huge-generators': { type: 'string' },
         'idle-systems': { type: 'string' },
         out: { type: 'string' },
         smoke: { type: 'boolean', default: false },
@@ -74,6 +83,14 @@ function intFlag(name: keyof typeof flags, full: number, smoke: number, min = 1)
   const value = raw === undefined ? (flags.smoke ? smoke : full) : Number(raw);
   if (!Number.isInteger(value) || value < min) usage(`--${name}=${String(raw)}: must be an integer ≥ ${min}`);
   return value;
+}
+/** A comma-separated list of positive integers, its smoke default, or its full default. */
+function intListFlag(name: keyof typeof flags, full: readonly number[], smoke: readonly number[]): number[] {
+  const raw = flags[name];
+  if (raw === undefined) return [...(flags.smoke ? smoke : full)];
+  const values = String(raw).split(',').map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 1)) usage(`--${name}=${String(raw)}: must be a comma-separated list of integers ≥ 1`);
+  return values;
 }
 function listFlag<T extends string>(name: 'systems' | 'workloads' | 'idle-systems', allowed: readonly T[], fallback?: readonly T[]): T[] {
   const raw = flags[name] ?? fallback?.join(',');
@@ -108,7 +125,16 @@ const settings = {
   size: intFlag('size', 100, 100, 0),
   publishers: intFlag('publishers', 4, 2),
   idle: intFlag('idle', 10_000, 100, 0),
+  hugeSubscribers: intFlag('huge-subscribers', 10_000, 200),
+  hugeRates: intListFlag('huge-rates', [1, 20], [20]),
+  hugeSizes: intListFlag('huge-sizes', [100, 10_000], [100]),
+  hugeBroadcasts: intFlag('huge-broadcasts', 40, 5),
+  hugeGenerators: intFlag('huge-generators', 2, 1),
 };
+/** Each combination of --huge-rates × --huge-sizes is a workload variant of its own. */
+const hugeVariants: HugeVariant[] = settings.hugeRates.flatMap((rate) =>
+  settings.hugeSizes.map((size) => ({ name: `huge-${rate}/s-${size}B`, subscribers: settings.hugeSubscribers, broadcasts: settings.hugeBroadcasts, rate, size })),
+);
 /** Extra environment for OUR brokers and workers (e.g. SCC_PUB_SUB_BATCH_DURATION=5), to compare settings. */
 const oursEnv: Record<string, string> = Object.fromEntries(
   String(flags['ours-env'])
@@ -138,7 +164,7 @@ if (systems.includes('socketio')) {
   }
 }
 
-function loadConfig(workload: Workload, sys: RunningSystem): LoadConfig {
+function loadConfig(workload: FlowWorkload, sys: RunningSystem): LoadConfig {
   const common = { protocol: sys.protocol, publisherPorts: sys.publisherPorts, subscriberPorts: sys.subscriberPorts, publishers: settings.publishers, size: settings.size, stallMs: 5_000 };
   return workload === 'hop'
     ? { ...common, channels: settings.hopChannels, subscribersPerChannel: 1, mode: 'burst', messages: settings.hopMessages, window: settings.window, rate: 0, durationS: 0 }
@@ -147,7 +173,7 @@ function loadConfig(workload: Workload, sys: RunningSystem): LoadConfig {
 
 interface RunRecord {
   system: SystemName;
-  workload: Workload;
+  workload: FlowWorkload;
   round: number;
   load: LoadResult;
   /** CPU seconds used during the measured phase, by role */
@@ -168,23 +194,25 @@ interface IdleRecord {
   kibPerConnection: number;
 }
 
-async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator) => Promise<T>): Promise<T> {
-  // The generator forks (and compiles under tsx) while the system starts.
-  const gen = new LoadGenerator();
+async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator, gens: LoadGenerator[]) => Promise<T>, generators = 1): Promise<T> {
+  // The generators fork (and compile under tsx) while the system starts.
+  const gens = Array.from({ length: generators }, () => new LoadGenerator());
+  const gen = gens[0]!;
+  const closeGens = async (): Promise<void> => void (await Promise.all(gens.map((g) => g.close())));
   const ourKind = name === 'ours' || name === 'baseline';
   const sys = await startSystem(name, { cpuProf: ourKind ? cpuProf : new Set(), cpuProfDir, oursEnv, ...(baselineRoot !== undefined && { baselineRoot }) }).catch(async (error: unknown) => {
-    await gen.close();
+    await closeGens();
     throw error;
   });
   try {
-    return await body(sys, gen);
+    return await body(sys, gen, gens);
   } finally {
-    await gen.close();
+    await closeGens();
     await sys.close();
   }
 }
 
-function runOnce(name: SystemName, workload: Workload, roundNo: number): Promise<RunRecord> {
+function runOnce(name: SystemName, workload: FlowWorkload, roundNo: number): Promise<RunRecord> {
   return withSystem(name, async (sys, gen) => {
     const config = loadConfig(workload, sys);
     gen.send({ type: 'run', config });
@@ -236,11 +264,13 @@ const machine = {
 console.log(`bench: ${systems.join(', ')} × ${workloads.join(', ')}, ${settings.rounds} round(s)${flags.smoke ? ' (smoke)' : ''}`);
 console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}`);
 
+const flowWorkloads = FLOW_WORKLOADS.filter((w) => workloads.includes(w));
 const runs: RunRecord[] = [];
 const idles: IdleRecord[] = [];
+const hugeRuns: HugeRecord[] = [];
 for (let r = 1; r <= settings.rounds; r++) {
   // Alternate systems inside each round so drift on a busy machine hits all of them alike.
-  for (const workload of workloads) {
+  for (const workload of flowWorkloads) {
     for (const name of systems) {
       const record = await runOnce(name, workload, r);
       runs.push(record);
@@ -250,6 +280,20 @@ for (let r = 1; r <= settings.rounds; r++) {
           `${record.cpuUsPerDelivery} µs CPU/delivery, lost ${l.lost}, dup ${l.duplicated}${l.misrouted ? `, misrouted ${l.misrouted}` : ''}` +
           `${l.published < l.planned ? `, SENT ONLY ${l.published} OF ${l.planned}` : ''}`,
       );
+    }
+  }
+  if (workloads.includes('huge')) {
+    for (const variant of hugeVariants) {
+      for (const name of systems) {
+        const record = await withSystem(name, (sys, _gen, gens) => runHuge(sys, gens, variant, r), settings.hugeGenerators);
+        hugeRuns.push(record);
+        const t = record.timeToLastMs;
+        console.log(
+          `round ${r} ${variant.name} ${name.padEnd(9)} to last subscriber p50 ${t.p50} / p99 ${t.p99} / max ${t.max} ms, ${record.cpuUsPerDelivery} µs CPU/delivery, ` +
+            `health max ${Object.entries(record.health).map(([k, v]) => `${k} ${v.maxMs}`).join(', ')} ms, lost ${record.lost}, dup ${record.duplicated}, out of order ${record.outOfOrder}` +
+            `${record.published < record.planned ? `, SENT ONLY ${record.published} OF ${record.planned}` : ''}${record.generatorSaturated ? ', LOAD GENERATOR SATURATED' : ''}`,
+        );
+      }
     }
   }
   if (settings.idle > 0) {
@@ -276,8 +320,8 @@ interface Summary {
   unsent: number;
   runs: number;
 }
-const summary: Partial<Record<Workload, Partial<Record<SystemName, Summary>>>> = {};
-for (const workload of workloads) {
+const summary: Partial<Record<FlowWorkload, Partial<Record<SystemName, Summary>>>> = {};
+for (const workload of flowWorkloads) {
   const bySystem: Partial<Record<SystemName, Summary>> = {};
   for (const name of systems) {
     const rs = runs.filter((r) => r.system === name && r.workload === workload);
@@ -304,6 +348,16 @@ for (const name of systems) {
   const xs = idles.filter((i) => i.system === name).map((i) => i.kibPerConnection);
   if (xs.length) idleSummary[name] = round(median(xs));
 }
+/** Per huge variant and system: medians over rounds. */
+const hugeSummary: Record<string, Partial<Record<SystemName, HugeSummary>>> = {};
+for (const variant of workloads.includes('huge') ? hugeVariants : []) {
+  const bySystem: Partial<Record<SystemName, HugeSummary>> = {};
+  for (const name of systems) {
+    const rs = hugeRuns.filter((r) => r.system === name && r.workload === variant.name);
+    if (rs.length) bySystem[name] = summarizeHuge(rs);
+  }
+  hugeSummary[variant.name] = bySystem;
+}
 
 /** The systems ours is divided by, baseline first (before/after), then the others. */
 const RATIO_BASES = ['baseline', 'reference', 'original', 'socketio', 'ceiling'] as const;
@@ -313,12 +367,20 @@ const ratios: Record<string, Record<string, number>> = {};
 for (const other of RATIO_BASES) {
   if (!systems.includes('ours') || !systems.includes(other)) continue;
   const r: Record<string, number> = {};
-  for (const workload of workloads) {
+  for (const workload of flowWorkloads) {
     const ours = summary[workload]!.ours!;
     const them = summary[workload]![other]!;
     r[`${workload}.throughput`] = round(ours.deliveriesPerS / them.deliveriesPerS);
     r[`${workload}.p99`] = round(ours.p99Ms / them.p99Ms);
     r[`${workload}.cpuPerDelivery`] = round(ours.cpuUsPerDelivery / them.cpuUsPerDelivery);
+  }
+  for (const [variant, bySystem] of Object.entries(hugeSummary)) {
+    const ours = bySystem.ours;
+    const them = bySystem[other];
+    if (ours === undefined || them === undefined) continue;
+    r[`${variant}.timeToLastP99`] = round(ours.timeToLastP99Ms / them.timeToLastP99Ms);
+    r[`${variant}.cpuPerDelivery`] = round(ours.cpuUsPerDelivery / them.cpuUsPerDelivery);
+    r[`${variant}.healthCheckMax`] = round(worstHealthMs(ours, '/health-check') / worstHealthMs(them, '/health-check'));
   }
   if (idleSummary.ours !== undefined && idleSummary[other] !== undefined) r['idle.memoryPerConnection'] = round(idleSummary.ours / idleSummary[other]);
   ratios[`ours/${other}`] = r;
@@ -332,7 +394,7 @@ const pairedRatios: Record<string, Record<string, number>> = {};
 for (const other of RATIO_BASES) {
   if (!systems.includes('ours') || !systems.includes(other)) continue;
   const r: Record<string, number> = {};
-  for (const workload of workloads) {
+  for (const workload of flowWorkloads) {
     const pairs = Array.from({ length: settings.rounds }, (_, i) => {
       const find = (name: SystemName): RunRecord | undefined => runs.find((x) => x.system === name && x.workload === workload && x.round === i + 1);
       return [find('ours'), find(other)] as const;
@@ -345,11 +407,11 @@ for (const other of RATIO_BASES) {
   pairedRatios[`ours/${other}`] = r;
 }
 
-const descriptions: Record<Workload, string> = {
+const descriptions: Record<FlowWorkload, string> = {
   hop: `hop-bound: ${settings.hopChannels} channels × 1 subscriber, burst of ${settings.hopMessages} messages (≤ ${settings.window} in flight)`,
   fanout: `fan-out: ${settings.fanChannels} channels × ${settings.fanSubscribers} subscribers, ${settings.fanRate} publishes/s = ${settings.fanRate * settings.fanSubscribers} deliveries/s for ${settings.fanDurationS} s`,
 };
-for (const workload of workloads) {
+for (const workload of flowWorkloads) {
   console.log(`\n${descriptions[workload]}, ${settings.size}-byte messages, medians of ${settings.rounds}`);
   console.table(
     Object.fromEntries(
@@ -360,15 +422,30 @@ for (const workload of workloads) {
     ),
   );
 }
+for (const variant of workloads.includes('huge') ? hugeVariants : []) {
+  console.log(
+    `\n${variant.name}: one channel, ${variant.subscribers} subscribers alternating worker A / B, ${variant.broadcasts} broadcasts of ${variant.size} B at ${variant.rate}/s from worker A, ` +
+      `${settings.hugeGenerators} generator process(es); time from publish to the LAST subscriber over broadcasts, health polled every 100 ms; medians of ${settings.rounds}`,
+  );
+  console.table(Object.fromEntries(Object.entries(hugeSummary[variant.name]!).map(([name, s]) => [name, hugeTableRow(s)])));
+}
 if (Object.keys(idleSummary).length) {
   console.log(`\nidle memory: ${settings.idle} connections on one worker, RSS delta per connection (KiB), median of ${settings.rounds}`);
   console.table(idleSummary);
 }
 if (Object.keys(ratios).length) {
-  console.log('\nratios ours ÷ other (throughput: higher is better; p99, CPU, memory: lower is better)');
-  console.table(ratios);
-  console.log('\nthe same, round by round then the median (each pair ran back to back)');
-  console.table(pairedRatios);
+  // One row per figure, one column per system divided by (the figures outnumber the systems).
+  const byFigure = (table: Record<string, Record<string, number>>): Record<string, Record<string, number>> => {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [column, figures] of Object.entries(table)) for (const [figure, value] of Object.entries(figures)) (out[figure] ??= {})[column] = value;
+    return out;
+  };
+  console.log('\nratios ours ÷ other (throughput: higher is better; latency, CPU, memory, health latency: lower is better)');
+  console.table(byFigure(ratios));
+  if (flowWorkloads.length) {
+    console.log('\nhop and fan-out, round by round then the median (each pair ran back to back)');
+    console.table(byFigure(pairedRatios));
+  }
 }
 
 let profiles: Record<string, ReturnType<typeof selfTimes>> | undefined;
@@ -390,8 +467,10 @@ if (cpuProf.size) {
 
 // A run that stalled before sending every planned message is not loss-free: what it never sent was
 // never counted as lost.
-const lossFree = runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0 && r.load.published === r.load.planned);
-const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, idle: idleSummary, ratios, pairedRatios, profiles, runs, idleRuns: idles };
+const lossFree =
+  runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0 && r.load.published === r.load.planned) &&
+  hugeRuns.every((r) => r.lost === 0 && r.duplicated === 0 && r.outOfOrder === 0 && r.published > 0 && r.published === r.planned);
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, idle: idleSummary, ratios, pairedRatios, profiles, runs, hugeRuns, idleRuns: idles };
 const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
