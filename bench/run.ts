@@ -25,6 +25,7 @@ import { LoadGenerator } from './lib/loadgen-process.js';
 import { cpuSeconds, memoryKiB, openFileLimit } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
 import { runHuge, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary, type HugeVariant } from './lib/huge.js';
+import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseSummary, type StormRecord } from './lib/storm.js';
 import { DEFAULT_SYSTEMS, requireRedis, startSystem, SYSTEMS, type RunningSystem, type SystemName } from './lib/systems.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -63,6 +64,11 @@ function parseFlags() {
         'huge-sizes': { type: 'string' },
         'huge-broadcasts': { type: 'string' },
         'huge-generators': { type: 'string' },
+        'storm-clients': { type: 'string' },
+        'storm-spread': { type: 'string' },
+        'storm-channels': { type: 'string' },
+        'storm-flow-rate': { type: 'string' },
+        'storm-generators': { type: 'string' },
         'idle-systems': { type: 'string' },
         out: { type: 'string' },
         smoke: { type: 'boolean', default: false },
@@ -130,6 +136,11 @@ const settings = {
   hugeSizes: intListFlag('huge-sizes', [100, 10_000], [100]),
   hugeBroadcasts: intFlag('huge-broadcasts', 40, 5),
   hugeGenerators: intFlag('huge-generators', 2, 1),
+  stormClients: intFlag('storm-clients', 10_000, 300),
+  stormSpreadMs: intFlag('storm-spread', 1_000, 1_000),
+  stormChannels: intFlag('storm-channels', 100, 10),
+  stormFlowRate: intFlag('storm-flow-rate', 200, 200),
+  stormGenerators: intFlag('storm-generators', 2, 1),
 };
 /** Each combination of --huge-rates × --huge-sizes is a workload variant of its own. */
 const hugeVariants: HugeVariant[] = settings.hugeRates.flatMap((rate) =>
@@ -268,6 +279,7 @@ const flowWorkloads = FLOW_WORKLOADS.filter((w) => workloads.includes(w));
 const runs: RunRecord[] = [];
 const idles: IdleRecord[] = [];
 const hugeRuns: HugeRecord[] = [];
+const stormRuns: StormRecord[] = [];
 for (let r = 1; r <= settings.rounds; r++) {
   // Alternate systems inside each round so drift on a busy machine hits all of them alike.
   for (const workload of flowWorkloads) {
@@ -292,6 +304,21 @@ for (let r = 1; r <= settings.rounds; r++) {
           `round ${r} ${variant.name} ${name.padEnd(9)} to last subscriber p50 ${t.p50} / p99 ${t.p99} / max ${t.max} ms, ${record.cpuUsPerDelivery} µs CPU/delivery, ` +
             `health max ${Object.entries(record.health).map(([k, v]) => `${k} ${v.maxMs}`).join(', ')} ms, lost ${record.lost}, dup ${record.duplicated}, out of order ${record.outOfOrder}` +
             `${record.published < record.planned ? `, SENT ONLY ${record.published} OF ${record.planned}` : ''}${record.generatorSaturated ? ', LOAD GENERATOR SATURATED' : ''}`,
+        );
+      }
+    }
+  }
+  if (workloads.includes('storm')) {
+    for (const name of systems) {
+      // The storm's generators, then the flow's own.
+      const storm = { clients: settings.stormClients, spreadMs: settings.stormSpreadMs, channels: settings.stormChannels, flowRate: settings.stormFlowRate };
+      const record = await withSystem(name, (sys, _gen, gens) => runStorm(sys, gens, storm, r), settings.stormGenerators + 1);
+      stormRuns.push(record);
+      for (const p of record.phases) {
+        console.log(
+          `round ${r} storm ${p.phase.padEnd(12)} ${name.padEnd(9)} ${p.subscribed}/${p.attempted} subscribed in ${p.allSubscribedMs} ms (client p99 ${p.clientP99Ms} ms), ` +
+            `failed ${p.failed}${p.failed ? ` ${JSON.stringify(p.failures)}` : ''}; flow lost ${p.flow.lost}, dup ${p.flow.duplicated}, p99 ${p.flow.latencyMs.p99} ms` +
+            `${p.generatorShare >= 0.9 ? ', LOAD GENERATOR SATURATED' : ''}`,
         );
       }
     }
@@ -359,6 +386,12 @@ for (const variant of workloads.includes('huge') ? hugeVariants : []) {
   hugeSummary[variant.name] = bySystem;
 }
 
+const stormSummary: Partial<Record<SystemName, Partial<Record<(typeof STORM_PHASES)[number], StormPhaseSummary>>>> = {};
+for (const name of systems) {
+  const rs = stormRuns.filter((r) => r.system === name);
+  if (rs.length) stormSummary[name] = summarizeStorm(rs);
+}
+
 /** The systems ours is divided by, baseline first (before/after), then the others. */
 const RATIO_BASES = ['baseline', 'reference', 'original', 'socketio', 'ceiling'] as const;
 
@@ -381,6 +414,13 @@ for (const other of RATIO_BASES) {
     r[`${variant}.timeToLastP99`] = round(ours.timeToLastP99Ms / them.timeToLastP99Ms);
     r[`${variant}.cpuPerDelivery`] = round(ours.cpuUsPerDelivery / them.cpuUsPerDelivery);
     r[`${variant}.healthCheckMax`] = round(worstHealthMs(ours, '/health-check') / worstHealthMs(them, '/health-check'));
+  }
+  for (const phase of STORM_PHASES) {
+    const ours = stormSummary.ours?.[phase];
+    const them = stormSummary[other]?.[phase];
+    if (ours === undefined || them === undefined) continue;
+    r[`storm.${phase}.allSubscribed`] = round(ours.allSubscribedMs / them.allSubscribedMs);
+    r[`storm.${phase}.flowP99`] = round(ours.flowP99Ms / them.flowP99Ms);
   }
   if (idleSummary.ours !== undefined && idleSummary[other] !== undefined) r['idle.memoryPerConnection'] = round(idleSummary.ours / idleSummary[other]);
   ratios[`ours/${other}`] = r;
@@ -429,6 +469,16 @@ for (const variant of workloads.includes('huge') ? hugeVariants : []) {
   );
   console.table(Object.fromEntries(Object.entries(hugeSummary[variant.name]!).map(([name, s]) => [name, hugeTableRow(s)])));
 }
+if (stormRuns.length) {
+  for (const phase of STORM_PHASES) {
+    const where = phase === 'one worker' ? 'to worker B' : phase === 'both workers' ? 'alternating worker A / B' : 'after all dropped at once, again alternating A / B';
+    console.log(
+      `\nstorm, ${phase}: ${settings.stormClients} clients connect within ${settings.stormSpreadMs} ms ${where}, each subscribing to one of ${settings.stormChannels} channels; ` +
+        `a flow of ${settings.stormFlowRate} msg/s between clients connected before keeps going; medians of ${settings.rounds} (failures summed)`,
+    );
+    console.table(Object.fromEntries(Object.entries(stormSummary).flatMap(([name, byPhase]) => (byPhase[phase] ? [[name, stormTableRow(byPhase[phase])]] : []))));
+  }
+}
 if (Object.keys(idleSummary).length) {
   console.log(`\nidle memory: ${settings.idle} connections on one worker, RSS delta per connection (KiB), median of ${settings.rounds}`);
   console.table(idleSummary);
@@ -469,9 +519,15 @@ if (cpuProf.size) {
 // never counted as lost.
 const lossFree =
   runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0 && r.load.published === r.load.planned) &&
-  hugeRuns.every((r) => r.lost === 0 && r.duplicated === 0 && r.outOfOrder === 0 && r.published > 0 && r.published === r.planned);
-const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, idle: idleSummary, ratios, pairedRatios, profiles, runs, hugeRuns, idleRuns: idles };
+  hugeRuns.every((r) => r.lost === 0 && r.duplicated === 0 && r.outOfOrder === 0 && r.published > 0 && r.published === r.planned) &&
+  stormRuns.every((r) => r.flow.lost === 0 && r.flow.duplicated === 0 && r.flow.outOfOrder === 0 && r.flow.published > 0);
+/** Storm clients that failed to connect, handshake or subscribe, or were dropped (the target is 0). */
+const stormFailures = stormRuns.reduce((n, r) => n + r.phases.reduce((k, p) => k + p.failed, 0), 0);
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, storm: stormSummary, stormFailures, idle: idleSummary, ratios, pairedRatios, profiles, runs, hugeRuns, stormRuns, idleRuns: idles };
 const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\n${lossFree ? 'every planned message sent; none lost or duplicated' : 'MESSAGES LOST, DUPLICATED OR NEVER SENT (see lost/dup/unsent above)'}; JSON written to ${out}`);
+console.log(
+  `\n${lossFree ? 'every planned message sent; none lost or duplicated' : 'MESSAGES LOST, DUPLICATED OR NEVER SENT (see lost/dup/unsent above)'}` +
+    `${stormRuns.length ? (stormFailures === 0 ? '; no storm client failed' : `; ${stormFailures} STORM CLIENT FAILURES`) : ''}; JSON written to ${out}`,
+);
