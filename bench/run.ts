@@ -22,7 +22,9 @@ import { parseArgs } from 'node:util';
 import type { LoadConfig, LoadResult } from './loadgen.js';
 import { selfTimes } from './lib/cpuprofile.js';
 import { LoadGenerator } from './lib/loadgen-process.js';
-import { cpuSeconds, memoryKiB, openFileLimit } from './lib/proc.js';
+import { ensureOpenFiles, ephemeralPorts, hardOpenFileLimit } from './lib/open-files.js';
+import { heapUsedBytes } from './lib/heap-metrics.js';
+import { cpuSeconds, memoryKiB } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
 import { runHuge, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary, type HugeVariant } from './lib/huge.js';
 import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseSummary, type StormRecord } from './lib/storm.js';
@@ -162,11 +164,19 @@ for (const role of cpuProf) if (!['worker', 'broker', 'state'].includes(role)) u
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const cpuProfDir = join(RESULTS_DIR, `profiles-${stamp}`);
 if (cpuProf.size) mkdirSync(cpuProfDir, { recursive: true });
-// Each idle connection costs the generator and the worker one descriptor each (both inherit our limit).
-const FILE_HEADROOM = 1_000;
-if (settings.idle + FILE_HEADROOM > openFileLimit()) {
-  usage(`--idle=${settings.idle} needs ${settings.idle + FILE_HEADROOM} open files but ulimit -n is ${openFileLimit()}: raise it (ulimit -n 20000) or lower --idle`);
+// Each connection costs one descriptor in a generator and one in a server (all inherit our limit): the
+// bench re-runs itself under a raised `ulimit -n` when it is too low (lib/open-files.ts).
+/** Descriptors a process holds besides its connections (a server has about 40: pipes, listeners, links). */
+const FILE_HEADROOM = 200;
+const connectionsAtOnce = Math.max(settings.idle, workloads.includes('storm') ? settings.stormClients : 0, workloads.includes('huge') ? settings.hugeSubscribers : 0);
+const openFiles = ensureOpenFiles(connectionsAtOnce + FILE_HEADROOM);
+if (openFiles.limit < connectionsAtOnce + FILE_HEADROOM) {
+  usage(
+    `${connectionsAtOnce} connections at once need ${connectionsAtOnce + FILE_HEADROOM} open files but ulimit -n is ${openFiles.limit} and could not be raised ` +
+      `(hard limit ${hardOpenFileLimit()}; beyond it needs root or /etc/security/limits.conf): lower --idle / --storm-clients / --huge-subscribers`,
+  );
 }
+const ports = ephemeralPorts();
 if (systems.includes('socketio')) {
   try {
     requireRedis();
@@ -203,6 +213,8 @@ interface IdleRecord {
   rssBeforeMiB: number;
   rssAfterMiB: number;
   kibPerConnection: number;
+  /** V8 heapUsed delta per connection from the server's /metrics (no forced GC), or null where it serves none. */
+  heapKibPerConnection: number | null;
 }
 
 async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator, gens: LoadGenerator[]) => Promise<T>, generators = 1): Promise<T> {
@@ -251,16 +263,29 @@ function runOnce(name: SystemName, workload: FlowWorkload, roundNo: number): Pro
   });
 }
 
+/** Bound on opening every idle connection (20,000 on a shared machine take a while), ms. */
+const IDLE_CONNECT_TIMEOUT_MS = 300_000;
+
 function idleOnce(name: SystemName, roundNo: number): Promise<IdleRecord> {
   return withSystem(name, async (sys, gen) => {
     const target = sys.idleTarget;
     const rssBefore = memoryKiB(target.pid).rss;
+    const heapBefore = sys.heapMetrics ? await heapUsedBytes(target.port) : undefined;
     gen.send({ type: 'idle', protocol: sys.protocol, port: target.port, count: settings.idle });
-    const { connected } = await gen.next('idle-ready', 120_000);
+    const { connected } = await gen.next('idle-ready', IDLE_CONNECT_TIMEOUT_MS);
     // Let handshakes' garbage settle before reading RSS (a measurement protocol, not a synchronisation).
     await new Promise((r) => setTimeout(r, 2_000));
     const rssAfter = memoryKiB(target.pid).rss;
-    return { system: name, round: roundNo, connections: connected, rssBeforeMiB: round(rssBefore / 1024), rssAfterMiB: round(rssAfter / 1024), kibPerConnection: round((rssAfter - rssBefore) / connected) };
+    const heapAfter = heapBefore === undefined ? undefined : await heapUsedBytes(target.port);
+    return {
+      system: name,
+      round: roundNo,
+      connections: connected,
+      rssBeforeMiB: round(rssBefore / 1024),
+      rssAfterMiB: round(rssAfter / 1024),
+      kibPerConnection: round((rssAfter - rssBefore) / connected),
+      heapKibPerConnection: heapBefore === undefined || heapAfter === undefined ? null : round((heapAfter - heapBefore) / 1024 / connected),
+    };
   });
 }
 
@@ -271,9 +296,16 @@ const machine = {
   node: process.version,
   os: `${os.type()} ${os.release()}`,
   loadAverageAtStart: os.loadavg().map((x) => round(x)),
+  openFiles,
+  ephemeralPorts: ports,
 };
 console.log(`bench: ${systems.join(', ')} × ${workloads.join(', ')}, ${settings.rounds} round(s)${flags.smoke ? ' (smoke)' : ''}`);
 console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}`);
+console.log(
+  `open files: ulimit -n ${openFiles.limit}${openFiles.raisedFrom === undefined ? '' : ` (raised from ${openFiles.raisedFrom} for the bench and every process it starts)`}; ` +
+    `ephemeral ports ${ports === undefined ? 'unknown' : `${ports.low}–${ports.high} (${ports.count} per destination port)`}`,
+);
+if (ports !== undefined && connectionsAtOnce > ports.count) console.log(`warning: ${connectionsAtOnce} connections to one port exceed the ${ports.count} ephemeral ports of 127.0.0.1`);
 
 const flowWorkloads = FLOW_WORKLOADS.filter((w) => workloads.includes(w));
 const runs: RunRecord[] = [];
@@ -327,7 +359,7 @@ for (let r = 1; r <= settings.rounds; r++) {
     for (const name of idleSystems) {
       const record = await idleOnce(name, r);
       idles.push(record);
-      console.log(`round ${r} idle   ${name.padEnd(8)} ${record.connections} connections: ${record.kibPerConnection} KiB each`);
+      console.log(`round ${r} idle   ${name.padEnd(8)} ${record.connections} connections: ${record.kibPerConnection} KiB RSS each, heap ${record.heapKibPerConnection ?? 'n/a'} KiB each`);
     }
   }
 }
@@ -374,6 +406,12 @@ const idleSummary: Partial<Record<SystemName, number>> = {};
 for (const name of systems) {
   const xs = idles.filter((i) => i.system === name).map((i) => i.kibPerConnection);
   if (xs.length) idleSummary[name] = round(median(xs));
+}
+/** Heap (V8 heapUsed from /metrics) per idle connection, KiB; null where the system serves no /metrics. */
+const idleHeapSummary: Partial<Record<SystemName, number | null>> = {};
+for (const name of systems) {
+  const rs = idles.filter((i) => i.system === name);
+  if (rs.length) idleHeapSummary[name] = rs.some((i) => i.heapKibPerConnection === null) ? null : round(median(rs.map((i) => i.heapKibPerConnection!)));
 }
 /** Per huge variant and system: medians over rounds. */
 const hugeSummary: Record<string, Partial<Record<SystemName, HugeSummary>>> = {};
@@ -423,6 +461,9 @@ for (const other of RATIO_BASES) {
     r[`storm.${phase}.flowP99`] = round(ours.flowP99Ms / them.flowP99Ms);
   }
   if (idleSummary.ours !== undefined && idleSummary[other] !== undefined) r['idle.memoryPerConnection'] = round(idleSummary.ours / idleSummary[other]);
+  const heapOurs = idleHeapSummary.ours;
+  const heapThem = idleHeapSummary[other];
+  if (typeof heapOurs === 'number' && typeof heapThem === 'number') r['idle.heapPerConnection'] = round(heapOurs / heapThem);
   ratios[`ours/${other}`] = r;
 }
 
@@ -480,8 +521,8 @@ if (stormRuns.length) {
   }
 }
 if (Object.keys(idleSummary).length) {
-  console.log(`\nidle memory: ${settings.idle} connections on one worker, RSS delta per connection (KiB), median of ${settings.rounds}`);
-  console.table(idleSummary);
+  console.log(`\nidle memory: ${settings.idle} connections on one worker, RSS delta (/proc) and heapUsed delta (the worker's /metrics, no forced GC; n/a without /metrics) per connection, median of ${settings.rounds}`);
+  console.table(Object.fromEntries(Object.entries(idleSummary).map(([name, kib]) => [name, { 'RSS KiB/connection': kib, 'heap KiB/connection': idleHeapSummary[name as SystemName] ?? 'n/a' }])));
 }
 if (Object.keys(ratios).length) {
   // One row per figure, one column per system divided by (the figures outnumber the systems).
@@ -523,7 +564,7 @@ const lossFree =
   stormRuns.every((r) => r.flow.lost === 0 && r.flow.duplicated === 0 && r.flow.outOfOrder === 0 && r.flow.published > 0);
 /** Storm clients that failed to connect, handshake or subscribe, or were dropped (the target is 0). */
 const stormFailures = stormRuns.reduce((n, r) => n + r.phases.reduce((k, p) => k + p.failed, 0), 0);
-const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, storm: stormSummary, stormFailures, idle: idleSummary, ratios, pairedRatios, profiles, runs, hugeRuns, stormRuns, idleRuns: idles };
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, storm: stormSummary, stormFailures, idle: idleSummary, idleHeap: idleHeapSummary, ratios, pairedRatios, profiles, runs, hugeRuns, stormRuns, idleRuns: idles };
 const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
