@@ -10,8 +10,15 @@
  * IPC: parent sends {type:'run', config}; we connect, subscribe and prime, then send {type:'ready'};
  * the parent samples CPU and sends {type:'go'}; we publish, drain and send {type:'done', result}.
  * Idle mode: {type:'idle', ...} → connect N idle clients → {type:'idle-ready'} → {type:'close'}.
+ * Huge mode (lib/gen-huge.ts; several generator processes each hold a slice of one channel's
+ * subscribers): {type:'huge-subscribe'} → {type:'huge-subscribed'}; {type:'huge-prime'} (repeated) →
+ * {type:'huge-primed'} once every subscriber of the slice saw a marker; {type:'huge-go'} → {type:'huge-done'}.
+ * Storm mode (lib/gen-storm.ts): {type:'storm-connect'} → {type:'storm-done'}; {type:'storm-close'} →
+ * {type:'storm-closed'}; the flow: {type:'flow-start'} → {type:'flow-ready'}; {type:'flow-stop'} → {type:'flow-done'}.
  */
 import { performance } from 'node:perf_hooks';
+import { HugeSlice, type HugeGo, type HugeSliceResult } from './lib/gen-huge.js';
+import { Flow, StormClients, type FlowFigures, type FlowPhase, type FlowStart, type StormConnect, type StormSliceResult } from './lib/gen-storm.js';
 import { connectWire, type Protocol, type WireClient } from './lib/wire.js';
 import { percentile } from './lib/stats.js';
 
@@ -53,12 +60,39 @@ export type ParentMessage =
   | { type: 'run'; config: LoadConfig }
   | { type: 'go' }
   | { type: 'idle'; protocol: Protocol; port: number; count: number }
+  | HugeSubscribe
+  | { type: 'huge-prime' }
+  | { type: 'huge-go'; go: HugeGo }
+  | ({ type: 'storm-connect' } & StormConnect)
+  | { type: 'storm-close' }
+  | ({ type: 'flow-start' } & FlowStart)
+  | { type: 'flow-stop'; phases: FlowPhase[]; drainMs: number }
   | { type: 'close' };
+
+/** Connect this slice's subscribers of the huge channel (global indexes first … first + count - 1). */
+export interface HugeSubscribe {
+  type: 'huge-subscribe';
+  protocol: Protocol;
+  channel: string;
+  /** Subscriber i connects to ports[i mod ports.length]. */
+  ports: number[];
+  first: number;
+  count: number;
+  /** Given to one slice: it also connects the publisher there. */
+  publisherPort?: number;
+}
 
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'done'; result: LoadResult }
   | { type: 'idle-ready'; connected: number }
+  | { type: 'huge-subscribed' }
+  | { type: 'huge-primed' }
+  | { type: 'huge-done'; result: HugeSliceResult }
+  | { type: 'storm-done'; result: StormSliceResult }
+  | { type: 'storm-closed' }
+  | { type: 'flow-ready' }
+  | { type: 'flow-done'; figures: Record<string, FlowFigures> }
   | { type: 'error'; message: string };
 
 /** Connections opened at once while setting up (bounds the handshake storm). */
@@ -237,12 +271,39 @@ async function idle(protocol: Protocol, port: number, count: number): Promise<nu
   return opened.length;
 }
 
+let huge: { slice: HugeSlice; channel: string } | undefined;
+const storm = new StormClients();
+const flow = new Flow();
+
+async function hugeSubscribe(m: HugeSubscribe): Promise<void> {
+  // Rotated so that global subscriber first + j lands on ports[(first + j) mod n], as connectMany counts from 0.
+  const shift = m.first % m.ports.length;
+  const ports = [...m.ports.slice(shift), ...m.ports.slice(0, shift)];
+  const subscribers = await connectMany(m.protocol, ports, m.count);
+  await Promise.all(subscribers.map((client) => client.subscribe(m.channel)));
+  const publisher = m.publisherPort === undefined ? undefined : (await connectMany(m.protocol, [m.publisherPort], 1))[0];
+  huge = { slice: new HugeSlice(subscribers, publisher, () => send({ type: 'huge-primed' })), channel: m.channel };
+}
+
 process.on('message', (message: ParentMessage) => {
   const fail = (error: unknown): void => send({ type: 'error', message: error instanceof Error ? error.stack ?? error.message : String(error) });
-  if (message.type === 'run') run(message.config).then((result) => send({ type: 'done', result }), fail);
+  if (message.type === 'storm-connect') storm.connect(message).then((result) => send({ type: 'storm-done', result }), fail);
+  else if (message.type === 'storm-close') {
+    storm.closeAll();
+    send({ type: 'storm-closed' });
+  } else if (message.type === 'flow-start') flow.start(message).then(() => send({ type: 'flow-ready' }), fail);
+  else if (message.type === 'flow-stop') flow.stop(message.phases, message.drainMs).then((figures) => send({ type: 'flow-done', figures }), fail);
+  else if (message.type === 'huge-subscribe') hugeSubscribe(message).then(() => send({ type: 'huge-subscribed' }), fail);
+  else if (message.type === 'huge-prime') huge?.slice.prime(huge.channel);
+  else if (message.type === 'huge-go') {
+    if (huge === undefined) fail(new Error('huge-go before huge-subscribe'));
+    else huge.slice.run(huge.channel, message.go).then((result) => send({ type: 'huge-done', result }), fail);
+  } else if (message.type === 'run') run(message.config).then((result) => send({ type: 'done', result }), fail);
   else if (message.type === 'idle') idle(message.protocol, message.port, message.count).then((connected) => send({ type: 'idle-ready', connected }), fail);
   else if (message.type === 'close') {
     for (const client of clients) client.close();
+    storm.closeAll();
+    flow.close();
     process.exit(0);
   }
 });

@@ -1,10 +1,10 @@
 /**
  * Side-by-side throughput / latency / CPU / memory benchmark: ours vs the original SCC data path vs one
- * socketcluster-server (the ceiling) vs Socket.IO + Redis. Every run starts the system afresh, runs one
+ * socketcluster-server (the ceiling) vs Socket.IO + Redis vs the bare-ws reference relay (a lower bound). Every run starts the system afresh, runs one
  * workload from a separate load-generator process (loadgen.ts), and stops it; runs alternate between
  * systems (A B C D A B C D …) and the table shows medians. Writes JSON with the ratios.
  *
- *   pnpm bench [--systems ours,original,ceiling,socketio] [--workloads hop,fanout] [--rounds 3]
+ *   pnpm bench [--systems ours,reference,original,ceiling,socketio] [--workloads hop,fanout] [--rounds 3]
  *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
  *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
  *              [--size 100] [--publishers 4] [--idle 10000] [--idle-systems …] [--out FILE] [--smoke]
@@ -22,13 +22,20 @@ import { parseArgs } from 'node:util';
 import type { LoadConfig, LoadResult } from './loadgen.js';
 import { selfTimes } from './lib/cpuprofile.js';
 import { LoadGenerator } from './lib/loadgen-process.js';
-import { cpuSeconds, memoryKiB, openFileLimit } from './lib/proc.js';
+import { ensureOpenFiles, ephemeralPorts, hardOpenFileLimit } from './lib/open-files.js';
+import { heapUsedBytes } from './lib/heap-metrics.js';
+import { cpuSeconds, memoryKiB } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
+import { runHuge, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary, type HugeVariant } from './lib/huge.js';
+import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseSummary, type StormRecord } from './lib/storm.js';
 import { DEFAULT_SYSTEMS, requireRedis, startSystem, SYSTEMS, type RunningSystem, type SystemName } from './lib/systems.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
-const WORKLOADS = ['hop', 'fanout'] as const;
+const WORKLOADS = ['hop', 'fanout', 'huge', 'storm'] as const;
 type Workload = (typeof WORKLOADS)[number];
+/** The workloads measured with the hop/fanout generator (their figures stay comparable with earlier runs). */
+const FLOW_WORKLOADS = ['hop', 'fanout'] as const;
+type FlowWorkload = (typeof FLOW_WORKLOADS)[number];
 
 /** A bad flag or a missing prerequisite: one line on stderr, exit code 2, nothing started. */
 function usage(message: string): never {
@@ -54,6 +61,16 @@ function parseFlags() {
         size: { type: 'string' },
         publishers: { type: 'string' },
         idle: { type: 'string' },
+        'huge-subscribers': { type: 'string' },
+        'huge-rates': { type: 'string' },
+        'huge-sizes': { type: 'string' },
+        'huge-broadcasts': { type: 'string' },
+        'huge-generators': { type: 'string' },
+        'storm-clients': { type: 'string' },
+        'storm-spread': { type: 'string' },
+        'storm-channels': { type: 'string' },
+        'storm-flow-rate': { type: 'string' },
+        'storm-generators': { type: 'string' },
         'idle-systems': { type: 'string' },
         out: { type: 'string' },
         smoke: { type: 'boolean', default: false },
@@ -74,6 +91,14 @@ function intFlag(name: keyof typeof flags, full: number, smoke: number, min = 1)
   const value = raw === undefined ? (flags.smoke ? smoke : full) : Number(raw);
   if (!Number.isInteger(value) || value < min) usage(`--${name}=${String(raw)}: must be an integer ≥ ${min}`);
   return value;
+}
+/** A comma-separated list of positive integers, its smoke default, or its full default. */
+function intListFlag(name: keyof typeof flags, full: readonly number[], smoke: readonly number[]): number[] {
+  const raw = flags[name];
+  if (raw === undefined) return [...(flags.smoke ? smoke : full)];
+  const values = String(raw).split(',').map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 1)) usage(`--${name}=${String(raw)}: must be a comma-separated list of integers ≥ 1`);
+  return values;
 }
 function listFlag<T extends string>(name: 'systems' | 'workloads' | 'idle-systems', allowed: readonly T[], fallback?: readonly T[]): T[] {
   const raw = flags[name] ?? fallback?.join(',');
@@ -108,7 +133,21 @@ const settings = {
   size: intFlag('size', 100, 100, 0),
   publishers: intFlag('publishers', 4, 2),
   idle: intFlag('idle', 10_000, 100, 0),
+  hugeSubscribers: intFlag('huge-subscribers', 10_000, 200),
+  hugeRates: intListFlag('huge-rates', [1, 20], [20]),
+  hugeSizes: intListFlag('huge-sizes', [100, 10_000], [100]),
+  hugeBroadcasts: intFlag('huge-broadcasts', 40, 5),
+  hugeGenerators: intFlag('huge-generators', 2, 1),
+  stormClients: intFlag('storm-clients', 10_000, 300),
+  stormSpreadMs: intFlag('storm-spread', 1_000, 1_000),
+  stormChannels: intFlag('storm-channels', 100, 10),
+  stormFlowRate: intFlag('storm-flow-rate', 200, 200),
+  stormGenerators: intFlag('storm-generators', 2, 1),
 };
+/** Each combination of --huge-rates × --huge-sizes is a workload variant of its own. */
+const hugeVariants: HugeVariant[] = settings.hugeRates.flatMap((rate) =>
+  settings.hugeSizes.map((size) => ({ name: `huge-${rate}/s-${size}B`, subscribers: settings.hugeSubscribers, broadcasts: settings.hugeBroadcasts, rate, size })),
+);
 /** Extra environment for OUR brokers and workers (e.g. SCC_PUB_SUB_BATCH_DURATION=5), to compare settings. */
 const oursEnv: Record<string, string> = Object.fromEntries(
   String(flags['ours-env'])
@@ -125,11 +164,19 @@ for (const role of cpuProf) if (!['worker', 'broker', 'state'].includes(role)) u
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const cpuProfDir = join(RESULTS_DIR, `profiles-${stamp}`);
 if (cpuProf.size) mkdirSync(cpuProfDir, { recursive: true });
-// Each idle connection costs the generator and the worker one descriptor each (both inherit our limit).
-const FILE_HEADROOM = 1_000;
-if (settings.idle + FILE_HEADROOM > openFileLimit()) {
-  usage(`--idle=${settings.idle} needs ${settings.idle + FILE_HEADROOM} open files but ulimit -n is ${openFileLimit()}: raise it (ulimit -n 20000) or lower --idle`);
+// Each connection costs one descriptor in a generator and one in a server (all inherit our limit): the
+// bench re-runs itself under a raised `ulimit -n` when it is too low (lib/open-files.ts).
+/** Descriptors a process holds besides its connections (a server has about 40: pipes, listeners, links). */
+const FILE_HEADROOM = 200;
+const connectionsAtOnce = Math.max(settings.idle, workloads.includes('storm') ? settings.stormClients : 0, workloads.includes('huge') ? settings.hugeSubscribers : 0);
+const openFiles = ensureOpenFiles(connectionsAtOnce + FILE_HEADROOM);
+if (openFiles.limit < connectionsAtOnce + FILE_HEADROOM) {
+  usage(
+    `${connectionsAtOnce} connections at once need ${connectionsAtOnce + FILE_HEADROOM} open files but ulimit -n is ${openFiles.limit} and could not be raised ` +
+      `(hard limit ${hardOpenFileLimit()}; beyond it needs root or /etc/security/limits.conf): lower --idle / --storm-clients / --huge-subscribers`,
+  );
 }
+const ports = ephemeralPorts();
 if (systems.includes('socketio')) {
   try {
     requireRedis();
@@ -138,7 +185,7 @@ if (systems.includes('socketio')) {
   }
 }
 
-function loadConfig(workload: Workload, sys: RunningSystem): LoadConfig {
+function loadConfig(workload: FlowWorkload, sys: RunningSystem): LoadConfig {
   const common = { protocol: sys.protocol, publisherPorts: sys.publisherPorts, subscriberPorts: sys.subscriberPorts, publishers: settings.publishers, size: settings.size, stallMs: 5_000 };
   return workload === 'hop'
     ? { ...common, channels: settings.hopChannels, subscribersPerChannel: 1, mode: 'burst', messages: settings.hopMessages, window: settings.window, rate: 0, durationS: 0 }
@@ -147,7 +194,7 @@ function loadConfig(workload: Workload, sys: RunningSystem): LoadConfig {
 
 interface RunRecord {
   system: SystemName;
-  workload: Workload;
+  workload: FlowWorkload;
   round: number;
   load: LoadResult;
   /** CPU seconds used during the measured phase, by role */
@@ -166,25 +213,29 @@ interface IdleRecord {
   rssBeforeMiB: number;
   rssAfterMiB: number;
   kibPerConnection: number;
+  /** V8 heapUsed delta per connection from the server's /metrics (no forced GC), or null where it serves none. */
+  heapKibPerConnection: number | null;
 }
 
-async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator) => Promise<T>): Promise<T> {
-  // The generator forks (and compiles under tsx) while the system starts.
-  const gen = new LoadGenerator();
+async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator, gens: LoadGenerator[]) => Promise<T>, generators = 1): Promise<T> {
+  // The generators fork (and compile under tsx) while the system starts.
+  const gens = Array.from({ length: generators }, () => new LoadGenerator());
+  const gen = gens[0]!;
+  const closeGens = async (): Promise<void> => void (await Promise.all(gens.map((g) => g.close())));
   const ourKind = name === 'ours' || name === 'baseline';
   const sys = await startSystem(name, { cpuProf: ourKind ? cpuProf : new Set(), cpuProfDir, oursEnv, ...(baselineRoot !== undefined && { baselineRoot }) }).catch(async (error: unknown) => {
-    await gen.close();
+    await closeGens();
     throw error;
   });
   try {
-    return await body(sys, gen);
+    return await body(sys, gen, gens);
   } finally {
-    await gen.close();
+    await closeGens();
     await sys.close();
   }
 }
 
-function runOnce(name: SystemName, workload: Workload, roundNo: number): Promise<RunRecord> {
+function runOnce(name: SystemName, workload: FlowWorkload, roundNo: number): Promise<RunRecord> {
   return withSystem(name, async (sys, gen) => {
     const config = loadConfig(workload, sys);
     gen.send({ type: 'run', config });
@@ -212,16 +263,29 @@ function runOnce(name: SystemName, workload: Workload, roundNo: number): Promise
   });
 }
 
+/** Bound on opening every idle connection (20,000 on a shared machine take a while), ms. */
+const IDLE_CONNECT_TIMEOUT_MS = 300_000;
+
 function idleOnce(name: SystemName, roundNo: number): Promise<IdleRecord> {
   return withSystem(name, async (sys, gen) => {
     const target = sys.idleTarget;
     const rssBefore = memoryKiB(target.pid).rss;
+    const heapBefore = sys.heapMetrics ? await heapUsedBytes(target.port) : undefined;
     gen.send({ type: 'idle', protocol: sys.protocol, port: target.port, count: settings.idle });
-    const { connected } = await gen.next('idle-ready', 120_000);
+    const { connected } = await gen.next('idle-ready', IDLE_CONNECT_TIMEOUT_MS);
     // Let handshakes' garbage settle before reading RSS (a measurement protocol, not a synchronisation).
     await new Promise((r) => setTimeout(r, 2_000));
     const rssAfter = memoryKiB(target.pid).rss;
-    return { system: name, round: roundNo, connections: connected, rssBeforeMiB: round(rssBefore / 1024), rssAfterMiB: round(rssAfter / 1024), kibPerConnection: round((rssAfter - rssBefore) / connected) };
+    const heapAfter = heapBefore === undefined ? undefined : await heapUsedBytes(target.port);
+    return {
+      system: name,
+      round: roundNo,
+      connections: connected,
+      rssBeforeMiB: round(rssBefore / 1024),
+      rssAfterMiB: round(rssAfter / 1024),
+      kibPerConnection: round((rssAfter - rssBefore) / connected),
+      heapKibPerConnection: heapBefore === undefined || heapAfter === undefined ? null : round((heapAfter - heapBefore) / 1024 / connected),
+    };
   });
 }
 
@@ -232,15 +296,25 @@ const machine = {
   node: process.version,
   os: `${os.type()} ${os.release()}`,
   loadAverageAtStart: os.loadavg().map((x) => round(x)),
+  openFiles,
+  ephemeralPorts: ports,
 };
 console.log(`bench: ${systems.join(', ')} × ${workloads.join(', ')}, ${settings.rounds} round(s)${flags.smoke ? ' (smoke)' : ''}`);
 console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}`);
+console.log(
+  `open files: ulimit -n ${openFiles.limit}${openFiles.raisedFrom === undefined ? '' : ` (raised from ${openFiles.raisedFrom} for the bench and every process it starts)`}; ` +
+    `ephemeral ports ${ports === undefined ? 'unknown' : `${ports.low}–${ports.high} (${ports.count} per destination port)`}`,
+);
+if (ports !== undefined && connectionsAtOnce > ports.count) console.log(`warning: ${connectionsAtOnce} connections to one port exceed the ${ports.count} ephemeral ports of 127.0.0.1`);
 
+const flowWorkloads = FLOW_WORKLOADS.filter((w) => workloads.includes(w));
 const runs: RunRecord[] = [];
 const idles: IdleRecord[] = [];
+const hugeRuns: HugeRecord[] = [];
+const stormRuns: StormRecord[] = [];
 for (let r = 1; r <= settings.rounds; r++) {
   // Alternate systems inside each round so drift on a busy machine hits all of them alike.
-  for (const workload of workloads) {
+  for (const workload of flowWorkloads) {
     for (const name of systems) {
       const record = await runOnce(name, workload, r);
       runs.push(record);
@@ -252,11 +326,40 @@ for (let r = 1; r <= settings.rounds; r++) {
       );
     }
   }
+  if (workloads.includes('huge')) {
+    for (const variant of hugeVariants) {
+      for (const name of systems) {
+        const record = await withSystem(name, (sys, _gen, gens) => runHuge(sys, gens, variant, r), settings.hugeGenerators);
+        hugeRuns.push(record);
+        const t = record.timeToLastMs;
+        console.log(
+          `round ${r} ${variant.name} ${name.padEnd(9)} to last subscriber p50 ${t.p50} / p99 ${t.p99} / max ${t.max} ms, ${record.cpuUsPerDelivery} µs CPU/delivery, ` +
+            `health max ${Object.entries(record.health).map(([k, v]) => `${k} ${v.maxMs}`).join(', ')} ms, lost ${record.lost}, dup ${record.duplicated}, out of order ${record.outOfOrder}` +
+            `${record.published < record.planned ? `, SENT ONLY ${record.published} OF ${record.planned}` : ''}${record.generatorSaturated ? ', LOAD GENERATOR SATURATED' : ''}`,
+        );
+      }
+    }
+  }
+  if (workloads.includes('storm')) {
+    for (const name of systems) {
+      // The storm's generators, then the flow's own.
+      const storm = { clients: settings.stormClients, spreadMs: settings.stormSpreadMs, channels: settings.stormChannels, flowRate: settings.stormFlowRate };
+      const record = await withSystem(name, (sys, _gen, gens) => runStorm(sys, gens, storm, r), settings.stormGenerators + 1);
+      stormRuns.push(record);
+      for (const p of record.phases) {
+        console.log(
+          `round ${r} storm ${p.phase.padEnd(12)} ${name.padEnd(9)} ${p.subscribed}/${p.attempted} subscribed in ${p.allSubscribedMs} ms (client p99 ${p.clientP99Ms} ms), ` +
+            `failed ${p.failed}${p.failed ? ` ${JSON.stringify(p.failures)}` : ''}; flow lost ${p.flow.lost}, dup ${p.flow.duplicated}, p99 ${p.flow.latencyMs.p99} ms` +
+            `${p.generatorShare >= 0.9 ? ', LOAD GENERATOR SATURATED' : ''}`,
+        );
+      }
+    }
+  }
   if (settings.idle > 0) {
     for (const name of idleSystems) {
       const record = await idleOnce(name, r);
       idles.push(record);
-      console.log(`round ${r} idle   ${name.padEnd(8)} ${record.connections} connections: ${record.kibPerConnection} KiB each`);
+      console.log(`round ${r} idle   ${name.padEnd(8)} ${record.connections} connections: ${record.kibPerConnection} KiB RSS each, heap ${record.heapKibPerConnection ?? 'n/a'} KiB each`);
     }
   }
 }
@@ -276,8 +379,8 @@ interface Summary {
   unsent: number;
   runs: number;
 }
-const summary: Partial<Record<Workload, Partial<Record<SystemName, Summary>>>> = {};
-for (const workload of workloads) {
+const summary: Partial<Record<FlowWorkload, Partial<Record<SystemName, Summary>>>> = {};
+for (const workload of flowWorkloads) {
   const bySystem: Partial<Record<SystemName, Summary>> = {};
   for (const name of systems) {
     const rs = runs.filter((r) => r.system === name && r.workload === workload);
@@ -304,23 +407,63 @@ for (const name of systems) {
   const xs = idles.filter((i) => i.system === name).map((i) => i.kibPerConnection);
   if (xs.length) idleSummary[name] = round(median(xs));
 }
+/** Heap (V8 heapUsed from /metrics) per idle connection, KiB; null where the system serves no /metrics. */
+const idleHeapSummary: Partial<Record<SystemName, number | null>> = {};
+for (const name of systems) {
+  const rs = idles.filter((i) => i.system === name);
+  if (rs.length) idleHeapSummary[name] = rs.some((i) => i.heapKibPerConnection === null) ? null : round(median(rs.map((i) => i.heapKibPerConnection!)));
+}
+/** Per huge variant and system: medians over rounds. */
+const hugeSummary: Record<string, Partial<Record<SystemName, HugeSummary>>> = {};
+for (const variant of workloads.includes('huge') ? hugeVariants : []) {
+  const bySystem: Partial<Record<SystemName, HugeSummary>> = {};
+  for (const name of systems) {
+    const rs = hugeRuns.filter((r) => r.system === name && r.workload === variant.name);
+    if (rs.length) bySystem[name] = summarizeHuge(rs);
+  }
+  hugeSummary[variant.name] = bySystem;
+}
+
+const stormSummary: Partial<Record<SystemName, Partial<Record<(typeof STORM_PHASES)[number], StormPhaseSummary>>>> = {};
+for (const name of systems) {
+  const rs = stormRuns.filter((r) => r.system === name);
+  if (rs.length) stormSummary[name] = summarizeStorm(rs);
+}
 
 /** The systems ours is divided by, baseline first (before/after), then the others. */
-const RATIO_BASES = ['baseline', 'original', 'socketio', 'ceiling'] as const;
+const RATIO_BASES = ['baseline', 'reference', 'original', 'socketio', 'ceiling'] as const;
 
 /** ours ÷ other for each figure (throughput > 1 is better for ours; latency, CPU and memory < 1 are). */
 const ratios: Record<string, Record<string, number>> = {};
 for (const other of RATIO_BASES) {
   if (!systems.includes('ours') || !systems.includes(other)) continue;
   const r: Record<string, number> = {};
-  for (const workload of workloads) {
+  for (const workload of flowWorkloads) {
     const ours = summary[workload]!.ours!;
     const them = summary[workload]![other]!;
     r[`${workload}.throughput`] = round(ours.deliveriesPerS / them.deliveriesPerS);
     r[`${workload}.p99`] = round(ours.p99Ms / them.p99Ms);
     r[`${workload}.cpuPerDelivery`] = round(ours.cpuUsPerDelivery / them.cpuUsPerDelivery);
   }
+  for (const [variant, bySystem] of Object.entries(hugeSummary)) {
+    const ours = bySystem.ours;
+    const them = bySystem[other];
+    if (ours === undefined || them === undefined) continue;
+    r[`${variant}.timeToLastP99`] = round(ours.timeToLastP99Ms / them.timeToLastP99Ms);
+    r[`${variant}.cpuPerDelivery`] = round(ours.cpuUsPerDelivery / them.cpuUsPerDelivery);
+    r[`${variant}.healthCheckMax`] = round(worstHealthMs(ours, '/health-check') / worstHealthMs(them, '/health-check'));
+  }
+  for (const phase of STORM_PHASES) {
+    const ours = stormSummary.ours?.[phase];
+    const them = stormSummary[other]?.[phase];
+    if (ours === undefined || them === undefined) continue;
+    r[`storm.${phase}.allSubscribed`] = round(ours.allSubscribedMs / them.allSubscribedMs);
+    r[`storm.${phase}.flowP99`] = round(ours.flowP99Ms / them.flowP99Ms);
+  }
   if (idleSummary.ours !== undefined && idleSummary[other] !== undefined) r['idle.memoryPerConnection'] = round(idleSummary.ours / idleSummary[other]);
+  const heapOurs = idleHeapSummary.ours;
+  const heapThem = idleHeapSummary[other];
+  if (typeof heapOurs === 'number' && typeof heapThem === 'number') r['idle.heapPerConnection'] = round(heapOurs / heapThem);
   ratios[`ours/${other}`] = r;
 }
 
@@ -332,7 +475,7 @@ const pairedRatios: Record<string, Record<string, number>> = {};
 for (const other of RATIO_BASES) {
   if (!systems.includes('ours') || !systems.includes(other)) continue;
   const r: Record<string, number> = {};
-  for (const workload of workloads) {
+  for (const workload of flowWorkloads) {
     const pairs = Array.from({ length: settings.rounds }, (_, i) => {
       const find = (name: SystemName): RunRecord | undefined => runs.find((x) => x.system === name && x.workload === workload && x.round === i + 1);
       return [find('ours'), find(other)] as const;
@@ -345,11 +488,11 @@ for (const other of RATIO_BASES) {
   pairedRatios[`ours/${other}`] = r;
 }
 
-const descriptions: Record<Workload, string> = {
+const descriptions: Record<FlowWorkload, string> = {
   hop: `hop-bound: ${settings.hopChannels} channels × 1 subscriber, burst of ${settings.hopMessages} messages (≤ ${settings.window} in flight)`,
   fanout: `fan-out: ${settings.fanChannels} channels × ${settings.fanSubscribers} subscribers, ${settings.fanRate} publishes/s = ${settings.fanRate * settings.fanSubscribers} deliveries/s for ${settings.fanDurationS} s`,
 };
-for (const workload of workloads) {
+for (const workload of flowWorkloads) {
   console.log(`\n${descriptions[workload]}, ${settings.size}-byte messages, medians of ${settings.rounds}`);
   console.table(
     Object.fromEntries(
@@ -360,15 +503,40 @@ for (const workload of workloads) {
     ),
   );
 }
+for (const variant of workloads.includes('huge') ? hugeVariants : []) {
+  console.log(
+    `\n${variant.name}: one channel, ${variant.subscribers} subscribers alternating worker A / B, ${variant.broadcasts} broadcasts of ${variant.size} B at ${variant.rate}/s from worker A, ` +
+      `${settings.hugeGenerators} generator process(es); time from publish to the LAST subscriber over broadcasts, health polled every 100 ms; medians of ${settings.rounds}`,
+  );
+  console.table(Object.fromEntries(Object.entries(hugeSummary[variant.name]!).map(([name, s]) => [name, hugeTableRow(s)])));
+}
+if (stormRuns.length) {
+  for (const phase of STORM_PHASES) {
+    const where = phase === 'one worker' ? 'to worker B' : phase === 'both workers' ? 'alternating worker A / B' : 'after all dropped at once, again alternating A / B';
+    console.log(
+      `\nstorm, ${phase}: ${settings.stormClients} clients connect within ${settings.stormSpreadMs} ms ${where}, each subscribing to one of ${settings.stormChannels} channels; ` +
+        `a flow of ${settings.stormFlowRate} msg/s between clients connected before keeps going; medians of ${settings.rounds} (failures summed)`,
+    );
+    console.table(Object.fromEntries(Object.entries(stormSummary).flatMap(([name, byPhase]) => (byPhase[phase] ? [[name, stormTableRow(byPhase[phase])]] : []))));
+  }
+}
 if (Object.keys(idleSummary).length) {
-  console.log(`\nidle memory: ${settings.idle} connections on one worker, RSS delta per connection (KiB), median of ${settings.rounds}`);
-  console.table(idleSummary);
+  console.log(`\nidle memory: ${settings.idle} connections on one worker, RSS delta (/proc) and heapUsed delta (the worker's /metrics, no forced GC; n/a without /metrics) per connection, median of ${settings.rounds}`);
+  console.table(Object.fromEntries(Object.entries(idleSummary).map(([name, kib]) => [name, { 'RSS KiB/connection': kib, 'heap KiB/connection': idleHeapSummary[name as SystemName] ?? 'n/a' }])));
 }
 if (Object.keys(ratios).length) {
-  console.log('\nratios ours ÷ other (throughput: higher is better; p99, CPU, memory: lower is better)');
-  console.table(ratios);
-  console.log('\nthe same, round by round then the median (each pair ran back to back)');
-  console.table(pairedRatios);
+  // One row per figure, one column per system divided by (the figures outnumber the systems).
+  const byFigure = (table: Record<string, Record<string, number>>): Record<string, Record<string, number>> => {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [column, figures] of Object.entries(table)) for (const [figure, value] of Object.entries(figures)) (out[figure] ??= {})[column] = value;
+    return out;
+  };
+  console.log('\nratios ours ÷ other (throughput: higher is better; latency, CPU, memory, health latency: lower is better)');
+  console.table(byFigure(ratios));
+  if (flowWorkloads.length) {
+    console.log('\nhop and fan-out, round by round then the median (each pair ran back to back)');
+    console.table(byFigure(pairedRatios));
+  }
 }
 
 let profiles: Record<string, ReturnType<typeof selfTimes>> | undefined;
@@ -390,9 +558,17 @@ if (cpuProf.size) {
 
 // A run that stalled before sending every planned message is not loss-free: what it never sent was
 // never counted as lost.
-const lossFree = runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0 && r.load.published === r.load.planned);
-const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, idle: idleSummary, ratios, pairedRatios, profiles, runs, idleRuns: idles };
+const lossFree =
+  runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0 && r.load.published === r.load.planned) &&
+  hugeRuns.every((r) => r.lost === 0 && r.duplicated === 0 && r.outOfOrder === 0 && r.published > 0 && r.published === r.planned) &&
+  stormRuns.every((r) => r.flow.lost === 0 && r.flow.duplicated === 0 && r.flow.outOfOrder === 0 && r.flow.published > 0);
+/** Storm clients that failed to connect, handshake or subscribe, or were dropped (the target is 0). */
+const stormFailures = stormRuns.reduce((n, r) => n + r.phases.reduce((k, p) => k + p.failed, 0), 0);
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, storm: stormSummary, stormFailures, idle: idleSummary, idleHeap: idleHeapSummary, ratios, pairedRatios, profiles, runs, hugeRuns, stormRuns, idleRuns: idles };
 const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\n${lossFree ? 'every planned message sent; none lost or duplicated' : 'MESSAGES LOST, DUPLICATED OR NEVER SENT (see lost/dup/unsent above)'}; JSON written to ${out}`);
+console.log(
+  `\n${lossFree ? 'every planned message sent; none lost or duplicated' : 'MESSAGES LOST, DUPLICATED OR NEVER SENT (see lost/dup/unsent above)'}` +
+    `${stormRuns.length ? (stormFailures === 0 ? '; no storm client failed' : `; ${stormFailures} STORM CLIENT FAILURES`) : ''}; JSON written to ${out}`,
+);

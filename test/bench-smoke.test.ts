@@ -1,9 +1,10 @@
 /**
  * Keeps the benchmarks from rotting: runs `bench/run.ts --smoke` (a few seconds of small numbers) for
- * ours and the original, and the mapper benchmark on a small key set. Asserts only that they complete
- * and that every planned message was sent and none lost or duplicated — never a speed (figures come from `pnpm bench`).
- * Socket.IO + Redis and the single-process ceiling are left out here to keep the suite fast; the full
- * benchmark runs them.
+ * ours and the original (hop, fan-out), for ours and the bare-ws reference (huge: 200 subscribers × 5
+ * broadcasts; storm: 300 clients per phase), and the mapper benchmark on a small key set. Asserts only
+ * that they complete, that every planned message was sent and none lost, duplicated or reordered, and
+ * that no storm client failed — never a speed (figures come from `pnpm bench`). Socket.IO + Redis and
+ * the single-process ceiling are left out here to keep the suite fast; the full benchmark runs them.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,10 +31,44 @@ interface SmokeReport {
   idle: Record<string, number>;
 }
 
+interface HugeReport {
+  lossFree: boolean;
+  hugeRuns: Array<{
+    system: string;
+    workload: string;
+    subscribers: number;
+    planned: number;
+    published: number;
+    expected: number;
+    delivered: number;
+    lost: number;
+    duplicated: number;
+    outOfOrder: number;
+    incomplete: number;
+    timeToLastMs: { max: number };
+    health: Record<string, { polls: number }>;
+  }>;
+}
+
+interface StormFlow {
+  published: number;
+  expected: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  outOfOrder: number;
+}
+
+interface StormReport {
+  lossFree: boolean;
+  stormFailures: number;
+  stormRuns: Array<{ system: string; flow: StormFlow; phases: Array<{ phase: string; attempted: number; subscribed: number; failures: Record<string, number>; flow: StormFlow }> }>;
+}
+
 describe('benchmark smoke run', () => {
   it('runs both workloads on ours and the original and loses nothing', async () => {
     const out = join(dir, 'smoke.json');
-    await tsx('bench/run.ts', ['--smoke', '--systems', 'ours,original', '--idle', '50', '--idle-systems', 'ours', '--out', out], 50_000);
+    await tsx('bench/run.ts', ['--smoke', '--systems', 'ours,original', '--workloads', 'hop,fanout', '--idle', '50', '--idle-systems', 'ours', '--out', out], 50_000);
     const report = JSON.parse(readFileSync(out, 'utf8')) as SmokeReport;
     expect(report.runs.map((r) => `${r.workload}/${r.system}`).sort()).toEqual(['fanout/original', 'fanout/ours', 'hop/original', 'hop/ours']);
     for (const r of report.runs) {
@@ -46,6 +81,48 @@ describe('benchmark smoke run', () => {
     expect(report.lossFree).toBe(true);
     expect(Object.keys(report.idle)).toEqual(['ours']);
     expect(report.idle['ours']).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('huge channel: every broadcast reaches every subscriber once and in order, on ours and the reference', async () => {
+    const out = join(dir, 'huge.json');
+    await tsx('bench/run.ts', ['--smoke', '--systems', 'ours,reference', '--workloads', 'huge', '--idle', '0', '--out', out], 40_000);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as HugeReport;
+    expect(report.hugeRuns.map((r) => `${r.workload}/${r.system}`).sort()).toEqual(['huge-20/s-100B/ours', 'huge-20/s-100B/reference']);
+    for (const r of report.hugeRuns) {
+      const what = `${r.workload}/${r.system}`;
+      expect(r.subscribers, `${what} subscribers`).toBe(200);
+      expect(r.published, `${what} published`).toBe(r.planned);
+      expect(r.expected, `${what} expected`).toBe(r.planned * 200);
+      expect(r.delivered, `${what} delivered`).toBe(r.expected);
+      expect(r.lost + r.duplicated + r.outOfOrder + r.incomplete, `${what} lost + duplicated + out of order + incomplete`).toBe(0);
+      expect(r.timeToLastMs.max, `${what} time to last subscriber`).toBeGreaterThan(0);
+      // Health endpoints were polled during the run (every system serves /health-check).
+      expect(Object.keys(r.health).some((k) => k.endsWith('/health-check')), `${what} health polled`).toBe(true);
+      for (const [endpoint, e] of Object.entries(r.health)) expect(e.polls, `${what} ${endpoint} polls`).toBeGreaterThan(0);
+    }
+    expect(report.lossFree).toBe(true);
+  }, 45_000);
+
+  it('connection storm: every client of every phase subscribes and the flow loses nothing, on ours and the reference', async () => {
+    const out = join(dir, 'storm.json');
+    await tsx('bench/run.ts', ['--smoke', '--systems', 'ours,reference', '--workloads', 'storm', '--idle', '0', '--out', out], 55_000);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as StormReport;
+    expect(report.stormRuns.map((r) => r.system).sort()).toEqual(['ours', 'reference']);
+    for (const r of report.stormRuns) {
+      expect(r.phases.map((p) => p.phase)).toEqual(['one worker', 'both workers', 'reconnect']);
+      for (const p of r.phases) {
+        const what = `${r.system} ${p.phase}`;
+        expect(p.attempted, `${what} attempted`).toBe(300);
+        expect(p.failures, `${what} failures`).toEqual({});
+        expect(p.subscribed, `${what} subscribed`).toBe(300);
+        expect(p.flow.published, `${what} flow published`).toBeGreaterThan(0);
+        expect(p.flow.lost + p.flow.duplicated, `${what} flow lost + duplicated`).toBe(0);
+      }
+      expect(r.flow.delivered, `${r.system} flow delivered`).toBe(r.flow.expected);
+      expect(r.flow.outOfOrder, `${r.system} flow out of order`).toBe(0);
+    }
+    expect(report.stormFailures).toBe(0);
+    expect(report.lossFree).toBe(true);
   }, 60_000);
 
   it('mapper benchmark: a joining broker takes close to its fair share of channels', async () => {

@@ -32,6 +32,14 @@ export class LoadGenerator {
     this.child.send(message);
   }
 
+  /** Takes a message of `type` already received, if any (an error report throws), without waiting. */
+  take<T extends ChildMessage['type']>(type: T): Extract<ChildMessage, { type: T }> | undefined {
+    const error = this.inbox.find((m) => m.type === 'error');
+    if (error?.type === 'error') throw new Error(`load generator: ${error.message}`);
+    const at = this.inbox.findIndex((m) => m.type === type);
+    return at < 0 ? undefined : (this.inbox.splice(at, 1)[0] as Extract<ChildMessage, { type: T }>);
+  }
+
   /** Resolves with the next message of `type`; rejects on an error report, an exit or the timeout. */
   async next<T extends ChildMessage['type']>(type: T, timeoutMs: number): Promise<Extract<ChildMessage, { type: T }>> {
     const deadline = Date.now() + timeoutMs;

@@ -7,10 +7,14 @@
  *   original — our scc-state, 2 × scc-broker@10.0.1 (its server.js), 2 × socketcluster-server 20 with
  *              scc-broker-client@9.2.0 attached (harness/original-worker.mjs);
  *   ceiling  — one socketcluster-server 20 process, no cluster (harness/original-worker.mjs alone);
- *   socketio — redis-server + 2 × Socket.IO 4.8 with @socket.io/redis-adapter (servers/socketio-server.mjs).
+ *   socketio — redis-server + 2 × Socket.IO 4.8 with @socket.io/redis-adapter (servers/socketio-server.mjs);
+ *   reference — the bare-ws relay: 2 × servers/reference-broker.mjs + 2 × servers/reference-worker.mjs,
+ *              written directly on `ws` (per-turn batching, encode once): a LOWER BOUND for this
+ *              topology, never shipped.
  * Publishers go to the first server and subscribers to the second (both to the one for the ceiling).
  */
 import { spawnSync } from 'node:child_process';
+import { HEALTH_CHECK_PATH, READY_PATH } from '@scc-ts/shared';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type Role } from '../../harness/cluster.js';
 import { freePort } from '../../harness/ports.js';
@@ -19,10 +23,18 @@ import { spawnProcess, type ServiceProcess } from '../../harness/service-process
 import { awaitListening, startOriginalWorker } from '../../harness/services.js';
 import type { Protocol } from './wire.js';
 
-export const SYSTEMS = ['ours', 'baseline', 'original', 'ceiling', 'socketio'] as const;
+export const SYSTEMS = ['ours', 'baseline', 'reference', 'original', 'ceiling', 'socketio'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 /** The systems a plain `pnpm bench` runs (baseline needs --baseline DIR). */
-export const DEFAULT_SYSTEMS: readonly SystemName[] = ['ours', 'original', 'ceiling', 'socketio'];
+export const DEFAULT_SYSTEMS: readonly SystemName[] = ['ours', 'reference', 'original', 'ceiling', 'socketio'];
+
+/** A front server's HTTP endpoints the bench polls during a run. */
+export interface HealthTarget {
+  /** 'worker-a' (the publishers' server) or 'worker-b' (the subscribers'), or 'server' (the ceiling). */
+  role: string;
+  port: number;
+  paths: string[];
+}
 
 export interface RunningSystem {
   name: SystemName;
@@ -33,6 +45,10 @@ export interface RunningSystem {
   processes: Array<{ role: string; process: ServiceProcess }>;
   /** The process idle connections are opened to (the subscribers' worker). */
   idleTarget: ServiceProcess;
+  /** The front servers' health endpoints (/health-check everywhere, /ready where served). */
+  health: HealthTarget[];
+  /** Whether the front servers serve Prometheus `/metrics` with nodejs_heap_size_used_bytes (ours). */
+  heapMetrics: boolean;
   close(): Promise<void>;
 }
 
@@ -53,6 +69,9 @@ const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 function system(name: SystemName, protocol: Protocol, processes: RunningSystem['processes'], pub: ServiceProcess, sub: ServiceProcess): RunningSystem {
+  const ourKind = name === 'ours' || name === 'baseline';
+  // Every system serves /health-check (200 OK, as SocketCluster's boilerplate does); only ours /ready.
+  const paths = ourKind ? [HEALTH_CHECK_PATH, READY_PATH] : [HEALTH_CHECK_PATH];
   return {
     name,
     protocol,
@@ -60,6 +79,8 @@ function system(name: SystemName, protocol: Protocol, processes: RunningSystem['
     subscriberPorts: [sub.port],
     processes,
     idleTarget: sub,
+    health: pub === sub ? [{ role: 'server', port: pub.port, paths }] : [{ role: 'worker-a', port: pub.port, paths }, { role: 'worker-b', port: sub.port, paths }],
+    heapMetrics: ourKind,
     // SIGTERM so that profiled processes write their .cpuprofile.
     close: async () => {
       await Promise.all(processes.map(({ process: p }) => p.stop('SIGTERM', STOP_TIMEOUT_MS)));
@@ -172,6 +193,35 @@ async function startSocketIo(): Promise<RunningSystem> {
   return system('socketio', 'sio', processes, servers[0]!, servers[1]!);
 }
 
+/** Stops what was started when a later start fails. */
+async function stopAllOf(processes: readonly ServiceProcess[]): Promise<void> {
+  await Promise.all(processes.map((p) => p.stop('SIGKILL')));
+}
+
+/** The bare-ws reference relay: 2 brokers, then 2 workers linked to both (servers/reference-*.mjs). */
+async function startReference(): Promise<RunningSystem> {
+  const started: ServiceProcess[] = [];
+  const spawnRef = (name: string, script: string, env: Record<string, string> = {}): Promise<ServiceProcess> => {
+    const p = spawnProcess({ name, args: [`${SERVERS}${script}`], cwd: SERVERS, env });
+    started.push(p);
+    return awaitListening(p, 0, START_TIMEOUT_MS);
+  };
+  try {
+    const brokers = await Promise.all([1, 2].map((i) => spawnRef(`reference-broker-${i}`, 'reference-broker.mjs')));
+    const env = { REF_BROKER_PORTS: brokers.map((b) => b.port).join(',') };
+    const workers = await Promise.all(['a', 'b'].map((s) => spawnRef(`reference-worker-${s}`, 'reference-worker.mjs', env)));
+    const processes = [
+      ...brokers.map((b, i) => ({ role: `broker-${i + 1}`, process: b })),
+      { role: 'worker-a', process: workers[0]! },
+      { role: 'worker-b', process: workers[1]! },
+    ];
+    return system('reference', 'sc', processes, workers[0]!, workers[1]!);
+  } catch (error) {
+    await stopAllOf(started);
+    throw error;
+  }
+}
+
 export async function startSystem(name: SystemName, options: StartOptions): Promise<RunningSystem> {
   switch (name) {
     case 'ours':
@@ -185,5 +235,7 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
       return startCeiling();
     case 'socketio':
       return startSocketIo();
+    case 'reference':
+      return startReference();
   }
 }

@@ -85,7 +85,8 @@ interface ScPacket {
 /** SocketCluster protocol v2: ping is the empty string, answered with the empty string. */
 class ScClient extends BaseClient {
   static open(port: number): Promise<ScClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/socketcluster/`, { perMessageDeflate: false });
+    // handshakeTimeout bounds the TCP connect and HTTP upgrade too (a full accept queue can hold a SYN for minutes).
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/socketcluster/`, { perMessageDeflate: false, handshakeTimeout: ACK_TIMEOUT_MS });
     const client = new ScClient(ws);
     return new Promise((resolve, reject) => {
       ws.once('error', reject);
@@ -141,7 +142,7 @@ class SioClient extends BaseClient {
   private connected: (() => void) | undefined;
 
   static open(port: number): Promise<SioClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false, handshakeTimeout: ACK_TIMEOUT_MS });
     const client = new SioClient(ws);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`Socket.IO connect timed out after ${ACK_TIMEOUT_MS} ms`)), ACK_TIMEOUT_MS);

@@ -8,7 +8,13 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient } from 'redis';
 
 const log = (msg, extra = {}) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg, ...extra })}\n`);
-const httpServer = http.createServer();
+// GET /health-check answers 200 OK, as SocketCluster's boilerplate does, so the bench polls every system
+// alike (Socket.IO hands the requests outside /socket.io/ to this listener).
+const httpServer = http.createServer((req, res) => {
+  const ok = req.url === '/health-check';
+  res.writeHead(ok ? 200 : 404, { 'Content-Type': 'text/plain' });
+  res.end(ok ? 'OK' : 'Not found');
+});
 const io = new Server(httpServer, { transports: ['websocket'], perMessageDeflate: false });
 
 const redisPort = process.env.REDIS_PORT;
