@@ -4,6 +4,6 @@ export type { ClusterOptions, ResolvedClusterOptions, ReshardSummary, ClusterSta
 export { startWorkerServer, SHUTDOWN_CLOSE_CODE } from './worker-server.js';
 export type { WorkerServer } from './worker-server.js';
 export { WorkerBrokerEngine, FAN_OUT_SLICE_SOCKETS } from './broker-engine.js';
-export type { WorkerBrokerEngineOptions, SubscriptionReady } from './broker-engine.js';
+export type { WorkerBrokerEngineOptions, SubscriptionReady, PublishHooks, PublishListener } from './broker-engine.js';
 export { createWorkerMetrics } from './metrics.js';
 export type { WorkerMetrics, WorkerMetricsSources } from './metrics.js';

@@ -17,6 +17,7 @@ import {
   type LimitCounts,
   type MetricsRegistry,
 } from '@scc-ts/shared';
+import { publishHooksOf } from './broker-engine.js';
 import type { ClusterClient } from './cluster/index.js';
 
 export interface WorkerMetrics {
@@ -92,6 +93,7 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   counterFrom(registry, 'scc_worker_duplicates_dropped_total', 'Packets received twice and dropped', stat('duplicatesDropped'));
   counterFrom(registry, 'scc_worker_publish_retries_total', 'At-least-once re-sends of packets', stat('publishRetries'));
 
-  const stop = consume(engine.listener('publish').createConsumer(), () => messagesOut.inc());
+  const onPublish = publishHooksOf(engine);
+  const stop = onPublish !== null ? onPublish(() => messagesOut.inc()) : consume(engine.listener('publish').createConsumer(), () => messagesOut.inc());
   return { registry, close: stop };
 }

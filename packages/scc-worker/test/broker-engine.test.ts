@@ -135,6 +135,24 @@ describe('WorkerBrokerEngine', () => {
     expect(engine.isSubscribed('news')).toBe(true);
   });
 
+  it('calls publish hooks synchronously for publishes that raise the event, never for relayed ones, until removed', async () => {
+    const engine = new WorkerBrokerEngine();
+    const port = await start(engine);
+    const heard: string[] = [];
+    const remove = engine.onPublish((channel, data) => heard.push(`${channel}:${String(data)}`));
+    void engine.transmitPublish('c', 'local');
+    expect(heard).toEqual(['c:local']);
+    void engine.invokePublish('c', 'relayed', true);
+    expect(heard).toEqual(['c:local']);
+    const publisher = socketClusterClient.create({ hostname: '127.0.0.1', port, autoReconnect: false });
+    clients.push(publisher);
+    await publisher.invokePublish('room', 'from a client');
+    expect(heard).toEqual(['c:local', 'room:from a client']);
+    remove();
+    void engine.transmitPublish('c', 'after');
+    expect(heard).toHaveLength(2);
+  });
+
   it('refuses a slice size that is not a positive integer', () => {
     expect(() => new WorkerBrokerEngine({ sliceSockets: 0 })).toThrow(RangeError);
     expect(() => new WorkerBrokerEngine({ sliceSockets: 1.5 })).toThrow(/sliceSockets/);

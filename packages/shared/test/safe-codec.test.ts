@@ -52,6 +52,35 @@ describe('safeCodec decode', () => {
     expect((safeCodec.decode(text) as { data: { data: { buf: unknown } } }).data.data.buf).toEqual({ base64: true, data: 'AAEC/w==' });
   });
 
+  it('encodes every kind of value to the same text as sc-formatter', () => {
+    class WithToJson {
+      toJSON() {
+        return { as: 'json' };
+      }
+    }
+    const values: unknown[] = [
+      '#1',
+      '#2',
+      'text',
+      7,
+      null,
+      undefined,
+      true,
+      { event: '#publish', data: { channel: 'c', data: { s: 1, t: 2.5, p: 'x'.repeat(40), nested: [{ a: [] }, {}] } } },
+      { event: 'x', data: { deep: { er: { buf: Buffer.from('hi') } } } },
+      { event: 'x', data: [1, { ab: new ArrayBuffer(3) }] },
+      { event: 'x', data: new Uint8Array([1, 2, 3]) },
+      { event: 'x', data: { when: new Date(0), custom: new WithToJson(), skipped: undefined, fn: () => 1 } },
+      { event: 'x', data: { type: 'Buffer', data: [1, 2] } },
+      [{ event: 'a', data: 1 }, { event: 'b', data: Buffer.alloc(0) }],
+    ];
+    for (const value of values) expect(safeCodec.encode(value), JSON.stringify(value) ?? String(value)).toBe(formatter.encode(value));
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => safeCodec.encode(cyclic)).toThrow(TypeError);
+    expect(() => formatter.encode(cyclic)).toThrow(TypeError);
+  });
+
   it('refuses events named after Object.prototype members with InvalidEventError', () => {
     for (const name of PROTOTYPE_NAMES) {
       expect(refusal(safeCodec, JSON.stringify({ event: name, data: 1 })), name).toBe('InvalidEventError');
