@@ -14,176 +14,21 @@
  * e.g. `pnpm bench --systems baseline,ours,original,socketio --baseline ../baseline` measures before
  * and after side by side, alternating like any other system; the ratios include ours ÷ baseline.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import type { LoadConfig, LoadResult } from './loadgen.js';
 import { selfTimes } from './lib/cpuprofile.js';
 import { LoadGenerator } from './lib/loadgen-process.js';
-import { ensureOpenFiles, ephemeralPorts, hardOpenFileLimit } from './lib/open-files.js';
 import { heapUsedBytes } from './lib/heap-metrics.js';
 import { cpuSeconds, memoryKiB } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
-import { runHuge, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary, type HugeVariant } from './lib/huge.js';
+import { runHuge, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary } from './lib/huge.js';
 import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseSummary, type StormRecord } from './lib/storm.js';
-import { DEFAULT_SYSTEMS, requireRedis, startSystem, SYSTEMS, type RunningSystem, type SystemName } from './lib/systems.js';
+import { FLOW_WORKLOADS, readCommandLine, RESULTS_DIR, type FlowWorkload } from './lib/command-line.js';
+import { startSystem, type RunningSystem, type SystemName } from './lib/systems.js';
 
-const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
-const WORKLOADS = ['hop', 'fanout', 'huge', 'storm'] as const;
-type Workload = (typeof WORKLOADS)[number];
-/** The workloads measured with the hop/fanout generator (their figures stay comparable with earlier runs). */
-const FLOW_WORKLOADS = ['hop', 'fanout'] as const;
-type FlowWorkload = (typeof FLOW_WORKLOADS)[number];
-
-/** A bad flag or a missing prerequisite: one line on stderr, exit code 2, nothing started. */
-function usage(message: string): never {
-  console.error(`bench: ${message}`);
-  process.exit(2);
-}
-
-/** Parses the command line; an unknown flag is a usage error. */
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        systems: { type: 'string' },
-        workloads: { type: 'string', default: WORKLOADS.join(',') },
-        rounds: { type: 'string' },
-        'hop-channels': { type: 'string' },
-        'hop-messages': { type: 'string' },
-        window: { type: 'string' },
-        'fan-channels': { type: 'string' },
-        'fan-subscribers': { type: 'string' },
-        'fan-rate': { type: 'string' },
-        'fan-duration': { type: 'string' },
-        size: { type: 'string' },
-        publishers: { type: 'string' },
-        idle: { type: 'string' },
-        'huge-subscribers': { type: 'string' },
-        'huge-rates': { type: 'string' },
-        'huge-sizes': { type: 'string' },
-        'huge-broadcasts': { type: 'string' },
-        'huge-generators': { type: 'string' },
-        'storm-clients': { type: 'string' },
-        'storm-spread': { type: 'string' },
-        'storm-channels': { type: 'string' },
-        'storm-flow-rate': { type: 'string' },
-        'storm-generators': { type: 'string' },
-        'idle-systems': { type: 'string' },
-        out: { type: 'string' },
-        smoke: { type: 'boolean', default: false },
-        'cpu-prof': { type: 'string', default: '' },
-        'ours-env': { type: 'string', default: '' },
-        baseline: { type: 'string' },
-      },
-    }).values;
-  } catch (error) {
-    return usage((error as Error).message);
-  }
-}
-const flags = parseFlags();
-
-/** A positive integer flag, its smoke default, or its full default. */
-function intFlag(name: keyof typeof flags, full: number, smoke: number, min = 1): number {
-  const raw = flags[name];
-  const value = raw === undefined ? (flags.smoke ? smoke : full) : Number(raw);
-  if (!Number.isInteger(value) || value < min) usage(`--${name}=${String(raw)}: must be an integer ≥ ${min}`);
-  return value;
-}
-/** A comma-separated list of positive integers, its smoke default, or its full default. */
-function intListFlag(name: keyof typeof flags, full: readonly number[], smoke: readonly number[]): number[] {
-  const raw = flags[name];
-  if (raw === undefined) return [...(flags.smoke ? smoke : full)];
-  const values = String(raw).split(',').map(Number);
-  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 1)) usage(`--${name}=${String(raw)}: must be a comma-separated list of integers ≥ 1`);
-  return values;
-}
-function listFlag<T extends string>(name: 'systems' | 'workloads' | 'idle-systems', allowed: readonly T[], fallback?: readonly T[]): T[] {
-  const raw = flags[name] ?? fallback?.join(',');
-  const items = String(raw).split(',').filter(Boolean);
-  const bad = items.filter((s) => !allowed.includes(s as T));
-  if (bad.length || items.length === 0) usage(`--${name}=${String(raw)}: choose from ${allowed.join(', ')}`);
-  return items as T[];
-}
-
-/** The checkout the baseline system runs from (`--baseline DIR`), checked before anything starts. */
-const baselineRoot = flags.baseline === undefined ? undefined : resolve(flags.baseline);
-if (baselineRoot !== undefined) {
-  for (const pkg of ['scc-state', 'scc-broker', 'scc-worker']) {
-    const entry = join(baselineRoot, 'packages', pkg, 'dist', 'server.js');
-    if (!existsSync(entry)) usage(`--baseline ${flags.baseline}: ${entry} not found (build that checkout first: pnpm install && pnpm build)`);
-  }
-}
-const systems = listFlag('systems', SYSTEMS, baselineRoot === undefined ? DEFAULT_SYSTEMS : ['baseline', ...DEFAULT_SYSTEMS]);
-if (systems.includes('baseline') && baselineRoot === undefined) usage('--systems includes baseline: give the checkout to run it from with --baseline DIR');
-const workloads = listFlag('workloads', WORKLOADS);
-/** Systems whose idle memory is measured (default: all of --systems). */
-const idleSystems = flags['idle-systems'] === undefined ? systems : listFlag('idle-systems', systems);
-const settings = {
-  rounds: intFlag('rounds', 3, 1),
-  hopChannels: intFlag('hop-channels', 200, 10),
-  hopMessages: intFlag('hop-messages', 50_000, 500),
-  window: intFlag('window', 2_000, 200),
-  fanChannels: intFlag('fan-channels', 20, 4),
-  fanSubscribers: intFlag('fan-subscribers', 10, 3),
-  fanRate: intFlag('fan-rate', 5_000, 300),
-  fanDurationS: intFlag('fan-duration', 10, 1),
-  size: intFlag('size', 100, 100, 0),
-  publishers: intFlag('publishers', 4, 2),
-  idle: intFlag('idle', 10_000, 100, 0),
-  hugeSubscribers: intFlag('huge-subscribers', 10_000, 200),
-  hugeRates: intListFlag('huge-rates', [1, 20], [20]),
-  hugeSizes: intListFlag('huge-sizes', [100, 10_000], [100]),
-  hugeBroadcasts: intFlag('huge-broadcasts', 40, 5),
-  hugeGenerators: intFlag('huge-generators', 2, 1),
-  stormClients: intFlag('storm-clients', 10_000, 300),
-  stormSpreadMs: intFlag('storm-spread', 1_000, 1_000),
-  stormChannels: intFlag('storm-channels', 100, 10),
-  stormFlowRate: intFlag('storm-flow-rate', 200, 200),
-  stormGenerators: intFlag('storm-generators', 2, 1),
-};
-/** Each combination of --huge-rates × --huge-sizes is a workload variant of its own. */
-const hugeVariants: HugeVariant[] = settings.hugeRates.flatMap((rate) =>
-  settings.hugeSizes.map((size) => ({ name: `huge-${rate}/s-${size}B`, subscribers: settings.hugeSubscribers, broadcasts: settings.hugeBroadcasts, rate, size })),
-);
-/** Extra environment for OUR brokers and workers (e.g. SCC_PUB_SUB_BATCH_DURATION=5), to compare settings. */
-const oursEnv: Record<string, string> = Object.fromEntries(
-  String(flags['ours-env'])
-    .split(',')
-    .filter(Boolean)
-    .map((pair) => {
-      const at = pair.indexOf('=');
-      if (at < 1) usage(`--ours-env: '${pair}' is not KEY=VALUE`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-);
-const cpuProf = new Set(String(flags['cpu-prof']).split(',').filter(Boolean));
-for (const role of cpuProf) if (!['worker', 'broker', 'state'].includes(role)) usage(`--cpu-prof=${String(flags['cpu-prof'])}: choose from worker, broker, state`);
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const cpuProfDir = join(RESULTS_DIR, `profiles-${stamp}`);
-if (cpuProf.size) mkdirSync(cpuProfDir, { recursive: true });
-// Each connection costs one descriptor in a generator and one in a server (all inherit our limit): the
-// bench re-runs itself under a raised `ulimit -n` when it is too low (lib/open-files.ts).
-/** Descriptors a process holds besides its connections (a server has about 40: pipes, listeners, links). */
-const FILE_HEADROOM = 200;
-const connectionsAtOnce = Math.max(settings.idle, workloads.includes('storm') ? settings.stormClients : 0, workloads.includes('huge') ? settings.hugeSubscribers : 0);
-const openFiles = ensureOpenFiles(connectionsAtOnce + FILE_HEADROOM);
-if (openFiles.limit < connectionsAtOnce + FILE_HEADROOM) {
-  usage(
-    `${connectionsAtOnce} connections at once need ${connectionsAtOnce + FILE_HEADROOM} open files but ulimit -n is ${openFiles.limit} and could not be raised ` +
-      `(hard limit ${hardOpenFileLimit()}; beyond it needs root or /etc/security/limits.conf): lower --idle / --storm-clients / --huge-subscribers`,
-  );
-}
-const ports = ephemeralPorts();
-if (systems.includes('socketio')) {
-  try {
-    requireRedis();
-  } catch (error) {
-    usage((error as Error).message);
-  }
-}
+const { smoke, out: outFlag, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce } = readCommandLine();
 
 function loadConfig(workload: FlowWorkload, sys: RunningSystem): LoadConfig {
   const common = { protocol: sys.protocol, publisherPorts: sys.publisherPorts, subscriberPorts: sys.subscriberPorts, publishers: settings.publishers, size: settings.size, stallMs: 5_000 };
@@ -299,7 +144,7 @@ const machine = {
   openFiles,
   ephemeralPorts: ports,
 };
-console.log(`bench: ${systems.join(', ')} × ${workloads.join(', ')}, ${settings.rounds} round(s)${flags.smoke ? ' (smoke)' : ''}`);
+console.log(`bench: ${systems.join(', ')} × ${workloads.join(', ')}, ${settings.rounds} round(s)${smoke ? ' (smoke)' : ''}`);
 console.log(`machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}, load ${machine.loadAverageAtStart.join(' ')}`);
 console.log(
   `open files: ulimit -n ${openFiles.limit}${openFiles.raisedFrom === undefined ? '' : ` (raised from ${openFiles.raisedFrom} for the bench and every process it starts)`}; ` +
@@ -565,7 +410,7 @@ const lossFree =
 /** Storm clients that failed to connect, handshake or subscribe, or were dropped (the target is 0). */
 const stormFailures = stormRuns.reduce((n, r) => n + r.phases.reduce((k, p) => k + p.failed, 0), 0);
 const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, storm: stormSummary, stormFailures, idle: idleSummary, idleHeap: idleHeapSummary, ratios, pairedRatios, profiles, runs, hugeRuns, stormRuns, idleRuns: idles };
-const out = flags.out ?? join(RESULTS_DIR, `bench-${stamp}${flags.smoke ? '-smoke' : ''}.json`);
+const out = outFlag ?? join(RESULTS_DIR, `bench-${stamp}${smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 console.log(

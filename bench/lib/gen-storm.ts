@@ -113,7 +113,8 @@ export class StormClients {
     return { attempted: indexes.length, subscribed: durationsMs.length, failures, durationsMs, lastSubscribedAt };
   }
 
-  private readonly closing = new Set<WireClient>();
+  /** Clients we dropped ourselves (their close is no failure). */
+  private readonly closing = new WeakSet<WireClient>();
 
   /** Drops every client at once (terminate: no closing handshake, as when a network drops). */
   closeAll(): void {
