@@ -23,7 +23,7 @@ import { LoadGenerator } from './lib/loadgen-process.js';
 import { heapUsedBytes } from './lib/heap-metrics.js';
 import { cpuSeconds, memoryKiB } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
-import { runHuge, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary } from './lib/huge.js';
+import { runHuge, SATURATED_SHARE, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary } from './lib/huge.js';
 import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseSummary, type StormRecord } from './lib/storm.js';
 import { FLOW_WORKLOADS, readCommandLine, RESULTS_DIR, type FlowWorkload } from './lib/command-line.js';
 import { startSystem, type RunningSystem, type SystemName } from './lib/systems.js';
@@ -195,7 +195,7 @@ for (let r = 1; r <= settings.rounds; r++) {
         console.log(
           `round ${r} storm ${p.phase.padEnd(12)} ${name.padEnd(9)} ${p.subscribed}/${p.attempted} subscribed in ${p.allSubscribedMs} ms (client p99 ${p.clientP99Ms} ms), ` +
             `failed ${p.failed}${p.failed ? ` ${JSON.stringify(p.failures)}` : ''}; flow lost ${p.flow.lost}, dup ${p.flow.duplicated}, p99 ${p.flow.latencyMs.p99} ms` +
-            `${p.generatorShare >= 0.9 ? ', LOAD GENERATOR SATURATED' : ''}`,
+            `${p.generatorShare + p.generatorWaitShare >= SATURATED_SHARE ? ', LOAD GENERATOR SATURATED' : ''}`,
         );
       }
     }

@@ -15,6 +15,16 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
+/**
+ * Seconds the process's main thread has waited on a run queue for a CPU so far (/proc/<pid>/schedstat,
+ * field 2, ns): on a shared machine a process can be starved rather than idle, which CPU time alone
+ * does not show.
+ */
+export function runQueueWaitSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/);
+  return Number(fields[1]) / 1e9;
+}
+
 /** Resident memory now and at its peak, in KiB. */
 export function memoryKiB(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -13,6 +13,7 @@ import { wallMs } from './clock.js';
 import type { FlowFigures, StormSliceResult } from './gen-storm.js';
 import type { LoadGenerator } from './loadgen-process.js';
 import { ProcSampler } from './proc-sampler.js';
+import { runQueueWaitSeconds } from './proc.js';
 import { median, percentile, round } from './stats.js';
 import type { RunningSystem, SystemName } from './systems.js';
 import { SATURATED_SHARE } from './huge.js';
@@ -52,8 +53,9 @@ export interface StormPhaseRecord {
   clientP99Ms: number;
   peakCpuShare: Record<string, number>;
   peakRssMiB: Record<string, number>;
-  /** The busiest storm generator's CPU share of one core over the phase. */
+  /** The busiest storm generator's CPU share of one core over the phase, and its share waiting for a CPU. */
   generatorShare: number;
+  generatorWaitShare: number;
   flow: FlowFigures;
 }
 
@@ -90,6 +92,7 @@ export async function runStorm(sys: RunningSystem, gens: readonly LoadGenerator[
     const ports = phase === 'one worker' ? [workerB] : both;
     const sampler = new ProcSampler(targets);
     const genSampler = new ProcSampler(genTargets);
+    const waitBefore = genTargets.map((t) => runQueueWaitSeconds(t.pid));
     const startAt = wallMs() + START_LEAD_MS;
     stormGens.forEach((g, i) =>
       g.send({ type: 'storm-connect', protocol: sys.protocol, ports, first: i, step: stormGens.length, total: settings.clients, spreadMs: settings.spreadMs, startAt, channels: settings.channels }),
@@ -105,6 +108,7 @@ export async function runStorm(sys: RunningSystem, gens: readonly LoadGenerator[
     windows.push({ name: phase, from: startAt, to: endAt });
     const peaks = sampler.close();
     const genFigures = genSampler.close();
+    const waitShare = Math.max(...genTargets.map((t, i) => runQueueWaitSeconds(t.pid) - waitBefore[i]!));
     const failures: Record<string, number> = {};
     for (const r of results) for (const [kind, n] of Object.entries(r.failures)) failures[kind] = (failures[kind] ?? 0) + n;
     const durations = Float64Array.from(results.flatMap((r) => r.durationsMs)).sort();
@@ -122,6 +126,7 @@ export async function runStorm(sys: RunningSystem, gens: readonly LoadGenerator[
       peakCpuShare: peaks.peakCpuShare,
       peakRssMiB: peaks.peakRssMiB,
       generatorShare: round(Math.max(...Object.values(genFigures.cpuS)) / seconds),
+      generatorWaitShare: round(waitShare / seconds),
     });
   }
   for (const g of stormGens) g.send({ type: 'storm-close' });
@@ -134,7 +139,7 @@ export async function runStorm(sys: RunningSystem, gens: readonly LoadGenerator[
     clients: settings.clients,
     phases,
     flow: figures['whole run']!,
-    generatorSaturated: phases.some((p) => p.generatorShare >= SATURATED_SHARE),
+    generatorSaturated: phases.some((p) => p.generatorShare + p.generatorWaitShare >= SATURATED_SHARE),
   };
 }
 
@@ -150,6 +155,7 @@ export interface StormPhaseSummary {
   flowP99Ms: number;
   flowMaxMs: number;
   generatorShare: number;
+  generatorWaitShare: number;
 }
 
 /** Per phase: medians over rounds (failures and flow loss summed). */
@@ -173,6 +179,7 @@ export function summarizeStorm(records: readonly StormRecord[]): Partial<Record<
       flowP99Ms: m((p) => p.flow.latencyMs.p99),
       flowMaxMs: m((p) => p.flow.latencyMs.max),
       generatorShare: m((p) => p.generatorShare),
+      generatorWaitShare: m((p) => p.generatorWaitShare),
     };
   }
   return out;
@@ -190,6 +197,6 @@ export function stormTableRow(s: StormPhaseSummary): Record<string, string | num
     'flow lost+dup': s.flowLost,
     'flow p99 ms': s.flowP99Ms,
     'flow max ms': s.flowMaxMs,
-    'loadgen core share': `${s.generatorShare}${s.generatorShare >= SATURATED_SHARE ? ' SATURATED' : ''}`,
+    'loadgen CPU / wait share': `${s.generatorShare} / ${s.generatorWaitShare}${s.generatorShare + s.generatorWaitShare >= SATURATED_SHARE ? ' SATURATED' : ''}`,
   };
 }
