@@ -57,6 +57,7 @@ interface SubscriberSocket {
   readonly OPEN: string;
   readonly isBufferingBatch: boolean;
   send(data: string, options?: undefined): void;
+  send(data: Buffer, options: { binary: false }): void;
   transmit(event: string, data: unknown, options?: unknown): Promise<void>;
 }
 
@@ -78,10 +79,21 @@ interface PublishPacket {
  */
 export const FAN_OUT_SLICE_SOCKETS = 1_000;
 
+/**
+ * Encoded publishes at least this long (UTF-16 code units) go to a sliced fan-out's sockets as one
+ * shared Buffer: ws then writes the same bytes to every socket instead of measuring and copying the
+ * string once per socket (a 10 KB broadcast to 10,000 sockets is 100 MB of copying saved).
+ */
+const SHARED_BUFFER_MIN_CHARS = 4_096;
+/** ws's options for a text frame whose payload is a Buffer. */
+const TEXT_FRAME = Object.freeze({ binary: false });
+
 /** A fan-out still being sent: its packet encoded once, the subscribers it had when published. */
 interface FanOut {
   readonly packet: PublishPacket;
   readonly text: string;
+  /** What each socket is sent: `text`, or its bytes once for a long one. */
+  readonly frame: string | Buffer;
   readonly targets: readonly SubscriberSocket[];
   next: number;
 }
@@ -198,11 +210,11 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
       return;
     }
     if (this.queue.length === 0 && sockets.size <= this.sliceSockets) {
-      for (const socket of sockets) deliver(socket, text, packet);
+      for (const socket of sockets) deliver(socket, text, text, packet);
       return;
     }
     // Big, or behind a big one: sliced, in order. The targets are the subscribers at publish time.
-    this.queue.push({ packet, text, targets: [...sockets], next: 0 });
+    this.queue.push({ packet, text, frame: text.length >= SHARED_BUFFER_MIN_CHARS ? Buffer.from(text) : text, targets: [...sockets], next: 0 });
     this.scheduled ??= setImmediate(this.continueFanOuts);
   }
 
@@ -231,7 +243,7 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
     while (budget > 0 && this.queue.length > 0) {
       const job = this.queue[0]!;
       const end = Math.min(job.targets.length, job.next + budget);
-      for (let i = job.next; i < end; i++) deliver(job.targets[i]!, job.text, job.packet);
+      for (let i = job.next; i < end; i++) deliver(job.targets[i]!, job.frame, job.text, job.packet);
       budget -= end - job.next;
       job.next = end;
       if (end === job.targets.length) this.queue.shift();
@@ -244,13 +256,14 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
  * does; a socket buffering its own batch (`startBatch`) gets it through `transmit`, into that batch.
  * A socket no longer open is skipped (it is closing; socketcluster-server would only report that).
  */
-function deliver(socket: SubscriberSocket, text: string, packet: PublishPacket): void {
+function deliver(socket: SubscriberSocket, frame: string | Buffer, text: string, packet: PublishPacket): void {
   if (socket.state !== socket.OPEN) return;
   if (socket.isBufferingBatch) {
     void socket.transmit('#publish', packet, { stringifiedData: text });
     return;
   }
-  socket.send(text, undefined);
+  if (typeof frame === 'string') socket.send(frame, undefined);
+  else socket.send(frame, TEXT_FRAME);
 }
 
 function add<T>(table: Map<string, Set<T>>, channel: string, member: T): void {

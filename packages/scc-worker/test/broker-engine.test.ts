@@ -99,6 +99,17 @@ describe('WorkerBrokerEngine', () => {
     expect(late[0]).toEqual(['c:two']);
   });
 
+  it('sends a long publish in a sliced fan-out as the same text frame every client decodes', async () => {
+    const engine = new WorkerBrokerEngine({ sliceSockets: 2 });
+    const port = await start(engine);
+    const received = await subscribers(port, 5, ['c']);
+    const long = `é${'x'.repeat(10_000)}€`;
+    void engine.transmitPublish('c', long);
+    void engine.transmitPublish('c', 'short');
+    await until(() => received.every((r) => r.length === 2));
+    expect(received).toEqual(Array.from({ length: 5 }, () => [`c:${long}`, 'c:short']));
+  });
+
   it('runs the outbound middleware for every delivery when the server has one (it may change or block each)', async () => {
     const engine = new WorkerBrokerEngine({ sliceSockets: 2 });
     const port = await start(engine);
