@@ -80,7 +80,7 @@ interface PublishPacket {
 export const FAN_OUT_SLICE_SOCKETS = 1_000;
 
 /**
- * Encoded publishes at least this long (UTF-16 code units) go to a sliced fan-out's sockets as one
+ * Encoded publishes at least this long (UTF-16 code units) go to several sockets as one
  * shared Buffer: ws then writes the same bytes to every socket instead of measuring and copying the
  * string once per socket (a 10 KB broadcast to 10,000 sockets is 100 MB of copying saved).
  */
@@ -209,12 +209,13 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
       this.emit('error', { error });
       return;
     }
+    const frame = text.length >= SHARED_BUFFER_MIN_CHARS && sockets.size > 1 ? Buffer.from(text) : text;
     if (this.queue.length === 0 && sockets.size <= this.sliceSockets) {
-      for (const socket of sockets) deliver(socket, text, text, packet);
+      for (const socket of sockets) deliver(socket, frame, text, packet);
       return;
     }
     // Big, or behind a big one: sliced, in order. The targets are the subscribers at publish time.
-    this.queue.push({ packet, text, frame: text.length >= SHARED_BUFFER_MIN_CHARS ? Buffer.from(text) : text, targets: [...sockets], next: 0 });
+    this.queue.push({ packet, text, frame, targets: [...sockets], next: 0 });
     this.scheduled ??= setImmediate(this.continueFanOuts);
   }
 
