@@ -97,6 +97,11 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
   const counters: WsEngineCounters = { connectionsRefused: 0, slowConsumersClosed: 0, repeatedHandshakesRefused: 0 };
   const pending = new Set<FrontWebSocket>();
   let scheduled: NodeJS.Immediate | undefined;
+  /** TCP connections let through (upgrading or open) and not yet closed. */
+  let held = 0;
+  const releaseUpgrade = (): void => {
+    held -= 1;
+  };
 
   function flushAll(): void {
     scheduled = undefined;
@@ -111,8 +116,12 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
     handshaken = false;
     /** Whether it was closed as a slow consumer (nothing more is queued for it). */
     dropped = false;
-    /** The upgrade request, for the peer's address in warnings. */
-    request: IncomingMessage | undefined = undefined;
+    /**
+     * The upgrade request, for the peer's address in warnings. Under this name because
+     * socketcluster-server looks for it there and adds the property itself when it is missing:
+     * one field instead of two per socket.
+     */
+    upgradeReq: IncomingMessage | undefined = undefined;
 
     override send(data: unknown, sendOptions?: unknown, cb?: unknown): void {
       if (this.dropped) return;
@@ -151,6 +160,8 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
 
     override emit(event: string | symbol, ...args: unknown[]): boolean {
       if (event === 'message' && this.refuseRepeatedHandshake(args[0])) return true;
+      // ws emits 'close' once per WebSocket, after its TCP socket closed: the connection leaves the count.
+      if (event === 'close') held -= 1;
       return super.emit(event, ...args);
     }
 
@@ -160,7 +171,7 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
       this.dropped = true;
       counters.slowConsumersClosed += 1;
       const error = new SlowConsumerError(`outbound buffer passed ${maxOutboundBufferBytes} bytes`);
-      logger.warn(`closing socket from ${this.request?.socket.remoteAddress ?? 'a peer'}: ${error.name}: ${error.message} (${queuedBytes} bytes queued)`);
+      logger.warn(`closing socket from ${this.upgradeReq?.socket.remoteAddress ?? 'a peer'}: ${error.name}: ${error.message} (${queuedBytes} bytes queued)`);
       this.queued = undefined;
       pending.delete(this);
       // ws destroys the TCP socket if the peer never reads the close frame.
@@ -196,26 +207,24 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
   }
 
   class FrontServer extends WebSocketServer {
-    /** TCP connections let through and not yet closed. */
-    private held = 0;
-    private readonly release = (): void => {
-      this.held -= 1;
-    };
-
     constructor(serverOptions: ServerOptions, callback?: () => void) {
       super({ ...serverOptions, WebSocket: FrontWebSocket }, callback);
     }
 
     override handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: (client: WebSocket, request: IncomingMessage) => void): void {
-      if (this.held >= maxConnections) {
+      if (held >= maxConnections) {
         refuse(socket, request);
         return;
       }
-      this.held += 1;
-      // 'close' comes once, whether the upgrade failed or the WebSocket closed later.
-      socket.on('close', this.release);
+      held += 1;
+      // Until ws has made a WebSocket of it, the TCP socket's 'close' (once, whether the upgrade
+      // failed or the peer left) gives the count back. Once it has, the WebSocket's own 'close' does
+      // (FrontWebSocket.emit): an open connection carries no listener of ours (an idle connection
+      // is counted in bytes, and a second 'close' listener turns the socket's one into an array).
+      socket.on('close', releaseUpgrade);
       super.handleUpgrade(request, socket, head, (client, upgraded) => {
-        (client as FrontWebSocket).request = upgraded;
+        socket.removeListener('close', releaseUpgrade);
+        (client as FrontWebSocket).upgradeReq = upgraded;
         callback(client, upgraded);
       });
     }

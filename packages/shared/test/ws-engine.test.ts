@@ -113,14 +113,13 @@ describe('frame batching', () => {
   });
 });
 
+const UPGRADE_REQUEST =
+  'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+
 /** Sends a raw upgrade request and reads the whole answer (the server closes after a refusal). */
-function rawUpgrade(port: number): Promise<string> {
+function rawUpgrade(port: number, request = UPGRADE_REQUEST): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tcpConnect(port, '127.0.0.1', () => {
-      socket.write(
-        'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-      );
-    });
+    const socket = tcpConnect(port, '127.0.0.1', () => socket.write(request));
     let answer = '';
     socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
     socket.on('close', () => resolve(answer));
@@ -147,6 +146,22 @@ describe('maxConnections', () => {
     await until(() => [...server.clients].length === 1, 'the server to see the close');
     const again = await client(port);
     expect(again.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('gives the count back for an upgrade ws refuses and for a connection whose peer drops it, once each', async () => {
+    const { engine, server, port } = await start({ maxConnections: 1 });
+    // No Sec-WebSocket-Key: ws answers 400 before any WebSocket exists (the TCP socket's close releases it).
+    const refused = await rawUpgrade(port, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    expect(refused).toMatch(/^HTTP\/1.1 400 /);
+    // An open connection whose peer resets it (the WebSocket's close releases it).
+    const dropped = await client(port);
+    dropped.ws.terminate();
+    await until(() => [...server.clients].length === 0, 'the server to see the drop');
+    const again = await client(port);
+    expect(again.ws.readyState).toBe(WebSocket.OPEN);
+    // Released once each: the one connection held now still fills the limit of 1.
+    expect(await rawUpgrade(port)).toMatch(new RegExp(`^HTTP/1.1 ${CONNECTION_LIMIT_HTTP_STATUS} `));
+    expect(engine.counters.connectionsRefused).toBe(1);
   });
 });
 
