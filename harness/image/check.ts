@@ -5,7 +5,11 @@
  * SIGTERM to every container, idle and under load, repeated: each must drain and exit 0 within
  * STOP_LIMIT_MS. Every container it started is removed at the end, whatever happened.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Waiters } from '../waiters.js';
 import { FAST_PEER_ENV, FAST_STATE_ENV } from '../services.js';
 import { freePorts } from '../ports.js';
 import { waitHttp, DEFAULT_READY_TIMEOUT_MS } from '../ready.js';
@@ -14,7 +18,7 @@ import { ensureBaseImage, type BaseImage } from './base-image.js';
 import { buildBaseline, buildImage, caBundle, unwantedContent, type BuiltImage } from './build.js';
 import { removeCheckContainers, ServiceContainer, type StopResult } from './containers.js';
 import { findDocker, imageSize, type DockerCli } from './docker.js';
-import { asDeployment, containerOf, loadManifests, serviceOf, type ServiceName } from './manifests.js';
+import { ROOT, asDeployment, containerOf, loadManifests, serviceOf, type ServiceName } from './manifests.js';
 
 /** A SIGTERM must end the container with code 0 within this, ms (Kubernetes' rolling updates wait on it). */
 export const STOP_LIMIT_MS = 5_000;
@@ -29,6 +33,8 @@ const LOAD_TICK_MS = 5;
 const LOAD_LEAD_MS = 300;
 /** Bound on a restarted container (and the cluster around it) becoming ready again, ms. */
 const RESTART_READY_TIMEOUT_MS = 20_000;
+/** Clients per worker in the process that is frozen (SIGSTOP) while that worker is stopped. */
+const FROZEN_CLIENTS_PER_WORKER = 5;
 /** The auth key the containers share (the manifests read it from a Secret). */
 const AUTH_KEY = 'image-check-key';
 /** Each service's port variable: the containers share the host's network, so each gets a free port. */
@@ -38,6 +44,8 @@ export interface StopRecord extends StopResult {
   container: string;
   service: ServiceName;
   phase: 'idle' | 'load';
+  /** From `docker start` to the whole cluster answering /ready again, ms. */
+  restartMs: number;
 }
 
 export interface ImageCheckReport {
@@ -89,6 +97,55 @@ class Load {
   }
 }
 
+/**
+ * Clients in a child process (frozen-clients.mjs) that the check freezes with SIGSTOP while a worker
+ * is stopped: a worker must not wait on peers that cannot answer its close frame.
+ */
+class FrozenClients {
+  private readonly open = new Map<number, number>();
+  private readonly waiters = new Waiters();
+  private readonly child: ChildProcess;
+  private exited = false;
+
+  constructor(ports: number[], private readonly perPort: number) {
+    const script = fileURLToPath(new URL('./frozen-clients.mjs', import.meta.url));
+    // From the repository root, where socketcluster-client resolves.
+    this.child = spawn(process.execPath, [script, String(perPort), ...ports.map(String)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.once('exit', () => {
+      this.exited = true;
+      this.waiters.notify();
+    });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      const { port, open } = JSON.parse(line) as { port: number; open: number };
+      this.open.set(port, open);
+      this.waiters.notify();
+    });
+  }
+
+  /** Waits until every client of `port` is connected. */
+  async connected(port: number, timeoutMs: number): Promise<void> {
+    if (!(await this.waiters.until(() => this.exited || (this.open.get(port) ?? 0) >= this.perPort, timeoutMs)) || this.exited) {
+      throw new Error(`frozen-clients: ${this.open.get(port) ?? 0}/${this.perPort} connected to :${port} after ${timeoutMs} ms${this.exited ? ' (process exited)' : ''}`);
+    }
+  }
+
+  freeze(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child.kill('SIGCONT');
+  }
+
+  /** Ends the process (thawed first, so it can exit). Safe to call twice. */
+  close(): void {
+    if (this.exited) return;
+    this.thaw();
+    this.child.stdin!.end();
+    this.child.kill('SIGTERM');
+  }
+}
+
 /** Runs the whole check and reports; throws DockerUnavailableError when docker cannot be used. */
 export async function runImageCheck(options: ImageCheckOptions = {}): Promise<ImageCheckReport> {
   const log = options.log ?? (() => {});
@@ -136,6 +193,7 @@ export async function runImageCheck(options: ImageCheckOptions = {}): Promise<Im
     totalMs: 0,
   };
   let load: Load | undefined;
+  let frozen: FrozenClients | undefined;
   try {
     const run = async (service: ServiceName, name: string, port: number): Promise<ServiceContainer> => {
       const overrides: Record<string, string> = { [PORT_ENV[service]]: String(port), ...(service === 'scc-state' ? FAST_STATE_ENV : { ...FAST_PEER_ENV, SCC_STATE_SERVER_HOST: '127.0.0.1', SCC_STATE_SERVER_PORT: String(statePort) }) };
@@ -194,30 +252,40 @@ export async function runImageCheck(options: ImageCheckOptions = {}): Promise<Im
       { publisher: pubA!, channel: 'from-a' },
       { publisher: pubB!, channel: 'from-b' },
     ]);
+    frozen = new FrozenClients([workerA, workerB], FROZEN_CLIENTS_PER_WORKER);
     for (let round = 0; round < rounds; round++) {
       const phase = round % 2 === 0 ? 'idle' : 'load';
       for (const c of containers) {
+        const isWorker = c.service === 'scc-worker';
+        if (isWorker) {
+          await frozen.connected(c.port, RESTART_READY_TIMEOUT_MS);
+          frozen.freeze();
+        }
         if (phase === 'load') {
           load.start();
           await sleep(LOAD_LEAD_MS);
         }
-        const result = await c.terminate(STOP_LIMIT_MS);
+        const result = await c.terminate(STOP_LIMIT_MS).finally(() => frozen!.thaw());
         load.stop();
-        report.stops.push({ container: c.name, service: c.service, phase, ...result });
+        const record: StopRecord = { container: c.name, service: c.service, phase, ...result, restartMs: 0 };
+        report.stops.push(record);
         if (result.code !== 0) {
           const tail = (await c.logs()).trim().split('\n').slice(-6).join('\n');
           problems.push(`${c.name} SIGTERM (${phase}, round ${round + 1}): ${result.code === null ? `still running after ${STOP_LIMIT_MS} ms` : `exit code ${result.code}`} after ${Math.round(result.ms)} ms; last lines:\n${tail}`);
         }
+        const restartedAt = performance.now();
         await c.start();
         await ready(RESTART_READY_TIMEOUT_MS).catch(async (error: Error) => {
           throw new Error(`cluster not ready after restarting ${c.name}: ${error.message}\n${(await c.logs()).trim().split('\n').slice(-6).join('\n')}`);
         });
+        record.restartMs = performance.now() - restartedAt;
       }
-      const worst = Math.max(...report.stops.slice(-containers.length).map((s) => s.ms));
-      log(`round ${round + 1}/${rounds} (${phase}): ${containers.length} SIGTERMs, slowest exit ${Math.round(worst)} ms`);
+      const last = report.stops.slice(-containers.length);
+      log(`round ${round + 1}/${rounds} (${phase}): exits ${last.map((s) => `${s.container.slice(prefix.length + 1)} ${Math.round(s.ms)} ms`).join(', ')}; restarts ${last.map((s) => Math.round(s.restartMs)).join('/')} ms`);
     }
   } finally {
     load?.stop();
+    frozen?.close();
     disconnectAll();
     await Promise.all(containers.map((c) => c.remove()));
     await removeCheckContainers(cli, process.pid);
