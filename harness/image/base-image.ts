@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, appendFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { docker, imageExists, runCommand, type DockerCli } from './docker.js';
+import { docker, DockerUnavailableError, imageExists, runCommand, type DockerCli } from './docker.js';
 
 /** The Debian release the official node:20-bookworm-slim is built on. */
 const SUITE = 'bookworm';
@@ -76,6 +76,9 @@ export interface BaseImage {
 export async function ensureBaseImage(cli: DockerCli, log: (line: string) => void = () => {}): Promise<BaseImage> {
   const tag = baseImageTag();
   if (await imageExists(cli, tag)) return { tag, built: false, buildMs: 0 };
+  if ((await runCommand('debootstrap', ['--version'], { allowFailure: true }).catch(() => ({ code: -1 }))).code !== 0) {
+    throw new DockerUnavailableError(`no image ${tag} and no debootstrap to build it (apt-get install debootstrap)`);
+  }
   const startedAt = Date.now();
   const scratch = mkdtempSync(join(tmpdir(), 'scc-base-'));
   const root = join(scratch, 'rootfs');
