@@ -13,8 +13,9 @@
 # dependencies only (no scripts: the root `prepare` runs tsc, which is not there); `runtime` is the
 # production-dependency tree plus each package's server.js, compiled JavaScript (no source or
 # declaration maps, no .d.ts: nothing compiles against the image) and public/, run as the non-root
-# `node` user (uid 1000). pnpm exists only in the build stages. test/kubernetes/image.test.ts replays prod-deps and runtime's COPY lines
-# into a temporary folder and starts every service from it.
+# `node` user (uid 1000). pnpm exists only in the build stages. test/kubernetes/image.test.ts replays
+# prod-deps and runtime's COPY lines into a temporary folder and starts every service from it;
+# `pnpm image:test` (test/kubernetes/docker-image.test.ts) builds it with docker and runs the cluster.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS pnpm

@@ -5,11 +5,7 @@
  * SIGTERM to every container, idle and under load, repeated: each must drain and exit 0 within
  * STOP_LIMIT_MS. Every container it started is removed at the end, whatever happened.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
-import { Waiters } from '../waiters.js';
 import { FAST_PEER_ENV, FAST_STATE_ENV } from '../services.js';
 import { freePorts } from '../ports.js';
 import { waitHttp, DEFAULT_READY_TIMEOUT_MS } from '../ready.js';
@@ -18,7 +14,8 @@ import { ensureBaseImage, type BaseImage } from './base-image.js';
 import { buildBaseline, buildImage, caBundle, unwantedContent, type BuiltImage } from './build.js';
 import { removeCheckContainers, ServiceContainer, type StopResult } from './containers.js';
 import { findDocker, imageSize, type DockerCli } from './docker.js';
-import { ROOT, asDeployment, containerOf, loadManifests, serviceOf, type ServiceName } from './manifests.js';
+import { FrozenClients } from './frozen-clients.js';
+import { asDeployment, containerOf, loadManifests, serviceOf, type ServiceName } from './manifests.js';
 
 /** A SIGTERM must end the container with code 0 within this, ms (Kubernetes' rolling updates wait on it). */
 export const STOP_LIMIT_MS = 5_000;
@@ -94,55 +91,6 @@ class Load {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-  }
-}
-
-/**
- * Clients in a child process (frozen-clients.mjs) that the check freezes with SIGSTOP while a worker
- * is stopped: a worker must not wait on peers that cannot answer its close frame.
- */
-class FrozenClients {
-  private readonly open = new Map<number, number>();
-  private readonly waiters = new Waiters();
-  private readonly child: ChildProcess;
-  private exited = false;
-
-  constructor(ports: number[], private readonly perPort: number) {
-    const script = fileURLToPath(new URL('./frozen-clients.mjs', import.meta.url));
-    // From the repository root, where socketcluster-client resolves.
-    this.child = spawn(process.execPath, [script, String(perPort), ...ports.map(String)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-    this.child.once('exit', () => {
-      this.exited = true;
-      this.waiters.notify();
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      const { port, open } = JSON.parse(line) as { port: number; open: number };
-      this.open.set(port, open);
-      this.waiters.notify();
-    });
-  }
-
-  /** Waits until every client of `port` is connected. */
-  async connected(port: number, timeoutMs: number): Promise<void> {
-    if (!(await this.waiters.until(() => this.exited || (this.open.get(port) ?? 0) >= this.perPort, timeoutMs)) || this.exited) {
-      throw new Error(`frozen-clients: ${this.open.get(port) ?? 0}/${this.perPort} connected to :${port} after ${timeoutMs} ms${this.exited ? ' (process exited)' : ''}`);
-    }
-  }
-
-  freeze(): void {
-    this.child.kill('SIGSTOP');
-  }
-
-  thaw(): void {
-    this.child.kill('SIGCONT');
-  }
-
-  /** Ends the process (thawed first, so it can exit). Safe to call twice. */
-  close(): void {
-    if (this.exited) return;
-    this.thaw();
-    this.child.stdin!.end();
-    this.child.kill('SIGTERM');
   }
 }
 
