@@ -96,7 +96,8 @@ export async function findDocker(): Promise<DockerCli> {
   for (const command of candidates()) {
     const version = await runCommand(command, ['version', '--format', '{{.Client.Version}} {{.Server.Version}}'], { allowFailure: true }).catch((error: Error) => ({ code: -1, stdout: '', stderr: error.message }));
     if (version.code !== 0) {
-      reasons.push(`${command}: ${(version.stderr || version.stdout).trim().split('\n')[0] ?? 'failed'}`);
+      const said = version.stderr.trim() !== '' ? version.stderr : version.stdout;
+      reasons.push(`${command}: ${said.trim().split('\n')[0] ?? 'failed'}`);
       continue;
     }
     const [clientVersion = '', serverVersion = ''] = version.stdout.trim().split(' ');

@@ -59,5 +59,5 @@ export async function closedWithin(closed: Promise<void>, connections: Connectio
 export function activeResourcesSummary(): string {
   const counts = new Map<string, number>();
   for (const name of process.getActiveResourcesInfo()) counts.set(name, (counts.get(name) ?? 0) + 1);
-  return [...counts].map(([name, n]) => `${name} ×${n}`).join(', ') || 'nothing';
+  return counts.size === 0 ? 'nothing' : [...counts].map(([name, n]) => `${name} ×${n}`).join(', ');
 }
