@@ -147,7 +147,7 @@ export async function replayStage(options: ReplayOptions): Promise<ReplayedImage
           break;
         }
         case 'RUN': {
-          for (const command of ins.args.split('&&').map((c) => c.trim())) {
+          for (const command of runCommands(ins.args, where)) {
             const words = command.split(/\s+/);
             const pnpmVersion = /^npm install -g pnpm@(\S+)$/.exec(command)?.[1];
             if (pnpmVersion) options.onPnpmVersion(pnpmVersion);
@@ -166,6 +166,25 @@ export async function replayStage(options: ReplayOptions): Promise<ReplayedImage
   };
 
   return replay(options.target);
+}
+
+/**
+ * The optional proxy CA: a BuildKit secret mount and the shell line that hands it to npm/pnpm when
+ * the secret was given. Outside Docker the process already has the host's NODE_EXTRA_CA_CERTS.
+ */
+const SECRET_MOUNT = /^--mount=type=secret,id=\w+\s+/;
+const TRUST_CA_SECRET = 'if [ -s "$NPM_CA_SECRET" ]; then export NODE_EXTRA_CA_CERTS="$NPM_CA_SECRET"; fi;';
+
+/** A RUN line's `&&`-joined commands, after the secret mount and CA line the replay stands in for. */
+export function runCommands(args: string, where: string): string[] {
+  let rest = args;
+  if (SECRET_MOUNT.test(rest)) {
+    rest = rest.replace(SECRET_MOUNT, '');
+    if (!rest.startsWith(TRUST_CA_SECRET)) throw new Error(`${where}: a secret mount is only replayed with the CA line ${TRUST_CA_SECRET}`);
+    rest = rest.slice(TRUST_CA_SECRET.length).trim();
+  }
+  if (rest.startsWith('--')) throw new Error(`${where}: unsupported RUN flag`);
+  return rest.split('&&').map((c) => c.trim());
 }
 
 /** Runs pnpm 10 through npx, as the README's commands do, preferring the local store. */

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { FAST_PEER_ENV, FAST_STATE_ENV, spawnService, started, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
-import { contextSources, ignoredBy, npxPnpm, parseDockerfile, replayStage, type ReplayedImage } from './dockerfile.js';
-import { IMAGE_APP_DIR, ROOT, asDeployment, containerOf, loadManifests, resolvedEnv, serviceOf, type ServiceName } from './manifests.js';
+import { contextSources, ignoredBy, npxPnpm, parseDockerfile, replayStage, runCommands, type ReplayedImage } from './dockerfile.js';
+import { IMAGE_APP_DIR, ROOT, asDeployment, containerOf, loadManifests, resolvedEnv, serviceOf, type ServiceName } from '../../harness/image/manifests.js';
 
 const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const rootPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string; scripts: Record<string, string> };
@@ -62,7 +62,7 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
 describe('the image (Dockerfile replayed without Docker)', () => {
   it('builds from the stage the suite builds, as the non-root user the manifests run as', () => {
     const build = dockerfile.find((s) => s.name === 'build')!;
-    expect(build.instructions.filter((i) => i.op === 'RUN').map((i) => i.args)).toContain('pnpm run build');
+    expect(build.instructions.filter((i) => i.op === 'RUN').flatMap((i) => runCommands(i.args, `line ${i.line}`))).toContain('pnpm run build');
     expect(rootPackage.scripts['build']).toBe('tsc -b');
     const uid = deployments.get('scc-worker')!.spec?.template.spec?.securityContext?.runAsUser;
     expect(image.user).toBe(`${uid}:${uid}`);

@@ -35,7 +35,7 @@ import {
   validateManifest,
   type Manifest,
   type ServiceName,
-} from './manifests.js';
+} from '../../harness/image/manifests.js';
 
 /** Drain timeout of brokers and workers (ms) that terminationGracePeriodSeconds must cover, plus margin. */
 const DRAIN_TIMEOUT_MS = 20_000;

@@ -45,13 +45,14 @@ import {
   toPacket,
   type Logger,
   type ScEventPacket,
+  CLOSE_HANDSHAKE_GRACE_MS,
 } from '@scc-ts/shared';
 import { ChannelTable, channelProblem } from './channel-table.js';
 import { Listeners, type Listener } from './listeners.js';
 import { WarningBudget } from './warning-budget.js';
 
-/** How long close() lets sockets finish their closing handshake before cutting them, ms. */
-export const CLOSE_GRACE_MS = 1000;
+/** How long close() lets sockets finish their closing handshake before cutting them, ms (the services' one grace). */
+export const CLOSE_GRACE_MS = CLOSE_HANDSHAKE_GRACE_MS;
 
 export interface RelayOptions {
   /** The HTTP server whose upgrades at `/socketcluster/` the relay takes. */

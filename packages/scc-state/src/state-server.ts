@@ -28,6 +28,8 @@ import {
   installHandshakeChecks,
   isCompatibleVersion,
   listen,
+  closedWithin,
+  trackConnections,
   logServerEvents,
   notFound,
   parseBrokerJoin,
@@ -109,6 +111,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   const httpServer: Server = createServer((req, res) => {
     if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res)) notFound(res);
   });
+  const connections = trackConnections(httpServer);
   const agServer: AGServer = socketClusterServer.attach(httpServer, hardened);
   refusePubSub(agServer);
 
@@ -340,7 +343,9 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
         for (const socket of sockets.values()) void socket.disconnect(STATE_SHUTDOWN_CLOSE_CODE, 'scc-state shutting down');
         agServer.close();
         agServer.closeAllListeners();
-        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        // A peer that never answers its close frame must not hold the exit (see shutdown.ts).
+        const dropped = await closedWithin(new Promise<void>((resolve) => httpServer.close(() => resolve())), connections);
+        if (dropped > 0) logger.info({ dropped }, `dropped ${dropped} connections whose peer did not finish closing`);
         logger.debug(`closed after ${Date.now() - startedAt} ms`);
       })();
       return closing;

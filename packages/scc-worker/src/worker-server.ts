@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
 import {
   SERVICE_RESTART_CLOSE_CODE,
+  closedWithin,
+  trackConnections,
   hardenedServerOptions,
   handleHealthRequest,
   lifecycleLogger,
@@ -94,6 +96,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
     res.writeHead(200, { 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : asset.body);
   });
+  const connections = trackConnections(httpServer);
   // Limits, refusals and per-turn frame batching come with the codec and ws engine (public options).
   const hardened = hardenedServerOptions(config.limits, logger, { batchFrames: config.batchClientFrames });
   // Our broker engine holds subscribe acks for the cluster (no per-socket middleware) and fans out
@@ -170,7 +173,9 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
         agServer.closeAllListeners();
         hardened.wsEngine.close();
         httpServer.closeAllConnections();
-        await closed;
+        // A client that never answers its 1012 close frame must not hold the exit (see shutdown.ts).
+        const dropped = await closedWithin(closed, connections);
+        if (dropped > 0) lifecycle.info({ dropped }, `dropped ${dropped} connections whose peer did not finish closing`);
       })();
       return closing;
     },

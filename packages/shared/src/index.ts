@@ -156,6 +156,8 @@ export {
 export type { Mapper, MappingEngineName } from './mapping/index.js';
 export { runService, CLOSE_MARGIN_MS } from './service.js';
 export type { Service } from './service.js';
+export { CLOSE_HANDSHAKE_GRACE_MS, trackConnections, closedWithin, activeResourcesSummary } from './shutdown.js';
+export type { ConnectionTracker } from './shutdown.js';
 export { authKeyMatches, queryOf } from './auth.js';
 export { installHandshakeChecks, logServerEvents, listen, warnIfUnauthenticated, SERVICE_RESTART_CLOSE_CODE } from './sc-server.js';
 export { limitServerOptions } from './limits.js';

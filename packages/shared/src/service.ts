@@ -1,5 +1,6 @@
 /** Process lifecycle shared by the three `node server` entry points. */
 import { ConfigError } from './errors.js';
+import { activeResourcesSummary } from './shutdown.js';
 
 /** A running service. `close()` stops it for good and is safe to call twice. */
 export interface Service {
@@ -59,7 +60,8 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     }
     stopping = true;
     const timeout = setTimeout(() => {
-      process.stderr.write(`${options.name}: shutdown took longer than ${shutdownTimeoutMs} ms, exiting\n`);
+      // What is still open tells why (e.g. sockets whose peer never finished closing).
+      process.stderr.write(`${options.name}: shutdown took longer than ${shutdownTimeoutMs} ms, exiting; still active: ${activeResourcesSummary()}\n`);
       process.exit(1);
     }, shutdownTimeoutMs);
     timeout.unref();
