@@ -27,7 +27,8 @@ export function trackConnections(server: Server): ConnectionTracker {
   }
   server.on('connection', (socket: Socket) => {
     open.add(socket);
-    socket.once('close', forget);
+    // 'on', not 'once': close comes once, and once() would wrap the listener anew for every connection.
+    socket.on('close', forget);
   });
   return {
     get open() {
