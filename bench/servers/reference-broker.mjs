@@ -1,17 +1,17 @@
 // The bare-ws reference relay's broker (bench only, never shipped): a LOWER BOUND on what a broker of
-// this topology costs, not a product. Workers connect over `ws` and send records (reference-link.mjs):
-// subscribe / unsubscribe a channel, or publish one. A publish record is forwarded, as the substring
-// received, to every other worker subscribed to its channel, batched per turn. No auth, no limits, no
-// backpressure, no recovery: everything a real broker needs beyond relaying is left out on purpose.
+// this topology costs, not a product. Workers connect over `ws` and speak the SocketCluster protocol
+// (reference-link.mjs): #subscribe / #unsubscribe a channel, #publish on one. A publish is encoded once
+// and that text goes to every other worker subscribed to its channel, batched per turn. No auth, no
+// limits, no backpressure, no recovery: everything a real broker needs beyond relaying is left out on purpose.
 //
 //   node reference-broker.mjs          (listens on a free port of 127.0.0.1, logs {event:'listening', port})
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import { PUBLISH, SUBSCRIBE, TurnBatcher, UNSUBSCRIBE, healthCheck, log, parseRecords } from './reference-link.mjs';
+import { TurnBatcher, batchFrame, forEachPacket, healthCheck, log } from './reference-link.mjs';
 
 /** channel → the worker links subscribed to it */
 const subscribers = new Map();
-const batcher = new TurnBatcher((records) => records.join(''));
+const batcher = new TurnBatcher(batchFrame);
 
 const httpServer = http.createServer(healthCheck);
 const wss = new WebSocketServer({ server: httpServer, perMessageDeflate: false });
@@ -19,19 +19,24 @@ const wss = new WebSocketServer({ server: httpServer, perMessageDeflate: false }
 wss.on('connection', (ws) => {
   const mine = new Set();
   ws.on('message', (data) => {
-    parseRecords(data.toString(), (kind, channel, _body, whole) => {
-      if (kind === PUBLISH) {
+    forEachPacket(data.toString(), (packet) => {
+      const event = packet?.event;
+      if (event === '#publish') {
+        const channel = packet.data?.channel;
         const links = subscribers.get(channel);
         if (links === undefined) return;
-        for (const link of links) if (link !== ws) batcher.push(link, whole);
-      } else if (kind === SUBSCRIBE) {
+        const frame = JSON.stringify({ event: '#publish', data: { channel, data: packet.data.data } });
+        for (const link of links) if (link !== ws) batcher.push(link, frame);
+      } else if (event === '#subscribe') {
+        const channel = packet.data?.channel;
+        if (typeof channel !== 'string') return;
         let links = subscribers.get(channel);
         if (links === undefined) subscribers.set(channel, (links = new Set()));
         links.add(ws);
         mine.add(channel);
-      } else if (kind === UNSUBSCRIBE) {
-        unsubscribe(ws, channel);
-        mine.delete(channel);
+      } else if (event === '#unsubscribe' && typeof packet.data === 'string') {
+        unsubscribe(ws, packet.data);
+        mine.delete(packet.data);
       }
     });
   });

@@ -1,41 +1,22 @@
-// The bare-ws reference relay's worker ↔ broker link format (bench only, never shipped; see
-// reference-worker.mjs). One WebSocket text frame carries every record queued during one turn of the
-// event loop, concatenated. A record is `<kind><channel length>:<channel><body length>:<body>`, lengths
-// in UTF-16 code units, so any channel name and any body frame unambiguously, and a relay forwards a
-// publish record as the very substring it received (no re-encoding per subscriber).
-//   kind 's': subscribe channel (body empty); 'u': unsubscribe; 'p': publish, body = the client-bound
-//   SocketCluster frame `{"event":"#publish","data":{"channel":…,"data":…}}`, encoded once by the
-//   publishing worker.
+// What the bare-ws reference relay's workers and brokers share (bench only, never shipped; see
+// reference-worker.mjs). The worker ↔ broker links speak the SocketCluster protocol, as SCC's do:
+// `{"event":"#subscribe","data":{"channel":…}}`, `{"event":"#unsubscribe","data":…}` and
+// `{"event":"#publish","data":{"channel":…,"data":…}}`, the packets of one turn batched as a JSON array.
+// Every receiver parses what it receives (as any SocketCluster peer must) and encodes each relayed
+// publish once for all its subscribers. An earlier version framed the links with length-prefixed records
+// that brokers and workers forwarded unparsed; bench/RESULTS.md keeps its figures: it bounded a different
+// wire, not an implementation of this one.
 
-export const SUBSCRIBE = 's';
-export const UNSUBSCRIBE = 'u';
-export const PUBLISH = 'p';
-
-/** One record, ready to concatenate into a frame. */
-export function record(kind, channel, body = '') {
-  return `${kind}${channel.length}:${channel}${body.length}:${body}`;
+/** The packets of one received frame (a batch is an array), each handed to `onPacket`. */
+export function forEachPacket(text, onPacket) {
+  const parsed = JSON.parse(text);
+  if (Array.isArray(parsed)) for (const packet of parsed) onPacket(packet);
+  else onPacket(parsed);
 }
 
-/**
- * Calls `onRecord(kind, channel, body, whole)` for each record of a frame; `whole` is the record's own
- * text (to forward as is). Throws on a malformed frame (only our own processes write these).
- */
-export function parseRecords(frame, onRecord) {
-  let at = 0;
-  while (at < frame.length) {
-    const start = at;
-    const kind = frame[at];
-    const colon = frame.indexOf(':', at + 1);
-    const channelLength = Number(frame.slice(at + 1, colon));
-    const channel = frame.substr(colon + 1, channelLength);
-    at = colon + 1 + channelLength;
-    const bodyColon = frame.indexOf(':', at);
-    const bodyLength = Number(frame.slice(at, bodyColon));
-    if (colon < 0 || bodyColon < 0 || !Number.isInteger(channelLength) || !Number.isInteger(bodyLength)) throw new Error(`reference link: malformed record at ${start}`);
-    const body = frame.substr(bodyColon + 1, bodyLength);
-    at = bodyColon + 1 + bodyLength;
-    onRecord(kind, channel, body, frame.slice(start, at));
-  }
+/** A batch of encoded packets as one frame (one packet goes as it is). */
+export function batchFrame(frames) {
+  return frames.length === 1 ? frames[0] : `[${frames.join(',')}]`;
 }
 
 /**

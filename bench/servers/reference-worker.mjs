@@ -5,7 +5,8 @@
 // delivers `#publish` events; plus GET /health-check. Each channel belongs to one broker, chosen by a
 // 32-bit FNV-1a hash of its name modulo the broker count (both workers list the brokers alike).
 // A publish is encoded once into the client-bound frame; that one string goes to every local
-// subscriber and, inside a link record, to the channel's broker. Frames bound for one socket during a
+// subscriber and, as a SocketCluster #publish, to the channel's broker (reference-link.mjs). A publish
+// relayed by a broker is parsed and encoded once for every local subscriber. Frames bound for one socket during a
 // turn of the event loop go out together at setImmediate (clients: a JSON array, as socketcluster's
 // batching sends). No auth, middleware, limits, backpressure or recovery: a broker link that closes
 // ends the process.
@@ -14,7 +15,7 @@
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import WebSocket, { WebSocketServer } from 'ws';
-import { PUBLISH, SUBSCRIBE, TurnBatcher, UNSUBSCRIBE, healthCheck, log, parseRecords, record } from './reference-link.mjs';
+import { TurnBatcher, batchFrame, forEachPacket, healthCheck, log } from './reference-link.mjs';
 
 /** Advertised in the handshake reply, as socketcluster-server does (ms); this relay never pings. */
 const PING_TIMEOUT_MS = 20_000;
@@ -29,8 +30,8 @@ if (brokerPorts.length === 0 || brokerPorts.some((p) => !Number.isInteger(p) || 
 
 /** channel → local client sockets subscribed to it */
 const local = new Map();
-const toClients = new TurnBatcher((frames) => (frames.length === 1 ? frames[0] : `[${frames.join(',')}]`));
-const toBrokers = new TurnBatcher((records) => records.join(''));
+const toClients = new TurnBatcher(batchFrame);
+const toBrokers = new TurnBatcher(batchFrame);
 
 function ownerOf(channel) {
   let hash = FNV_OFFSET;
@@ -52,8 +53,11 @@ const links = await Promise.all(
         ws.once('open', () => resolve(ws));
         ws.once('error', reject);
         ws.on('message', (data) =>
-          parseRecords(data.toString(), (kind, channel, body) => {
-            if (kind === PUBLISH) deliverLocally(channel, body);
+          forEachPacket(data.toString(), (packet) => {
+            if (packet?.event !== '#publish' || typeof packet.data?.channel !== 'string') return;
+            // Encoded once for every local subscriber.
+            const channel = packet.data.channel;
+            deliverLocally(channel, JSON.stringify({ event: '#publish', data: { channel, data: packet.data.data } }));
           }),
         );
         ws.on('close', () => {
@@ -70,7 +74,7 @@ function subscribe(ws, mine, channel) {
   let sockets = local.get(channel);
   if (sockets === undefined) {
     local.set(channel, (sockets = new Set()));
-    toBrokers.push(ownerOf(channel), record(SUBSCRIBE, channel));
+    toBrokers.push(ownerOf(channel), JSON.stringify({ event: '#subscribe', data: { channel } }));
   }
   sockets.add(ws);
 }
@@ -80,7 +84,7 @@ function unsubscribe(ws, channel) {
   if (sockets === undefined || !sockets.delete(ws)) return;
   if (sockets.size === 0) {
     local.delete(channel);
-    toBrokers.push(ownerOf(channel), record(UNSUBSCRIBE, channel));
+    toBrokers.push(ownerOf(channel), JSON.stringify({ event: '#unsubscribe', data: channel }));
   }
 }
 
@@ -107,7 +111,8 @@ wss.on('connection', (ws) => {
         if (typeof channel !== 'string') return reply(packet.cid);
         const frame = `{"event":"#publish","data":{"channel":${JSON.stringify(channel)},"data":${JSON.stringify(packet.data.data ?? null)}}}`;
         deliverLocally(channel, frame);
-        toBrokers.push(ownerOf(channel), record(PUBLISH, channel, frame));
+        // The same text, once, to the channel's broker.
+        toBrokers.push(ownerOf(channel), frame);
         return reply(packet.cid);
       }
       case '#subscribe':
