@@ -1,12 +1,17 @@
 /**
  * Side-by-side throughput / latency / CPU / memory benchmark: ours vs the original SCC data path vs one
- * socketcluster-server (the ceiling) vs Socket.IO + Redis vs the bare-ws reference relay (a lower bound). Every run starts the system afresh, runs one
- * workload from a separate load-generator process (loadgen.ts), and stops it; runs alternate between
- * systems (A B C D A B C D …) and the table shows medians. Writes JSON with the ratios.
+ * socketcluster-server (the ceiling) vs Socket.IO + Redis vs the bare-ws reference relay (a lower
+ * bound, servers/reference-*.mjs). Every run starts the system afresh, runs one workload from separate
+ * load-generator processes (loadgen.ts), and stops it; runs alternate between systems (A B C D A B C D …)
+ * and the tables show medians. Writes JSON with the ratios. Workloads: hop and fanout (below), huge
+ * (lib/huge.ts: one channel, 10,000 subscribers) and storm (lib/storm.ts: 10,000 clients within 1 s);
+ * idle memory per connection after them.
  *
- *   pnpm bench [--systems ours,reference,original,ceiling,socketio] [--workloads hop,fanout] [--rounds 3]
+ *   pnpm bench [--systems ours,reference,original,ceiling,socketio] [--workloads hop,fanout,huge,storm] [--rounds 3]
  *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
  *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
+ *              [--huge-subscribers 10000] [--huge-rates 1,20] [--huge-sizes 100,10000] [--huge-broadcasts 40] [--huge-generators 2]
+ *              [--storm-clients 10000] [--storm-spread 1000] [--storm-channels 100] [--storm-flow-rate 200] [--storm-generators 2]
  *              [--size 100] [--publishers 4] [--idle 10000] [--idle-systems …] [--out FILE] [--smoke]
  *              [--cpu-prof worker,broker] [--ours-env KEY=VALUE,…] [--baseline DIR]
  *
