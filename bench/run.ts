@@ -33,7 +33,7 @@ import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseS
 import { FLOW_WORKLOADS, readCommandLine, RESULTS_DIR, type FlowWorkload } from './lib/command-line.js';
 import { startSystem, type RunningSystem, type SystemName } from './lib/systems.js';
 
-const { smoke, out: outFlag, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce } = readCommandLine();
+const { smoke, out: outFlag, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, connectionLimit, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce } = readCommandLine();
 
 function loadConfig(workload: FlowWorkload, sys: RunningSystem): LoadConfig {
   const common = { protocol: sys.protocol, publisherPorts: sys.publisherPorts, subscriberPorts: sys.subscriberPorts, publishers: settings.publishers, size: settings.size, stallMs: 5_000 };
@@ -155,6 +155,7 @@ console.log(
   `open files: ulimit -n ${openFiles.limit}${openFiles.raisedFrom === undefined ? '' : ` (raised from ${openFiles.raisedFrom} for the bench and every process it starts)`}; ` +
     `ephemeral ports ${ports === undefined ? 'unknown' : `${ports.low}–${ports.high} (${ports.count} per destination port)`}`,
 );
+if (connectionLimit !== undefined) console.log(`ours: SCC_MAX_CONNECTIONS=${connectionLimit} for this run (its default limit a worker would refuse ${connectionsAtOnce} connections at once with HTTP 503)`);
 if (ports !== undefined && connectionsAtOnce > ports.count) console.log(`warning: ${connectionsAtOnce} connections to one port exceed the ${ports.count} ephemeral ports of 127.0.0.1`);
 
 const flowWorkloads = FLOW_WORKLOADS.filter((w) => workloads.includes(w));

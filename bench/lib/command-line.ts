@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { HugeVariant } from './huge.js';
 import { ensureOpenFiles, ephemeralPorts, hardOpenFileLimit } from './open-files.js';
+import { DEFAULT_MAX_CONNECTIONS } from '@scc-ts/shared';
 import { DEFAULT_SYSTEMS, requireRedis, SYSTEMS } from './systems.js';
 
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -168,5 +169,13 @@ export function readCommandLine() {
       usage((error as Error).message);
     }
   }
-  return { smoke: flags.smoke, out: flags.out, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce };
+  // Our workers refuse connections past SCC_MAX_CONNECTIONS (default 10,000, pending and open, HTTP 503):
+  // a run that holds more on one worker sets it for ours (and the baseline) as an operator would, and
+  // says so, unless --ours-env chose a value.
+  let connectionLimit: number | undefined;
+  if (connectionsAtOnce + FILE_HEADROOM > DEFAULT_MAX_CONNECTIONS && oursEnv['SCC_MAX_CONNECTIONS'] === undefined) {
+    connectionLimit = connectionsAtOnce + FILE_HEADROOM;
+    oursEnv['SCC_MAX_CONNECTIONS'] = String(connectionLimit);
+  }
+  return { smoke: flags.smoke, out: flags.out, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, connectionLimit, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce };
 }
