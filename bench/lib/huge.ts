@@ -258,6 +258,7 @@ export function hugeTableRow(s: HugeSummary): Record<string, string | number> {
     'CPU µs/delivery': s.cpuUsPerDelivery,
     'worker RSS MiB a / b': pair(s.peakRssMiB, s.peakRssMiB['worker-a'] === undefined ? 'server' : 'worker-a', 'worker-b'),
     'health-check max ms a / b': pair(s.healthMaxMs, a('/health-check'), 'worker-b /health-check'),
+    'health-check p99 ms a / b': pair(s.healthP99Ms, a('/health-check'), 'worker-b /health-check'),
     'ready max ms a / b': pair(s.healthMaxMs, a('/ready'), 'worker-b /ready'),
     'loadgen CPU / wait share': `${s.generatorShare} / ${s.generatorWaitShare}${s.generatorSaturated ? ' SATURATED' : ''}`,
     lost: s.lost,
