@@ -155,7 +155,7 @@ console.log(
   `open files: ulimit -n ${openFiles.limit}${openFiles.raisedFrom === undefined ? '' : ` (raised from ${openFiles.raisedFrom} for the bench and every process it starts)`}; ` +
     `ephemeral ports ${ports === undefined ? 'unknown' : `${ports.low}–${ports.high} (${ports.count} per destination port)`}`,
 );
-if (connectionLimit !== undefined) console.log(`ours: SCC_MAX_CONNECTIONS=${connectionLimit} for this run (its default limit a worker would refuse ${connectionsAtOnce} connections at once with HTTP 503)`);
+if (connectionLimit !== undefined) console.log(`ours: SCC_MAX_CONNECTIONS=${connectionLimit} for this run (its default limit a worker would refuse ${connectionsAtOnce} connections at once on one worker with HTTP 503)`);
 if (ports !== undefined && connectionsAtOnce > ports.count) console.log(`warning: ${connectionsAtOnce} connections to one port exceed the ${ports.count} ephemeral ports of 127.0.0.1`);
 
 const flowWorkloads = FLOW_WORKLOADS.filter((w) => workloads.includes(w));
