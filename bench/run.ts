@@ -180,11 +180,13 @@ for (let r = 1; r <= settings.rounds; r++) {
   if (workloads.includes('huge')) {
     for (const variant of hugeVariants) {
       for (const name of systems) {
-        const record = await withSystem(name, (sys, _gen, gens) => runHuge(sys, gens, variant, r), settings.hugeGenerators);
+        // The subscribers' generators, then the publisher's own.
+        const record = await withSystem(name, (sys, _gen, gens) => runHuge(sys, gens, variant, r), settings.hugeGenerators + 1);
         hugeRuns.push(record);
         const t = record.timeToLastMs;
         console.log(
           `round ${r} ${variant.name} ${name.padEnd(9)} to last subscriber p50 ${t.p50} / p99 ${t.p99} / max ${t.max} ms, ${record.cpuUsPerDelivery} µs CPU/delivery, ` +
+            `published over ${record.publishSpanMs} ms (paced: ${round(((variant.broadcasts - 1) / variant.rate) * 1000)}), ` +
             `health max ${Object.entries(record.health).map(([k, v]) => `${k} ${v.maxMs}`).join(', ')} ms, lost ${record.lost}, dup ${record.duplicated}, out of order ${record.outOfOrder}` +
             `${record.published < record.planned ? `, SENT ONLY ${record.published} OF ${record.planned}` : ''}${record.generatorSaturated ? ', LOAD GENERATOR SATURATED' : ''}`,
         );
