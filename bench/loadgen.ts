@@ -12,7 +12,8 @@
  * Idle mode: {type:'idle', ...} → connect N idle clients → {type:'idle-ready'} → {type:'close'}.
  * Huge mode (lib/gen-huge.ts; several generator processes each hold a slice of one channel's
  * subscribers): {type:'huge-subscribe'} → {type:'huge-subscribed'}; {type:'huge-prime'} (repeated) →
- * {type:'huge-primed'} once every subscriber of the slice saw a marker; {type:'huge-go'} → {type:'huge-done'}.
+ * {type:'huge-primed'} once every subscriber of the slice saw a marker; {type:'huge-arm'} (record from now on)
+ * → {type:'huge-armed'}; once every slice is armed, {type:'huge-go'} → {type:'huge-done'}.
  * Storm mode (lib/gen-storm.ts): {type:'storm-connect'} → {type:'storm-done'}; {type:'storm-close'} →
  * {type:'storm-closed'}; the flow: {type:'flow-start'} → {type:'flow-ready'}; {type:'flow-stop'} → {type:'flow-done'}.
  */
@@ -62,7 +63,8 @@ export type ParentMessage =
   | { type: 'idle'; protocol: Protocol; port: number; count: number }
   | HugeSubscribe
   | { type: 'huge-prime' }
-  | { type: 'huge-go'; go: HugeGo }
+  | { type: 'huge-arm'; go: HugeGo }
+  | { type: 'huge-go' }
   | ({ type: 'storm-connect' } & StormConnect)
   | { type: 'storm-close' }
   | ({ type: 'flow-start' } & FlowStart)
@@ -88,6 +90,7 @@ export type ChildMessage =
   | { type: 'idle-ready'; connected: number }
   | { type: 'huge-subscribed' }
   | { type: 'huge-primed' }
+  | { type: 'huge-armed' }
   | { type: 'huge-done'; result: HugeSliceResult }
   | { type: 'storm-done'; result: StormSliceResult }
   | { type: 'storm-closed' }
@@ -295,9 +298,15 @@ process.on('message', (message: ParentMessage) => {
   else if (message.type === 'flow-stop') flow.stop(message.phases, message.drainMs).then((figures) => send({ type: 'flow-done', figures }), fail);
   else if (message.type === 'huge-subscribe') hugeSubscribe(message).then(() => send({ type: 'huge-subscribed' }), fail);
   else if (message.type === 'huge-prime') huge?.slice.prime(huge.channel);
-  else if (message.type === 'huge-go') {
+  else if (message.type === 'huge-arm') {
+    if (huge === undefined) fail(new Error('huge-arm before huge-subscribe'));
+    else {
+      huge.slice.arm(message.go);
+      send({ type: 'huge-armed' });
+    }
+  } else if (message.type === 'huge-go') {
     if (huge === undefined) fail(new Error('huge-go before huge-subscribe'));
-    else huge.slice.run(huge.channel, message.go).then((result) => send({ type: 'huge-done', result }), fail);
+    else huge.slice.run(huge.channel).then((result) => send({ type: 'huge-done', result }), fail);
   } else if (message.type === 'run') run(message.config).then((result) => send({ type: 'done', result }), fail);
   else if (message.type === 'idle') idle(message.protocol, message.port, message.count).then((connected) => send({ type: 'idle-ready', connected }), fail);
   else if (message.type === 'close') {

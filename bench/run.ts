@@ -1,12 +1,17 @@
 /**
  * Side-by-side throughput / latency / CPU / memory benchmark: ours vs the original SCC data path vs one
- * socketcluster-server (the ceiling) vs Socket.IO + Redis vs the bare-ws reference relay (a lower bound). Every run starts the system afresh, runs one
- * workload from a separate load-generator process (loadgen.ts), and stops it; runs alternate between
- * systems (A B C D A B C D …) and the table shows medians. Writes JSON with the ratios.
+ * socketcluster-server (the ceiling) vs Socket.IO + Redis vs the bare-ws reference relay (a lower
+ * bound, servers/reference-*.mjs). Every run starts the system afresh, runs one workload from separate
+ * load-generator processes (loadgen.ts), and stops it; runs alternate between systems (A B C D A B C D …)
+ * and the tables show medians. Writes JSON with the ratios. Workloads: hop and fanout (below), huge
+ * (lib/huge.ts: one channel, 10,000 subscribers) and storm (lib/storm.ts: 10,000 clients within 1 s);
+ * idle memory per connection after them.
  *
- *   pnpm bench [--systems ours,reference,original,ceiling,socketio] [--workloads hop,fanout] [--rounds 3]
+ *   pnpm bench [--systems ours,reference,original,ceiling,socketio] [--workloads hop,fanout,huge,storm] [--rounds 3]
  *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
  *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
+ *              [--huge-subscribers 10000] [--huge-rates 1,20] [--huge-sizes 100,10000] [--huge-broadcasts 40] [--huge-generators 2]
+ *              [--storm-clients 10000] [--storm-spread 1000] [--storm-channels 100] [--storm-flow-rate 200] [--storm-generators 2]
  *              [--size 100] [--publishers 4] [--idle 10000] [--idle-systems …] [--out FILE] [--smoke]
  *              [--cpu-prof worker,broker] [--ours-env KEY=VALUE,…] [--baseline DIR]
  *
@@ -28,7 +33,7 @@ import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseS
 import { FLOW_WORKLOADS, readCommandLine, RESULTS_DIR, type FlowWorkload } from './lib/command-line.js';
 import { startSystem, type RunningSystem, type SystemName } from './lib/systems.js';
 
-const { smoke, out: outFlag, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce } = readCommandLine();
+const { smoke, out: outFlag, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, connectionLimit, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce } = readCommandLine();
 
 function loadConfig(workload: FlowWorkload, sys: RunningSystem): LoadConfig {
   const common = { protocol: sys.protocol, publisherPorts: sys.publisherPorts, subscriberPorts: sys.subscriberPorts, publishers: settings.publishers, size: settings.size, stallMs: 5_000 };
@@ -150,6 +155,7 @@ console.log(
   `open files: ulimit -n ${openFiles.limit}${openFiles.raisedFrom === undefined ? '' : ` (raised from ${openFiles.raisedFrom} for the bench and every process it starts)`}; ` +
     `ephemeral ports ${ports === undefined ? 'unknown' : `${ports.low}–${ports.high} (${ports.count} per destination port)`}`,
 );
+if (connectionLimit !== undefined) console.log(`ours: SCC_MAX_CONNECTIONS=${connectionLimit} for this run (its default limit a worker would refuse ${connectionsAtOnce} connections at once on one worker with HTTP 503)`);
 if (ports !== undefined && connectionsAtOnce > ports.count) console.log(`warning: ${connectionsAtOnce} connections to one port exceed the ${ports.count} ephemeral ports of 127.0.0.1`);
 
 const flowWorkloads = FLOW_WORKLOADS.filter((w) => workloads.includes(w));
@@ -174,11 +180,13 @@ for (let r = 1; r <= settings.rounds; r++) {
   if (workloads.includes('huge')) {
     for (const variant of hugeVariants) {
       for (const name of systems) {
-        const record = await withSystem(name, (sys, _gen, gens) => runHuge(sys, gens, variant, r), settings.hugeGenerators);
+        // The subscribers' generators, then the publisher's own.
+        const record = await withSystem(name, (sys, _gen, gens) => runHuge(sys, gens, variant, r), settings.hugeGenerators + 1);
         hugeRuns.push(record);
         const t = record.timeToLastMs;
         console.log(
           `round ${r} ${variant.name} ${name.padEnd(9)} to last subscriber p50 ${t.p50} / p99 ${t.p99} / max ${t.max} ms, ${record.cpuUsPerDelivery} µs CPU/delivery, ` +
+            `published over ${record.publishSpanMs} ms (paced: ${round(((variant.broadcasts - 1) / variant.rate) * 1000)}), ` +
             `health max ${Object.entries(record.health).map(([k, v]) => `${k} ${v.maxMs}`).join(', ')} ms, lost ${record.lost}, dup ${record.duplicated}, out of order ${record.outOfOrder}` +
             `${record.published < record.planned ? `, SENT ONLY ${record.published} OF ${record.planned}` : ''}${record.generatorSaturated ? ', LOAD GENERATOR SATURATED' : ''}`,
         );

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { HugeVariant } from './huge.js';
 import { ensureOpenFiles, ephemeralPorts, hardOpenFileLimit } from './open-files.js';
+import { DEFAULT_MAX_CONNECTIONS } from '@scc-ts/shared';
 import { DEFAULT_SYSTEMS, requireRedis, SYSTEMS } from './systems.js';
 
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -152,11 +153,16 @@ export function readCommandLine() {
   // bench re-runs itself under a raised `ulimit -n` when it is too low (lib/open-files.ts).
   /** Descriptors a process holds besides its connections (a server has about 40: pipes, listeners, links). */
   const FILE_HEADROOM = 200;
-  const connectionsAtOnce = Math.max(settings.idle, workloads.includes('storm') ? settings.stormClients : 0, workloads.includes('huge') ? settings.hugeSubscribers : 0);
+  // The most connections one process holds at once: idle and the storm's first phase put all of theirs
+  // on one worker; huge splits its subscribers over two workers (not the single-server ceiling) and over
+  // its generators.
+  const huge = settings.hugeSubscribers + 1;
+  const hugePerProcess = systems.includes('ceiling') ? huge : Math.max(Math.ceil(huge / 2), Math.ceil(huge / settings.hugeGenerators));
+  const connectionsAtOnce = Math.max(settings.idle, workloads.includes('storm') ? settings.stormClients : 0, workloads.includes('huge') ? hugePerProcess : 0);
   const openFiles = ensureOpenFiles(connectionsAtOnce + FILE_HEADROOM);
   if (openFiles.limit < connectionsAtOnce + FILE_HEADROOM) {
     usage(
-      `${connectionsAtOnce} connections at once need ${connectionsAtOnce + FILE_HEADROOM} open files but ulimit -n is ${openFiles.limit} and could not be raised ` +
+      `${connectionsAtOnce} connections at once in one process need ${connectionsAtOnce + FILE_HEADROOM} open files but ulimit -n is ${openFiles.limit} and could not be raised ` +
         `(hard limit ${hardOpenFileLimit()}; beyond it needs root or /etc/security/limits.conf): lower --idle / --storm-clients / --huge-subscribers`,
     );
   }
@@ -168,5 +174,13 @@ export function readCommandLine() {
       usage((error as Error).message);
     }
   }
-  return { smoke: flags.smoke, out: flags.out, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce };
+  // Our workers refuse connections past SCC_MAX_CONNECTIONS (default 10,000, pending and open, HTTP 503):
+  // a run that may hold more on one worker sets it for ours (and the baseline) as an operator would, and
+  // says so, unless --ours-env chose a value.
+  let connectionLimit: number | undefined;
+  if (connectionsAtOnce + FILE_HEADROOM > DEFAULT_MAX_CONNECTIONS && oursEnv['SCC_MAX_CONNECTIONS'] === undefined) {
+    connectionLimit = connectionsAtOnce + FILE_HEADROOM;
+    oursEnv['SCC_MAX_CONNECTIONS'] = String(connectionLimit);
+  }
+  return { smoke: flags.smoke, out: flags.out, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, connectionLimit, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce };
 }

@@ -65,8 +65,13 @@ export class HugeSlice {
     this.publisher?.publish(channel, '{"prime":1}');
   }
 
-  /** Publishes (if this slice publishes) and records until every delivery arrived or the run stalled. */
-  run(channel: string, go: HugeGo): Promise<HugeSliceResult> {
+  private start: ((channel: string) => Promise<HugeSliceResult>) | undefined;
+
+  /**
+   * Switches every subscriber to recording, before any generator is told to go: a broadcast that
+   * reached a slice still in priming mode would be dropped as a marker and counted lost.
+   */
+  arm(go: HugeGo): void {
     const S = this.subscribers.length;
     const B = go.broadcasts;
     const counts = new Uint8Array(B * S);
@@ -76,8 +81,7 @@ export class HugeSlice {
     let delivered = 0;
     let duplicated = 0;
     let outOfOrder = 0;
-    const startedAt = wallMs();
-    let lastDeliveryAt = startedAt;
+    let lastDeliveryAt = wallMs();
     this.subscribers.forEach((client, k) => {
       client.onDelivery = (_channel, raw) => {
         const b = (raw as { b?: number }).b;
@@ -98,6 +102,34 @@ export class HugeSlice {
       };
     });
 
+    this.start = (channel) => {
+      const startedAt = wallMs();
+      // Another slice may have started publishing first: deliveries before this go count as progress.
+      lastDeliveryAt = Math.max(lastDeliveryAt, startedAt);
+      return this.publishAndWait(channel, go, startedAt, () => ({ delivered, lastDeliveryAt }), (sentAt) => {
+        // A broadcast the publisher never sent is not this slice's loss: the parent compares against sentAt.
+        let lost = 0;
+        for (let i = 0; i < counts.length; i++) if (counts[i] === 0) lost += 1;
+        return { expected: B * S, delivered, lost, duplicated, outOfOrder, received, lastAt, ...(sentAt && { sentAt }) };
+      });
+    };
+  }
+
+  /** Publishes (if this slice publishes) and waits until every delivery arrived or the run stalled. */
+  run(channel: string): Promise<HugeSliceResult> {
+    if (this.start === undefined) return Promise.reject(new Error('huge: go before arm'));
+    return this.start(channel);
+  }
+
+  private publishAndWait(
+    channel: string,
+    go: HugeGo,
+    startedAt: number,
+    progress: () => { delivered: number; lastDeliveryAt: number },
+    result: (sentAt: number[] | undefined) => HugeSliceResult,
+  ): Promise<HugeSliceResult> {
+    const S = this.subscribers.length;
+    const B = go.broadcasts;
     const publishing = this.publisher !== undefined;
     const sentAt: number[] = [];
     let pacer: NodeJS.Timeout | undefined;
@@ -121,15 +153,13 @@ export class HugeSlice {
     return new Promise((resolve) => {
       const check = setInterval(() => {
         const now = wallMs();
+        const { delivered, lastDeliveryAt } = progress();
         const complete = delivered >= B * S && (!publishing || sentAt.length >= B);
         const stalled = now > lastDueAt && now - Math.max(lastDeliveryAt, lastDueAt) > go.stallMs;
         if (!complete && !stalled) return;
         clearInterval(check);
         clearInterval(pacer);
-        // A broadcast the publisher never sent is not this slice's loss: the parent compares against sentAt.
-        let lost = 0;
-        for (let i = 0; i < counts.length; i++) if (counts[i] === 0) lost += 1;
-        resolve({ expected: B * S, delivered, lost, duplicated, outOfOrder, received, lastAt, ...(publishing && { sentAt }) });
+        resolve(result(publishing ? sentAt : undefined));
       }, CHECK_INTERVAL_MS);
     });
   }

@@ -2,7 +2,7 @@
  * The `huge` workload, parent side: one channel with N subscribers split over both workers
  * (subscriber connections alternate worker A / worker B), one publisher on worker A, B broadcasts at a
  * fixed rate. The subscribers are spread over G generator processes (lib/gen-huge.ts) so that the
- * generator is not the bottleneck; each reports per broadcast when its last subscriber got it, and the
+ * generator is not the bottleneck, and the publisher has a process of its own; each reports per broadcast when its last subscriber got it, and the
  * time to the LAST subscriber is the latest of those minus the publish time (lib/clock.ts). Measured
  * alongside: CPU of every server process (and per delivery), peak RSS per process, each generator's own
  * CPU (saturated at ≥ 90% of a core), and /health-check and /ready latency (lib/health-poller.ts).
@@ -63,6 +63,8 @@ export interface HugeRecord {
   /** Broadcasts planned and actually published. */
   planned: number;
   published: number;
+  /** First to last publish, ms: (broadcasts - 1) / rate when the publisher kept its pace. */
+  publishSpanMs: number;
   expected: number;
   delivered: number;
   lost: number;
@@ -72,6 +74,8 @@ export interface HugeRecord {
   incomplete: number;
   /** Publish to the last subscriber, over the complete broadcasts, ms. */
   timeToLastMs: { p50: number; p99: number; max: number };
+  /** The same per broadcast in publish order (null: not every subscriber got it), ms. */
+  timeToLastByBroadcastMs: Array<number | null>;
   seconds: number;
   cpuS: Record<string, number>;
   systemCpuS: number;
@@ -95,8 +99,14 @@ function slices(total: number, generators: number): Array<{ first: number; count
   return out;
 }
 
+/**
+ * `gens`: the subscribers' generators then, last, the publisher's own (so that its pacing does not
+ * wait behind thousands of deliveries to subscribers in the same process).
+ */
 export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[], variant: HugeVariant, roundNo: number): Promise<HugeRecord> {
-  const parts = slices(variant.subscribers, gens.length);
+  const publisherAt = gens.length - 1;
+  // The publisher's process holds no subscriber.
+  const parts = [...slices(variant.subscribers, gens.length - 1), { first: variant.subscribers, count: 0 }];
   const ports = [...new Set([...sys.publisherPorts, ...sys.subscriberPorts])];
   gens.forEach((gen, g) =>
     gen.send({
@@ -106,7 +116,7 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
       ports,
       first: parts[g]!.first,
       count: parts[g]!.count,
-      ...(g === 0 && { publisherPort: sys.publisherPorts[0]! }),
+      ...(g === publisherAt && { publisherPort: sys.publisherPorts[0]! }),
     }),
   );
   await Promise.all(gens.map((gen) => gen.next('huge-subscribed', SUBSCRIBE_TIMEOUT_MS)));
@@ -116,12 +126,17 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
   const primeDeadline = Date.now() + PRIME_TIMEOUT_MS;
   while (primed.size < gens.length) {
     if (Date.now() > primeDeadline) throw new Error(`huge: ${primed.size}/${gens.length} generator slices primed within ${PRIME_TIMEOUT_MS} ms`);
-    gens[0]!.send({ type: 'huge-prime' });
+    gens[publisherAt]!.send({ type: 'huge-prime' });
     await new Promise((r) => setTimeout(r, PRIME_INTERVAL_MS));
     gens.forEach((gen, g) => {
       if (gen.take('huge-primed')) primed.add(g);
     });
   }
+
+  // Every slice records before any broadcast goes out (a slice told late would take one for a marker).
+  const go = { broadcasts: variant.broadcasts, rate: variant.rate, size: variant.size, stallMs: STALL_MS };
+  for (const gen of gens) gen.send({ type: 'huge-arm', go });
+  await Promise.all(gens.map((gen) => gen.next('huge-armed', 30_000)));
 
   const pids = sys.processes.map(({ role, process: p }) => ({ role, pid: p.pid }));
   const before = pids.map(({ pid }) => cpuSeconds(pid));
@@ -129,7 +144,7 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
   const gensWaitBefore = gens.map((gen) => runQueueWaitSeconds(gen.pid));
   const poller = new HealthPoller(sys.health);
   const startedAt = Date.now();
-  for (const gen of gens) gen.send({ type: 'huge-go', go: { broadcasts: variant.broadcasts, rate: variant.rate, size: variant.size, stallMs: STALL_MS } });
+  for (const gen of gens) gen.send({ type: 'huge-go' });
   const limitMs = (variant.broadcasts / variant.rate) * 1000 + STALL_MS + 120_000;
   let results: HugeSliceResult[];
   try {
@@ -148,18 +163,22 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
     return { pid: gen.pid, subscribers: parts[g]!.count, cpuS: round(used), share: round(used / seconds), waitShare: round(waited / seconds) };
   });
 
-  const sentAt = results[0]!.sentAt ?? [];
+  const sentAt = results[publisherAt]!.sentAt ?? [];
   const published = sentAt.length;
   const timeToLast: number[] = [];
+  const byBroadcast: Array<number | null> = [];
   let incomplete = 0;
   for (let b = 0; b < published; b++) {
     const complete = results.every((r, g) => r.received[b] === parts[g]!.count);
     if (!complete) {
       incomplete += 1;
+      byBroadcast.push(null);
       continue;
     }
     // A slice without subscribers has no last delivery to count.
-    timeToLast.push(Math.max(...results.map((r, g) => (parts[g]!.count === 0 ? -Infinity : r.lastAt[b]!))) - sentAt[b]!);
+    const ms = Math.max(...results.map((r, g) => (parts[g]!.count === 0 ? -Infinity : r.lastAt[b]!))) - sentAt[b]!;
+    timeToLast.push(ms);
+    byBroadcast.push(round(ms));
   }
   const sorted = Float64Array.from(timeToLast).sort();
   const sum = (f: (r: HugeSliceResult) => number): number => results.reduce((n, r) => n + f(r), 0);
@@ -173,6 +192,7 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
     subscribers: variant.subscribers,
     planned: variant.broadcasts,
     published,
+    publishSpanMs: round(published > 1 ? sentAt[published - 1]! - sentAt[0]! : 0),
     expected,
     delivered,
     lost: expected - delivered,
@@ -180,6 +200,7 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
     outOfOrder: sum((r) => r.outOfOrder),
     incomplete,
     timeToLastMs: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted.length ? sorted[sorted.length - 1]! : NaN) },
+    timeToLastByBroadcastMs: byBroadcast,
     seconds: round(seconds),
     cpuS,
     systemCpuS: round(systemCpuS),
@@ -258,6 +279,7 @@ export function hugeTableRow(s: HugeSummary): Record<string, string | number> {
     'CPU µs/delivery': s.cpuUsPerDelivery,
     'worker RSS MiB a / b': pair(s.peakRssMiB, s.peakRssMiB['worker-a'] === undefined ? 'server' : 'worker-a', 'worker-b'),
     'health-check max ms a / b': pair(s.healthMaxMs, a('/health-check'), 'worker-b /health-check'),
+    'health-check p99 ms a / b': pair(s.healthP99Ms, a('/health-check'), 'worker-b /health-check'),
     'ready max ms a / b': pair(s.healthMaxMs, a('/ready'), 'worker-b /ready'),
     'loadgen CPU / wait share': `${s.generatorShare} / ${s.generatorWaitShare}${s.generatorSaturated ? ' SATURATED' : ''}`,
     lost: s.lost,

@@ -40,14 +40,15 @@ export class LoadGenerator {
     return at < 0 ? undefined : (this.inbox.splice(at, 1)[0] as Extract<ChildMessage, { type: T }>);
   }
 
-  /** Resolves with the next message of `type`; rejects on an error report, an exit or the timeout. */
+  /**
+   * Resolves with the next message of `type` (others stay in the inbox for a later wait); rejects on
+   * an error report, an exit or the timeout.
+   */
   async next<T extends ChildMessage['type']>(type: T, timeoutMs: number): Promise<Extract<ChildMessage, { type: T }>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const message = this.inbox.shift();
-      if (message?.type === 'error') throw new Error(`load generator: ${message.message}`);
-      if (message?.type === type) return message as Extract<ChildMessage, { type: T }>;
-      if (message) continue;
+      const message = this.take(type);
+      if (message) return message;
       if (this.exited) throw new Error(`load generator exited while waiting for '${type}'`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`load generator: no '${type}' within ${timeoutMs} ms`);
