@@ -4,7 +4,7 @@
  * with one line (exit code 2); a too-low open-file limit makes it re-run itself under a raised one
  * (lib/open-files.ts).
  */
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,41 @@ import type { HugeVariant } from './huge.js';
 import { ensureOpenFiles, ephemeralPorts, hardOpenFileLimit } from './open-files.js';
 import { DEFAULT_MAX_CONNECTIONS } from '@scc-ts/shared';
 import { DEFAULT_SYSTEMS, requireRedis, SYSTEMS } from './systems.js';
+
+/** This checkout (the `ours` system runs its packages' dist/). */
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BUILT_PACKAGES = ['shared', 'scc-state', 'scc-broker', 'scc-worker'] as const;
+
+/** The newest modification time (ms) of the TypeScript sources under `dir`. */
+function newestSource(dir: string): { path: string; mtimeMs: number } {
+  let newest = { path: '', mtimeMs: 0 };
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const inner = newestSource(path);
+      if (inner.mtimeMs > newest.mtimeMs) newest = inner;
+    } else if (entry.name.endsWith('.ts')) {
+      const { mtimeMs } = statSync(path);
+      if (mtimeMs > newest.mtimeMs) newest = { path, mtimeMs };
+    }
+  }
+  return newest;
+}
+
+/**
+ * A checkout whose sources are newer than its last build: the bench would measure the old code
+ * (`pnpm bench` builds first; `tsx bench/run.ts` does not). Returns what is stale, or null.
+ */
+function staleBuild(root: string): string | null {
+  for (const pkg of BUILT_PACKAGES) {
+    const dir = join(root, 'packages', pkg);
+    const stamp = join(dir, 'dist', '.tsbuildinfo');
+    if (!existsSync(stamp)) return `${dir} has no build (dist/.tsbuildinfo)`;
+    const source = newestSource(join(dir, 'src'));
+    if (source.mtimeMs > statSync(stamp).mtimeMs) return `${source.path} is newer than ${pkg}'s build`;
+  }
+  return null;
+}
 
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 export const WORKLOADS = ['hop', 'fanout', 'huge', 'storm'] as const;
@@ -100,6 +135,10 @@ export function readCommandLine() {
       const entry = join(baselineRoot, 'packages', pkg, 'dist', 'server.js');
       if (!existsSync(entry)) usage(`--baseline ${flags.baseline}: ${entry} not found (build that checkout first: pnpm install && pnpm build)`);
     }
+  }
+  for (const root of baselineRoot === undefined ? [REPO_ROOT] : [REPO_ROOT, baselineRoot]) {
+    const stale = staleBuild(root);
+    if (stale !== null) usage(`${stale}: build it first (pnpm bench builds this checkout; npx tsc -b in ${root})`);
   }
   const systems = listFlag('systems', SYSTEMS, baselineRoot === undefined ? DEFAULT_SYSTEMS : ['baseline', ...DEFAULT_SYSTEMS]);
   if (systems.includes('baseline') && baselineRoot === undefined) usage('--systems includes baseline: give the checkout to run it from with --baseline DIR');
