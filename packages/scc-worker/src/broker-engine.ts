@@ -27,7 +27,7 @@
  * socket's outbound stream with `socket.transmit` in the same instant; publishes keep their order.
  */
 import AGSimpleBroker from 'ag-simple-broker';
-import type { AGServer } from '@scc-ts/shared';
+import { consume, type AGServer } from '@scc-ts/shared';
 
 /** Called synchronously with every publish that raises the `publish` event. */
 export type PublishListener = (channel: string, data: unknown) => void;
@@ -41,10 +41,18 @@ export interface PublishHooks {
   onPublish(listener: PublishListener): () => void;
 }
 
-/** The engine's `onPublish`, bound, or null for an engine without it (the listener stream is used then). */
-export function publishHooksOf(engine: object): PublishHooks['onPublish'] | null {
-  const candidate = (engine as Partial<PublishHooks>).onPublish;
-  return typeof candidate === 'function' ? candidate.bind(engine) : null;
+/** A broker engine as `onEnginePublish` uses it: ag-simple-broker's publish stream. */
+type PublishStreamEngine = Pick<AGServer['brokerEngine'], 'listener'>;
+
+/**
+ * Calls `listener` with every publish that raises the engine's `publish` event: through the
+ * engine's `onPublish` where it has one (ours, synchronous), otherwise through its listener stream.
+ * Returns the remover.
+ */
+export function onEnginePublish(engine: PublishStreamEngine, listener: PublishListener): () => void {
+  const hooks = engine as Partial<PublishHooks>;
+  if (typeof hooks.onPublish === 'function') return hooks.onPublish(listener);
+  return consume(engine.listener('publish').createConsumer(), ({ channel, data }: { channel: string; data: unknown }) => listener(channel, data));
 }
 
 /** Resolves once a channel is subscribed upstream (never rejects). */
@@ -195,18 +203,21 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
   }
 
   private fanOut(sockets: ReadonlySet<SubscriberSocket>, packet: PublishPacket): void {
-    const codec = this.codec;
-    const server = this.server;
-    if (codec === null || server === null || server.hasMiddleware(server.MIDDLEWARE_OUTBOUND)) {
-      this.transmitEach(sockets, packet, codec);
-      return;
+    let text: string | undefined;
+    if (this.codec !== null) {
+      try {
+        text = this.codec.encode({ event: '#publish', data: packet }) as string;
+      } catch (error) {
+        // As ag-simple-broker: a message that cannot be encoded reaches nobody; the server logs it.
+        this.emit('error', { error });
+        return;
+      }
     }
-    let text: string;
-    try {
-      text = codec.encode({ event: '#publish', data: packet }) as string;
-    } catch (error) {
-      // As ag-simple-broker: a message that cannot be encoded reaches nobody; the server logs it.
-      this.emit('error', { error });
+    const server = this.server;
+    if (text === undefined || server === null || server.hasMiddleware(server.MIDDLEWARE_OUTBOUND)) {
+      // ag-simple-broker's path: through each socket's outbound stream and middleware.
+      const options = text === undefined ? undefined : { stringifiedData: text };
+      for (const socket of sockets) void socket.transmit('#publish', packet, options);
       return;
     }
     const frame = text.length >= SHARED_BUFFER_MIN_CHARS && sockets.size > 1 ? Buffer.from(text) : text;
@@ -217,20 +228,6 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
     // Big, or behind a big one: sliced, in order. The targets are the subscribers at publish time.
     this.queue.push({ packet, text, frame, targets: [...sockets], next: 0 });
     this.scheduled ??= setImmediate(this.continueFanOuts);
-  }
-
-  /** ag-simple-broker's path: through each socket's outbound stream and middleware. */
-  private transmitEach(sockets: ReadonlySet<SubscriberSocket>, packet: PublishPacket, codec: Codec | null): void {
-    let options: { stringifiedData: unknown } | undefined;
-    if (codec !== null) {
-      try {
-        options = { stringifiedData: codec.encode({ event: '#publish', data: packet }) };
-      } catch (error) {
-        this.emit('error', { error });
-        return;
-      }
-    }
-    for (const socket of sockets) void socket.transmit('#publish', packet, options);
   }
 
   private readonly continueFanOuts = (): void => {

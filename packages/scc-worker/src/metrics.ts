@@ -1,13 +1,12 @@
 /**
  * scc-worker's Prometheus series. Everything is read at scrape time: client counts from
  * socketcluster-server, data-path counters from `ClusterClient.stats`, channel owners from the
- * plugin's public `ownerOf`. The only live hook is one extra consumer of the broker engine's
- * `publish` event (messages published by local clients); the data-path files are not touched.
+ * plugin's public `ownerOf`. The only live hook is one listener of the broker engine's publishes
+ * (`onEnginePublish`: messages published by local clients); the data-path files are not touched.
  */
 import { Counter, Gauge } from 'prom-client';
 import {
   SCC_TS_VERSION,
-  consume,
   counterFrom,
   createMetricsRegistry,
   drainingGauge,
@@ -17,7 +16,7 @@ import {
   type LimitCounts,
   type MetricsRegistry,
 } from '@scc-ts/shared';
-import { publishHooksOf } from './broker-engine.js';
+import { onEnginePublish } from './broker-engine.js';
 import type { ClusterClient } from './cluster/index.js';
 
 export interface WorkerMetrics {
@@ -93,7 +92,6 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   counterFrom(registry, 'scc_worker_duplicates_dropped_total', 'Packets received twice and dropped', stat('duplicatesDropped'));
   counterFrom(registry, 'scc_worker_publish_retries_total', 'At-least-once re-sends of packets', stat('publishRetries'));
 
-  const onPublish = publishHooksOf(engine);
-  const stop = onPublish !== null ? onPublish(() => messagesOut.inc()) : consume(engine.listener('publish').createConsumer(), () => messagesOut.inc());
+  const stop = onEnginePublish(engine, () => messagesOut.inc());
   return { registry, close: stop };
 }

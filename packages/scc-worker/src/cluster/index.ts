@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { consume, type ListenerConsumer, type AGServer, type Readiness, LogEvent } from '@scc-ts/shared';
-import { publishHooksOf } from '../broker-engine.js';
+import { onEnginePublish } from '../broker-engine.js';
 import { BrokerPool } from './broker-pool.js';
 import { Inbound } from './inbound.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
@@ -118,9 +118,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       inbound.forgetChannel(channel);
     });
     // Our worker's engine calls back synchronously; any other engine through its publish stream.
-    const onPublish = publishHooksOf(broker);
-    if (onPublish !== null) this.stopConsumers.push(onPublish((channel, data) => outbound.publish(channel, data)));
-    else this.consume(broker.listener('publish').createConsumer(), ({ channel, data }: { channel: string; data: unknown }) => outbound.publish(channel, data));
+    this.stopConsumers.push(onEnginePublish(broker, (channel, data) => outbound.publish(channel, data)));
     this.link.start();
   }
 
