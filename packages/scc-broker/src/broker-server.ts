@@ -59,7 +59,7 @@ export interface BrokerServer {
 /** Starts a broker and resolves once it listens; joining the state server follows in the background. */
 export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: Logger): Promise<BrokerServer> {
   // Before anything starts: an unknown SOCKETCLUSTER_OPTIONS key stops the broker here.
-  const settings = readRelaySettings(config.socketClusterOptions);
+  const settings = readRelaySettings(config.socketClusterOptions, config.linkTimeoutMs);
   const lifecycle = lifecycleLogger(logger, config.logLevel);
   let link: StateLink | undefined;
   let draining: Promise<DrainResult> | undefined;

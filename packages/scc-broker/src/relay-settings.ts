@@ -3,13 +3,13 @@
  * socketcluster-server and merged that JSON into its options; the relay keeps the keys that mean
  * something on its wire and refuses every other at start, so a setting is never silently ignored.
  */
-import { ConfigError, DEFAULT_SC_PING_INTERVAL_MS, DEFAULT_SC_PING_TIMEOUT_MS } from '@scc-ts/shared';
+import { ConfigError, DEFAULT_LINK_TIMEOUT_MS, HEARTBEATS_PER_LINK_TIMEOUT } from '@scc-ts/shared';
 
-/** The relay's timing, from `SOCKETCLUSTER_OPTIONS` or socketcluster-server's defaults. */
+/** The relay's timing, from `SOCKETCLUSTER_OPTIONS` or the link timeout (`SCC_LINK_TIMEOUT`). */
 export interface RelaySettings {
-  /** Interval between pings to each worker socket, ms (`pingInterval`, default 8000). */
+  /** Interval between pings to each worker socket, ms (`pingInterval`; default a third of the link timeout). */
   pingIntervalMs: number;
-  /** Silence after which a worker socket is dropped, ms (`pingTimeout`, default 30000). */
+  /** Silence after which a worker socket is dropped, ms (`pingTimeout`; default the link timeout). */
   pingTimeoutMs: number;
 }
 
@@ -21,8 +21,12 @@ const KNOWN_KEYS = new Set(['pingInterval', 'pingTimeout', 'ackTimeout']);
 /** Longest ping interval or timeout accepted, ms (setTimeout's limit). */
 const MAX_TIMER_MS = 2_147_483_647;
 
-/** Reads the relay settings; throws one ConfigError naming every bad or unknown key. */
-export function readRelaySettings(options: Readonly<Record<string, unknown>> | null): RelaySettings {
+/**
+ * Reads the relay settings; throws one ConfigError naming every bad or unknown key. Unset, the pings
+ * follow the link timeout: a worker (ours or an original, which takes pingTimeout from the handshake)
+ * and the broker both notice a silent link within it, instead of socketcluster's 8 s / 20 s.
+ */
+export function readRelaySettings(options: Readonly<Record<string, unknown>> | null, linkTimeoutMs = DEFAULT_LINK_TIMEOUT_MS): RelaySettings {
   const problems: string[] = [];
   const given = new Map(Object.entries(options ?? {}));
   for (const key of given.keys()) {
@@ -37,7 +41,10 @@ export function readRelaySettings(options: Readonly<Record<string, unknown>> | n
     }
     return value;
   };
-  const settings = { pingIntervalMs: ms('pingInterval', DEFAULT_SC_PING_INTERVAL_MS), pingTimeoutMs: ms('pingTimeout', DEFAULT_SC_PING_TIMEOUT_MS) };
+  const settings = {
+    pingIntervalMs: ms('pingInterval', Math.round(linkTimeoutMs / HEARTBEATS_PER_LINK_TIMEOUT)),
+    pingTimeoutMs: ms('pingTimeout', linkTimeoutMs),
+  };
   ms('ackTimeout', 0);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(settings);

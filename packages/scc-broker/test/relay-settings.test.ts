@@ -1,12 +1,13 @@
 /** SOCKETCLUSTER_OPTIONS on the broker: the ping settings are taken, anything else stops the start. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_SC_PING_INTERVAL_MS, DEFAULT_SC_PING_TIMEOUT_MS } from '@scc-ts/shared';
+import { ConfigError, DEFAULT_LINK_TIMEOUT_MS } from '@scc-ts/shared';
 import { readRelaySettings } from '../src/relay-settings.js';
 
 describe('readRelaySettings', () => {
-  it("uses socketcluster-server's defaults when unset", () => {
-    expect(readRelaySettings(null)).toEqual({ pingIntervalMs: DEFAULT_SC_PING_INTERVAL_MS, pingTimeoutMs: DEFAULT_SC_PING_TIMEOUT_MS });
-    expect([DEFAULT_SC_PING_INTERVAL_MS, DEFAULT_SC_PING_TIMEOUT_MS]).toEqual([8000, 30_000]);
+  it('follows the link timeout when unset: pings every third of it, drops a socket silent for it', () => {
+    expect(DEFAULT_LINK_TIMEOUT_MS).toBe(3000);
+    expect(readRelaySettings(null)).toEqual({ pingIntervalMs: 1000, pingTimeoutMs: 3000 });
+    expect(readRelaySettings(null, 6000)).toEqual({ pingIntervalMs: 2000, pingTimeoutMs: 6000 });
   });
 
   it('takes pingInterval and pingTimeout, and accepts ackTimeout', () => {

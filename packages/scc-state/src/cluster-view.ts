@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_MAPPING_ENGINE, MAPPING_ENGINES, MAX_CLIENT_POOL_SIZE, createMapper, hashToIndex, isMappingEngineName, queryOf, type MappingEngineName } from '@scc-ts/shared';
 import type { Member, Registry } from './registry.js';
 import type { ListKind } from './notifier.js';
+import type { LinkView } from './links.js';
 
 export const CLUSTER_VIEW_PATH = '/cluster';
 export const CLUSTER_JSON_PATH = '/cluster.json';
@@ -40,6 +41,11 @@ export interface ClusterSnapshot {
   workers: Array<{ uri: string; instanceId: string | null; joinedAt: string }>;
   lastPush: Record<ListKind, (BroadcastRecord & { at: string }) | null>;
   pushPending: Record<ListKind, boolean>;
+  /** Worker → broker links reported unreachable, and brokers withdrawn for it (times as ISO strings). */
+  links: {
+    unreachable: Array<{ worker: string; broker: string; since: string }>;
+    withdrawn: Array<{ broker: string; since: string; workers: string[] }>;
+  };
   channel?: ChannelOwner;
 }
 
@@ -52,6 +58,10 @@ export interface ClusterViewOptions {
   registry: Registry;
   /** Whether a debounced push of the list is waiting to fire. */
   pending: (kind: ListKind) => boolean;
+  /** Unreachable links and withdrawn brokers; none when left out. */
+  links?: () => LinkView;
+  /** The broker list published now (joined, less withdrawn); all joined brokers when left out. */
+  published?: () => string[];
 }
 
 export class ClusterView {
@@ -78,10 +88,20 @@ export class ClusterView {
       workers: registry.workerMembers().map(member),
       lastPush: { brokers: record('brokers'), workers: record('workers') },
       pushPending: { brokers: pending('brokers'), workers: pending('workers') },
+      links: this.links(),
     };
     const channel = query.get('channel');
     if (channel !== null) snapshot.channel = this.owner(channel, query);
     return snapshot;
+  }
+
+  private links(): ClusterSnapshot['links'] {
+    const view = this.options.links?.() ?? { unreachable: [], withdrawn: [] };
+    const iso = (ms: number) => new Date(ms).toISOString();
+    return {
+      unreachable: view.unreachable.map((l) => ({ worker: l.worker, broker: l.broker, since: iso(l.since) })),
+      withdrawn: view.withdrawn.map((w) => ({ broker: w.broker, since: iso(w.since), workers: w.workers })),
+    };
   }
 
   private owner(name: string, query: URLSearchParams): ChannelOwner {
@@ -92,7 +112,7 @@ export class ClusterView {
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > MAX_CLIENT_POOL_SIZE) {
       throw new BadViewQueryError(`poolSize must be an integer from 1 to ${MAX_CLIENT_POOL_SIZE}`);
     }
-    const current = this.options.registry.brokerURIs();
+    const current = this.options.published?.() ?? this.options.registry.brokerURIs();
     const pushPending = this.options.pending('brokers');
     // Until a pending push lands, workers still route by the last list broadcast to them.
     const inUse = pushPending && this.last.brokers ? this.last.brokers.uris : current;
@@ -163,6 +183,8 @@ function renderPage(s: ClusterSnapshot): string {
 <h2>Workers (${s.workers.length})</h2>
 <table><tr><th>URI</th><th>instance id</th><th>joined</th></tr>${rows(s.workers)}</table>
 <p>Last worker-list push: ${push('workers')}</p>
+<h2>Links</h2>
+${linksHtml(s.links)}
 <h2>Channel owner</h2>
 <form method="get" action="${CLUSTER_VIEW_PATH}"><input name="channel" placeholder="channel name" value="${escapeHtml(c?.name ?? '')}">
 <select name="engine">${engineOptions(c?.engine ?? DEFAULT_MAPPING_ENGINE)}</select>
@@ -171,6 +193,20 @@ pool size <input name="poolSize" type="number" min="1" max="${MAX_CLIENT_POOL_SI
 ${channelResult}
 </body></html>
 `;
+}
+
+function linksHtml(links: ClusterSnapshot['links']): string {
+  const unreachable =
+    links.unreachable.length === 0
+      ? '<p>Every worker reaches every broker.</p>'
+      : `<table><tr><th>worker</th><th>cannot reach broker</th><th>since</th></tr>${links.unreachable
+          .map((l) => `<tr><td>${escapeHtml(l.worker)}</td><td>${escapeHtml(l.broker)}</td><td>${l.since}</td></tr>`)
+          .join('')}</table>`;
+  const withdrawn =
+    links.withdrawn.length === 0
+      ? ''
+      : `<p>Withdrawn from the list: ${links.withdrawn.map((w) => `<code>${escapeHtml(w.broker)}</code> since ${w.since}`).join(', ')}</p>`;
+  return unreachable + withdrawn;
 }
 
 /** The engine picker's options, the chosen one selected. */

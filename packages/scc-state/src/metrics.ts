@@ -8,6 +8,7 @@ import {
   SCC_TS_VERSION,
   createMetricsRegistry,
   gaugeFrom,
+  counterFrom,
   limitCounters,
   type LimitCounts,
   handshakeRefusalCounter,
@@ -36,6 +37,8 @@ export interface StateMetricsSources {
   connections: () => number;
   /** What the server's ws engine refused (hardenedServerOptions().wsEngine.counters). */
   limits: Readonly<LimitCounts>;
+  /** Worker → broker links reported unreachable, and the withdrawals they caused. */
+  links: () => { unreachable: number; withdrawn: number; withdrawals: number };
 }
 
 /** Builds scc-state's registry: default Node metrics plus the `scc_state_*` series. */
@@ -45,6 +48,9 @@ export function createStateMetrics(sources: StateMetricsSources): StateMetrics {
   gaugeFrom(registry, 'scc_state_brokers', 'Brokers joined (distinct URIs)', () => members.brokerURIs().length);
   gaugeFrom(registry, 'scc_state_workers', 'Workers joined (distinct URIs)', () => members.workerURIs().length);
   gaugeFrom(registry, 'scc_state_connections', 'Open peer sockets (brokers and workers, joined or not)', sources.connections);
+  gaugeFrom(registry, 'scc_state_unreachable_links', 'Worker → broker links that workers report unreachable', () => sources.links().unreachable);
+  gaugeFrom(registry, 'scc_state_withdrawn_brokers', 'Joined brokers withdrawn from the published list (unreachable from some worker)', () => sources.links().withdrawn);
+  counterFrom(registry, 'scc_state_broker_withdrawals_total', 'Brokers withdrawn from the published list because a worker could not reach them', () => sources.links().withdrawals);
   limitCounters(registry, 'scc_state', sources.limits);
   const handshakeRefused = handshakeRefusalCounter(registry);
   const joinRefusals = new Counter({

@@ -13,6 +13,8 @@ export type PushFn = (socketId: string, procedure: ProcedureName, data: Record<s
 
 export interface NotifierOptions {
   registry: Registry;
+  /** The broker list to publish (the joined brokers, less any withdrawn); default all joined brokers. */
+  brokerList?: () => string[];
   push: PushFn;
   /** Whether the worker's socket is still open (retries stop when it is not). */
   isOpen: (socketId: string) => boolean;
@@ -78,7 +80,7 @@ export class Notifier {
   private broadcast(kind: ListKind, direction: Direction): void {
     const { registry, logger } = this.options;
     const time = this.nextTime();
-    const uris = kind === 'brokers' ? registry.brokerURIs() : registry.workerURIs();
+    const uris = kind === 'brokers' ? (this.options.brokerList?.() ?? registry.brokerURIs()) : registry.workerURIs();
     const procedure =
       kind === 'brokers'
         ? direction === 'out' ? Procedure.BrokerJoinCluster : Procedure.BrokerLeaveCluster

@@ -19,6 +19,8 @@ import {
   HANDSHAKE_REJECTION_CLOSE_CODE,
   STATE_SHUTDOWN_CLOSE_CODE,
   HandoverProcedure,
+  HEARTBEATS_PER_LINK_TIMEOUT,
+  LinkProcedure,
   Procedure,
   SETTINGS,
   StateQuery,
@@ -34,6 +36,7 @@ import {
   notFound,
   parseBrokerJoin,
   parseHandoverAck,
+  parseLinkReport,
   parseWorkerJoin,
   queryOf,
   validate,
@@ -51,6 +54,7 @@ import { Notifier, type ListKind } from './notifier.js';
 import { HandoverCoordinator } from './handover.js';
 import { createStateMetrics, type StateMetrics } from './metrics.js';
 import { ClusterView } from './cluster-view.js';
+import { LinkMonitor } from './links.js';
 
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
@@ -106,13 +110,38 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
         }, config.startupDelayMs);
 
   const hardened = hardenedServerOptions(config.limits, logger);
-  const metrics = createStateMetrics({ members: registry, connections: () => sockets.size, limits: hardened.wsEngine.counters });
+  // Set once the notifier exists (withdrawals and restores schedule pushes).
+  let listChanged: (direction: 'out' | 'back') => void = () => undefined;
+  const links = new LinkMonitor({
+    restoreDelayMs: config.linkRestoreDelayMs,
+    brokers: () => registry.brokerURIs(),
+    workerURI: (socketId) => registry.memberOf(InstanceType.Worker, socketId)?.uri,
+    logger,
+    onChange: (direction) => listChanged(direction),
+  });
+  /** The broker list workers are told: the joined brokers, less those some worker cannot reach. */
+  const publishedBrokers = (): string[] => links.published(registry.brokerURIs());
+  const metrics = createStateMetrics({
+    members: registry,
+    connections: () => sockets.size,
+    limits: hardened.wsEngine.counters,
+    links: () => {
+      const view = links.view();
+      return { unreachable: view.unreachable.length, withdrawn: view.withdrawn.length, withdrawals: links.withdrawals };
+    },
+  });
   let view: ClusterView | undefined;
   const httpServer: Server = createServer((req, res) => {
     if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res)) notFound(res);
   });
   const connections = trackConnections(httpServer);
-  const agServer: AGServer = socketClusterServer.attach(httpServer, hardened);
+  // Peers are told to ping within the link timeout (socketcluster-client, ours and the originals',
+  // takes pingTimeout from the handshake), so a silent partition from the state server shows in seconds.
+  const agServer: AGServer = socketClusterServer.attach(httpServer, {
+    ...hardened,
+    pingInterval: Math.round(config.linkTimeoutMs / HEARTBEATS_PER_LINK_TIMEOUT),
+    pingTimeout: config.linkTimeoutMs,
+  });
   refusePubSub(agServer);
 
   // Worker sockets that joined with `sccHandover: true` (ours); original workers switch on the push alone.
@@ -129,7 +158,12 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
 
   const notifier = new Notifier({
     registry,
-    extraFields: (kind, socketId) => (kind === 'brokers' && handoverWorkers.has(socketId) ? { sccHandover: true } : {}),
+    brokerList: publishedBrokers,
+    extraFields: (kind, socketId) => {
+      if (kind !== 'brokers' || !handoverWorkers.has(socketId)) return {};
+      const withdrawn = links.withdrawn();
+      return withdrawn.length === 0 ? { sccHandover: true } : { sccHandover: true, sccWithdrawn: withdrawn };
+    },
     push: async (socketId, procedure, data) => {
       const socket = sockets.get(socketId);
       if (!socket) throw new Error('socket closed');
@@ -157,7 +191,8 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       }
     },
   });
-  view = new ClusterView({ registry, pending: (kind) => notifier.pending(kind) });
+  listChanged = (direction) => notifier.changed('brokers', direction);
+  view = new ClusterView({ registry, pending: (kind) => notifier.pending(kind), links: () => links.view(), published: publishedBrokers });
 
   installHandshakeChecks(agServer, {
     authKey: config.authKey,
@@ -206,7 +241,12 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   function leave(socket: ServerSocket, type: InstanceTypeName, how: string): void {
     const member = registry.leave(type, socket.id);
     if (!member) return;
-    if (type === InstanceType.Worker) notifier.forget(socket.id);
+    if (type === InstanceType.Worker) {
+      notifier.forget(socket.id);
+      links.forget(socket.id);
+    } else {
+      links.brokersChanged();
+    }
     notifier.changed(listKind(type), 'back');
     const remaining = registry.urisOf(type).length;
     logger.info({ event: LogEvent.MemberLeft, instanceType: type, uri: member.uri, how, remaining }, `${type} ${member.uri} left (${how}); ${remaining} ${listKind(type)} in the cluster`);
@@ -251,6 +291,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     }
     const { member, changed } = registry.join({ socketId: socket.id, instanceType: type, instanceId: payload.instanceId, uri, joinedAt: Date.now() });
     if (type === InstanceType.Worker && (payload as WorkerJoinPayload).sccHandover === true) handoverWorkers.add(socket.id);
+    if (changed && type === InstanceType.Broker) links.brokersChanged();
     if (changed) {
       notifier.changed(listKind(type), 'out');
       logger.info(
@@ -277,11 +318,23 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       for await (const request of socket.procedure(Procedure.WorkerJoinCluster) as AsyncIterable<Request>) {
         const member = handleJoin(socket, peer, InstanceType.Worker, request);
         if (!member) continue;
+        // A re-joining worker of ours that routes by brokers not joined here (this server has just
+        // come back: restarted, or healed from a partition, and they have not re-joined yet) keeps its
+        // list; the settled list follows as a coordinated push, so no worker is handed a partial one.
+        const known = (request.data as { sccBrokerURIs?: unknown } | null)?.sccBrokerURIs;
+        const joined = new Set(registry.brokerURIs());
+        const pushFollows = Array.isArray(known) && known.some((uri) => typeof uri === 'string' && !joined.has(uri));
+        if (pushFollows) {
+          notifier.changed('brokers', 'out');
+          logger.info(`worker ${member.uri} routes by brokers not joined here yet: it keeps its list until the settled one is pushed`);
+        }
         const reply: WorkerJoinReply = {
           sccWorkerURIs: registry.workerURIs(),
-          sccBrokerURIs: registry.brokerURIs(),
+          sccBrokerURIs: publishedBrokers(),
           time: notifier.nextTime(),
           sccSourceWorkerURI: member.uri,
+          sccHandover: true,
+          ...(pushFollows ? { sccPushFollows: true } : {}),
         };
         request.end(reply);
       }
@@ -306,6 +359,17 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
           request.end();
         } catch (error) {
           request.error(error as Error);
+        }
+      }
+    })();
+    void (async () => {
+      for await (const data of socket.receiver(LinkProcedure.Report)) {
+        if (!registry.memberOf(InstanceType.Worker, socket.id)) continue;
+        try {
+          links.report(socket.id, parseLinkReport(data).unreachable);
+        } catch (error) {
+          const err = error as Error;
+          logger.warn(`refused a ${LinkProcedure.Report} report from ${socket.remoteAddress}: ${err.name}: ${err.message}`);
         }
       }
     })();
@@ -339,6 +403,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       closing ??= (async () => {
         clearTimeout(startupTimer);
         notifier.close();
+        links.close();
         handover.close();
         for (const socket of sockets.values()) void socket.disconnect(STATE_SHUTDOWN_CLOSE_CODE, 'scc-state shutting down');
         agServer.close();

@@ -67,6 +67,16 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   });
   gaugeFrom(registry, 'scc_worker_brokers', 'Brokers in the broker list in use', () => sources.cluster()?.brokerURIs().length ?? 0);
   gaugeFrom(registry, 'scc_worker_workers', 'Workers in the last worker list', () => sources.cluster()?.workerURIs().length ?? 0);
+  new Gauge({
+    name: 'scc_worker_unreachable_brokers',
+    help: 'Brokers of the list in use this worker cannot reach (1 per broker; reported to the state server)',
+    labelNames: ['broker'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const broker of sources.cluster()?.unreachableBrokers() ?? []) this.set({ broker }, 1);
+    },
+  });
   gaugeFrom(registry, 'scc_worker_state_connected', '1 while joined to the state server, else 0', () => (sources.cluster()?.stateConnected ? 1 : 0));
   gaugeFrom(registry, 'scc_worker_ready', '1 while /ready answers 200, else 0', () => {
     const cluster = sources.cluster();
@@ -91,6 +101,12 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   counterFrom(registry, 'scc_worker_packets_missed_total', 'Packets from other workers that never arrived (gaps in their numbering past the reorder window)', stat('packetsMissed'));
   counterFrom(registry, 'scc_worker_duplicates_dropped_total', 'Packets received twice and dropped', stat('duplicatesDropped'));
   counterFrom(registry, 'scc_worker_publish_retries_total', 'At-least-once re-sends of packets', stat('publishRetries'));
+  counterFrom(
+    registry,
+    'scc_worker_withdrawal_resends_total',
+    'At-least-once packets re-sent because the state server withdrew the broker that acknowledged them',
+    stat('withdrawalResends'),
+  );
 
   const stop = onEnginePublish(engine, () => messagesOut.inc());
   return { registry, close: stop };

@@ -133,6 +133,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       handoverGrace: c.handoverGraceMs,
       reorderWindow: c.reorderWindowMs,
       publishRetryTimeout: c.publishRetryTimeoutMs,
+      linkTimeout: config.linkTimeoutMs,
       version: c.announceVersion,
       holdSubscribeAcks: false,
       logger,

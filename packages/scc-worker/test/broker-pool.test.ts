@@ -92,6 +92,7 @@ function pool(port: number, overrides: Partial<BrokerPoolOptions> = {}): { pool:
     logger,
     onPacket: (channel, packet) => got.push([channel, packet]),
     onStatus: (up) => status.push(up),
+    linkTimeoutMs: 3000,
     ...overrides,
   });
   pools.push(p);

@@ -102,6 +102,7 @@ function ourRouter(engine: MappingEngineName, uris: readonly string[]): Router {
     graceMs: 0,
     stats: createClusterStats(),
     logger,
+    linkTimeoutMs: 3000,
     createTransport: () => ({ close() {}, subscriptions: () => [] }) as unknown as Transport,
   });
   router.setBrokers(uris);
@@ -110,7 +111,7 @@ function ourRouter(engine: MappingEngineName, uris: readonly string[]): Router {
 
 /** Our pool choice: a real BrokerPool of POOL_SIZE clients, closed at once, asked which client carries a channel. */
 function ourPoolIndex(): (channel: string) => number {
-  const pool = new BrokerPool({ uri: 'ws://127.0.0.1:9', size: POOL_SIZE, authKey: null, retryDelayMs: 60_000, reconnectRandomnessMs: 0, logger, onPacket: () => {} });
+  const pool = new BrokerPool({ uri: 'ws://127.0.0.1:9', size: POOL_SIZE, authKey: null, retryDelayMs: 60_000, reconnectRandomnessMs: 0, linkTimeoutMs: 3000, logger, onPacket: () => {} });
   pool.close();
   pools.push(pool);
   // The pool's one routing decision: which link (by its poolIndex query value) carries the channel.

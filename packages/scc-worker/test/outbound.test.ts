@@ -19,6 +19,8 @@ function recorder(): { flushes: Flush[]; route: OutboundRoute } {
       return Promise.resolve();
     },
     onBrokerDown: () => () => undefined,
+    onBrokerWithdrawn: () => () => undefined,
+    isWithdrawn: () => false,
   };
   return { flushes, route };
 }
@@ -206,12 +208,19 @@ function make(mode: DeliveryMode | ((c: string) => DeliveryMode), send: (channel
   const log = captureLog();
   const stats: ClusterStats = createClusterStats();
   const downListeners: Array<(uri: string) => void> = [];
+  const withdrawnListeners: Array<(uri: string) => void> = [];
+  const withdrawn = new Set<string>();
   const route: OutboundRoute = {
     publish: (channel, packet) => send(channel, packet).then(() => 'ws://b1'),
     onBrokerDown: (listener) => {
       downListeners.push(listener);
       return () => undefined;
     },
+    onBrokerWithdrawn: (listener) => {
+      withdrawnListeners.push(listener);
+      return () => undefined;
+    },
+    isWithdrawn: (uri) => withdrawn.has(uri),
   };
   const outbound = new Outbound({
     sender: 'w1',
@@ -233,6 +242,11 @@ function make(mode: DeliveryMode | ((c: string) => DeliveryMode), send: (channel
     },
     brokerDown: (uri: string) => {
       for (const listener of downListeners) listener(uri);
+    },
+    /** The router switched to a list that withdrew `uri` (as Router's onSwitch does). */
+    withdraw: (uri: string) => {
+      withdrawn.add(uri);
+      for (const listener of withdrawnListeners) listener(uri);
     },
     close: () => outbound.close(),
   };
@@ -326,6 +340,34 @@ describe('Outbound numbering and delivery modes', () => {
     await vi.advanceTimersByTimeAsync(100);
     // Only the packet acknowledged within the linger time goes again, with its seq (receivers dedupe).
     expect(attempts.map((p) => p.seq)).toEqual([0, 1, 1]);
+    expect(lost()).toEqual([]);
+    publisher.close();
+  });
+
+  it('at-least-once: re-sends at once, in order, what a withdrawn broker acknowledged lately; and what it acknowledges after', async () => {
+    const attempts: PublishPacket[] = [];
+    let answer: (() => void) | undefined;
+    const { publisher, lost, stats } = make('at-least-once', (_c, p) => {
+      attempts.push(p);
+      // The fourth packet's acknowledgement is held until after the withdrawal.
+      if (p.seq === 3 && attempts.filter((a) => a.seq === 3).length === 1) return new Promise<void>((resolve) => (answer = resolve));
+      return Promise.resolve();
+    });
+    publisher.publish('a', ['old']);
+    await vi.advanceTimersByTimeAsync(1500);
+    publisher.publish('a', ['r1']);
+    publisher.publish('a', ['r2']);
+    publisher.publish('a', ['in flight']);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(attempts.map((p) => p.seq)).toEqual([0, 1, 2, 3]);
+    publisher.withdraw('ws://b1');
+    // At once (no retry delay), oldest first, only the packets within the linger time.
+    expect(attempts.map((p) => p.seq)).toEqual([0, 1, 2, 3, 1, 2]);
+    expect(stats.withdrawalResends).toBe(2);
+    // Acknowledged by the withdrawn broker after the switch: sent again too.
+    answer?.();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(attempts.map((p) => p.seq)).toEqual([0, 1, 2, 3, 1, 2, 3]);
     expect(lost()).toEqual([]);
     publisher.close();
   });

@@ -36,6 +36,9 @@ class MemoryTransport implements Transport {
   subscriptions(): string[] {
     return [...this.subscribed];
   }
+  silentMs(): number {
+    return 0;
+  }
   publish(channel: string, packet: unknown): Promise<void> {
     if (!this.connected) return Promise.reject(new Error(`${this.uri} is down`));
     this.sent.push([channel, packet, true]);
@@ -85,6 +88,7 @@ function make() {
     clock,
     stats,
     logger: log.logger,
+    linkTimeoutMs: 3000,
     createTransport: (uri, onStatus) => {
       const transport = new MemoryTransport(uri, onStatus);
       transports.set(uri, transport);
@@ -225,7 +229,7 @@ describe('Router handover (coordinated)', () => {
     router.setBrokers([A, B]);
     const moving = channelMoving([A, B], A, [A, B, C], C);
     await router.subscribe(moving);
-    const { subscribed } = router.setBrokers([A, B, C], { time: 7 });
+    const { subscribed } = router.setBrokers([A, B, C], { coordination: { time: 7 } });
     await expect(subscribed).resolves.toBe(true);
     expect(subscribedOn(moving)).toEqual([A, C]);
 
@@ -248,8 +252,8 @@ describe('Router handover (coordinated)', () => {
     const { router } = make();
     router.setBrokers([A, B]);
     await router.subscribe('room');
-    const first = router.setBrokers([A, B, C], { time: 1 });
-    const second = router.setBrokers([A, C], { time: 2 });
+    const first = router.setBrokers([A, B, C], { coordination: { time: 1 } });
+    const second = router.setBrokers([A, C], { coordination: { time: 2 } });
     await expect(first.subscribed).resolves.toBe(false);
     await expect(second.subscribed).resolves.toBe(true);
     router.close();

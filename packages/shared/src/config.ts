@@ -44,6 +44,10 @@ export {
   DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,
   DEFAULT_BATCH_CLIENT_FRAMES,
   DEFAULT_HOLD_SUBSCRIBE_ACKS,
+  DEFAULT_LINK_TIMEOUT_MS,
+  DEFAULT_LINK_RESTORE_DELAY_MS,
+  HEARTBEATS_PER_LINK_TIMEOUT,
+  MIN_LINK_TIMEOUT_MS,
 } from './config/defaults.js';
 export type { DeliveryModeName } from './config/defaults.js';
 export type {

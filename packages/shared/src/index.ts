@@ -14,6 +14,7 @@ export {
   BrokerQuery,
   COMPATIBLE_ORIGINAL_MAJORS,
   HandoverProcedure,
+  LinkProcedure,
   BARRIER_CHANNEL,
 } from './protocol.js';
 export type { ProcedureName, InstanceTypeName, HandoverPhase } from './protocol.js';
@@ -50,6 +51,7 @@ export {
   parsePublishPacket,
   parseHandoverAck,
   parseHandoverSignal,
+  parseLinkReport,
   IP_FAMILIES,
   MAX_INSTANCE_ID_LENGTH,
   MAX_INSTANCE_IP_LENGTH,
@@ -66,6 +68,7 @@ export type {
   PublishPacket,
   HandoverAck,
   HandoverSignal,
+  LinkReport,
 } from './payloads.js';
 export { formatInstanceUri, parseInstanceUri, isHostOrIp } from './uri.js';
 export type { InstanceAddress, UriTarget } from './uri.js';
@@ -119,6 +122,10 @@ export {
   DEFAULT_BROKER_MAX_OUTBOUND_BUFFER_BYTES,
   DEFAULT_WORKER_MAX_OUTBOUND_BUFFER_BYTES,
   DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_LINK_TIMEOUT_MS,
+  DEFAULT_LINK_RESTORE_DELAY_MS,
+  HEARTBEATS_PER_LINK_TIMEOUT,
+  MIN_LINK_TIMEOUT_MS,
 } from './config.js';
 export type {
   Env,

@@ -24,6 +24,14 @@ export const LogEvent = Object.freeze({
   MemberLeft: 'memberLeft',
   /** scc-broker, scc-worker: the state server link dropped; it reconnects. Fields: `code`, `reason`. */
   StateDisconnected: 'stateDisconnected',
+  /** scc-worker: a broker of its list cannot be reached (silent for the link timeout, or never connected). Fields: `broker` (URI), `silentMs`. */
+  BrokerUnreachable: 'brokerUnreachable',
+  /** scc-worker: a broker it could not reach answers again. Fields: `broker` (URI), `unreachableMs`. */
+  BrokerReachable: 'brokerReachable',
+  /** scc-state: a broker was withdrawn from the list because workers cannot reach it. Fields: `broker`, `workers` (URIs). */
+  BrokerWithdrawn: 'brokerWithdrawn',
+  /** scc-state: a withdrawn broker is back in the list (every worker reaches it again). Fields: `broker`, `withdrawnMs`. */
+  BrokerRestored: 'brokerRestored',
 } as const);
 
 export type LogEventName = (typeof LogEvent)[keyof typeof LogEvent];

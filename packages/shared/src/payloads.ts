@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { InvalidPayloadError } from './errors.js';
 import { isHostOrIp } from './uri.js';
-import { HANDOVER_PHASES, HandoverProcedure, Procedure, type HandoverPhase } from './protocol.js';
+import { HANDOVER_PHASES, HandoverProcedure, LinkProcedure, Procedure, type HandoverPhase } from './protocol.js';
 
 /** Address families a peer may announce for `instanceIp`, the default first. */
 export const IP_FAMILIES = Object.freeze(['IPv4', 'IPv6'] as const);
@@ -38,6 +38,17 @@ export interface WorkerJoinPayload {
   instanceIpFamily: IpFamily | null;
   /** Our extension: the worker takes part in acknowledged handover. Absent from original workers. */
   sccHandover?: boolean;
+  /**
+   * Our extension, on a re-join: the broker list the worker routes by now. A state server that has
+   * just come back (restarted, or healed from a partition) may not yet have every broker back; it
+   * then answers `sccPushFollows` and pushes the settled list instead of handing out a partial one.
+   */
+  sccBrokerURIs?: string[];
+}
+
+/** `sccWorkerLinks`, worker → state (our extension): the brokers this worker cannot reach now. */
+export interface LinkReport {
+  unreachable: string[];
 }
 
 /** `sccWorkerHandoverAck`, worker → state (our extension). */
@@ -59,6 +70,8 @@ export interface BrokerListPush {
   sccSourceWorkerURI?: string;
   /** Our extension: the state server coordinates this list's handover (wait for its signals). */
   sccHandover?: boolean;
+  /** Our extension: brokers left out because a worker cannot reach them (still up; see LinkProcedure). */
+  sccWithdrawn?: string[];
 }
 
 /** `sccWorkerJoinCluster` / `sccWorkerLeaveCluster` push, state → worker. */
@@ -74,6 +87,13 @@ export interface WorkerJoinReply {
   sccBrokerURIs: string[];
   time: number;
   sccSourceWorkerURI?: string;
+  /**
+   * Our extension, answering a re-join's `sccBrokerURIs` that differs from `sccBrokerURIs` here: keep
+   * routing by your list, a coordinated push of the settled list follows.
+   */
+  sccPushFollows?: boolean;
+  /** Our extension: this state server coordinates handovers and withdraws brokers workers cannot reach. */
+  sccHandover?: boolean;
 }
 
 /** What a worker publishes to a broker and receives back: messages from one sender on one channel. */
@@ -156,7 +176,14 @@ export function parseWorkerJoin(data: unknown): WorkerJoinPayload {
     instanceId: optionalString(fields, 'instanceId', MAX_INSTANCE_ID_LENGTH, what),
     ...instanceAddress(fields, what),
     ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
+    ...(fields['sccBrokerURIs'] == null ? {} : { sccBrokerURIs: uriList(fields, 'sccBrokerURIs', what) }),
   };
+}
+
+/** Guards `sccWorkerLinks`. */
+export function parseLinkReport(data: unknown): LinkReport {
+  const what = LinkProcedure.Report;
+  return { unreachable: [...new Set(uriList(asObject(data, what), 'unreachable', what))] };
 }
 
 /** Guards `sccWorkerHandoverAck`. */
@@ -210,6 +237,7 @@ export function parseBrokerListPush(data: unknown): BrokerListPush {
     time: listTime(fields, what),
     ...sourceWorker(fields, what),
     ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
+    ...(fields['sccWithdrawn'] == null ? {} : { sccWithdrawn: uriList(fields, 'sccWithdrawn', what) }),
   };
 }
 
@@ -230,6 +258,8 @@ export function parseWorkerJoinReply(data: unknown): WorkerJoinReply {
     sccBrokerURIs: uriList(fields, 'sccBrokerURIs', what),
     time: listTime(fields, what),
     ...sourceWorker(fields, what),
+    ...(fields['sccPushFollows'] === true ? { sccPushFollows: true } : {}),
+    ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
   };
 }
 

@@ -31,6 +31,18 @@ export const HandoverProcedure = Object.freeze({
 } as const);
 
 /**
+ * Our extension for partitions (original peers never send or receive it): a worker transmits
+ * `sccWorkerLinks {unreachable}` — the brokers of its list it cannot reach right now — on every change
+ * and after every join. The state server withdraws a broker some worker cannot reach from the list it
+ * pushes (the normal handover moves its channels), and restores it once every worker reaches it again.
+ * Pushes of a list that withdrew brokers name them in `sccWithdrawn`, so publishers re-send what they
+ * sent there lately (a worker cut off from it may never have heard it).
+ */
+export const LinkProcedure = Object.freeze({
+  Report: 'sccWorkerLinks',
+} as const);
+
+/**
  * Channel of a worker's handover barrier: an acknowledged publish that no worker subscribes, so a
  * broker relays it nowhere; its acknowledgement follows everything sent before it on that connection.
  */

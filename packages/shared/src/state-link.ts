@@ -26,7 +26,8 @@ export interface StateLinkOptions {
   retryDelayMs: number;
   reconnectRandomnessMs: number;
   joinProcedure: ProcedureName;
-  joinData: Readonly<Record<string, unknown>>;
+  /** The join request's payload, or a function making it afresh for every join (a re-join may say more). */
+  joinData: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>);
   logger: Logger;
   /** Called with the join reply after every successful join (once per connection). */
   onJoined?: (reply: unknown) => void;
@@ -109,7 +110,7 @@ export class StateLink {
     if (this.closed || connection !== this.connection) return;
     let reply: unknown;
     try {
-      reply = await this.socket.invoke(joinProcedure, joinData);
+      reply = await this.socket.invoke(joinProcedure, typeof joinData === 'function' ? joinData() : joinData);
     } catch (error) {
       if (this.closed || connection !== this.connection) return;
       const err = error as Error;

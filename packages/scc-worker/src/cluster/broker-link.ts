@@ -8,11 +8,18 @@
  * The rest follows socketcluster-client, which the original worker uses: requests made while the
  * link is connecting wait for its handshake; a lost connection fails what waits for an answer,
  * drops what does not, and every subscription is sent again on the next connection.
+ *
+ * A link that hears nothing for `linkTimeoutMs` is dead, whatever the broker's own ping timeout says
+ * (socketcluster's is 20 s): when it has heard nothing for a third of that, the link sends a heartbeat
+ * — an acknowledged publish to the barrier channel, which our broker and the original both answer —
+ * so a silent partition is noticed within the link timeout, and a busy link costs no heartbeat at all.
  */
 import WebSocket from 'ws';
 import {
   AckTimeoutError,
+  BARRIER_CHANNEL,
   BrokerPublishError,
+  HEARTBEATS_PER_LINK_TIMEOUT,
   SC_LEGACY_PING,
   SC_LEGACY_PONG,
   SC_PING,
@@ -36,6 +43,8 @@ export interface BrokerLinkOptions {
   reconnectRandomnessMs: number;
   /** How long a request waits for its answer, ms; default DEFAULT_LINK_ACK_TIMEOUT_MS. */
   ackTimeoutMs?: number;
+  /** Silence after which the connection counts as dead, ms; heartbeats go every third of it. */
+  linkTimeoutMs: number;
   logger: Logger;
   /** Receives every packet relayed on a channel this link subscribed (or is subscribing). */
   onPacket: (channel: string, packet: unknown) => void;
@@ -49,7 +58,7 @@ const SUBSCRIBE_ACK_WAIT_MS = 5000;
 export const DEFAULT_LINK_ACK_TIMEOUT_MS = 10_000;
 /** How long a connection may take from dialling to the handshake's answer, ms (socketcluster-client's default). */
 const CONNECT_TIMEOUT_MS = 20_000;
-/** socketcluster-client's close code for a server that stopped pinging. */
+/** socketcluster-client's close code for a server that stopped pinging (here: a link silent past its timeout). */
 const PING_TIMEOUT_CLOSE_CODE = 4000;
 /** socketcluster-client's close code for a connection that did not finish in time. */
 const CONNECT_TIMEOUT_CLOSE_CODE = 4007;
@@ -89,8 +98,9 @@ export class BrokerLink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
-  private pingTimeoutMs = CONNECT_TIMEOUT_MS;
-  private lastHeardAt = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** When the connection last heard anything (clock ms). */
+  lastHeardAt = 0;
   private closed = false;
 
   private readonly label: string;
@@ -131,12 +141,11 @@ export class BrokerLink {
     ws.on('close', (code, reason) => this.lose(ws, code, reason.toString()));
   }
 
-  private opened(ws: WebSocket, status: unknown): void {
+  private opened(ws: WebSocket, _status: unknown): void {
     if (ws !== this.ws || this.closed) return;
     clearTimeout(this.connectTimer);
-    const pingTimeout = (status as { pingTimeout?: unknown } | null)?.pingTimeout;
-    this.pingTimeoutMs = typeof pingTimeout === 'number' && pingTimeout > 0 ? pingTimeout : this.pingTimeoutMs;
     this.armPingTimer();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.linkTimeoutMs / HEARTBEATS_PER_LINK_TIMEOUT);
     this.open = true;
     this.options.logger.info(`connected to ${this.label}`);
     // Resubscribe first, then what waited for the handshake, in the order it was asked for.
@@ -147,15 +156,24 @@ export class BrokerLink {
     this.options.onChange();
   }
 
-  /** Drops the server when nothing came for its ping timeout (it pings every few seconds). */
+  /** Drops the connection when nothing came for the link timeout (heartbeats make something come). */
   private armPingTimer(): void {
-    const wait = Math.max(1, this.lastHeardAt + this.pingTimeoutMs - Date.now());
+    const timeoutMs = this.options.linkTimeoutMs;
+    const wait = Math.max(1, this.lastHeardAt + timeoutMs - Date.now());
     this.pingTimer = setTimeout(() => {
       const ws = this.ws;
       if (ws === undefined) return;
-      if (Date.now() - this.lastHeardAt >= this.pingTimeoutMs) this.lose(ws, PING_TIMEOUT_CLOSE_CODE, 'server ping timed out');
+      const silentMs = Date.now() - this.lastHeardAt;
+      if (silentMs >= timeoutMs) this.lose(ws, PING_TIMEOUT_CLOSE_CODE, `silent for ${silentMs} ms`);
       else this.armPingTimer();
     }, wait);
+  }
+
+  /** Asks the broker for an answer when the link has been quiet for a heartbeat interval. */
+  private heartbeat(): void {
+    if (!this.open || Date.now() - this.lastHeardAt < this.options.linkTimeoutMs / HEARTBEATS_PER_LINK_TIMEOUT) return;
+    // Its answer (or any other traffic) moves lastHeardAt; a missing one is the watchdog's business.
+    this.invoke(ScEvent.Publish, { channel: BARRIER_CHANNEL, data: null }).catch(() => undefined);
   }
 
   /** The connection `ws` is gone (or is to be given up): fail what waits, reconnect later. */
@@ -166,6 +184,7 @@ export class BrokerLink {
     this.open = false;
     clearTimeout(this.connectTimer);
     clearTimeout(this.pingTimer);
+    clearInterval(this.heartbeatTimer);
     ws.removeAllListeners();
     // Errors after this point (a socket cut mid-close) have nowhere to go.
     ws.on('error', () => undefined);
@@ -394,6 +413,7 @@ export class BrokerLink {
     this.open = false;
     clearTimeout(this.connectTimer);
     clearTimeout(this.pingTimer);
+    clearInterval(this.heartbeatTimer);
     if (ws !== undefined) {
       ws.removeAllListeners();
       ws.on('error', () => undefined);

@@ -4,7 +4,7 @@
  * chosen by `hashToIndex` as the original does, so its subscribe and its publishes share one
  * ordered connection.
  */
-import { BrokerQuery, NO_AUTH_KEY_QUERY_VALUE, SOCKETCLUSTER_PATH, ScEvent, hashToIndex, parseInstanceUri, type Logger } from '@scc-ts/shared';
+import { BARRIER_CHANNEL, BrokerQuery, NO_AUTH_KEY_QUERY_VALUE, SOCKETCLUSTER_PATH, ScEvent, hashToIndex, parseInstanceUri, type Logger } from '@scc-ts/shared';
 import { BrokerLink } from './broker-link.js';
 
 export interface BrokerPoolOptions {
@@ -20,10 +20,9 @@ export interface BrokerPoolOptions {
   onStatus?: (up: boolean) => void;
   /** How long a publish or barrier waits for the broker's answer, ms; default DEFAULT_LINK_ACK_TIMEOUT_MS (10000). */
   ackTimeoutMs?: number;
+  /** Silence after which a link counts as dead, ms (see broker-link.ts). */
+  linkTimeoutMs: number;
 }
-
-/** Channel of barrier publishes; no worker subscribes to it, so a broker relays them nowhere. */
-const BARRIER_CHANNEL = 'scc-ts/barrier';
 
 export class BrokerPool {
   readonly uri: string;
@@ -49,6 +48,7 @@ export class BrokerPool {
           label: `broker ${options.uri} [${poolIndex}]`,
           retryDelayMs: options.retryDelayMs,
           reconnectRandomnessMs: options.reconnectRandomnessMs,
+          linkTimeoutMs: options.linkTimeoutMs,
           ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),
           logger: options.logger,
           onPacket: options.onPacket,
@@ -119,10 +119,18 @@ export class BrokerPool {
   /**
    * Resolves once the broker has processed everything sent before on every link of the pool: an
    * acknowledged publish to a channel nobody subscribes, queued behind them on each connection.
-   * Never rejects (a dead connection has nothing left to deliver).
+   * Never rejects, and does not wait for a link that is down: a lost connection has nothing left to
+   * deliver (what it had queued is dropped with it), and a partitioned one would hold the barrier
+   * for a whole ack timeout.
    */
   barrier(): Promise<void> {
-    return Promise.all(this.links.map((link) => link.invoke(ScEvent.Publish, { channel: BARRIER_CHANNEL, data: null }).catch(() => undefined))).then(() => undefined);
+    const acks = this.links.filter((link) => link.open).map((link) => link.invoke(ScEvent.Publish, { channel: BARRIER_CHANNEL, data: null }).catch(() => undefined));
+    return Promise.all(acks).then(() => undefined);
+  }
+
+  /** How long the pool has been silent: the longest silence of its links, ms (0 when all just spoke). */
+  silentMs(now: number): number {
+    return Math.max(0, ...this.links.map((link) => now - link.lastHeardAt));
   }
 
   /** Disconnects every link and stops every timer. Safe to call twice. */

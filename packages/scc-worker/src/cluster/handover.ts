@@ -21,10 +21,11 @@
  * for the list's round (`time`); the timers only cover a silent state server. Timed (an original
  * state server): the timers alone.
  *
- * A broker whose connection drops (a crash) is routed around at once: channels it owned go to
- * their owner under the active list without it (`fallback`), which is the list the state server
- * will push once it notices, so that push then moves nothing. Back up, it is used again only after
- * `delayMs`, since other workers reconnect at other moments.
+ * A broker whose connection drops (a crash, or a link silent past the link timeout) is routed
+ * around at once: channels it owned go to their owner under the active list without it
+ * (`fallback`), which is the list the state server will push once it notices (our state server also
+ * withdraws a broker that only some workers cannot reach), so that push then moves nothing. Back up,
+ * it is used again only after `delayMs`, since other workers reconnect at other moments.
  *
  * A list that cannot be copied (a custom mapper object) switches in one step, as the original does.
  */
@@ -58,6 +59,13 @@ export interface Coordination {
 
 /** Coordinated handover: longest wait for the state server's next signal before going ahead alone, ms. */
 export const COORDINATED_TIMEOUT_MS = 45_000;
+/**
+ * With our state server, how long an at-least-once publish to a down broker waits for the list
+ * without it (the state server drops a broker it lost and withdraws one a worker cannot reach; the
+ * coordinated switch then says every worker hears the new owner) before using the stand-in alone, ms.
+ * Covers the link timeout on the other workers, the scale-back debounce and the handover's rounds.
+ */
+export const COORDINATED_STANDIN_WAIT_MS = 10_000;
 
 /** How a Handover is timed and whom it tells. */
 export interface HandoverOptions<L extends BrokerList> {
@@ -101,6 +109,13 @@ export class Handover<L extends BrokerList> {
   private readonly upTimers = new Map<string, unknown>();
   /** The coordinated handover in progress, if the state server coordinates it. */
   private current: Coordination | null = null;
+  /**
+   * Whether the lists come from our state server, which drops or withdraws a broker a worker cannot
+   * reach and coordinates the move: then an at-least-once publish to a down broker waits for that list
+   * (up to COORDINATED_STANDIN_WAIT_MS) instead of trusting a stand-in after `delayMs`, since the other
+   * workers may still reach the broker (a partition) and not listen on the stand-in.
+   */
+  coordinatedServer = false;
   private closed = false;
   private readonly options: HandoverOptions<L>;
 
@@ -155,7 +170,8 @@ export class Handover<L extends BrokerList> {
     if (downSince === undefined) return { uri: owner, wait: false, copyTo: nextUp && next !== owner ? next : null };
     const instead = nextUp ? next : (this.fallback?.ownerOf(channel) ?? null);
     const uri = instead ?? owner;
-    const wait = instead !== null && strict && this.options.clock.now() - downSince < this.options.delayMs;
+    const standInWaitMs = this.coordinatedServer ? COORDINATED_STANDIN_WAIT_MS : this.options.delayMs;
+    const wait = instead !== null && strict && this.options.clock.now() - downSince < standInWaitMs;
     return { uri, wait, copyTo: nextUp && next !== uri ? next : null };
   }
 

@@ -21,7 +21,7 @@ import { Outbound, type DeliveryMode } from './outbound.js';
 import { Router, type ReshardSummary } from './router.js';
 import type { Coordination } from './handover.js';
 import { SubscribeGate } from './subscribe-gate.js';
-import { WorkerStateLink } from './state-link.js';
+import { WorkerStateLink, type AppliedList } from './state-link.js';
 import { createClusterStats, type ClusterStats } from './stats.js';
 
 export interface ClusterClientEvents {
@@ -69,6 +69,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       graceMs: this.options.handoverGrace,
       stats,
       logger,
+      linkTimeoutMs: this.options.linkTimeout,
+      onReachability: (unreachable) => this.link.reportLinks(unreachable),
       createTransport: (uri, onStatus) =>
         new BrokerPool({
           uri,
@@ -76,6 +78,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
           authKey: this.options.authKey,
           retryDelayMs: this.options.brokerRetryDelay,
           reconnectRandomnessMs: this.options.stateServerReconnectRandomness,
+          linkTimeoutMs: this.options.linkTimeout,
           logger,
           onPacket: inbound.receive,
           onStatus,
@@ -96,7 +99,9 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.router = router;
     this.outbound = outbound;
     this.link = new WorkerStateLink(this.options, {
-      onBrokers: (uris, time, source, coordinated) => this.applyBrokers(uris, source, coordinated ? { time } : undefined),
+      onBrokers: (uris, list) => this.applyBrokers(uris, list),
+      currentBrokers: () => router.newestURIs(),
+      unreachable: () => router.unreachable(),
       onHandoverSignal: (kind, time) => {
         void router.signal(kind, time).then((switched) => {
           if (switched) this.link.ackHandover(time, 'switched');
@@ -135,8 +140,15 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.stopConsumers.push(consume(consumer, handle));
   }
 
-  private applyBrokers(uris: string[], source: 'join' | 'push', coordination?: Coordination): void {
-    const { summary, subscribed } = this.router.setBrokers(uris, coordination);
+  private applyBrokers(uris: string[], list: AppliedList): void {
+    const { source } = list;
+    const coordination: Coordination | undefined = list.coordinated ? { time: list.time } : undefined;
+    const { summary, subscribed } = this.router.setBrokers(uris, {
+      ...(coordination ? { coordination } : {}),
+      withdrawn: list.withdrawn,
+      coordinatedServer: list.ourStateServer,
+    });
+    if (list.withdrawn.length > 0) this.options.logger.info(`the state server withdrew ${list.withdrawn.join(', ')}: some worker cannot reach it`);
     if (coordination) {
       void subscribed.then((current) => {
         if (current) this.link.ackHandover(coordination.time, 'subscribed');
@@ -152,6 +164,11 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     );
     this.emit('updateBrokers', { brokerURIs: uris });
     this.emit('reshard', summary);
+  }
+
+  /** Brokers of the list in use this worker cannot reach now (it reports them to our state server). */
+  unreachableBrokers(): string[] {
+    return this.router.unreachable();
   }
 
   /**

@@ -78,6 +78,11 @@ export interface ClusterOptions {
    * `cluster.subscriptionReady(channel)` in that middleware.
    */
   holdSubscribeAcks?: boolean;
+  /**
+   * Silence after which a broker link counts as dead, ms; heartbeats go every third of it. Default
+   * `DEFAULT_LINK_TIMEOUT_MS` (3000): a silently partitioned broker is routed around within seconds.
+   */
+  linkTimeout?: number;
   /** Version announced to the state server; default `DEFAULT_ANNOUNCED_VERSION` (major 9, which scc-state 9.x requires). */
   version?: string;
   /** pino logger; default a JSON logger at warn level. */
@@ -107,6 +112,7 @@ export interface ResolvedClusterOptions {
   reorderWindow: number;
   publishRetryTimeout: number;
   holdSubscribeAcks: boolean;
+  linkTimeout: number;
   version: string;
   logger: Logger;
 }
@@ -141,6 +147,7 @@ export const OPTION_SETTINGS = Object.freeze({
   reorderWindow: SETTINGS.reorderWindow,
   publishRetryTimeout: SETTINGS.publishRetryTimeout,
   holdSubscribeAcks: SETTINGS.holdSubscribeAcks,
+  linkTimeout: SETTINGS.linkTimeout,
   version: SETTINGS.announceVersion,
 } satisfies Partial<Record<keyof ClusterOptions, unknown>>);
 

@@ -29,6 +29,10 @@ export interface OutboundRoute {
   publish(channel: string, packet: PublishPacket, strict: boolean): Promise<string | void>;
   /** Calls `listener` when a broker's connection drops; returns a remover. */
   onBrokerDown(listener: (uri: string) => void): () => void;
+  /** Calls `listener` when publishing leaves a broker the state server withdrew (up, but unreachable from some worker); returns a remover. */
+  onBrokerWithdrawn(listener: (uri: string) => void): () => void;
+  /** Whether the list published to now withdrew `uri`. */
+  isWithdrawn(uri: string): boolean;
 }
 
 /** What the outbound stage needs; the at-least-once timings (ms) have defaults. */
@@ -57,11 +61,14 @@ export interface OutboundOptions {
 /** At-least-once: pause before re-sending a failed packet, ms (the router has routed around a dead broker by then). */
 const PUBLISH_RETRY_DELAY_MS = 50;
 /**
- * At-least-once: how long an acknowledged packet is kept for a re-send should its broker die, ms.
- * A broker acknowledges once it has queued the relay, not once the subscriber has it: under load its
- * outbound queue to a worker can hold seconds of traffic, which a kill throws away.
+ * At-least-once: how long an acknowledged packet is kept for a re-send should its broker die or be
+ * withdrawn, ms. A broker acknowledges once it has queued the relay, not once the subscriber has it:
+ * under load its outbound queue to a worker can hold seconds of traffic, which a kill throws away; and
+ * a worker silently cut off from it hears nothing from the cut until the state server withdraws the
+ * broker — the link timeout (3 s by default), the scale-back debounce (1 s) and the handover's
+ * rounds — so the window covers that with room to spare.
  */
-const ACKED_PACKET_LINGER_MS = 5000;
+const ACKED_PACKET_LINGER_MS = 10_000;
 /** At-least-once: most packets awaiting a re-send at once. */
 const MAX_RETRYING_PACKETS = 100_000;
 /** Granularity of the idle-counter clock, ms. */
@@ -107,7 +114,7 @@ export class Outbound {
   private recent: Recent[] = [];
   private recentHead = 0;
   private retrying = 0;
-  private readonly stopWatching: () => void;
+  private readonly stopWatching: Array<() => void>;
   private closed = false;
 
   constructor(options: OutboundOptions) {
@@ -117,7 +124,7 @@ export class Outbound {
     this.retryDelayMs = options.retryDelayMs ?? PUBLISH_RETRY_DELAY_MS;
     this.lingerMs = options.lingerMs ?? ACKED_PACKET_LINGER_MS;
     this.maxRetrying = options.maxRetrying ?? MAX_RETRYING_PACKETS;
-    this.stopWatching = options.route.onBrokerDown((uri) => this.brokerDown(uri));
+    this.stopWatching = [options.route.onBrokerDown((uri) => this.brokerDown(uri)), options.route.onBrokerWithdrawn((uri) => this.brokerWithdrawn(uri))];
   }
 
   /** Takes one locally published message on `channel`. */
@@ -188,11 +195,18 @@ export class Outbound {
     }
   }
 
-  private attempt(channel: string, packet: PublishPacket, deadline: number): void {
+  /** `resent`: this send already re-sends the packet after a withdrawal (it is not re-sent for one again). */
+  private attempt(channel: string, packet: PublishPacket, deadline: number, resent = false): void {
     this.options.stats.packetsOut += 1;
     this.route.publish(channel, packet, true).then(
       (uri) => {
         if (this.closed || typeof uri !== 'string') return;
+        // Acknowledged by a broker withdrawn since it was sent: a worker cut off from it missed it.
+        if (!resent && this.route.isWithdrawn(uri)) {
+          this.options.stats.withdrawalResends += 1;
+          this.attempt(channel, packet, deadline, true);
+          return;
+        }
         const now = Date.now();
         this.pruneRecent(now);
         this.recent.push({ at: now, uri, channel, packet });
@@ -237,6 +251,24 @@ export class Outbound {
     }
   }
 
+  /**
+   * Publishing left a broker the state server withdrew: re-send at once (ahead of what is published
+   * next, so receivers get them in order) what it acknowledged in the last `lingerMs`; a worker cut off
+   * from it never heard them, the others drop the copies by seq.
+   */
+  brokerWithdrawn(uri: string): void {
+    if (this.closed) return;
+    this.pruneRecent(Date.now());
+    const deadline = Date.now() + this.options.retryTimeoutMs;
+    const resend: Recent[] = [];
+    for (let i = this.recentHead; i < this.recent.length; i++) {
+      const entry = this.recent[i] as Recent;
+      if (entry.uri === uri) resend.push(entry);
+    }
+    this.options.stats.withdrawalResends += resend.length;
+    for (const entry of resend) this.attempt(entry.channel, entry.packet, deadline, true);
+  }
+
   private pruneRecent(now: number): void {
     const cutoff = now - this.lingerMs;
     while (this.recentHead < this.recent.length && (this.recent[this.recentHead] as Recent).at < cutoff) this.recentHead += 1;
@@ -255,7 +287,7 @@ export class Outbound {
     this.flush();
     if (this.closed) return;
     this.closed = true;
-    this.stopWatching();
+    for (const stop of this.stopWatching) stop();
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
     this.retrying = 0;

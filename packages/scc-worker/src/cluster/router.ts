@@ -16,6 +16,7 @@ import {
   type MappingEngineName,
 } from '@scc-ts/shared';
 import { Handover, systemClock, type BrokerList as HandoverList, type Clock, type Coordination } from './handover.js';
+import { Reachability } from './reachability.js';
 import type { ClusterStats } from './stats.js';
 import type { CreateTransport, Transport } from './transport.js';
 
@@ -53,6 +54,20 @@ export interface RouterOptions {
   logger: Logger;
   /** Time for the handover phases; the process clock if left out. */
   clock?: Clock;
+  /** Silence after which a broker link is dead, ms; also how long a new broker may take to connect. */
+  linkTimeoutMs: number;
+  /** The brokers this worker cannot reach changed (reported to the state server). */
+  onReachability?: (unreachable: string[]) => void;
+}
+
+/** How a broker list arrived. */
+export interface ListOrigin {
+  /** The state server coordinates the handover of this list (its signals, for the round `time`). */
+  coordination?: Coordination;
+  /** Brokers the state server left out because some worker cannot reach them (they are still up). */
+  withdrawn?: readonly string[];
+  /** The list comes from our state server (it withdraws brokers workers cannot reach, and coordinates). */
+  coordinatedServer?: boolean;
 }
 
 /** Most channel owners cached per broker list. */
@@ -61,6 +76,8 @@ const MAX_CACHED_OWNERS = 100_000;
 /** One broker list and its mapping. */
 class BrokerList implements HandoverList {
   readonly uris: ReadonlySet<string>;
+  /** Brokers the state server withdrew from this list (unreachable from some worker, still up). */
+  readonly withdrawn: ReadonlySet<string>;
   private readonly mapper: Mapper;
   /**
    * Owners already computed: a rendezvous lookup costs several MD5 digests and the publish path asks
@@ -68,8 +85,9 @@ class BrokerList implements HandoverList {
    */
   private readonly owners = new Map<string, string | null>();
 
-  constructor(uris: readonly string[], mapper: Mapper) {
+  constructor(uris: readonly string[], mapper: Mapper, withdrawn: readonly string[] = []) {
     this.uris = new Set(uris);
+    this.withdrawn = new Set(withdrawn);
     this.mapper = mapper;
     mapper.setSites([...uris]);
   }
@@ -103,6 +121,8 @@ export class Router {
   private readonly channels = new Set<string>();
   private readonly handover: Handover<BrokerList>;
   private readonly downListeners = new Set<(uri: string) => void>();
+  private readonly withdrawnListeners = new Set<(uri: string) => void>();
+  private readonly reachability: Reachability;
   private readonly options: RouterOptions;
   private closed = false;
 
@@ -119,13 +139,33 @@ export class Router {
       onSwitch: (active) => {
         options.stats.handovers += 1;
         options.logger.info({ event: LogEvent.PublishingThrough, brokers: active.uris.size }, `publishing through ${active.uris.size} brokers of the new list`);
+        // Publishing has left a withdrawn broker: what went there lately may not have reached a
+        // worker cut off from it, so publishers re-send it (receivers drop what they already had).
+        for (const uri of active.withdrawn) for (const listener of this.withdrawnListeners) listener(uri);
       },
       onRelease: () => this.releaseUnneeded(),
     });
+    this.reachability = new Reachability({
+      linkTimeoutMs: options.linkTimeoutMs,
+      logger: options.logger,
+      isConnected: (uri) => this.transports.get(uri)?.connected ?? false,
+      onChange: (unreachable) => options.onReachability?.(unreachable),
+    });
   }
 
-  private newList(uris: readonly string[]): BrokerList {
-    return new BrokerList(uris, createMapper(this.options.mappingEngine));
+  private newList(uris: readonly string[], withdrawn?: readonly string[]): BrokerList {
+    return new BrokerList(uris, createMapper(this.options.mappingEngine), withdrawn);
+  }
+
+  /** The brokers of this worker's lists it cannot reach now. */
+  unreachable(): string[] {
+    return this.reachability.list();
+  }
+
+  /** The newest broker list (routed by, or about to be), or null before the first. */
+  newestURIs(): string[] | null {
+    const newest = this.handover.newest;
+    return newest ? [...newest.uris] : null;
   }
 
   /** Broker URIs in use (any list). */
@@ -151,11 +191,26 @@ export class Router {
     return () => this.downListeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` when publishing switches to a list the state server made by withdrawing a broker
+   * some worker cannot reach (the broker is still up and may have relayed to everyone else). Returns a remover.
+   */
+  onBrokerWithdrawn(listener: (uri: string) => void): () => void {
+    this.withdrawnListeners.add(listener);
+    return () => this.withdrawnListeners.delete(listener);
+  }
+
+  /** Whether the list published to now withdrew `uri` (it is up, but some worker cannot reach it). */
+  isWithdrawn(uri: string): boolean {
+    return this.handover.active?.withdrawn.has(uri) ?? false;
+  }
+
   private transport(uri: string): Transport {
     let transport = this.transports.get(uri);
     if (!transport) {
       transport = this.options.createTransport(uri, (up) => this.setBrokerStatus(uri, up));
       this.transports.set(uri, transport);
+      this.reachability.track(uri);
     }
     return transport;
   }
@@ -172,12 +227,14 @@ export class Router {
    * `coordination` the switch and the release wait for the state server's signals (`signal()`);
    * without, they follow the timers.
    */
-  setBrokers(uris: readonly string[], coordination?: Coordination): Reshard {
+  setBrokers(uris: readonly string[], origin: ListOrigin = {}): Reshard {
+    const { coordination } = origin;
+    if (origin.coordinatedServer !== undefined) this.handover.coordinatedServer = origin.coordinatedServer;
     const before = this.handover.newest;
     // Owners before the change, read before `next` exists: a custom mapper is one shared object.
     const ownersBefore = new Map<string, string | null>();
     if (before) for (const channel of this.channels) ownersBefore.set(channel, before.ownerOf(channel));
-    const next = this.newList(uris);
+    const next = this.newList(uris, origin.withdrawn);
     const added = uris.filter((uri) => !this.transports.has(uri));
     const removed = before ? [...before.uris].filter((uri) => !next.uris.has(uri)) : [];
     let moved = 0;
@@ -221,6 +278,7 @@ export class Router {
         transport.close();
         this.transports.delete(uri);
         this.handover.forget(uri);
+        this.reachability.forget(uri);
         continue;
       }
       for (const channel of transport.subscriptions()) {
@@ -233,9 +291,11 @@ export class Router {
   private setBrokerStatus(uri: string, up: boolean): void {
     if (this.closed) return;
     if (up) {
+      this.reachability.up(uri);
       this.handover.brokerUp(uri);
       return;
     }
+    this.reachability.down(uri, this.transports.get(uri)?.silentMs(Date.now()) ?? 0);
     if (!this.handover.brokerDown(uri)) return;
     this.options.logger.warn(`broker ${uri} is down: its channels go to the next broker until the state server decides`);
     for (const listener of this.downListeners) listener(uri);
@@ -295,7 +355,9 @@ export class Router {
   close(): void {
     this.closed = true;
     this.handover.close();
+    this.reachability.close();
     this.downListeners.clear();
+    this.withdrawnListeners.clear();
     for (const transport of this.transports.values()) transport.close();
     this.transports.clear();
   }

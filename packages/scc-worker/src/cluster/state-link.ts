@@ -7,6 +7,7 @@
 import {
   HandoverProcedure,
   InstanceType,
+  LinkProcedure,
   Procedure,
   StateLink,
   parseBrokerListPush,
@@ -16,18 +17,33 @@ import {
   parseWorkerListPush,
   type ClientSocket,
   type HandoverAck,
+  type LinkReport,
   type WorkerJoinPayload,
 } from '@scc-ts/shared';
 import type { ResolvedClusterOptions } from './options.js';
 
 type PushRequest = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
+/** How a broker list handed on by the link came. */
+export interface AppliedList {
+  /** With the join reply or in a push. */
+  source: 'join' | 'push';
+  time: number;
+  /** The state server will signal the handover's phases for this list (our extension). */
+  coordinated: boolean;
+  /** Brokers the state server withdrew from this list: up, but unreachable from some worker. */
+  withdrawn: string[];
+  /** The list comes from our state server (it coordinates and withdraws; an original does neither). */
+  ourStateServer: boolean;
+}
+
 export interface MembershipHandlers {
-  /**
-   * A newer broker list; `source` says whether it came with the join reply or a push, and
-   * `coordinated` whether the state server will signal the handover's phases (our extension).
-   */
-  onBrokers(uris: string[], time: number, source: 'join' | 'push', coordinated: boolean): void;
+  /** A newer broker list. */
+  onBrokers(uris: string[], list: AppliedList): void;
+  /** The broker list routed by now (sent with a re-join), or null before the first. */
+  currentBrokers(): readonly string[] | null;
+  /** The brokers this worker cannot reach now (reported after every join). */
+  unreachable(): string[];
   /** The state server's handover signal for the list with `time`. */
   onHandoverSignal(kind: 'switch' | 'release', time: number): void;
   /** A newer worker list; `selfURI` is this worker's URI as the state server sees it. */
@@ -40,6 +56,8 @@ export class WorkerStateLink {
   private workersTime = -1;
   /** Whether this worker has joined at least once (it keeps its last lists while the state server is away). */
   hasJoined = false;
+  /** Whether a push has shown the state server to be ours (it coordinates handovers). */
+  private ours = false;
 
   constructor(
     private readonly options: Readonly<ResolvedClusterOptions>,
@@ -57,13 +75,19 @@ export class WorkerStateLink {
       retryDelayMs: options.brokerRetryDelay,
       reconnectRandomnessMs: options.stateServerReconnectRandomness,
       joinProcedure: Procedure.WorkerJoinCluster,
-      // sccHandover: we take part in acknowledged handover; an original state server ignores the field.
-      joinData: {
-        instanceId: options.instanceId,
-        instanceIp: options.instanceIp,
-        instanceIpFamily: options.instanceIpFamily,
-        sccHandover: true,
-      } satisfies WorkerJoinPayload,
+      // sccHandover: we take part in acknowledged handover; sccBrokerURIs (a re-join): the list we
+      // route by, so a state server that has just come back does not hand us a partial one. An
+      // original state server ignores both fields.
+      joinData: () => {
+        const current = this.hasJoined ? handlers.currentBrokers() : null;
+        return {
+          instanceId: options.instanceId,
+          instanceIp: options.instanceIp,
+          instanceIpFamily: options.instanceIpFamily,
+          sccHandover: true,
+          ...(current === null ? {} : { sccBrokerURIs: [...current] }),
+        } satisfies WorkerJoinPayload;
+      },
       logger: options.logger,
       onJoined: (reply) => this.joined(reply),
     });
@@ -94,6 +118,17 @@ export class WorkerStateLink {
     this.link.socket.invoke(HandoverProcedure.Ack, ack).catch((error: unknown) => {
       this.options.logger.warn(`handover ${phase} acknowledgement for list ${time} failed: ${(error as Error).message}`);
     });
+  }
+
+  /**
+   * Tells the state server which brokers this worker cannot reach (all of them each time; an empty
+   * list clears). A transmit: an original state server has no such procedure and ignores it, and what
+   * is lost while the link is down is sent again after the next join.
+   */
+  reportLinks(unreachable: readonly string[]): void {
+    if (!this.link.joined) return;
+    const report: LinkReport = { unreachable: [...unreachable] };
+    this.link.socket.transmit(LinkProcedure.Report, report);
   }
 
   /** Whether the link is joined right now. */
@@ -136,15 +171,30 @@ export class WorkerStateLink {
     // The reply is the newest view there is: it becomes the baseline pushes must beat.
     this.brokersTime = state.time;
     this.workersTime = state.time;
-    this.handlers.onBrokers(state.sccBrokerURIs, state.time, 'join', false);
+    // Our state server, just back, may not have every broker back yet: it says so, and pushes the
+    // settled list (coordinated) instead; meanwhile we keep routing as every other worker does.
+    this.ours ||= state.sccHandover === true;
+    if (state.sccPushFollows === true) {
+      this.options.logger.info(`kept the broker list in use (${this.handlers.currentBrokers()?.length ?? 0} brokers): the state server pushes the settled list`);
+    } else {
+      this.handlers.onBrokers(state.sccBrokerURIs, { source: 'join', time: state.time, coordinated: false, withdrawn: [], ourStateServer: this.ours });
+    }
     this.handlers.onWorkers(state.sccWorkerURIs, state.sccSourceWorkerURI ?? null);
+    this.reportLinks(this.handlers.unreachable());
   }
 
   private brokerPush(data: unknown): void {
     const push = parseBrokerListPush(data);
     if (push.time <= this.brokersTime) return;
     this.brokersTime = push.time;
-    this.handlers.onBrokers(push.sccBrokerURIs, push.time, 'push', push.sccHandover === true);
+    this.ours ||= push.sccHandover === true;
+    this.handlers.onBrokers(push.sccBrokerURIs, {
+      source: 'push',
+      time: push.time,
+      coordinated: push.sccHandover === true,
+      withdrawn: push.sccWithdrawn ?? [],
+      ourStateServer: this.ours,
+    });
   }
 
   private workerPush(data: unknown): void {

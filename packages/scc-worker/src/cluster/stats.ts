@@ -28,6 +28,8 @@ export interface ClusterStats {
   publishRetries: number;
   /** Times publishing switched to a new broker list. */
   handovers: number;
+  /** At-least-once packets re-sent because the state server withdrew the broker that acknowledged them. */
+  withdrawalResends: number;
 }
 
 /** A fresh set of counters, all 0. */
@@ -44,6 +46,7 @@ export function createClusterStats(): ClusterStats {
     duplicatesDropped: 0,
     publishRetries: 0,
     handovers: 0,
+    withdrawalResends: 0,
   };
 }
 

@@ -28,6 +28,8 @@ export interface Transport {
   transmit(channel: string, packet: unknown): Promise<void>;
   /** Resolves once the broker has processed everything sent before on every connection; never rejects. */
   barrier(): Promise<void>;
+  /** How long the connections have heard nothing, ms (the longest of them), at clock time `now`. */
+  silentMs(now: number): number;
   /** Disconnects. Safe to call twice. */
   close(): void;
 }

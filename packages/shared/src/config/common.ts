@@ -12,6 +12,8 @@ export interface CommonConfig {
   logFormat: LogFormat;
   /** What one peer may cost this service (limits.ts). */
   limits: ServerLimits;
+  /** Silence after which an internal link counts as dead, ms (`SCC_LINK_TIMEOUT`); heartbeats every third of it. */
+  linkTimeoutMs: number;
 }
 
 /** Settings of a broker's or worker's link to the state server. */
@@ -34,7 +36,7 @@ export interface LimitSettings {
 }
 
 /** The settings `readCommon` reads, besides the service's log level and limits. */
-export const COMMON_SETTINGS = [SETTINGS.authKey, SETTINGS.logFormat, SETTINGS.handshakeTimeout, SETTINGS.maxConnections] as const;
+export const COMMON_SETTINGS = [SETTINGS.authKey, SETTINGS.logFormat, SETTINGS.handshakeTimeout, SETTINGS.maxConnections, SETTINGS.linkTimeout] as const;
 
 /** The settings `readStateLink` reads (the host is read by each service: required or not). */
 export const STATE_LINK_SETTINGS = [
@@ -60,6 +62,7 @@ export function readCommon(r: EnvSettings, logLevel: IntegerSetting, limits: Lim
       maxConnections: r.read(SETTINGS.maxConnections),
       maxOutboundBufferBytes: r.read(limits.maxOutboundBuffer),
     },
+    linkTimeoutMs: r.read(SETTINGS.linkTimeout),
   };
 }
 

@@ -83,6 +83,18 @@ export const DEFAULT_HANDOVER_DELAY_MS = 1000;
 export const DEFAULT_HANDOVER_GRACE_MS = 1000;
 /** Worker: how long a packet after a gap in a sender's numbering waits for the gap to fill, ms. */
 export const DEFAULT_REORDER_WINDOW_MS = 500;
+/**
+ * Internal links (worker → broker, and every link to the state server): silence after which a link
+ * counts as dead, ms. Heartbeats go every third of it. Far below socketcluster's 20 s ping timeout,
+ * so a silent partition is noticed (and routed around) within seconds.
+ */
+export const DEFAULT_LINK_TIMEOUT_MS = 3000;
+/** Heartbeats per link timeout: a link that loses one or two heartbeats in a row survives. */
+export const HEARTBEATS_PER_LINK_TIMEOUT = 3;
+/** Shortest link timeout accepted, ms: below it a busy event loop or a GC pause reads as a partition. */
+export const MIN_LINK_TIMEOUT_MS = 300;
+/** State server: how long every worker must reach a withdrawn broker again before it is restored, ms (bounds flapping). */
+export const DEFAULT_LINK_RESTORE_DELAY_MS = 10_000;
 /** Worker, at-least-once: how long a packet is re-sent before it is given up, ms. */
 export const DEFAULT_PUBLISH_RETRY_TIMEOUT_MS = 30_000;
 /** Worker: send what a client socket gets in one event-loop turn as one frame. */

@@ -22,6 +22,9 @@ import {
   DEFAULT_SCALE_OUT_DELAY_MS,
   DEFAULT_SCALE_BACK_DELAY_MS,
   DEFAULT_HANDOVER_TIMEOUT_MS,
+  DEFAULT_LINK_RESTORE_DELAY_MS,
+  DEFAULT_LINK_TIMEOUT_MS,
+  MIN_LINK_TIMEOUT_MS,
   DEFAULT_STARTUP_DELAY_MS,
   DEFAULT_RETRY_DELAY_MS,
   DEFAULT_RECONNECT_RANDOMNESS_MS,
@@ -223,6 +226,19 @@ export const SETTINGS = table({
     default: DEFAULT_HANDOVER_TIMEOUT_MS,
     env: 'SCC_STATE_SERVER_HANDOVER_TIMEOUT',
     doc: 'longest wait for one handover phase',
+  },
+  linkRestoreDelay: {
+    ...ms(0),
+    default: DEFAULT_LINK_RESTORE_DELAY_MS,
+    env: 'SCC_STATE_SERVER_LINK_RESTORE_DELAY',
+    doc: 'how long every worker must reach a withdrawn broker before it is listed again',
+  },
+  linkTimeout: {
+    ...ms(MIN_LINK_TIMEOUT_MS),
+    default: DEFAULT_LINK_TIMEOUT_MS,
+    env: 'SCC_LINK_TIMEOUT',
+    option: 'linkTimeout',
+    doc: 'silence after which an internal link (worker → broker, any → state) is dead; heartbeats every third',
   },
 
   // A broker's or worker's link to the state server.

@@ -14,6 +14,8 @@ export interface StateConfig extends CommonConfig {
   startupDelayMs: number;
   /** Longest wait for one handover phase's acknowledgements before going ahead, ms. */
   handoverTimeoutMs: number;
+  /** How long every worker must reach a withdrawn broker again before it is listed again, ms. */
+  linkRestoreDelayMs: number;
 }
 
 // The state server carries no pub/sub: it needs no channel limit (it refuses subscriptions outright).
@@ -36,6 +38,7 @@ export const STATE_SETTINGS: readonly Setting[] = Object.freeze([
   SETTINGS.scaleBackDelay,
   SETTINGS.startupDelay,
   SETTINGS.handoverTimeout,
+  SETTINGS.linkRestoreDelay,
 ]);
 
 /** Reads scc-state's configuration; throws `ConfigError` naming every bad variable. */
@@ -51,5 +54,6 @@ export function readStateConfig(env: Env = process.env, isTty = Boolean(process.
     scaleBackDelayMs: r.read(SETTINGS.scaleBackDelay),
     startupDelayMs: r.read(SETTINGS.startupDelay),
     handoverTimeoutMs: r.read(SETTINGS.handoverTimeout),
+    linkRestoreDelayMs: r.read(SETTINGS.linkRestoreDelay),
   });
 }

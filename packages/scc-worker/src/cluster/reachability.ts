@@ -1,0 +1,83 @@
+/**
+ * Which brokers of this worker's lists it cannot reach right now. A broker is unreachable when its
+ * connection dropped (a crash, or a link silent past the link timeout: broker-link.ts) or when it
+ * never connected within one link timeout of being named (a partition that predates the broker's
+ * join). The set is what the worker reports to our state server (`sccWorkerLinks`), which withdraws
+ * such a broker from everyone's list; each change is logged once, with a stable `event`.
+ */
+import { LogEvent, type Logger } from '@scc-ts/shared';
+
+export interface ReachabilityOptions {
+  /** How long a new broker may take to connect before it counts as unreachable, ms. */
+  linkTimeoutMs: number;
+  logger: Logger;
+  /** The set changed: the brokers unreachable now. */
+  onChange(unreachable: string[]): void;
+  /** Whether the broker is connected right now (asked when its first link timeout ends). */
+  isConnected(uri: string): boolean;
+}
+
+/** The unreachable brokers, with when each became so. */
+export class Reachability {
+  /** Unreachable brokers, with the clock ms at which they were found so. */
+  private readonly unreachable = new Map<string, number>();
+  /** Brokers named but not yet connected, with the timer that gives them one link timeout. */
+  private readonly firstConnect = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly options: ReachabilityOptions) {}
+
+  /** A broker was named (its transport made): it has one link timeout to connect. */
+  track(uri: string): void {
+    if (this.closed || this.firstConnect.has(uri)) return;
+    const timer = setTimeout(() => {
+      this.firstConnect.delete(uri);
+      if (!this.options.isConnected(uri)) this.down(uri, this.options.linkTimeoutMs, 'never connected');
+    }, this.options.linkTimeoutMs);
+    timer.unref();
+    this.firstConnect.set(uri, timer);
+  }
+
+  /** The broker's connection is gone; `silentMs`: how long it had heard nothing. */
+  down(uri: string, silentMs: number, why = 'connection lost'): void {
+    if (this.closed || this.unreachable.has(uri)) return;
+    this.stopFirstConnect(uri);
+    this.unreachable.set(uri, Date.now());
+    this.options.logger.warn({ event: LogEvent.BrokerUnreachable, broker: uri, silentMs }, `broker ${uri} is unreachable (${why}, silent for ${silentMs} ms)`);
+    this.options.onChange(this.list());
+  }
+
+  /** The broker's connections are all up. */
+  up(uri: string): void {
+    this.stopFirstConnect(uri);
+    const since = this.unreachable.get(uri);
+    if (this.closed || since === undefined) return;
+    this.unreachable.delete(uri);
+    const unreachableMs = Date.now() - since;
+    this.options.logger.info({ event: LogEvent.BrokerReachable, broker: uri, unreachableMs }, `broker ${uri} is reachable again after ${unreachableMs} ms`);
+    this.options.onChange(this.list());
+  }
+
+  /** No list names the broker any more. */
+  forget(uri: string): void {
+    this.stopFirstConnect(uri);
+    if (this.unreachable.delete(uri) && !this.closed) this.options.onChange(this.list());
+  }
+
+  /** The brokers unreachable now. */
+  list(): string[] {
+    return [...this.unreachable.keys()];
+  }
+
+  private stopFirstConnect(uri: string): void {
+    clearTimeout(this.firstConnect.get(uri));
+    this.firstConnect.delete(uri);
+  }
+
+  /** Stops every timer; nothing is reported afterwards. Safe to call twice. */
+  close(): void {
+    this.closed = true;
+    for (const timer of this.firstConnect.values()) clearTimeout(timer);
+    this.firstConnect.clear();
+  }
+}
