@@ -55,11 +55,11 @@ export class Notifier {
     return this.lastTime;
   }
 
-  /** Schedules a push of the list after the delay for `direction`, replacing any pending one. */
-  changed(kind: ListKind, direction: Direction): void {
+  /** Schedules a push of the list after the delay for `direction` (or `delayMs`), replacing any pending one. */
+  changed(kind: ListKind, direction: Direction, delayMs?: number): void {
     if (this.closed) return;
     clearTimeout(this.timers[kind]);
-    const delay = direction === 'out' ? this.options.scaleOutDelayMs : this.options.scaleBackDelayMs;
+    const delay = delayMs ?? (direction === 'out' ? this.options.scaleOutDelayMs : this.options.scaleBackDelayMs);
     this.timers[kind] = setTimeout(() => {
       this.timers[kind] = undefined;
       this.broadcast(kind, direction);

@@ -191,7 +191,9 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       }
     },
   });
-  listChanged = (direction) => notifier.changed('brokers', direction);
+  // A withdrawal is pushed at once: until then the cut-off worker and the others disagree on where
+  // the broker's channels go (the reports of the other workers that follow change nothing more).
+  listChanged = (direction) => notifier.changed('brokers', direction, direction === 'back' ? 0 : undefined);
   view = new ClusterView({ registry, pending: (kind) => notifier.pending(kind), links: () => links.view(), published: publishedBrokers });
 
   installHandshakeChecks(agServer, {
@@ -335,6 +337,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
           sccSourceWorkerURI: member.uri,
           sccHandover: true,
           ...(pushFollows ? { sccPushFollows: true } : {}),
+          ...(links.withdrawn().length > 0 ? { sccWithdrawn: links.withdrawn() } : {}),
         };
         request.end(reply);
       }

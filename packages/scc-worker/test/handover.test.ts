@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COORDINATED_TIMEOUT_MS, Handover, type BrokerList } from '../src/cluster/handover.js';
+import { COORDINATED_STANDIN_WAIT_MS, COORDINATED_TIMEOUT_MS, Handover, type BrokerList } from '../src/cluster/handover.js';
 import { FakeClock } from './fake-clock.js';
 
 const DELAY_MS = 1000;
@@ -201,6 +201,34 @@ describe('Handover, a new list superseding one in progress', () => {
 });
 
 describe('Handover, a broker down and up again', () => {
+  it('with our state server, a strict publish to a down broker waits for its list without it, not just a delay', () => {
+    const { clock, handover } = make();
+    handover.coordinatedServer = true;
+    handover.begin(new TestList('L1', ['A', 'B']));
+    handover.brokerDown('A');
+    // Other workers may still reach A (a partition): its stand-in is not safe after the delay.
+    clock.advance(DELAY_MS);
+    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'B', wait: true, copyTo: null });
+    expect(handover.publishTarget('c@A', false)).toEqual({ uri: 'B', wait: false, copyTo: null });
+    // The state server's list without A, switched to (coordinated): no wait.
+    handover.begin(new TestList('L2', ['B']), { time: 2 });
+    expect(handover.signal('switch', 2)).toBe(true);
+    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'B', wait: false, copyTo: null });
+    handover.close();
+  });
+
+  it('with our state server gone quiet, a strict publish uses the stand-in after COORDINATED_STANDIN_WAIT_MS', () => {
+    const { clock, handover } = make();
+    handover.coordinatedServer = true;
+    handover.begin(new TestList('L1', ['A', 'B']));
+    handover.brokerDown('A');
+    clock.advance(COORDINATED_STANDIN_WAIT_MS - 1);
+    expect(handover.publishTarget('c@A', true).wait).toBe(true);
+    clock.advance(1);
+    expect(handover.publishTarget('c@A', true)).toEqual({ uri: 'B', wait: false, copyTo: null });
+    handover.close();
+  });
+
   it('routes around a down broker at once, strict only after a delay, and uses it again a delay after it is back', () => {
     const { clock, handover, releases } = make();
     handover.begin(new TestList('L1', ['A', 'B']));

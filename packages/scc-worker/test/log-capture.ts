@@ -5,6 +5,8 @@ export interface CapturedLog {
   logger: Logger;
   /** Messages of the lines logged at `warn`, oldest first. */
   warnings(): string[];
+  /** Every line logged, parsed, oldest first. */
+  lines(): Array<Record<string, unknown>>;
 }
 
 const PINO_WARN = 40;
@@ -15,5 +17,5 @@ export function captureLog(): CapturedLog {
   const logger = createLogger({ name: 'test', level: 4, format: 'json', destination });
   const warnings = (): string[] =>
     lines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((l) => l.level === PINO_WARN).map((l) => l.msg);
-  return { logger, warnings };
+  return { logger, warnings, lines: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }

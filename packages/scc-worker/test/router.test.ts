@@ -76,7 +76,7 @@ function channelMoving(before: readonly string[], from: string, after: readonly 
   throw new Error('no such channel among 10,000 names');
 }
 
-function make() {
+function make(extra: { onReachability?: (unreachable: string[]) => void } = {}) {
   const clock = new FakeClock();
   const stats = createClusterStats();
   const log = captureLog();
@@ -89,6 +89,7 @@ function make() {
     stats,
     logger: log.logger,
     linkTimeoutMs: 3000,
+    ...extra,
     createTransport: (uri, onStatus) => {
       const transport = new MemoryTransport(uri, onStatus);
       transports.set(uri, transport);
@@ -105,6 +106,47 @@ function make() {
 }
 
 const packet = (seq: number) => ({ sender: 'w1', messages: [seq], seq });
+
+describe('Router, a broker the state server withdrew', () => {
+  it('tells the re-send listeners once when publishing leaves it, keeps its transport open, and says it is withdrawn', async () => {
+    const { router, transports, subscribedOn } = make();
+    const withdrawn: string[] = [];
+    router.onBrokerWithdrawn((uri) => withdrawn.push(uri));
+    router.setBrokers([A, B], { coordinatedServer: true });
+    const moving = channelMoving([A, B], A, [B], B);
+    await router.subscribe(moving);
+    router.setBrokers([B], { coordination: { time: 5 }, withdrawn: [A] });
+    expect(withdrawn).toEqual([]);
+    expect(router.isWithdrawn(A)).toBe(false);
+    await router.signal('switch', 5);
+    expect(withdrawn).toEqual([A]);
+    expect(router.isWithdrawn(A)).toBe(true);
+    await router.signal('release', 5);
+    // A keeps its connections (the cut-off worker goes on trying) but carries no channel.
+    expect(transports.get(A)?.closed).toBe(0);
+    expect(subscribedOn(moving)).toEqual([B]);
+    // A later list that still withdraws A has nothing new to re-send.
+    router.setBrokers([B], { coordination: { time: 6 }, withdrawn: [A] });
+    await router.signal('switch', 6);
+    expect(withdrawn).toEqual([A]);
+    // Restored: the transport is in use again, and no longer withdrawn.
+    router.setBrokers([A, B], { coordination: { time: 7 } });
+    await router.signal('switch', 7);
+    expect(router.isWithdrawn(A)).toBe(false);
+    router.close();
+  });
+
+  it('reports a broker it cannot reach, and clears it once it is back', async () => {
+    const reports: string[][] = [];
+    const { router, transport } = make({ onReachability: (u) => reports.push(u) });
+    router.setBrokers([A, B]);
+    transport(A).status(false);
+    expect(router.unreachable()).toEqual([A]);
+    transport(A).status(true);
+    expect(reports).toEqual([[A], []]);
+    router.close();
+  });
+});
 
 describe('Router owners', () => {
   it('subscribes and publishes each channel on its owner under the list', async () => {

@@ -94,6 +94,8 @@ export interface WorkerJoinReply {
   sccPushFollows?: boolean;
   /** Our extension: this state server coordinates handovers and withdraws brokers workers cannot reach. */
   sccHandover?: boolean;
+  /** Our extension: brokers withdrawn from `sccBrokerURIs` now (as in a push). */
+  sccWithdrawn?: string[];
 }
 
 /** What a worker publishes to a broker and receives back: messages from one sender on one channel. */
@@ -260,6 +262,7 @@ export function parseWorkerJoinReply(data: unknown): WorkerJoinReply {
     ...sourceWorker(fields, what),
     ...(fields['sccPushFollows'] === true ? { sccPushFollows: true } : {}),
     ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
+    ...(fields['sccWithdrawn'] == null ? {} : { sccWithdrawn: uriList(fields, 'sccWithdrawn', what) }),
   };
 }
 

@@ -141,7 +141,12 @@ export class Router {
         options.logger.info({ event: LogEvent.PublishingThrough, brokers: active.uris.size }, `publishing through ${active.uris.size} brokers of the new list`);
         // Publishing has left a withdrawn broker: what went there lately may not have reached a
         // worker cut off from it, so publishers re-send it (receivers drop what they already had).
-        for (const uri of active.withdrawn) for (const listener of this.withdrawnListeners) listener(uri);
+        // Once per withdrawal: a later list that still withdraws it has nothing new to re-send.
+        const before = this.handover.draining;
+        for (const uri of active.withdrawn) {
+          if (before?.withdrawn.has(uri)) continue;
+          for (const listener of this.withdrawnListeners) listener(uri);
+        }
       },
       onRelease: () => this.releaseUnneeded(),
     });
@@ -242,6 +247,7 @@ export class Router {
     this.options.stats.reshards += 1;
 
     for (const uri of uris) this.transport(uri);
+    for (const uri of next.withdrawn) this.transport(uri);
     const handoverMs = this.handover.begin(next, coordination);
     // 'subscribed' means subscribed on every owner under the new list (a dead old owner never answers).
     const acks: Array<Promise<void>> = [];
@@ -273,6 +279,10 @@ export class Router {
   /** Leaves every subscription no list needs any more and closes transports no list names. */
   private releaseUnneeded(): void {
     const inUse = this.handover.inUse();
+    // A broker withdrawn because some worker cannot reach it keeps its connections (and carries no
+    // channel): the worker cut off from it goes on trying, so it reports the link healed only once
+    // it really is, instead of the broker being restored while still unreachable.
+    for (const uri of this.handover.newest?.withdrawn ?? []) inUse.add(uri);
     for (const [uri, transport] of this.transports) {
       if (!inUse.has(uri)) {
         transport.close();

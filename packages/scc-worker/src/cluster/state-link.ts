@@ -177,7 +177,7 @@ export class WorkerStateLink {
     if (state.sccPushFollows === true) {
       this.options.logger.info(`kept the broker list in use (${this.handlers.currentBrokers()?.length ?? 0} brokers): the state server pushes the settled list`);
     } else {
-      this.handlers.onBrokers(state.sccBrokerURIs, { source: 'join', time: state.time, coordinated: false, withdrawn: [], ourStateServer: this.ours });
+      this.handlers.onBrokers(state.sccBrokerURIs, { source: 'join', time: state.time, coordinated: false, withdrawn: state.sccWithdrawn ?? [], ourStateServer: this.ours });
     }
     this.handlers.onWorkers(state.sccWorkerURIs, state.sccSourceWorkerURI ?? null);
     this.reportLinks(this.handlers.unreachable());
