@@ -79,6 +79,7 @@ describe('resolveClusterOptions', () => {
       reorderWindow: 450,
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
+      linkTimeout: 1500,
       version: '9.2.0',
       logger,
     });
@@ -104,6 +105,7 @@ describe('resolveClusterOptions', () => {
       reorderWindow: 450,
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
+      linkTimeout: 1500,
       version: '9.2.0',
       logger,
     });
