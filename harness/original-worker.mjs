@@ -9,7 +9,8 @@
  * Where it departs from the boilerplate, and why:
  *  - port 0 is allowed (the boilerplate's `Number(x) || 8000` would turn it into 8000); the port bound
  *    is logged and announced as `instancePort`;
- *  - it listens on 127.0.0.1 only (the harness never talks to anything else);
+ *  - it listens on 127.0.0.1 only, or on SCC_INSTANCE_IP where set (its host's address on the network
+ *    test bed, harness/netns): the harness never talks to anything else;
  *  - unset variables are passed as `undefined`, so scc-broker-client applies its own defaults;
  *  - it logs JSON lines with a stable `event` field the harness waits on (the same names as our
  *    services' log events, packages/shared/src/log-events.ts): `listening` {port} and `brokerList`
@@ -69,7 +70,7 @@ const agServer = socketClusterServer.attach(httpServer, env.SOCKETCLUSTER_OPTION
   for await (const { error } of agServer.listener('error')) problem('server error', `${error?.name}: ${error?.message}`);
 })();
 
-httpServer.listen(num('SOCKETCLUSTER_PORT', DEFAULT_PORT), '127.0.0.1', () => {
+httpServer.listen(num('SOCKETCLUSTER_PORT', DEFAULT_PORT), str('SCC_INSTANCE_IP') ?? '127.0.0.1', () => {
   const { port } = httpServer.address();
   log(30, `original worker listening on port ${port}`, { event: EVENT_LISTENING, port });
   if (!env.SCC_STATE_SERVER_HOST) return;

@@ -29,6 +29,8 @@ export interface ClusterSnapshot {
 
 export interface PollOptions {
   timeoutMs?: number;
+  /** The address to poll; default 127.0.0.1 (a host's address on the network test bed). */
+  host?: string;
   /** Fail at once when this process exits (the service the endpoint belongs to). */
   process?: ServiceProcess;
 }
@@ -59,12 +61,15 @@ async function poll<T>(what: string, check: (reason: (s: string) => void) => Pro
   }
 }
 
-/** Waits until `GET http://127.0.0.1:port/path` answers 200. */
+const LOOPBACK = '127.0.0.1';
+
+/** Waits until `GET http://HOST:port/path` answers 200 (HOST: `options.host`, default 127.0.0.1). */
 export function waitHttp(port: number, path: string, options: PollOptions = {}): Promise<void> {
+  const host = options.host ?? LOOPBACK;
   return poll(
-    `port ${port} ${path}`,
+    `${host}:${port} ${path}`,
     async (reason) => {
-      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      const res = await fetch(`http://${host}:${port}${path}`);
       if (res.ok) {
         await res.body?.cancel();
         return true;
@@ -81,12 +86,12 @@ export function waitHttp(port: number, path: string, options: PollOptions = {}):
  * with a broker list and every broker link is up (packages/shared/src/http.ts).
  */
 export function waitReady(port: number, timeoutMs = DEFAULT_READY_TIMEOUT_MS, process?: ServiceProcess): Promise<void> {
-  return waitHttp(port, '/ready', { timeoutMs, ...(process && { process }) });
+  return waitHttp(port, '/ready', { timeoutMs, ...(process && { process, host: process.host }) });
 }
 
-/** The state server's cluster view now. */
-export async function clusterSnapshot(statePort: number): Promise<ClusterSnapshot> {
-  const res = await fetch(`http://127.0.0.1:${statePort}/cluster.json`);
+/** The state server's cluster view now (on `host`, default 127.0.0.1). */
+export async function clusterSnapshot(statePort: number, host = LOOPBACK): Promise<ClusterSnapshot> {
+  const res = await fetch(`http://${host}:${statePort}/cluster.json`);
   if (!res.ok) throw new Error(`/cluster.json answered ${res.status}`);
   return (await res.json()) as ClusterSnapshot;
 }
@@ -114,7 +119,7 @@ export function waitForMembers(statePort: number, condition: MembersCondition, o
   return poll(
     `cluster view ${JSON.stringify(condition)} on state port ${statePort}`,
     async (reason) => {
-      const s = await clusterSnapshot(statePort);
+      const s = await clusterSnapshot(statePort, options.host);
       const missing = [...joined(s.brokers, condition.brokers), ...joined(s.workers, condition.workers)];
       const ok =
         missing.length === 0 &&

@@ -44,6 +44,8 @@ export class ServiceProcess {
   private readonly waiters = new Waiters();
   /** The HTTP port the service listens on (set by the launcher once known). */
   port = 0;
+  /** The address it is reached at: 127.0.0.1, or its host's address on the network test bed. */
+  host = '127.0.0.1';
 
   constructor(
     readonly name: string,
@@ -196,6 +198,11 @@ export interface SpawnOptions {
   detached?: boolean;
   /** Sees every output line as it comes (the local cluster prints them prefixed). */
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /**
+   * A command prefix the process runs under, e.g. `['ip', 'netns', 'exec', NS]` (harness/netns): it
+   * must exec the command, so that the pid stays the service's own (pause, kill and stop go by pid).
+   */
+  wrap?: readonly string[];
 }
 
 /** Spawns a process with piped output and registers it for stopAll(). */
@@ -203,7 +210,8 @@ export function spawnProcess(options: SpawnOptions): ServiceProcess {
   const command = options.command ?? process.execPath;
   const args = options.command === undefined ? [...(options.nodeArgs ?? []), ...options.args] : [...options.args];
   const base: Record<string, string | undefined> = options.inheritEnv ? { ...process.env } : { PATH: process.env['PATH'] ?? '' };
-  const child = spawn(command, args, {
+  const [wrapper, ...prefix] = options.wrap ?? [];
+  const child = spawn(wrapper ?? command, wrapper === undefined ? args : [...prefix, command, ...args], {
     cwd: options.cwd,
     env: { ...base, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

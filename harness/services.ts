@@ -64,13 +64,18 @@ export interface ServiceOptions {
   nodeArgs?: readonly string[];
   /** Bound on the start, ms. */
   timeoutMs?: number;
-  /** Passed to spawnProcess (the local cluster inherits the caller's environment and prints lines). */
-  spawn?: Pick<SpawnOptions, 'inheritEnv' | 'detached' | 'onLine'>;
+  /** Passed to spawnProcess (the local cluster inherits the caller's environment and prints lines; the test bed wraps). */
+  spawn?: Pick<SpawnOptions, 'inheritEnv' | 'detached' | 'onLine' | 'wrap'>;
+  /**
+   * The address the service is reached at (readiness polls, `uriOf`): default 127.0.0.1; a host's
+   * address on the network test bed, whose launcher also sets `SCC_INSTANCE_IP` to it in `env`.
+   */
+  host?: string;
 }
 
-/** `ws://127.0.0.1:PORT`, the URI a local broker or worker is listed under. */
+/** `ws://HOST:PORT`, the URI a broker or worker is listed under (a bare port: a local one, on 127.0.0.1). */
 export function uriOf(service: ServiceProcess | number): string {
-  return `ws://127.0.0.1:${typeof service === 'number' ? service : service.port}`;
+  return typeof service === 'number' ? `ws://127.0.0.1:${service}` : `ws://${service.host}:${service.port}`;
 }
 
 /**
@@ -84,7 +89,7 @@ export async function awaitListening(service: ServiceProcess, port = 0, timeoutM
     service.port = Number(line['port']);
   } else {
     service.port = port;
-    await waitHttp(port, '/health-check', { timeoutMs, process: service });
+    await waitHttp(port, '/health-check', { timeoutMs, process: service, host: service.host });
   }
   return service;
 }
@@ -106,6 +111,7 @@ export async function startOurs(pkg: OurPackage, portVar: string, env: Record<st
     env: { SCC_LOG_FORMAT: 'json', ...env, [portVar]: String(port), ...options.env },
     ...options.spawn,
   });
+  service.host = options.host ?? service.host;
   return awaitListening(service, port, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS);
 }
 
@@ -139,6 +145,7 @@ export function startWorker(statePort: number | null, options: ServiceOptions = 
 /** Spawns `node <script>` for an original service. */
 async function startScript(script: string, name: string, env: Record<string, string>, port: number, options: ServiceOptions): Promise<ServiceProcess> {
   const service = spawnProcess({ name: options.name ?? name, args: [script], nodeArgs: options.nodeArgs ?? [], cwd: dirname(script), env: { ...env, ...options.env }, ...options.spawn });
+  service.host = options.host ?? service.host;
   return awaitListening(service, port, options.timeoutMs ?? DEFAULT_START_TIMEOUT_MS);
 }
 
