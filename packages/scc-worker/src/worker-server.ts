@@ -134,6 +134,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       reorderWindow: c.reorderWindowMs,
       publishRetryTimeout: c.publishRetryTimeoutMs,
       version: c.announceVersion,
+      statsInterval: c.statsIntervalMs,
       holdSubscribeAcks: false,
       logger,
     });

@@ -95,6 +95,11 @@ export class BrokerLink {
 
   private readonly label: string;
 
+  /** When the broker was last heard (any frame, pings too) or the connection attempt began, ms since the epoch. */
+  get heardAt(): number {
+    return this.lastHeardAt;
+  }
+
   constructor(private readonly options: BrokerLinkOptions) {
     this.label = options.label;
     this.connect();

@@ -81,6 +81,11 @@ export class BrokerPool {
     return this.links.every((link) => link.open);
   }
 
+  /** When the least recently heard link of the pool last heard the broker, ms since the epoch (see BrokerLink.heardAt). */
+  get heardAt(): number {
+    return Math.min(...this.links.map((link) => link.heardAt));
+  }
+
   /** Whether the channel is subscribed (or pending) on this broker. */
   isSubscribed(channel: string): boolean {
     return this.linkFor(channel).isSubscribed(channel, true);

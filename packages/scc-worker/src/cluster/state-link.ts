@@ -16,6 +16,7 @@ import {
   parseWorkerListPush,
   type ClientSocket,
   type HandoverAck,
+  type StatsReport,
   type WorkerJoinPayload,
 } from '@scc-ts/shared';
 import type { ResolvedClusterOptions } from './options.js';
@@ -44,6 +45,8 @@ export class WorkerStateLink {
   constructor(
     private readonly options: Readonly<ResolvedClusterOptions>,
     private readonly handlers: MembershipHandlers,
+    /** The figures of each `sccStats` report, sent every `statsInterval` ms (0: none). */
+    collectStats?: () => StatsReport,
   ) {
     this.link = new StateLink({
       stateServerHost: options.stateServerHost,
@@ -66,6 +69,7 @@ export class WorkerStateLink {
       } satisfies WorkerJoinPayload,
       logger: options.logger,
       onJoined: (reply) => this.joined(reply),
+      ...(collectStats && { stats: { intervalMs: options.statsInterval, collect: collectStats } }),
     });
     const socket = this.link.socket;
     this.serve(socket, Procedure.BrokerJoinCluster, (data) => this.brokerPush(data));

@@ -28,6 +28,8 @@ export interface ClusterStats {
   publishRetries: number;
   /** Times publishing switched to a new broker list. */
   handovers: number;
+  /** Messages published by local clients (each handed to the outbound stage). */
+  messagesPublished: number;
 }
 
 /** A fresh set of counters, all 0. */
@@ -44,6 +46,7 @@ export function createClusterStats(): ClusterStats {
     duplicatesDropped: 0,
     publishRetries: 0,
     handovers: 0,
+    messagesPublished: 0,
   };
 }
 

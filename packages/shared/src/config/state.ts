@@ -14,6 +14,10 @@ export interface StateConfig extends CommonConfig {
   startupDelayMs: number;
   /** Longest wait for one handover phase's acknowledgements before going ahead, ms. */
   handoverTimeoutMs: number;
+  /** Time between two live updates of the /cluster dashboard, ms. */
+  dashboardIntervalMs: number;
+  /** Most browsers watching the live dashboard at once. */
+  dashboardMaxClients: number;
 }
 
 // The state server carries no pub/sub: it needs no channel limit (it refuses subscriptions outright).
@@ -36,6 +40,8 @@ export const STATE_SETTINGS: readonly Setting[] = Object.freeze([
   SETTINGS.scaleBackDelay,
   SETTINGS.startupDelay,
   SETTINGS.handoverTimeout,
+  SETTINGS.dashboardInterval,
+  SETTINGS.dashboardMaxClients,
 ]);
 
 /** Reads scc-state's configuration; throws `ConfigError` naming every bad variable. */
@@ -51,5 +57,7 @@ export function readStateConfig(env: Env = process.env, isTty = Boolean(process.
     scaleBackDelayMs: r.read(SETTINGS.scaleBackDelay),
     startupDelayMs: r.read(SETTINGS.startupDelay),
     handoverTimeoutMs: r.read(SETTINGS.handoverTimeout),
+    dashboardIntervalMs: r.read(SETTINGS.dashboardInterval),
+    dashboardMaxClients: r.read(SETTINGS.dashboardMaxClients),
   });
 }
