@@ -21,6 +21,7 @@ import {
   HandoverProcedure,
   Procedure,
   SETTINGS,
+  STATS_EVENT,
   StateQuery,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   formatInstanceUri,
@@ -51,6 +52,9 @@ import { Notifier, type ListKind } from './notifier.js';
 import { HandoverCoordinator } from './handover.js';
 import { createStateMetrics, type StateMetrics } from './metrics.js';
 import { ClusterView } from './cluster-view.js';
+import { PeerStats } from './peer-stats.js';
+import { EventLog } from './event-log.js';
+import { Dashboard } from './dashboard.js';
 
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
@@ -108,8 +112,16 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   const hardened = hardenedServerOptions(config.limits, logger);
   const metrics = createStateMetrics({ members: registry, connections: () => sockets.size, limits: hardened.wsEngine.counters });
   let view: ClusterView | undefined;
+  const peerStats = new PeerStats();
+  const events = new EventLog();
+  const dashboard = new Dashboard({
+    intervalMs: config.dashboardIntervalMs,
+    maxClients: config.dashboardMaxClients,
+    snapshot: () => view?.snapshot(new URLSearchParams()),
+    logger,
+  });
   const httpServer: Server = createServer((req, res) => {
-    if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res)) notFound(res);
+    if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res) && !dashboard.handle(req, res)) notFound(res);
   });
   const connections = trackConnections(httpServer);
   const agServer: AGServer = socketClusterServer.attach(httpServer, hardened);
@@ -124,7 +136,10 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     },
     timeoutMs: config.handoverTimeoutMs,
     logger,
-    onDone: (time, outcome) => logger.info(`handover of broker list ${time}: ${outcome}`),
+    onDone: (time, outcome) => {
+      logger.info(`handover of broker list ${time}: ${outcome}`);
+      events.record('handover', `handover of broker list ${time}: ${outcome}`);
+    },
   });
 
   const notifier = new Notifier({
@@ -149,6 +164,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     onBroadcast: (kind, uris, time) => {
       metrics.broadcast(kind, time);
       view?.recordBroadcast(kind, uris, time);
+      events.record('list', `${kind} list broadcast (${uris.length} ${kind}, time ${time})`);
       if (kind === 'brokers') {
         handover.begin(
           time,
@@ -157,7 +173,15 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       }
     },
   });
-  view = new ClusterView({ registry, pending: (kind) => notifier.pending(kind) });
+  view = new ClusterView({
+    registry,
+    pending: (kind) => notifier.pending(kind),
+    figures: peerStats,
+    events,
+    handover: () => handover.progress(),
+    coordinated: (socketId) => handoverWorkers.has(socketId),
+    dashboard: () => ({ intervalMs: config.dashboardIntervalMs, clients: dashboard.clientCount, maxClients: config.dashboardMaxClients }),
+  });
 
   installHandshakeChecks(agServer, {
     authKey: config.authKey,
@@ -209,6 +233,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     if (type === InstanceType.Worker) notifier.forget(socket.id);
     notifier.changed(listKind(type), 'back');
     const remaining = registry.urisOf(type).length;
+    events.record('left', `${type} ${member.uri} left (${how}); ${remaining} ${listKind(type)} remain`, member.uri);
     logger.info({ event: LogEvent.MemberLeft, instanceType: type, uri: member.uri, how, remaining }, `${type} ${member.uri} left (${how}); ${remaining} ${listKind(type)} in the cluster`);
   }
 
@@ -253,6 +278,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     if (type === InstanceType.Worker && (payload as WorkerJoinPayload).sccHandover === true) handoverWorkers.add(socket.id);
     if (changed) {
       notifier.changed(listKind(type), 'out');
+      events.record('joined', `${type} ${uri} joined (id ${payload.instanceId ?? 'none'}); ${registry.urisOf(type).length} ${listKind(type)}`, uri);
       logger.info(
         `${type} ${uri} joined (id ${payload.instanceId ?? 'none'}, version ${peer.version}); ${registry.urisOf(type).length} ${listKind(type)} in the cluster`,
       );
@@ -310,8 +336,27 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       }
     })();
     void (async () => {
+      let warned = false;
+      for await (const data of socket.receiver(STATS_EVENT)) {
+        // Figures belong to a member: a socket that has not joined has nothing to show them on.
+        if (!registry.memberOf(peer.instanceType, socket.id)) continue;
+        try {
+          peerStats.record(socket.id, data);
+        } catch (error) {
+          // Refused and counted (the view shows the count); the last good figures stay. Warned once
+          // per socket: a peer with a bug would otherwise warn every interval.
+          const err = error as Error;
+          const message = `refused a ${STATS_EVENT} report from ${socket.remoteAddress}: ${err.name}: ${err.message}`;
+          if (warned) logger.debug(message);
+          else logger.warn(message);
+          warned = true;
+        }
+      }
+    })();
+    void (async () => {
       for await (const event of socket.listener('close')) {
         sockets.delete(socket.id);
+        peerStats.forget(socket.id);
         handoverWorkers.delete(socket.id);
         handover.forget(socket.id);
         leave(socket, peer.instanceType, `socket closed, code ${(event as { code?: number }).code ?? '?'}`);
@@ -338,6 +383,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     close() {
       closing ??= (async () => {
         clearTimeout(startupTimer);
+        dashboard.close();
         notifier.close();
         handover.close();
         for (const socket of sockets.values()) void socket.disconnect(STATE_SHUTDOWN_CLOSE_CODE, 'scc-state shutting down');

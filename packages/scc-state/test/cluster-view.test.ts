@@ -27,7 +27,7 @@ describe('ClusterView', () => {
     view.recordBroadcast('brokers', [B2, B1], 1_700_000_000_500);
     const s = view.snapshot(new URLSearchParams());
     expect(s.brokers.map((b) => b.uri)).toEqual([B2, B1]);
-    expect(s.brokers[0]).toEqual({ uri: B2, instanceId: 'id-s1', joinedAt: '2023-11-14T22:13:20.000Z' });
+    expect(s.brokers[0]).toEqual({ uri: B2, instanceId: 'id-s1', joinedAt: '2023-11-14T22:13:20.000Z', figures: null, statsRefused: 0 });
     expect(s.workers.map((w) => w.uri)).toEqual(['ws://127.0.0.1:8000']);
     expect(s.lastPush.brokers).toEqual({ time: 1_700_000_000_500, uris: [B2, B1], at: '2023-11-14T22:13:20.500Z' });
     expect(s.lastPush.workers).toBeNull();
