@@ -149,7 +149,7 @@ describe('the state server dashboard', () => {
         })();
       }
       await raw.listener('connect').once(5000);
-      await raw.invoke(Procedure.WorkerJoinCluster, { instanceId: 'raw-reporter', instanceIp: '127.0.0.1' });
+      await raw.invoke(Procedure.WorkerJoinCluster, { instanceId: 'raw-reporter', instanceIp: '127.0.0.1', instanceIpFamily: 'IPv4' });
       const good = { uptimeMs: 1000, cpuMicros: 5000, rssBytes: 1_000_000, connections: 7, channels: 3, messagesIn: 1, messagesOut: 2 };
       await raw.transmit(STATS_EVENT, good);
       await expect.poll(async () => (await view()).workers.find((w) => w.uri === uri)?.figures?.connections, { timeout: 5000 }).toBe(7);

@@ -77,7 +77,7 @@ JSON at <a href="${paths.json}">${paths.json}</a>, live updates at <code>${DASHB
 <h2>Handover</h2>
 <p id="handover">${s.handover ? `broker list ${s.handover.time}: phase ${s.handover.phase}` : 'none in progress'}</p>
 <h2>Recent membership events</h2>
-<ol id="events" class="events"></ol>
+<ul id="events" class="events"></ul>
 <h2>Channel owner</h2>
 <form method="get" action="${paths.view}"><input name="channel" placeholder="channel name" value="${escapeHtml(c?.name ?? '')}">
 <select name="engine">${engineOptions(c?.engine ?? DEFAULT_MAPPING_ENGINE)}</select>
@@ -99,13 +99,13 @@ const STYLE = `
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 header{display:flex;align-items:center;gap:1em}h1{margin:0}h2{margin:1.2em 0 .4em;font-size:1.1em}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:middle}
-td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}th{background:#f4f4f4}
 .warn{background:#fff4e5;border:1px solid #f0b566;padding:.4em .7em}.meta{color:#666}
 .badge{padding:.1em .6em;border-radius:1em;font-size:.85em;color:#fff;background:#888}.badge.on{background:#2a7d2a}.badge.err{background:#b33}
 .spark{vertical-align:middle;margin-left:.4em}.spark polyline{fill:none;stroke:#2566c4;stroke-width:1.5}
 .none{color:#777;font-style:italic}.up{background:#e6f4e6}.down{background:#fbe3e3}
 .bar{display:flex;align-items:center;gap:.5em;margin:.15em 0}.bar span.fill{display:inline-block;height:.9em;background:#2566c4;min-width:1px}
-.bar code{min-width:14em}.events{max-height:18em;overflow:auto;padding-left:1.5em}.events .kind{font-weight:600}
+.bar code{min-width:14em}.events{max-height:18em;overflow:auto;list-style:none;padding-left:0}.events .kind{font-weight:600}
 .narrow{width:4em}#playground button{margin:0 .4em .4em 0}#playground-answer{background:#f6f6f6;padding:.4em;white-space:pre-wrap;max-height:12em;overflow:auto}
 `;
 
@@ -132,6 +132,8 @@ const SCRIPT = String.raw`(function () {
     if (v == null) return '–';
     return Math.abs(v) >= 100 ? String(Math.round(v)) : String(Math.round(v * 10) / 10);
   }
+  // A UUID's first block tells instances apart at a glance; the whole id is in the tooltip.
+  function short(id) { return !id ? '-' : id.length > 12 ? id.slice(0, 8) + '…' : id; }
   function mb(bytes) { return (bytes / 1048576).toFixed(1) + ' MB'; }
   function clock(iso) { return new Date(iso).toLocaleTimeString(); }
   function ago(iso, now) {
@@ -165,7 +167,7 @@ const SCRIPT = String.raw`(function () {
     var table = el('table', { id: id }, [el('tr', {}, HEAD.map(function (h) { return el('th', { text: h }); }))]);
     if (list.length === 0) table.appendChild(el('tr', {}, [el('td', { colspan: HEAD.length, class: 'none', text: '(none)' })]));
     list.forEach(function (m) {
-      var row = el('tr', { 'data-uri': m.uri }, [el('td', {}, [el('code', { text: m.uri })]), el('td', { text: m.instanceId || '-' }), el('td', { text: clock(m.joinedAt) })]);
+      var row = el('tr', { 'data-uri': m.uri }, [el('td', {}, [el('code', { text: m.uri })]), el('td', { title: m.instanceId || '', text: short(m.instanceId) }), el('td', { text: clock(m.joinedAt) })]);
       var f = m.figures;
       if (!f) {
         row.appendChild(el('td', { colspan: HEAD.length - 3, class: 'none figures', title: 'no sccStats report received: an original peer, or SCC_STATS_INTERVAL=0', text: noFigures(m) }));
@@ -195,7 +197,7 @@ const SCRIPT = String.raw`(function () {
       fill.style.width = (total ? (b.channels || 0) / total * 20 : 0) + 'em';
       box.appendChild(el('div', { class: 'bar', 'data-broker': b.broker }, [
         el('code', { text: b.broker }), fill,
-        el('span', { text: b.channels == null ? 'no figures' : b.channels + ' channels' + (total ? ' (' + Math.round(b.channels / total * 100) + ' %)' : '') }),
+        el('span', { text: b.channels == null ? 'no figures' : b.channels + (b.channels === 1 ? ' channel' : ' channels') + (total ? ' (' + Math.round(b.channels / total * 100) + ' %)' : '') }),
       ]));
     });
     return box;
@@ -245,7 +247,7 @@ const SCRIPT = String.raw`(function () {
     return 'broker list ' + h.time + ': phase ' + h.phase + ' since ' + clock(h.phaseStartedAt) + ', waiting for ' + h.waiting.length + ' of ' + h.participants.length + ' workers' + (h.waiting.length ? ' (' + h.waiting.join(', ') + ')' : '');
   }
   function events(s) {
-    var list = el('ol', { id: 'events', class: 'events' });
+    var list = el('ul', { id: 'events', class: 'events' });
     if (s.events.length === 0) list.appendChild(el('li', { class: 'none', text: 'none yet' }));
     s.events.forEach(function (e) {
       list.appendChild(el('li', { 'data-kind': e.kind }, [clock(e.at) + ' ', el('span', { class: 'kind', text: e.kind }), ' ' + e.text]));
