@@ -230,14 +230,14 @@ const SCRIPT = String.raw`(function () {
   }
   function partitions(s) {
     var box = el('div', { id: 'partitions' });
-    var p = s.links || { unreachable: [], withdrawn: [] };
+    var p = { unreachable: (s.links && s.links.unreachable) || [], withdrawn: (s.links && s.links.withdrawn) || [] };
     if (p.unreachable.length === 0 && p.withdrawn.length === 0) {
       box.appendChild(el('p', { class: 'meta', text: 'none reported' }));
       return box;
     }
     var list = el('ul');
     p.unreachable.forEach(function (u) { list.appendChild(el('li', { class: 'down', text: u.worker + ' cannot reach ' + u.broker + ' since ' + clock(u.since) })); });
-    p.withdrawn.forEach(function (w) { list.appendChild(el('li', { class: 'down', text: 'broker ' + w.broker + ' withdrawn since ' + clock(w.since) + ' (reported by ' + w.workers.join(', ') + ')' })); });
+    p.withdrawn.forEach(function (w) { list.appendChild(el('li', { class: 'down', text: 'broker ' + w.broker + ' withdrawn since ' + clock(w.since) + (w.workers && w.workers.length ? ' (reported by ' + w.workers.join(', ') + ')' : '') })); });
     box.appendChild(list);
     return box;
   }

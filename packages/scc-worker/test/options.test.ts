@@ -80,6 +80,7 @@ describe('resolveClusterOptions', () => {
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
       version: '9.2.0',
+      statsInterval: 0,
       logger,
     });
     expect(resolved).toEqual({
@@ -105,6 +106,7 @@ describe('resolveClusterOptions', () => {
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
       version: '9.2.0',
+      statsInterval: 0,
       logger,
     });
     expect(resolved.mappingEngine).toBe(mapper);
