@@ -222,6 +222,8 @@ describe('the state server dashboard', () => {
     await page.locator(`#brokers tr[data-uri="${addedUri}"]`).waitFor({ state: 'detached', timeout: PAGE_WAIT_MS });
     await expect.poll(() => textOf(page.locator('#broker-count')), { timeout: PAGE_WAIT_MS }).toBe('2');
     await page.locator(`#events li[data-kind="left"]`, { hasText: addedUri }).waitFor({ timeout: PAGE_WAIT_MS });
+    // Once the handover has released it, no worker reports a link to it any more.
+    await page.locator(`#link-table [data-broker="${addedUri}"]`).first().waitFor({ state: 'detached', timeout: PAGE_WAIT_MS });
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-broker-removed.png'), fullPage: true });
 
     clearInterval(publishing);

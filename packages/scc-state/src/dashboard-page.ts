@@ -212,7 +212,11 @@ const SCRIPT = String.raw`(function () {
       box.appendChild(el('p', { class: 'none', text: 'no workers or no brokers' }));
       return box;
     }
-    var table = el('table', { id: 'link-table' }, [el('tr', {}, [el('th', { text: 'worker \\ broker' })].concat(brokers.map(function (b) { return el('th', {}, [el('code', { text: b })]); })))]);
+    var table = el('table', { id: 'link-table' }, [el('tr', {}, [el('th', { text: 'worker \\ broker' })].concat(brokers.map(function (b) {
+      // A broker workers still hold a link to after it left the list (a handover still releasing it).
+      var listed = s.brokers.some(function (m) { return m.uri === b; });
+      return el('th', { 'data-broker': b }, [el('code', { text: b }), listed ? null : ' (left the list)']);
+    })))]);
     s.workers.forEach(function (w) {
       var row = el('tr', { 'data-worker': w.uri }, [el('td', {}, [el('code', { text: w.uri })])]);
       var byBroker = {};
