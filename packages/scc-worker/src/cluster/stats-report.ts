@@ -4,12 +4,19 @@
  * ClusterStats totals and each broker pool's connection state. Nothing here counts traffic.
  */
 import { processFigures, type LinkReport, type StatsReport } from '@scc-ts/shared';
-import type { BrokerPool } from './broker-pool.js';
 import type { ClusterStats } from './stats.js';
+
+/** What a link's health is read from (BrokerPool's public state). */
+export interface HeardLink {
+  /** Whether every connection to the broker is up. */
+  readonly connected: boolean;
+  /** When the broker was last heard, ms since the epoch. */
+  readonly heardAt: number;
+}
 
 /** What one broker pool's health is read from. */
 interface Tracked {
-  pool: BrokerPool;
+  pool: HeardLink;
   /** When the pool last went down, ms since the epoch; null while it has never been up. */
   downSince: number | null;
 }
@@ -19,7 +26,7 @@ export class LinkHealth {
   private readonly pools = new Map<string, Tracked>();
 
   /** Starts following a pool the router just made (it replaces an older pool to the same URI). */
-  track(uri: string, pool: BrokerPool): BrokerPool {
+  track<T extends HeardLink>(uri: string, pool: T): T {
     this.pools.set(uri, { pool, downSince: null });
     return pool;
   }
