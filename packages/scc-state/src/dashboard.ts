@@ -13,8 +13,11 @@ export const DASHBOARD_EVENTS_PATH = '/cluster/events';
 
 /** What an EventSource waits before reconnecting after the stream ends, ms (sent as `retry:`). */
 const RECONNECT_DELAY_MS = 2000;
-/** Unsent bytes past which a watching browser is dropped (a snapshot is a few kB). */
-const MAX_BUFFERED_BYTES = 1024 * 1024;
+/**
+ * Unsent bytes past which a watching browser is dropped: a few snapshots (about 10 KiB for a small
+ * cluster, 600 KiB for 20 brokers and 200 workers), so one slow tick is forgiven, a stalled reader is not.
+ */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Seconds a refused browser is asked to wait (`Retry-After`). */
 const RETRY_AFTER_S = 10;
 
