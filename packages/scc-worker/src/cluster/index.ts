@@ -242,7 +242,6 @@ export function attach(agServer: AGServer, options: ClusterOptions): ClusterClie
 }
 
 export type { ClusterOptions, ResolvedClusterOptions } from './options.js';
-export type { HeardLink } from './stats-report.js';
 export type { ReshardSummary } from './router.js';
 export type { DeliveryMode } from './outbound.js';
 export type { ClusterStats } from './stats.js';
