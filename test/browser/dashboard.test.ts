@@ -3,9 +3,10 @@
  * playwright-core) watches a real cluster (1 state server, 2 brokers, 2 workers, fast timings, figures
  * every 250 ms). Clients connected to a worker show in its connections, publishes in its msgs/s; a
  * broker added through the harness appears without a reload and disappears once drained (SIGTERM).
- * Screenshots go to test-results/screenshots/dashboard-*.png. Also, without a browser: the event
- * stream's rate is bounded by SCC_STATE_DASHBOARD_INTERVAL, and a malformed `sccStats` report from a
- * raw client is refused and changes nothing. `.ci/run` installs Chromium; without it this test fails.
+ * Screenshots go to test-results/screenshots/dashboard-*.png (initial, broker-added, broker-removed,
+ * playground). Also, without a browser: the event stream's rate is bounded by
+ * SCC_STATE_DASHBOARD_INTERVAL, and a malformed `sccStats` report from a raw client is refused and
+ * changes nothing. `.ci/run` installs Chromium; without it this test fails.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -242,6 +243,7 @@ describe('the state server dashboard', () => {
     expect(actions).toEqual(['add-broker', 'drain-broker', 'kill-broker', 'add-worker', 'remove-worker', 'restart-state']);
     await page.click('#playground button[data-action="add-broker"]');
     await expect.poll(() => textOf(page.locator('#playground-answer')), { timeout: PAGE_WAIT_MS }).toMatch(/no answer from the playground/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-playground.png') });
     // Not a loopback URL: no buttons, and the page says why.
     await page.goto(`http://127.0.0.1:${cluster.statePort}/cluster?playground=${encodeURIComponent('http://example.com:7770')}`);
     await expect.poll(() => textOf(page.locator('#playground-answer')), { timeout: PAGE_WAIT_MS }).toMatch(/must be a loopback http URL/);
