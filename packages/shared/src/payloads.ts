@@ -89,8 +89,12 @@ export interface PublishPacket {
   seq?: number;
 }
 
-/** Most broker links one `sccStats` report may describe (a worker has one per broker in use). */
-export const MAX_STATS_LINKS = 1000;
+/**
+ * Most broker links one `sccStats` report may describe (a worker has one per broker in use; it
+ * reports the first this many). Sized so a full report stays far below the state server's default
+ * 64 KiB payload limit: an oversized frame would cost the sender its state link.
+ */
+export const MAX_STATS_LINKS = 256;
 
 /** A worker's link to one broker, as its `sccStats` report describes it. */
 export interface LinkReport {

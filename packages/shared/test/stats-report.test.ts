@@ -51,7 +51,7 @@ describe('parseStatsReport', () => {
     expect(refusal({ ...GOOD, links: [{ ...link, broker: 'http://x' }] }).message).toMatch(/links\[0\]\.broker/);
     expect(refusal({ ...GOOD, links: [link, { ...link, up: 'yes' }] }).message).toMatch(/links\[1\]\.up/);
     expect(refusal({ ...GOOD, links: [{ ...link, lastHeardAgoMs: -5 }] }).message).toMatch(/lastHeardAgoMs/);
-    expect(refusal({ ...GOOD, links: Array.from({ length: MAX_STATS_LINKS + 1 }, () => link) }).message).toMatch(/more than 1000/);
+    expect(refusal({ ...GOOD, links: Array.from({ length: MAX_STATS_LINKS + 1 }, () => link) }).message).toMatch(new RegExp(`more than ${MAX_STATS_LINKS}`));
     expect(parseStatsReport({ ...GOOD, links: Array.from({ length: MAX_STATS_LINKS }, () => link) }).links).toHaveLength(MAX_STATS_LINKS);
   });
 

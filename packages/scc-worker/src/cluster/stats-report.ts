@@ -3,7 +3,7 @@
  * from what the plugin already keeps: the server's client count, the broker engine's channels, the
  * ClusterStats totals and each broker pool's connection state. Nothing here counts traffic.
  */
-import { processFigures, type LinkReport, type StatsReport } from '@scc-ts/shared';
+import { MAX_STATS_LINKS, processFigures, type LinkReport, type StatsReport } from '@scc-ts/shared';
 import type { ClusterStats } from './stats.js';
 
 /** What a link's health is read from (BrokerPool's public state). */
@@ -82,6 +82,7 @@ export function workerStatsReport(sources: WorkerStatsSources): StatsReport {
     channels: channels.length,
     messagesIn: sources.stats.messagesDelivered,
     messagesOut: sources.stats.messagesPublished,
-    links: sources.health.report(sources.brokers(), (uri) => owned.get(uri) ?? 0),
+    // The first MAX_STATS_LINKS only: a report must stay small enough for the state link (see there).
+    links: sources.health.report(sources.brokers(), (uri) => owned.get(uri) ?? 0).slice(0, MAX_STATS_LINKS),
   };
 }
