@@ -70,6 +70,20 @@ async function expectAgreement(tag: string): Promise<void> {
 }
 
 describe('fully mixed cluster: brokers and workers of both kinds, brokers joining and leaving', () => {
+  it("the state server's view has figures from our peers and none from the originals (which ignore nothing they are sent)", async () => {
+    type Member = { uri: string; figures: { connections: number } | null; sccHandover?: boolean };
+    const view = async () => (await (await fetch(`http://127.0.0.1:${state.port}/cluster.json`)).json()) as { brokers: Member[]; workers: Member[] };
+    const [oursBroker, originalBroker] = [...live.keys()];
+    const ourWorker = uriOf(workers[0]!);
+    // Ours report right after joining (then every SCC_STATS_INTERVAL); the originals never do.
+    await expect.poll(async () => (await view()).workers.find((w) => w.uri === ourWorker)?.figures !== null, { timeout: 10_000 }).toBe(true);
+    await expect.poll(async () => (await view()).brokers.find((b) => b.uri === uriOf(oursBroker!))?.figures !== null, { timeout: 10_000 }).toBe(true);
+    const v = await view();
+    expect(v.brokers.find((b) => b.uri === uriOf(originalBroker!))!.figures).toBeNull();
+    expect(v.workers.find((w) => w.uri === uriOf(workers[1]!))).toMatchObject({ figures: null, sccHandover: false });
+    expect(v.workers.find((w) => w.uri === ourWorker)!.sccHandover).toBe(true);
+  });
+
   it('agrees with 1 broker of each kind', async () => {
     await expectAgreement('start');
   });

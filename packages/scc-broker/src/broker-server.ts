@@ -15,6 +15,7 @@ import {
   type Logger,
   type StateLink,
   listen,
+  processFigures,
   isSafeChannelName,
   InvalidChannelError,
   LogEvent,
@@ -103,10 +104,19 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
   warnIfUnauthenticated(httpServer, config.authKey, 'scc-broker', lifecycle);
 
   let wasJoined = false;
+  const totals = metrics.totals;
   const created = createBrokerStateLink({
     config,
     port,
     logger,
+    // The dashboard's figures: the relay's counts and the totals /metrics reads, nothing recounted.
+    collectStats: () => ({
+      ...processFigures(),
+      connections: relay.connectionCount,
+      channels: relay.channelCount,
+      messagesIn: totals.messagesIn,
+      messagesOut: totals.messagesOut,
+    }),
     onJoined: () => {
       lifecycle.info({ event: LogEvent.Joined, rejoin: wasJoined }, `${wasJoined ? 're-joined' : 'joined'} the cluster at state server ${config.stateServerHost}:${config.stateServerPort}`);
       wasJoined = true;

@@ -9,6 +9,6 @@ export type { RelaySettings } from './relay-settings.js';
 export { createBrokerStateLink } from './state-link.js';
 export type { BrokerStateLinkOptions } from './state-link.js';
 export { createBrokerMetrics, subscriptionCount } from './metrics.js';
-export type { BrokerMetrics, BrokerMetricsSources } from './metrics.js';
+export type { BrokerMetrics, BrokerMetricsSources, RelayTotals } from './metrics.js';
 export { drainBroker } from './drain.js';
 export type { DrainOptions, DrainResult } from './drain.js';

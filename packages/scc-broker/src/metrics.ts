@@ -1,13 +1,27 @@
 /**
- * scc-broker's Prometheus series. Gauges read the relay's counts at scrape time; the relay
- * counters come from one synchronous listener of the relay's relayed-packet event.
+ * scc-broker's Prometheus series. Gauges read the relay's counts at scrape time; the relay totals
+ * (RelayTotals) are counted by one synchronous listener of the relay's relayed-packet event, and
+ * both /metrics and the `sccStats` reports to the state server read them.
  */
-import { Counter } from 'prom-client';
-import { SCC_TS_VERSION, createMetricsRegistry, drainingGauge, gaugeFrom, handshakeRefusalCounter, type MetricsRegistry } from '@scc-ts/shared';
+import { SCC_TS_VERSION, counterFrom, createMetricsRegistry, drainingGauge, gaugeFrom, handshakeRefusalCounter, type MetricsRegistry } from '@scc-ts/shared';
 import type { Relay } from './relay.js';
+
+/** What the relay has carried since the broker started. */
+export interface RelayTotals {
+  /** Publish packets received from workers. */
+  packetsIn: number;
+  /** Messages inside those packets (a batching worker sends several per packet). */
+  messagesIn: number;
+  /** Packets relayed to subscribed worker sockets (one per subscriber per packet). */
+  packetsOut: number;
+  /** Messages inside the packets relayed (a packet's messages once per subscriber). */
+  messagesOut: number;
+}
 
 export interface BrokerMetrics {
   readonly registry: MetricsRegistry;
+  /** The relay's totals as they stand (read, not copied: do not modify). */
+  readonly totals: Readonly<RelayTotals>;
   handshakeRefused(error: Error): void;
   /** Stops listening to the relay. Safe to call twice. */
   close(): void;
@@ -35,26 +49,24 @@ export function createBrokerMetrics(sources: BrokerMetricsSources): BrokerMetric
   drainingGauge(registry, sources.draining);
   const handshakeRefused = handshakeRefusalCounter(registry);
 
-  const packetsIn = new Counter({ name: 'scc_broker_packets_in_total', help: 'Publish packets received from workers', registers: [registry] });
-  const messagesIn = new Counter({
-    name: 'scc_broker_messages_in_total',
-    help: 'Messages inside the packets received (a batching worker sends several per packet)',
-    registers: [registry],
-  });
-  const packetsOut = new Counter({
-    name: 'scc_broker_packets_out_total',
-    help: 'Packets relayed to subscribed worker sockets (one per subscriber per packet)',
-    registers: [registry],
-  });
+  const totals: RelayTotals = { packetsIn: 0, messagesIn: 0, packetsOut: 0, messagesOut: 0 };
+  counterFrom(registry, 'scc_broker_packets_in_total', 'Publish packets received from workers', () => totals.packetsIn);
+  counterFrom(registry, 'scc_broker_messages_in_total', 'Messages inside the packets received (a batching worker sends several per packet)', () => totals.messagesIn);
+  counterFrom(registry, 'scc_broker_packets_out_total', 'Packets relayed to subscribed worker sockets (one per subscriber per packet)', () => totals.packetsOut);
+  counterFrom(registry, 'scc_broker_messages_out_total', 'Messages inside the packets relayed (once per subscriber)', () => totals.messagesOut);
   const stop = relay.onRelayed(({ data, subscribers }) => {
-    packetsIn.inc();
+    totals.packetsIn += 1;
     const messages = (data as { messages?: unknown } | null)?.messages;
-    if (Array.isArray(messages)) messagesIn.inc(messages.length);
-    if (subscribers > 0) packetsOut.inc(subscribers);
+    if (Array.isArray(messages)) {
+      totals.messagesIn += messages.length;
+      totals.messagesOut += messages.length * subscribers;
+    }
+    totals.packetsOut += subscribers;
   });
 
   return {
     registry,
+    totals,
     handshakeRefused,
     close: () => {
       stop();

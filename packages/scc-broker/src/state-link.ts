@@ -11,6 +11,7 @@ import {
   type BrokerConfig,
   type BrokerJoinPayload,
   type Logger,
+  type StatsReport,
 } from '@scc-ts/shared';
 
 export interface BrokerStateLinkOptions {
@@ -20,6 +21,8 @@ export interface BrokerStateLinkOptions {
   logger: Logger;
   /** Called after every successful join. */
   onJoined?: () => void;
+  /** The figures of each `sccStats` report (sent every `config.statsIntervalMs`); none without it. */
+  collectStats?: () => StatsReport;
 }
 
 /** Creates the broker's state link (not yet started). */
@@ -47,6 +50,7 @@ export function createBrokerStateLink(options: BrokerStateLinkOptions): { link: 
     } satisfies BrokerJoinPayload,
     logger,
     onJoined: () => options.onJoined?.(),
+    ...(options.collectStats && { stats: { intervalMs: config.statsIntervalMs, collect: options.collectStats } }),
   });
   return { link, instanceId };
 }

@@ -1,17 +1,27 @@
 /**
- * A read-only view of the cluster on the state server's port: `GET /cluster.json` and the same as a
- * small page at `GET /cluster`. With `?channel=NAME` it names the broker that owns the channel,
- * computed with the mapping engine the workers use, over the broker list the workers hold now.
+ * A read-only view of the cluster on the state server's port: `GET /cluster.json` and the same as
+ * the dashboard page at `GET /cluster` (dashboard-page.ts; live through dashboard.ts). With
+ * `?channel=NAME` it names the broker that owns the channel, computed with the mapping engine the
+ * workers use, over the broker list the workers hold now. Besides membership it shows what the
+ * peers report (`sccStats`, peer-stats.ts), the handover in progress and recent membership events.
  * Internal: it lists every instance's address, so it must not be exposed outside the cluster.
  */
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { DEFAULT_MAPPING_ENGINE, MAPPING_ENGINES, MAX_CLIENT_POOL_SIZE, createMapper, hashToIndex, isMappingEngineName, queryOf, type MappingEngineName } from '@scc-ts/shared';
+import { DEFAULT_MAPPING_ENGINE, InstanceType, MAPPING_ENGINES, MAX_CLIENT_POOL_SIZE, createMapper, hashToIndex, isMappingEngineName, queryOf, type HandoverPhase, type MappingEngineName } from '@scc-ts/shared';
 import type { Member, Registry } from './registry.js';
 import type { ListKind } from './notifier.js';
-import type { LinkView } from './links.js';
+import type { PeerStats } from './peer-stats.js';
+import type { EventLog, MembershipEventKind } from './event-log.js';
+import type { HandoverProgress } from './handover.js';
+import { pagePolicy, renderPage } from './dashboard-page.js';
+import type { LinkView as UnreachableLinks } from './links.js';
 
 export const CLUSTER_VIEW_PATH = '/cluster';
 export const CLUSTER_JSON_PATH = '/cluster.json';
+
+/** Random bytes in the page's CSP nonce. */
+const NONCE_BYTES = 16;
 
 /** Longest channel name the view maps (names are hashed, not stored). */
 const MAX_CHANNEL_LENGTH = 1024;
@@ -35,18 +45,78 @@ export interface ChannelOwner {
   brokerAfterPendingPush?: string | null;
 }
 
+/** A worker's link to one broker, as its last report said. */
+export interface LinkView {
+  broker: string;
+  up: boolean;
+  /** When the worker last heard the broker (as of its report); null: never. */
+  lastHeardAt: string | null;
+  /** Of the worker's channels, how many this broker owns. */
+  channels: number;
+}
+
+/** What a member's last good `sccStats` report says; null on a member that sent none (an original peer, or stats off). */
+export interface FiguresView {
+  receivedAt: string;
+  /** How old the report is, ms. */
+  ageMs: number;
+  uptimeMs: number;
+  connections: number;
+  channels: number;
+  rssBytes: number;
+  messagesIn: number;
+  messagesOut: number;
+  /** Null until two reports (or after the peer restarted). */
+  messagesInPerSecond: number | null;
+  messagesOutPerSecond: number | null;
+  cpuPercent: number | null;
+  /** Oldest first, for sparklines. */
+  history: { messagesInPerSecond: number[]; messagesOutPerSecond: number[]; connections: number[] };
+  /** Workers: one per broker in use. */
+  links?: LinkView[];
+}
+
+export interface MemberView {
+  uri: string;
+  instanceId: string | null;
+  joinedAt: string;
+  figures: FiguresView | null;
+  /** Malformed `sccStats` reports refused from this member. */
+  statsRefused: number;
+  /** Workers: joined with `sccHandover: true` (ours); an original worker does not. */
+  sccHandover?: boolean;
+}
+
+export interface HandoverView {
+  time: number;
+  phase: HandoverPhase;
+  startedAt: string;
+  phaseStartedAt: string;
+  /** Worker URIs taking part, and those the phase still waits for. */
+  participants: string[];
+  waiting: string[];
+}
+
+/** Links workers report unreachable (links.ts), and brokers withdrawn from the list for it. */
+export interface PartitionView {
+  unreachable: Array<{ worker: string; broker: string; since: string }>;
+  withdrawn: Array<{ broker: string; since: string; workers: string[] }>;
+}
+
 export interface ClusterSnapshot {
   generatedAt: string;
-  brokers: Array<{ uri: string; instanceId: string | null; joinedAt: string }>;
-  workers: Array<{ uri: string; instanceId: string | null; joinedAt: string }>;
+  brokers: MemberView[];
+  workers: MemberView[];
   lastPush: Record<ListKind, (BroadcastRecord & { at: string }) | null>;
   pushPending: Record<ListKind, boolean>;
-  /** Worker → broker links reported unreachable, and brokers withdrawn for it (times as ISO strings). */
-  links: {
-    unreachable: Array<{ worker: string; broker: string; since: string }>;
-    withdrawn: Array<{ broker: string; since: string; workers: string[] }>;
-  };
   channel?: ChannelOwner;
+  /** Channels with a subscriber on each broker, as each reported (null: no figures). */
+  channelSpread: Array<{ broker: string; channels: number | null }>;
+  handover: HandoverView | null;
+  /** Newest first, bounded (event-log.ts). */
+  events: Array<{ at: string; kind: MembershipEventKind; text: string; uri?: string }>;
+  links: PartitionView;
+  dashboard: { intervalMs: number; clients: number; maxClients: number };
 }
 
 /** Thrown for unusable query parameters; answered with 400. */
@@ -58,11 +128,21 @@ export interface ClusterViewOptions {
   registry: Registry;
   /** Whether a debounced push of the list is waiting to fire. */
   pending: (kind: ListKind) => boolean;
+  /** The members' `sccStats` figures; without it every member shows none. */
+  figures?: PeerStats;
+  events?: EventLog;
+  handover?: () => HandoverProgress | null;
+  /** Whether the worker on this socket joined with `sccHandover: true`. */
+  coordinated?: (socketId: string) => boolean;
+  /** The live dashboard's settings and audience. */
+  dashboard?: () => ClusterSnapshot['dashboard'];
   /** Unreachable links and withdrawn brokers; none when left out. */
-  links?: () => LinkView;
+  links?: () => UnreachableLinks;
   /** The broker list published now (joined, less withdrawn); all joined brokers when left out. */
   published?: () => string[];
 }
+
+const iso = (ms: number): string => new Date(ms).toISOString();
 
 export class ClusterView {
   private readonly last: Record<ListKind, BroadcastRecord | null> = { brokers: null, workers: null };
@@ -75,29 +155,77 @@ export class ClusterView {
   }
 
   /** The view as data; throws BadViewQueryError for bad parameters. */
-  snapshot(query: URLSearchParams): ClusterSnapshot {
+  snapshot(query: URLSearchParams, now = Date.now()): ClusterSnapshot {
     const { registry, pending } = this.options;
-    const member = (m: Member) => ({ uri: m.uri, instanceId: m.instanceId, joinedAt: new Date(m.joinedAt).toISOString() });
     const record = (kind: ListKind) => {
       const r = this.last[kind];
-      return r ? { ...r, at: new Date(r.time).toISOString() } : null;
+      return r ? { ...r, at: iso(r.time) } : null;
     };
+    const brokers = registry.brokerMembers().map((m) => this.member(m, now));
+    const workerURI = (socketId: string) => registry.memberOf(InstanceType.Worker, socketId)?.uri ?? `(socket ${socketId})`;
+    const progress = this.options.handover?.() ?? null;
     const snapshot: ClusterSnapshot = {
-      generatedAt: new Date().toISOString(),
-      brokers: registry.brokerMembers().map(member),
-      workers: registry.workerMembers().map(member),
+      generatedAt: iso(now),
+      brokers,
+      workers: registry.workerMembers().map((m) => this.member(m, now)),
       lastPush: { brokers: record('brokers'), workers: record('workers') },
       pushPending: { brokers: pending('brokers'), workers: pending('workers') },
+      channelSpread: brokers.map((b) => ({ broker: b.uri, channels: b.figures?.channels ?? null })),
+      handover: progress && {
+        time: progress.time,
+        phase: progress.phase,
+        startedAt: iso(progress.startedAt),
+        phaseStartedAt: iso(progress.phaseStartedAt),
+        participants: progress.participants.map(workerURI),
+        waiting: progress.waiting.map(workerURI),
+      },
+      events: (this.options.events?.recent() ?? []).map((e) => ({ ...e, at: iso(e.at) })),
       links: this.links(),
+      dashboard: this.options.dashboard?.() ?? { intervalMs: 0, clients: 0, maxClients: 0 },
     };
     const channel = query.get('channel');
     if (channel !== null) snapshot.channel = this.owner(channel, query);
     return snapshot;
   }
 
-  private links(): ClusterSnapshot['links'] {
+  private member(m: Member, now: number): MemberView {
+    const stats = this.options.figures;
+    const view: MemberView = { uri: m.uri, instanceId: m.instanceId, joinedAt: iso(m.joinedAt), figures: null, statsRefused: stats?.refused(m.socketId) ?? 0 };
+    if (m.instanceType === InstanceType.Worker) view.sccHandover = this.options.coordinated?.(m.socketId) ?? false;
+    const f = stats?.figures(m.socketId);
+    if (!f) return view;
+    const { report, rates } = f;
+    view.figures = {
+      receivedAt: iso(f.receivedAt),
+      ageMs: Math.max(0, now - f.receivedAt),
+      uptimeMs: report.uptimeMs,
+      connections: report.connections,
+      channels: report.channels,
+      rssBytes: report.rssBytes,
+      messagesIn: report.messagesIn,
+      messagesOut: report.messagesOut,
+      messagesInPerSecond: rates?.messagesInPerSecond ?? null,
+      messagesOutPerSecond: rates?.messagesOutPerSecond ?? null,
+      cpuPercent: rates?.cpuPercent ?? null,
+      history: {
+        messagesInPerSecond: [...f.history.messagesInPerSecond],
+        messagesOutPerSecond: [...f.history.messagesOutPerSecond],
+        connections: [...f.history.connections],
+      },
+    };
+    if (report.links) {
+      view.figures.links = report.links.map((l) => ({
+        broker: l.broker,
+        up: l.up,
+        lastHeardAt: l.lastHeardAgoMs === null ? null : iso(f.receivedAt - l.lastHeardAgoMs),
+        channels: l.channels,
+      }));
+    }
+    return view;
+  }
+
+  private links(): PartitionView {
     const view = this.options.links?.() ?? { unreachable: [], withdrawn: [] };
-    const iso = (ms: number) => new Date(ms).toISOString();
     return {
       unreachable: view.unreachable.map((l) => ({ worker: l.worker, broker: l.broker, since: iso(l.since) })),
       withdrawn: view.withdrawn.map((w) => ({ broker: w.broker, since: iso(w.since), workers: w.workers })),
@@ -135,12 +263,15 @@ export class ClusterView {
       res.end(html ? error.message : JSON.stringify({ error: error.name, message: error.message }));
       return true;
     }
+    // A fresh nonce per page: the CSP then runs only the page's own inline script and style.
+    const nonce = html ? randomBytes(NONCE_BYTES).toString('base64') : '';
     res.writeHead(200, {
       'Content-Type': html ? 'text/html; charset=utf-8' : 'application/json',
       'Cache-Control': 'no-store',
       'X-Content-Type-Options': 'nosniff',
+      ...(html && { 'Content-Security-Policy': pagePolicy(nonce), 'Referrer-Policy': 'no-referrer' }),
     });
-    res.end(html ? renderPage(snapshot) : JSON.stringify(snapshot));
+    res.end(html ? renderPage(snapshot, { json: CLUSTER_JSON_PATH, view: CLUSTER_VIEW_PATH }, nonce) : JSON.stringify(snapshot));
     return true;
   }
 }
@@ -150,66 +281,4 @@ function ownerOf(engine: MappingEngineName, uris: readonly string[], channel: st
   const mapper = createMapper(engine);
   mapper.setSites([...uris]);
   return mapper.findSite(channel);
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function renderPage(s: ClusterSnapshot): string {
-  const rows = (list: ClusterSnapshot['brokers']) =>
-    list.length === 0
-      ? '<tr><td colspan="3">(none)</td></tr>'
-      : list.map((m) => `<tr><td>${escapeHtml(m.uri)}</td><td>${escapeHtml(m.instanceId ?? '-')}</td><td>${m.joinedAt}</td></tr>`).join('');
-  const push = (kind: ListKind) => {
-    const r = s.lastPush[kind];
-    return `${r ? `${r.at} (${r.uris.length} ${kind})` : 'never'}${s.pushPending[kind] ? ', a push is pending' : ''}`;
-  };
-  const c = s.channel;
-  const channelResult = c
-    ? `<p>Channel <code>${escapeHtml(c.name)}</code> → broker <code>${escapeHtml(c.broker ?? '(no brokers)')}</code>, pool index ${c.poolIndex} of ${c.poolSize} (${c.engine})${
-        c.brokerAfterPendingPush === undefined ? '' : `; after the pending push: <code>${escapeHtml(c.brokerAfterPendingPush ?? '(no brokers)')}</code>`
-      }</p>`
-    : '';
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SCC cluster</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}</style>
-</head><body>
-<h1>SCC cluster</h1>
-<p>Generated ${s.generatedAt}. Internal view: do not expose publicly. JSON at <a href="${CLUSTER_JSON_PATH}">${CLUSTER_JSON_PATH}</a>.</p>
-<h2>Brokers (${s.brokers.length})</h2>
-<table><tr><th>URI</th><th>instance id</th><th>joined</th></tr>${rows(s.brokers)}</table>
-<p>Last broker-list push: ${push('brokers')}</p>
-<h2>Workers (${s.workers.length})</h2>
-<table><tr><th>URI</th><th>instance id</th><th>joined</th></tr>${rows(s.workers)}</table>
-<p>Last worker-list push: ${push('workers')}</p>
-<h2>Links</h2>
-${linksHtml(s.links)}
-<h2>Channel owner</h2>
-<form method="get" action="${CLUSTER_VIEW_PATH}"><input name="channel" placeholder="channel name" value="${escapeHtml(c?.name ?? '')}">
-<select name="engine">${engineOptions(c?.engine ?? DEFAULT_MAPPING_ENGINE)}</select>
-pool size <input name="poolSize" type="number" min="1" max="${MAX_CLIENT_POOL_SIZE}" value="${c?.poolSize ?? 1}" style="width:4em">
-<button>Find broker</button></form>
-${channelResult}
-</body></html>
-`;
-}
-
-function linksHtml(links: ClusterSnapshot['links']): string {
-  const unreachable =
-    links.unreachable.length === 0
-      ? '<p>Every worker reaches every broker.</p>'
-      : `<table><tr><th>worker</th><th>cannot reach broker</th><th>since</th></tr>${links.unreachable
-          .map((l) => `<tr><td>${escapeHtml(l.worker)}</td><td>${escapeHtml(l.broker)}</td><td>${l.since}</td></tr>`)
-          .join('')}</table>`;
-  const withdrawn =
-    links.withdrawn.length === 0
-      ? ''
-      : `<p>Withdrawn from the list: ${links.withdrawn.map((w) => `<code>${escapeHtml(w.broker)}</code> since ${w.since}`).join(', ')}</p>`;
-  return unreachable + withdrawn;
-}
-
-/** The engine picker's options, the chosen one selected. */
-function engineOptions(chosen: MappingEngineName): string {
-  return MAPPING_ENGINES.map((name) => `<option${name === chosen ? ' selected' : ''}>${name}</option>`).join('');
 }

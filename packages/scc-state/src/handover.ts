@@ -25,9 +25,25 @@ export interface HandoverCoordinatorOptions {
   onDone?: (time: number, outcome: 'complete' | 'timed out' | 'superseded') => void;
 }
 
+/** The handover in progress, for views. */
+export interface HandoverProgress {
+  /** The broker list's `time`. */
+  time: number;
+  /** The phase the participants are acknowledging now. */
+  phase: HandoverPhase;
+  /** When the handover began and when its current phase began, ms since the epoch. */
+  startedAt: number;
+  phaseStartedAt: number;
+  /** Socket ids of the participating workers, and of those not yet acknowledged. */
+  participants: string[];
+  waiting: string[];
+}
+
 interface Round {
   time: number;
   phase: HandoverPhase;
+  startedAt: number;
+  phaseStartedAt: number;
   participants: Set<string>;
   waiting: Set<string>;
   timer: NodeJS.Timeout;
@@ -51,7 +67,15 @@ export class HandoverCoordinator {
     }
     if (participants.length === 0) return;
     const set = new Set(participants);
-    this.round = { time, phase: 'subscribed', participants: set, waiting: new Set(set), timer: this.arm(), timedOut: false };
+    const now = Date.now();
+    this.round = { time, phase: 'subscribed', startedAt: now, phaseStartedAt: now, participants: set, waiting: new Set(set), timer: this.arm(), timedOut: false };
+  }
+
+  /** The handover in progress, or null. */
+  progress(): HandoverProgress | null {
+    const r = this.round;
+    if (!r) return null;
+    return { time: r.time, phase: r.phase, startedAt: r.startedAt, phaseStartedAt: r.phaseStartedAt, participants: [...r.participants], waiting: [...r.waiting] };
   }
 
   private arm(): NodeJS.Timeout {
@@ -88,6 +112,7 @@ export class HandoverCoordinator {
     for (const socketId of round.participants) this.options.signal(socketId, event, { time: round.time });
     if (round.phase === 'subscribed') {
       round.phase = 'switched';
+      round.phaseStartedAt = Date.now();
       round.waiting = new Set(round.participants);
       round.timer = this.arm();
       if (round.waiting.size === 0) this.advance(round);

@@ -44,6 +44,8 @@ export interface LinkMonitorOptions {
   logger: Logger;
   /** The published broker list changed: a broker was withdrawn ('back') or restored ('out'). */
   onChange(direction: 'out' | 'back'): void;
+  /** A broker was withdrawn or restored, with the line logged for it (the dashboard's recent events). */
+  onEvent?(kind: 'withdrawn' | 'restored', broker: string, text: string): void;
 }
 
 export class LinkMonitor {
@@ -142,10 +144,9 @@ export class LinkMonitor {
       this.withdrawnSince.set(broker, Date.now());
       this.withdrawals += 1;
       withdrewAny = true;
-      this.options.logger.warn(
-        { event: LogEvent.BrokerWithdrawn, broker, workers },
-        `withdrew broker ${broker} from the list: ${workers.join(', ')} cannot reach it; its channels move to the other brokers`,
-      );
+      const text = `withdrew broker ${broker} from the list: ${workers.join(', ')} cannot reach it; its channels move to the other brokers`;
+      this.options.logger.warn({ event: LogEvent.BrokerWithdrawn, broker, workers }, text);
+      this.options.onEvent?.('withdrawn', broker, text);
     }
     if (withdrewAny) this.options.onChange('back');
   }
@@ -157,10 +158,9 @@ export class LinkMonitor {
       if (this.closed || since === undefined || this.counted().has(broker)) return;
       this.withdrawnSince.delete(broker);
       const withdrawnMs = Date.now() - since;
-      this.options.logger.info(
-        { event: LogEvent.BrokerRestored, broker, withdrawnMs },
-        `restored broker ${broker} to the list: every worker reaches it again (withdrawn for ${withdrawnMs} ms)`,
-      );
+      const text = `restored broker ${broker} to the list: every worker reaches it again (withdrawn for ${withdrawnMs} ms)`;
+      this.options.logger.info({ event: LogEvent.BrokerRestored, broker, withdrawnMs }, text);
+      this.options.onEvent?.('restored', broker, text);
       this.options.onChange('out');
     }, this.options.restoreDelayMs);
     this.restoreTimers.set(broker, timer);

@@ -23,6 +23,7 @@ import {
   LinkProcedure,
   Procedure,
   SETTINGS,
+  STATS_EVENT,
   StateQuery,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   formatInstanceUri,
@@ -55,6 +56,9 @@ import { HandoverCoordinator } from './handover.js';
 import { createStateMetrics, type StateMetrics } from './metrics.js';
 import { ClusterView } from './cluster-view.js';
 import { LinkMonitor } from './links.js';
+import { PeerStats } from './peer-stats.js';
+import { EventLog } from './event-log.js';
+import { Dashboard } from './dashboard.js';
 
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
@@ -112,12 +116,14 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   const hardened = hardenedServerOptions(config.limits, logger);
   // Set once the notifier exists (withdrawals and restores schedule pushes).
   let listChanged: (direction: 'out' | 'back') => void = () => undefined;
+  const events = new EventLog();
   const links = new LinkMonitor({
     restoreDelayMs: config.linkRestoreDelayMs,
     brokers: () => registry.brokerURIs(),
     workerURI: (socketId) => registry.memberOf(InstanceType.Worker, socketId)?.uri,
     logger,
     onChange: (direction) => listChanged(direction),
+    onEvent: (kind, broker, text) => events.record(kind, text, broker),
   });
   /** The broker list workers are told: the joined brokers, less those some worker cannot reach. */
   const publishedBrokers = (): string[] => links.published(registry.brokerURIs());
@@ -131,8 +137,15 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     },
   });
   let view: ClusterView | undefined;
+  const peerStats = new PeerStats();
+  const dashboard = new Dashboard({
+    intervalMs: config.dashboardIntervalMs,
+    maxClients: config.dashboardMaxClients,
+    snapshot: () => view?.snapshot(new URLSearchParams()),
+    logger,
+  });
   const httpServer: Server = createServer((req, res) => {
-    if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res)) notFound(res);
+    if (!handleHealthRequest(req, res, undefined, metrics.registry) && !view?.handle(req, res) && !dashboard.handle(req, res)) notFound(res);
   });
   const connections = trackConnections(httpServer);
   // Peers are told to ping within the link timeout (socketcluster-client, ours and the originals',
@@ -153,7 +166,10 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     },
     timeoutMs: config.handoverTimeoutMs,
     logger,
-    onDone: (time, outcome) => logger.info(`handover of broker list ${time}: ${outcome}`),
+    onDone: (time, outcome) => {
+      logger.info(`handover of broker list ${time}: ${outcome}`);
+      events.record('handover', `handover of broker list ${time}: ${outcome}`);
+    },
   });
 
   const notifier = new Notifier({
@@ -183,6 +199,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     onBroadcast: (kind, uris, time) => {
       metrics.broadcast(kind, time);
       view?.recordBroadcast(kind, uris, time);
+      events.record('list', `${kind} list broadcast (${uris.length} ${kind}, time ${time})`);
       if (kind === 'brokers') {
         handover.begin(
           time,
@@ -194,7 +211,17 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   // A withdrawal is pushed at once: until then the cut-off worker and the others disagree on where
   // the broker's channels go (the reports of the other workers that follow change nothing more).
   listChanged = (direction) => notifier.changed('brokers', direction, direction === 'back' ? 0 : undefined);
-  view = new ClusterView({ registry, pending: (kind) => notifier.pending(kind), links: () => links.view(), published: publishedBrokers });
+  view = new ClusterView({
+    registry,
+    pending: (kind) => notifier.pending(kind),
+    figures: peerStats,
+    events,
+    handover: () => handover.progress(),
+    coordinated: (socketId) => handoverWorkers.has(socketId),
+    dashboard: () => ({ intervalMs: config.dashboardIntervalMs, clients: dashboard.clientCount, maxClients: config.dashboardMaxClients }),
+    links: () => links.view(),
+    published: publishedBrokers,
+  });
 
   installHandshakeChecks(agServer, {
     authKey: config.authKey,
@@ -251,6 +278,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     }
     notifier.changed(listKind(type), 'back');
     const remaining = registry.urisOf(type).length;
+    events.record('left', `${type} ${member.uri} left (${how}); ${remaining} ${listKind(type)} remain`, member.uri);
     logger.info({ event: LogEvent.MemberLeft, instanceType: type, uri: member.uri, how, remaining }, `${type} ${member.uri} left (${how}); ${remaining} ${listKind(type)} in the cluster`);
   }
 
@@ -296,6 +324,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     if (changed && type === InstanceType.Broker) links.brokersChanged();
     if (changed) {
       notifier.changed(listKind(type), 'out');
+      events.record('joined', `${type} ${uri} joined (id ${payload.instanceId ?? 'none'}); ${registry.urisOf(type).length} ${listKind(type)}`, uri);
       logger.info(
         `${type} ${uri} joined (id ${payload.instanceId ?? 'none'}, version ${peer.version}); ${registry.urisOf(type).length} ${listKind(type)} in the cluster`,
       );
@@ -377,8 +406,27 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       }
     })();
     void (async () => {
+      let warned = false;
+      for await (const data of socket.receiver(STATS_EVENT)) {
+        // Figures belong to a member: a socket that has not joined has nothing to show them on.
+        if (!registry.memberOf(peer.instanceType, socket.id)) continue;
+        try {
+          peerStats.record(socket.id, data);
+        } catch (error) {
+          // Refused and counted (the view shows the count); the last good figures stay. Warned once
+          // per socket: a peer with a bug would otherwise warn every interval.
+          const err = error as Error;
+          const message = `refused a ${STATS_EVENT} report from ${socket.remoteAddress}: ${err.name}: ${err.message}`;
+          if (warned) logger.debug(message);
+          else logger.warn(message);
+          warned = true;
+        }
+      }
+    })();
+    void (async () => {
       for await (const event of socket.listener('close')) {
         sockets.delete(socket.id);
+        peerStats.forget(socket.id);
         handoverWorkers.delete(socket.id);
         handover.forget(socket.id);
         leave(socket, peer.instanceType, `socket closed, code ${(event as { code?: number }).code ?? '?'}`);
@@ -405,6 +453,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     close() {
       closing ??= (async () => {
         clearTimeout(startupTimer);
+        dashboard.close();
         notifier.close();
         links.close();
         handover.close();

@@ -4,7 +4,7 @@
  * plugin's public `ownerOf`. The only live hook is one listener of the broker engine's publishes
  * (`onEnginePublish`: messages published by local clients); the data-path files are not touched.
  */
-import { Counter, Gauge } from 'prom-client';
+import { Gauge } from 'prom-client';
 import {
   SCC_TS_VERSION,
   counterFrom,
@@ -85,11 +85,15 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   drainingGauge(registry, sources.draining);
   if (sources.limits) limitCounters(registry, 'scc_worker', sources.limits);
 
-  const messagesOut = new Counter({
-    name: 'scc_worker_messages_out_total',
-    help: 'Messages published by local clients (each is sent to the owning broker in cluster mode)',
-    registers: [registry],
-  });
+  // In cluster mode the plugin counts local publishes (ClusterStats.messagesPublished, also in its
+  // sccStats reports); standalone, nobody else does, so this counts them.
+  let standalonePublished = 0;
+  counterFrom(
+    registry,
+    'scc_worker_messages_out_total',
+    'Messages published by local clients (each is sent to the owning broker in cluster mode)',
+    () => sources.cluster()?.stats.messagesPublished ?? standalonePublished,
+  );
   counterFrom(registry, 'scc_worker_messages_in_total', 'Messages from other workers delivered to local subscribers', stat('messagesDelivered'));
   counterFrom(registry, 'scc_worker_packets_out_total', 'Packets published to brokers (one per message, or per batch)', stat('packetsOut'));
   counterFrom(registry, 'scc_worker_packets_in_total', 'Packets received from brokers (own packets included)', stat('packetsIn'));
@@ -108,6 +112,8 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
     stat('withdrawalResends'),
   );
 
-  const stop = onEnginePublish(engine, () => messagesOut.inc());
+  const stop = onEnginePublish(engine, () => {
+    if (sources.cluster() === null) standalonePublished += 1;
+  });
   return { registry, close: stop };
 }

@@ -135,6 +135,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       publishRetryTimeout: c.publishRetryTimeoutMs,
       linkTimeout: config.linkTimeoutMs,
       version: c.announceVersion,
+      statsInterval: c.statsIntervalMs,
       holdSubscribeAcks: false,
       logger,
     });

@@ -81,6 +81,7 @@ describe('resolveClusterOptions', () => {
       holdSubscribeAcks: false,
       linkTimeout: 1500,
       version: '9.2.0',
+      statsInterval: 0,
       logger,
     });
     expect(resolved).toEqual({
@@ -107,6 +108,7 @@ describe('resolveClusterOptions', () => {
       holdSubscribeAcks: false,
       linkTimeout: 1500,
       version: '9.2.0',
+      statsInterval: 0,
       logger,
     });
     expect(resolved.mappingEngine).toBe(mapper);

@@ -48,6 +48,11 @@ export {
   DEFAULT_LINK_RESTORE_DELAY_MS,
   HEARTBEATS_PER_LINK_TIMEOUT,
   MIN_LINK_TIMEOUT_MS,
+  DEFAULT_STATS_INTERVAL_MS,
+  DEFAULT_DASHBOARD_INTERVAL_MS,
+  MIN_DASHBOARD_INTERVAL_MS,
+  DEFAULT_DASHBOARD_MAX_CLIENTS,
+  MAX_DASHBOARD_CLIENTS,
 } from './config/defaults.js';
 export type { DeliveryModeName } from './config/defaults.js';
 export type {

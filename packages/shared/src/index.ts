@@ -16,6 +16,7 @@ export {
   HandoverProcedure,
   LinkProcedure,
   BARRIER_CHANNEL,
+  STATS_EVENT,
 } from './protocol.js';
 export type { ProcedureName, InstanceTypeName, HandoverPhase } from './protocol.js';
 export {
@@ -52,6 +53,8 @@ export {
   parseHandoverAck,
   parseHandoverSignal,
   parseLinkReport,
+  parseStatsReport,
+  MAX_STATS_LINKS,
   IP_FAMILIES,
   MAX_INSTANCE_ID_LENGTH,
   MAX_INSTANCE_IP_LENGTH,
@@ -68,7 +71,9 @@ export type {
   PublishPacket,
   HandoverAck,
   HandoverSignal,
+  StatsReport,
   LinkReport,
+  StatsLinkReport,
 } from './payloads.js';
 export { formatInstanceUri, parseInstanceUri, isHostOrIp } from './uri.js';
 export type { InstanceAddress, UriTarget } from './uri.js';
@@ -108,6 +113,11 @@ export {
   DEFAULT_PUBLISH_RETRY_TIMEOUT_MS,
   DEFAULT_BATCH_CLIENT_FRAMES,
   DEFAULT_HOLD_SUBSCRIBE_ACKS,
+  DEFAULT_STATS_INTERVAL_MS,
+  DEFAULT_DASHBOARD_INTERVAL_MS,
+  MIN_DASHBOARD_INTERVAL_MS,
+  DEFAULT_DASHBOARD_MAX_CLIENTS,
+  MAX_DASHBOARD_CLIENTS,
   MAX_CLIENT_POOL_SIZE,
   DEFAULT_STATE_LOG_LEVEL,
   DEFAULT_BROKER_LOG_LEVEL,
@@ -147,7 +157,8 @@ export type { Logger, LoggerOptions, LogFormat, SccLogLevel } from './logger.js'
 export { handleHealthRequest, notFound } from './http.js';
 export type { Readiness } from './http.js';
 export { StateLink } from './state-link.js';
-export type { StateLinkOptions, ClientSocket } from './state-link.js';
+export type { StateLinkOptions, StatsSource, ClientSocket } from './state-link.js';
+export { processFigures } from './process-figures.js';
 export { SCC_TS_VERSION, DEFAULT_ANNOUNCED_VERSION, majorOf, isSemver, sccTsVersionOf, isCompatibleVersion, ACCEPTED_MAJORS } from './version.js';
 export {
   SkeletonRendezvousMapper,

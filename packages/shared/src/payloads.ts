@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { InvalidPayloadError } from './errors.js';
 import { isHostOrIp } from './uri.js';
-import { HANDOVER_PHASES, HandoverProcedure, LinkProcedure, Procedure, type HandoverPhase } from './protocol.js';
+import { HANDOVER_PHASES, HandoverProcedure, LinkProcedure, Procedure, STATS_EVENT, type HandoverPhase } from './protocol.js';
 
 /** Address families a peer may announce for `instanceIp`, the default first. */
 export const IP_FAMILIES = Object.freeze(['IPv4', 'IPv6'] as const);
@@ -109,6 +109,49 @@ export interface PublishPacket {
    * ignore the field; packets from original workers have none and are delivered as they come.
    */
   seq?: number;
+}
+
+/**
+ * Most broker links one `sccStats` report may describe (a worker has one per broker in use; it
+ * reports the first this many). Sized so a full report stays far below the state server's default
+ * 64 KiB payload limit: an oversized frame would cost the sender its state link.
+ */
+export const MAX_STATS_LINKS = 256;
+
+/** A worker's link to one broker, as its `sccStats` report describes it. */
+export interface StatsLinkReport {
+  /** The broker's URI, as in the broker list. */
+  broker: string;
+  /** Whether every connection of the worker's pool to that broker is up. */
+  up: boolean;
+  /** Milliseconds since the worker last heard anything from that broker; null: never. */
+  lastHeardAgoMs: number | null;
+  /** Of this worker's channels, how many that broker owns under the newest list. */
+  channels: number;
+}
+
+/**
+ * `sccStats`, broker or worker → state (our extension): the figures the sender already keeps, as
+ * totals since it started; the state server turns two reports into rates. Times are durations on
+ * the sender's clock, so the hosts' clocks need not agree.
+ */
+export interface StatsReport {
+  /** How long the sender's process has run, ms (a drop means it restarted: totals start again). */
+  uptimeMs: number;
+  /** CPU time (user + system) the process has used since it started, µs. */
+  cpuMicros: number;
+  /** Resident set size, bytes. */
+  rssBytes: number;
+  /** Broker: worker sockets; worker: client sockets. */
+  connections: number;
+  /** Broker: channels with a subscriber; worker: channels with a local subscriber. */
+  channels: number;
+  /** Messages received since start (broker: inside worker packets; worker: delivered from other workers). */
+  messagesIn: number;
+  /** Messages sent since start (broker: packets relayed to subscribers; worker: published by its clients). */
+  messagesOut: number;
+  /** Worker only: its link to each broker in use. */
+  links?: StatsLinkReport[];
 }
 
 type Fields = Record<string, unknown>;
@@ -287,4 +330,50 @@ export function parsePublishPacket(data: unknown): PublishPacket {
     throw new InvalidPayloadError(`publish packet.seq: expected a non-negative integer, got ${describe(seq)}`);
   }
   return data as PublishPacket;
+}
+
+function count(fields: Fields, key: string, what: string): number {
+  const value = fields[key];
+  if (!(Number.isSafeInteger(value) && (value as number) >= 0)) {
+    throw new InvalidPayloadError(`${what}.${key}: expected a non-negative integer, got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+function linkReport(value: unknown, what: string): StatsLinkReport {
+  const fields = asObject(value, what);
+  const broker = fields['broker'];
+  if (typeof broker !== 'string' || broker.length > MAX_URI_LENGTH || !/^wss?:\/\//.test(broker)) {
+    throw new InvalidPayloadError(`${what}.broker: expected a ws:// or wss:// URI`);
+  }
+  if (typeof fields['up'] !== 'boolean') throw new InvalidPayloadError(`${what}.up: expected a boolean, got ${describe(fields['up'])}`);
+  return {
+    broker,
+    up: fields['up'],
+    lastHeardAgoMs: fields['lastHeardAgoMs'] == null ? null : count(fields, 'lastHeardAgoMs', what),
+    channels: count(fields, 'channels', what),
+  };
+}
+
+/** Guards a `sccStats` report: every figure a non-negative integer, at most MAX_STATS_LINKS links. */
+export function parseStatsReport(data: unknown): StatsReport {
+  const what = STATS_EVENT;
+  if (data == null) throw new InvalidPayloadError(`${what}: missing`);
+  const fields = asObject(data, what);
+  const report: StatsReport = {
+    uptimeMs: count(fields, 'uptimeMs', what),
+    cpuMicros: count(fields, 'cpuMicros', what),
+    rssBytes: count(fields, 'rssBytes', what),
+    connections: count(fields, 'connections', what),
+    channels: count(fields, 'channels', what),
+    messagesIn: count(fields, 'messagesIn', what),
+    messagesOut: count(fields, 'messagesOut', what),
+  };
+  const links = fields['links'];
+  if (links != null) {
+    if (!Array.isArray(links)) throw new InvalidPayloadError(`${what}.links: expected an array, got ${describe(links)}`);
+    if (links.length > MAX_STATS_LINKS) throw new InvalidPayloadError(`${what}.links: more than ${MAX_STATS_LINKS} entries`);
+    report.links = links.map((link, i) => linkReport(link, `${what}.links[${i}]`));
+  }
+  return report;
 }

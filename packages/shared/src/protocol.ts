@@ -43,6 +43,14 @@ export const LinkProcedure = Object.freeze({
 } as const);
 
 /**
+ * Our extension for the state server's dashboard: a broker or worker transmits its figures
+ * (`StatsReport`, payloads.ts) as this event every `SCC_STATS_INTERVAL` ms over its state link. A
+ * transmit, not a procedure: nothing waits on it, and a state server without a receiver for it (the
+ * original) drops it unread. Named like the other extensions (no `#`: that prefix is socketcluster's own).
+ */
+export const STATS_EVENT = 'sccStats';
+
+/**
  * Channel of a worker's handover barrier: an acknowledged publish that no worker subscribes, so a
  * broker relays it nowhere; its acknowledgement follows everything sent before it on that connection.
  */

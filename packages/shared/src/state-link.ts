@@ -5,7 +5,8 @@
  */
 import socketClusterClient from 'socketcluster-client';
 import type { Logger } from './logger.js';
-import { StateQuery, type InstanceTypeName, type ProcedureName } from './protocol.js';
+import { STATS_EVENT, StateQuery, type InstanceTypeName, type ProcedureName } from './protocol.js';
+import type { StatsReport } from './payloads.js';
 import { LogEvent } from './log-events.js';
 
 /** A socketcluster-client socket. */
@@ -31,6 +32,19 @@ export interface StateLinkOptions {
   logger: Logger;
   /** Called with the join reply after every successful join (once per connection). */
   onJoined?: (reply: unknown) => void;
+  /**
+   * Our dashboard extension: while joined, `collect()` is transmitted as `sccStats` right after each
+   * join and then every `intervalMs` (0: never). The figures are the caller's existing counters.
+   */
+  stats?: StatsSource;
+}
+
+/** Where a state link's `sccStats` reports come from. */
+export interface StatsSource {
+  /** Interval between two reports, ms; 0 sends none. */
+  intervalMs: number;
+  /** The figures now; called once per report, only while joined. */
+  collect: () => StatsReport;
 }
 
 /** The state-server connection; `start()` connects, `close()` stops for good. */
@@ -39,6 +53,7 @@ export class StateLink {
   readonly socket: ClientSocket;
   private readonly options: StateLinkOptions;
   private joinTimer: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
   // Bumped on every (re)connect: a join retry scheduled for an older connection is dropped.
   private connection = 0;
   private joinedConnection = -1;
@@ -78,6 +93,26 @@ export class StateLink {
   /** Connects; joining follows on every connect. */
   start(): void {
     this.socket.connect();
+    const stats = this.options.stats;
+    if (stats && stats.intervalMs > 0 && !this.statsTimer) {
+      this.statsTimer = setInterval(() => this.sendStats(), stats.intervalMs);
+      // Reports are a courtesy to the dashboard: they must not keep a process alive.
+      this.statsTimer.unref();
+    }
+  }
+
+  /** Transmits one `sccStats` report if joined; a failure costs one report, never the link. */
+  private sendStats(): void {
+    const stats = this.options.stats;
+    if (!stats || stats.intervalMs === 0 || this.closed || !this.joined) return;
+    let report: StatsReport;
+    try {
+      report = stats.collect();
+    } catch (error) {
+      this.options.logger.debug(`no ${STATS_EVENT} report: ${(error as Error).message}`);
+      return;
+    }
+    this.socket.transmit(STATS_EVENT, report).catch(() => undefined);
   }
 
   private async consume(): Promise<void> {
@@ -122,6 +157,8 @@ export class StateLink {
     if (this.closed || connection !== this.connection) return;
     this.joinedConnection = connection;
     this.options.onJoined?.(reply);
+    // The state server shows figures from the first moment, not one interval later.
+    this.sendStats();
   }
 
   /**
@@ -144,6 +181,7 @@ export class StateLink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.joinTimer);
+    clearInterval(this.statsTimer);
     this.socket.disconnect();
     this.socket.killAllProcedures();
     this.socket.closeAllListeners();

@@ -100,10 +100,15 @@ export class BrokerLink {
   private pingTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** When the connection last heard anything (clock ms). */
-  lastHeardAt = 0;
+  private lastHeardAt = 0;
   private closed = false;
 
   private readonly label: string;
+
+  /** When the broker was last heard (any frame, pings too) or the connection attempt began, ms since the epoch. */
+  get heardAt(): number {
+    return this.lastHeardAt;
+  }
 
   constructor(private readonly options: BrokerLinkOptions) {
     this.label = options.label;

@@ -23,6 +23,7 @@ import type { Coordination } from './handover.js';
 import { SubscribeGate } from './subscribe-gate.js';
 import { WorkerStateLink, type AppliedList } from './state-link.js';
 import { createClusterStats, type ClusterStats } from './stats.js';
+import { LinkHealth, workerStatsReport } from './stats-report.js';
 
 export interface ClusterClientEvents {
   updateBrokers: [{ brokerURIs: string[] }];
@@ -60,6 +61,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     }
     const { stats } = this;
     const broker = agServer.brokerEngine;
+    const health = new LinkHealth();
 
     // Built from the end of the path backwards, so each stage is given the next one.
     const inbound = new Inbound({ instanceId: this.instanceId, engine: broker, reorderWindowMs: this.options.reorderWindow, stats, logger });
@@ -72,7 +74,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       linkTimeoutMs: this.options.linkTimeout,
       onReachability: (unreachable) => this.link.reportLinks(unreachable),
       createTransport: (uri, onStatus) =>
-        new BrokerPool({
+        health.track(uri, new BrokerPool({
           uri,
           size: this.options.clientPoolSize,
           authKey: this.options.authKey,
@@ -81,8 +83,11 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
           linkTimeoutMs: this.options.linkTimeout,
           logger,
           onPacket: inbound.receive,
-          onStatus,
-        }),
+          onStatus: (up) => {
+            health.status(uri, up);
+            onStatus(up);
+          },
+        })),
     });
     const mode = this.options.deliveryMode;
     const outbound = new Outbound({
@@ -113,7 +118,16 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
         this.selfURI = selfURI ?? this.selfURI;
         this.emit('updateWorkers', { workerURIs: uris, sourceWorkerURI: selfURI });
       },
-    });
+    }, () =>
+      workerStatsReport({
+        stats,
+        connections: () => agServer.clientsCount,
+        channels: () => broker.subscriptions(),
+        brokers: () => router.brokerURIs(),
+        ownerOf: (channel) => router.ownerOf(channel),
+        health,
+      }),
+    );
 
     // Channels subscribed before attach() are carried upstream too.
     for (const channel of broker.subscriptions()) void this.carry(channel);
@@ -123,7 +137,12 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       inbound.forgetChannel(channel);
     });
     // Our worker's engine calls back synchronously; any other engine through its publish stream.
-    this.stopConsumers.push(onEnginePublish(broker, (channel, data) => outbound.publish(channel, data)));
+    this.stopConsumers.push(
+      onEnginePublish(broker, (channel, data) => {
+        stats.messagesPublished += 1;
+        outbound.publish(channel, data);
+      }),
+    );
     this.link.start();
   }
 

@@ -85,6 +85,11 @@ export interface ClusterOptions {
   linkTimeout?: number;
   /** Version announced to the state server; default `DEFAULT_ANNOUNCED_VERSION` (major 9, which scc-state 9.x requires). */
   version?: string;
+  /**
+   * Interval of the figures (`sccStats`: clients, channels, message totals, CPU, memory, broker links)
+   * sent to the state server for its /cluster dashboard, ms; default `DEFAULT_STATS_INTERVAL_MS`; 0: none.
+   */
+  statsInterval?: number;
   /** pino logger; default a JSON logger at warn level. */
   logger?: Logger;
 }
@@ -114,6 +119,7 @@ export interface ResolvedClusterOptions {
   holdSubscribeAcks: boolean;
   linkTimeout: number;
   version: string;
+  statsInterval: number;
   logger: Logger;
 }
 
@@ -149,6 +155,7 @@ export const OPTION_SETTINGS = Object.freeze({
   holdSubscribeAcks: SETTINGS.holdSubscribeAcks,
   linkTimeout: SETTINGS.linkTimeout,
   version: SETTINGS.announceVersion,
+  statsInterval: SETTINGS.statsInterval,
 } satisfies Partial<Record<keyof ClusterOptions, unknown>>);
 
 /** Applies defaults (an explicit 0 stays 0) and throws one ConfigError listing every bad option. */

@@ -18,6 +18,7 @@ import {
   type ClientSocket,
   type HandoverAck,
   type LinkReport,
+  type StatsReport,
   type WorkerJoinPayload,
 } from '@scc-ts/shared';
 import type { ResolvedClusterOptions } from './options.js';
@@ -62,6 +63,8 @@ export class WorkerStateLink {
   constructor(
     private readonly options: Readonly<ResolvedClusterOptions>,
     private readonly handlers: MembershipHandlers,
+    /** The figures of each `sccStats` report, sent every `statsInterval` ms (0: none). */
+    collectStats?: () => StatsReport,
   ) {
     this.link = new StateLink({
       stateServerHost: options.stateServerHost,
@@ -90,6 +93,7 @@ export class WorkerStateLink {
       },
       logger: options.logger,
       onJoined: (reply) => this.joined(reply),
+      ...(collectStats && { stats: { intervalMs: options.statsInterval, collect: collectStats } }),
     });
     const socket = this.link.socket;
     this.serve(socket, Procedure.BrokerJoinCluster, (data) => this.brokerPush(data));

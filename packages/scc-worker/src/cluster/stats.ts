@@ -30,6 +30,8 @@ export interface ClusterStats {
   handovers: number;
   /** At-least-once packets re-sent because the state server withdrew the broker that acknowledged them. */
   withdrawalResends: number;
+  /** Messages published by local clients (each handed to the outbound stage). */
+  messagesPublished: number;
 }
 
 /** A fresh set of counters, all 0. */
@@ -47,6 +49,7 @@ export function createClusterStats(): ClusterStats {
     publishRetries: 0,
     handovers: 0,
     withdrawalResends: 0,
+    messagesPublished: 0,
   };
 }
 

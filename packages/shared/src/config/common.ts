@@ -26,6 +26,8 @@ export interface StateLinkConfig {
   stateServerAckTimeoutMs: number;
   /** `version` announced to the state server (`SCC_ANNOUNCE_VERSION`); its major must be one the state server accepts. */
   announceVersion: string;
+  /** Interval of the figures (`sccStats`) sent to the state server's dashboard, ms; 0: none. */
+  statsIntervalMs: number;
 }
 
 /** The per-service settings behind `ServerLimits`; `socketChannelLimit` null: the service has none. */
@@ -46,6 +48,7 @@ export const STATE_LINK_SETTINGS = [
   SETTINGS.stateServerConnectTimeout,
   SETTINGS.stateServerAckTimeout,
   SETTINGS.announceVersion,
+  SETTINGS.statsInterval,
 ] as const;
 
 /** Reads the shared settings of one service. */
@@ -76,5 +79,6 @@ export function readStateLink(r: EnvSettings, host: string): StateLinkConfig {
     stateServerConnectTimeoutMs: r.read(SETTINGS.stateServerConnectTimeout),
     stateServerAckTimeoutMs: r.read(SETTINGS.stateServerAckTimeout),
     announceVersion: r.read(SETTINGS.announceVersion),
+    statsIntervalMs: r.read(SETTINGS.statsInterval),
   };
 }

@@ -102,6 +102,17 @@ export const DEFAULT_BATCH_CLIENT_FRAMES = true;
 /** Plugin: hold a client's subscribe acknowledgement until the brokers confirmed the subscription. */
 export const DEFAULT_HOLD_SUBSCRIBE_ACKS = true;
 
+/** Broker and worker: interval of the figures pushed to the state server for its dashboard (`SCC_STATS_INTERVAL`), ms; 0: none. */
+export const DEFAULT_STATS_INTERVAL_MS = 2000;
+/** State server: least time between two live updates of the /cluster dashboard (`SCC_STATE_DASHBOARD_INTERVAL`), ms. */
+export const DEFAULT_DASHBOARD_INTERVAL_MS = 1000;
+/** Shortest dashboard interval accepted, ms: a bound on what one watching browser costs the coordinator. */
+export const MIN_DASHBOARD_INTERVAL_MS = 100;
+/** State server: most browsers watching the live dashboard at once (`SCC_STATE_DASHBOARD_MAX_CLIENTS`). */
+export const DEFAULT_DASHBOARD_MAX_CLIENTS = 10;
+/** Highest `SCC_STATE_DASHBOARD_MAX_CLIENTS` accepted: the dashboard is for operators, not an audience. */
+export const MAX_DASHBOARD_CLIENTS = 1000;
+
 /** Delivery modes of a channel, the default first. */
 export const DELIVERY_MODES = Object.freeze(['at-most-once', 'at-least-once'] as const);
 export type DeliveryModeName = (typeof DELIVERY_MODES)[number];

@@ -59,6 +59,11 @@ import {
   DEFAULT_DELIVERY_MODE,
   DEFAULT_IP_FAMILY,
   LOG_FORMATS,
+  DEFAULT_STATS_INTERVAL_MS,
+  DEFAULT_DASHBOARD_INTERVAL_MS,
+  MIN_DASHBOARD_INTERVAL_MS,
+  DEFAULT_DASHBOARD_MAX_CLIENTS,
+  MAX_DASHBOARD_CLIENTS,
 } from './defaults.js';
 import { IP_FAMILIES } from '../payloads.js';
 
@@ -240,6 +245,21 @@ export const SETTINGS = table({
     option: 'linkTimeout',
     doc: 'silence after which an internal link (worker → broker, any → state) is dead; heartbeats every third',
   },
+  dashboardInterval: {
+    ...ms(MIN_DASHBOARD_INTERVAL_MS),
+    default: DEFAULT_DASHBOARD_INTERVAL_MS,
+    env: 'SCC_STATE_DASHBOARD_INTERVAL',
+    doc: 'time between two live updates of the /cluster dashboard',
+  },
+  dashboardMaxClients: {
+    type: 'integer',
+    min: 1,
+    max: MAX_DASHBOARD_CLIENTS,
+    unit: 'count',
+    default: DEFAULT_DASHBOARD_MAX_CLIENTS,
+    env: 'SCC_STATE_DASHBOARD_MAX_CLIENTS',
+    doc: 'most browsers watching the live dashboard at once (more get 503)',
+  },
 
   // A broker's or worker's link to the state server.
   brokerStateServerHost: {
@@ -287,6 +307,13 @@ export const SETTINGS = table({
     env: 'SCC_ANNOUNCE_VERSION',
     option: 'version',
     doc: '`version` announced to the state server',
+  },
+  statsInterval: {
+    ...ms(0),
+    default: DEFAULT_STATS_INTERVAL_MS,
+    env: 'SCC_STATS_INTERVAL',
+    option: 'statsInterval',
+    doc: "interval of the figures sent to the state server's dashboard; 0: none",
   },
 
   // scc-broker.

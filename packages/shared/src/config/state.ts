@@ -16,6 +16,10 @@ export interface StateConfig extends CommonConfig {
   handoverTimeoutMs: number;
   /** How long every worker must reach a withdrawn broker again before it is listed again, ms. */
   linkRestoreDelayMs: number;
+  /** Time between two live updates of the /cluster dashboard, ms. */
+  dashboardIntervalMs: number;
+  /** Most browsers watching the live dashboard at once. */
+  dashboardMaxClients: number;
 }
 
 // The state server carries no pub/sub: it needs no channel limit (it refuses subscriptions outright).
@@ -39,6 +43,8 @@ export const STATE_SETTINGS: readonly Setting[] = Object.freeze([
   SETTINGS.startupDelay,
   SETTINGS.handoverTimeout,
   SETTINGS.linkRestoreDelay,
+  SETTINGS.dashboardInterval,
+  SETTINGS.dashboardMaxClients,
 ]);
 
 /** Reads scc-state's configuration; throws `ConfigError` naming every bad variable. */
@@ -55,5 +61,7 @@ export function readStateConfig(env: Env = process.env, isTty = Boolean(process.
     startupDelayMs: r.read(SETTINGS.startupDelay),
     handoverTimeoutMs: r.read(SETTINGS.handoverTimeout),
     linkRestoreDelayMs: r.read(SETTINGS.linkRestoreDelay),
+    dashboardIntervalMs: r.read(SETTINGS.dashboardInterval),
+    dashboardMaxClients: r.read(SETTINGS.dashboardMaxClients),
   });
 }
