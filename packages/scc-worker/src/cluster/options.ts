@@ -114,6 +114,11 @@ export interface ResolvedClusterOptions {
 /** The plugin's own logger, when none is given, logs warnings and errors (level 2). */
 const PLUGIN_LOG_LEVEL = 2;
 
+/** The logger the plugin (and `workerServerOptions`) use when none is given: JSON lines, warnings and errors. */
+export function createPluginLogger(): Logger {
+  return createLogger({ name: 'scc-worker', level: PLUGIN_LOG_LEVEL, format: 'json' });
+}
+
 /**
  * Each option backed by a setting of the shared table: its default, bounds and check come from
  * there (the worker's env variables use the same entries). The key is the option's name, equal to
@@ -156,6 +161,6 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
     instanceId: values.instanceId ?? uuidv4(),
     mappingEngine: values.mappingEngine as MappingEngineName | Mapper,
     deliveryMode: values.deliveryMode as ResolvedClusterOptions['deliveryMode'],
-    logger: options.logger ?? createLogger({ name: 'scc-worker', level: PLUGIN_LOG_LEVEL, format: 'json' }),
+    logger: options.logger ?? createPluginLogger(),
   });
 }
