@@ -149,6 +149,15 @@ export const OPTION_SETTINGS = Object.freeze({
   version: SETTINGS.announceVersion,
 } satisfies Partial<Record<keyof ClusterOptions, unknown>>);
 
+/**
+ * The options no setting of the shared table stands behind, with their defaults as the docs write
+ * them. With OPTION_SETTINGS they name every option of ClusterOptions (the compiler checks it), so
+ * the README's generated options table (`pnpm docs`) lists them all.
+ */
+export const OTHER_OPTIONS = Object.freeze({
+  logger: { default: 'JSON lines at warn level', doc: "a pino logger for the plugin's own lines" },
+} satisfies Record<Exclude<keyof ClusterOptions, keyof typeof OPTION_SETTINGS>, { default: string; doc: string }>);
+
 /** Applies defaults (an explicit 0 stays 0) and throws one ConfigError listing every bad option. */
 export function resolveClusterOptions(options: ClusterOptions): Readonly<ResolvedClusterOptions> {
   const { values, problems } = resolveOptionSettings(OPTION_SETTINGS, options as unknown as Readonly<Record<string, unknown>>);
