@@ -7,7 +7,7 @@
  * maps, build info or tests. Prints one line per tarball, then one JSON line; exits 1 on a problem.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +16,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const PACK_DIR = join(ROOT, 'dist-packages');
 /** The packages, in dependency order. */
 export const PACKAGE_DIRS = ['shared', 'scc-state', 'scc-broker', 'scc-worker'] as const;
+/** Where each package's tsconfig `rootDir` lies, relative to the package: `dist/x.js` is built from `<root>x.ts`. */
+const SOURCE_ROOTS: Readonly<Record<(typeof PACKAGE_DIRS)[number], string>> = { shared: 'src/', 'scc-state': '', 'scc-broker': '', 'scc-worker': '' };
 /** Bound on one `pnpm pack`, ms (a first `npx pnpm` may fetch pnpm itself). */
 const PACK_TIMEOUT_MS = 120_000;
 /** Bound on reading a tarball with tar, ms. */
@@ -68,7 +70,7 @@ function readTarball(file: string): { paths: Set<string>; manifestText: string }
 }
 
 /** What is wrong with one tarball (empty: nothing). */
-function check(dir: string, file: string): { problems: string[]; manifest: Manifest; files: number } {
+function check(dir: (typeof PACKAGE_DIRS)[number], file: string): { problems: string[]; manifest: Manifest; files: number } {
   const { paths, manifestText } = readTarball(file);
   const manifest = JSON.parse(manifestText) as Manifest;
   const problems: string[] = [];
@@ -82,6 +84,12 @@ function check(dir: string, file: string): { problems: string[]; manifest: Manif
   }
   for (const path of paths) {
     if (/\.map$|tsbuildinfo|(^|\/)test\/|\.test\.|\.ts$/.test(path) && !path.endsWith('.d.ts')) problems.push(at(`${path} should not be published`));
+  }
+  // tsc -b never deletes output: a built file whose source is gone is stale and must not ship.
+  for (const path of paths) {
+    if (!path.startsWith('dist/') || !/\.(d\.ts|js)$/.test(path)) continue;
+    const source = `${SOURCE_ROOTS[dir]}${path.slice('dist/'.length).replace(/\.(d\.ts|js)$/, '.ts')}`;
+    if (!existsSync(join(ROOT, 'packages', dir, source))) problems.push(at(`${path} has no source ${source} (a stale build: remove dist/ and build again)`));
   }
   const source = JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8')) as Manifest;
   if (manifest.version !== source.version) problems.push(at(`packed version ${manifest.version} differs from ${source.version}`));
