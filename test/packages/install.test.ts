@@ -103,6 +103,8 @@ describe('the packed packages installed with plain npm in an app outside the rep
       if (name !== '@scc-ts/shared') expect(manifest.dependencies?.['@scc-ts/shared'], name).toBe(version);
       expect(existsSync(join(app, 'node_modules', name, 'LICENSE')), `${name} LICENSE`).toBe(true);
     }
+    // Each service's `node server` entry, as a bin (`npx scc-state`, …).
+    for (const bin of ['scc-state', 'scc-broker', 'scc-worker']) expect(existsSync(join(app, 'node_modules/.bin', bin)), bin).toBe(true);
   });
 
   it('resolve their types: a .ts file type-checks against them, and misuse is a type error', async () => {
