@@ -34,8 +34,28 @@ const INSTALL_TIMEOUT_MS = 240_000;
 const PACK_TIMEOUT_MS = 180_000;
 /** Bound on one type check or import run in the app, ms. */
 const STEP_TIMEOUT_MS = 60_000;
+interface Manifest {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+}
+const manifestOf = (dir: string): Manifest => JSON.parse(readFileSync(join(REPO_ROOT, 'packages', dir, 'package.json'), 'utf8')) as Manifest;
 /** The socketcluster-server an app installs beside the plugin (the version the packages are built against). */
-const SOCKETCLUSTER_SERVER = `socketcluster-server@${(JSON.parse(readFileSync(join(REPO_ROOT, 'packages/scc-worker/package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies['socketcluster-server']}`;
+const SOCKETCLUSTER_SERVER = `socketcluster-server@${manifestOf('scc-worker').dependencies['socketcluster-server']}`;
+/**
+ * What a TypeScript app adds, as the README says: the type packages of the runtime dependencies our
+ * declarations name (@types/ws for ws, …), in the versions we build with. They are not dependencies
+ * of ours: a JavaScript app or the container image has no use for them.
+ */
+const TYPE_PACKAGES = [
+  ...new Set(
+    ['shared', 'scc-worker'].flatMap((dir) => {
+      const { dependencies, devDependencies } = manifestOf(dir);
+      return Object.entries(devDependencies)
+        .filter(([name]) => name.startsWith('@types/') && name.slice('@types/'.length) in dependencies)
+        .map(([name, range]) => `${name}@${range}`);
+    }),
+  ),
+];
 
 interface Packed {
   name: string;
@@ -77,6 +97,7 @@ beforeAll(async () => {
   writeFileSync(join(app, 'package.json'), `${JSON.stringify({ name: 'scc-ts-plugin-app', version: '0.0.0', private: true, type: 'module' }, null, 2)}\n`);
   const startedAt = Date.now();
   await run('npm', ['install', '--no-audit', '--no-fund', SOCKETCLUSTER_SERVER, ...packed.map((p) => p.file)], INSTALL_TIMEOUT_MS);
+  await run('npm', ['install', '--no-audit', '--no-fund', '--save-dev', ...TYPE_PACKAGES], INSTALL_TIMEOUT_MS);
   const installMs = Date.now() - startedAt;
   const sizes = packed.map((p) => `${p.name} ${(p.bytes / 1024).toFixed(1)} KiB`).join(', ');
   process.stdout.write(`install.test: packed ${sizes}; npm install ${installMs} ms\n`);
@@ -108,6 +129,7 @@ describe('the packed packages installed with plain npm in an app outside the rep
   });
 
   it('resolve their types: a .ts file type-checks against them, and misuse is a type error', async () => {
+    expect(TYPE_PACKAGES.map((p) => p.replace(/@[^@]*$/, '')).sort()).toEqual(['@types/ag-simple-broker', '@types/socketcluster-client', '@types/socketcluster-server', '@types/ws']);
     writeFileSync(
       join(app, 'check.ts'),
       [
