@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import socketClusterServer from 'socketcluster-server';
-import { ConfigError, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, LogEvent } from '@scc-ts/shared';
+import { ConfigError, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT, LogEvent } from '@scc-ts/shared';
 import { attach, UNHARDENED_SERVER_WARNING, workerServerOptions } from '@scc-ts/scc-worker';
 import { Collector, connect, disconnectAll, primeChannels, waitUntil } from '../../harness/clients.js';
 import { RawSocket, scUrl } from '../../harness/raw.js';
@@ -82,7 +82,11 @@ describe('workerServerOptions()', () => {
   it('gives the worker defaults and refuses bad choices with one ConfigError naming each', () => {
     const options = workerServerOptions();
     expect(options.maxPayload).toBe(DEFAULT_WORKER_MAX_PAYLOAD_BYTES);
-    expect(workerServerOptions({ limits: { maxPayloadBytes: 4096 } }).maxPayload).toBe(4096);
+    const chosen = workerServerOptions({ limits: { maxPayloadBytes: 4096, socketChannelLimit: null } });
+    expect(chosen.maxPayload).toBe(4096);
+    // socketcluster-server reads a falsy limit as none.
+    expect(chosen.socketChannelLimit).toBeFalsy();
+    expect(workerServerOptions().socketChannelLimit).toBe(DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT);
     options.wsEngine.close();
     expect(() => workerServerOptions({ limits: { maxConnections: 0, maxPayloadBytes: -1 } })).toThrow(ConfigError);
     try {

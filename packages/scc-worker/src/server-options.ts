@@ -24,7 +24,7 @@ import { createPluginLogger } from './cluster/options.js';
 
 /** What an app may choose; everything else is the worker's default. */
 export interface WorkerServerChoices {
-  /** Limits to change (bytes, ms, counts as in `ServerLimits`); the rest keep the worker's defaults. */
+  /** Limits to change (bytes, ms, counts as in `ServerLimits`; `socketChannelLimit: null` is none); the rest keep the worker's defaults. */
   limits?: Partial<ServerLimits>;
   /** One WebSocket frame per client socket per event-loop turn; default `DEFAULT_BATCH_CLIENT_FRAMES` (true). */
   batchFrames?: boolean;
@@ -55,7 +55,9 @@ export function workerServerOptions(choices: Readonly<WorkerServerChoices> = {})
     problems.push('codec: must be a codec engine (an object with encode and decode)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return hardenedServerOptions(limits.values, choices.logger ?? createPluginLogger(), {
+  // As in ServerLimits, an explicit null channel limit means none (resolveOptionSettings reads null as unset).
+  const resolved: ServerLimits = { ...limits.values, socketChannelLimit: given['socketChannelLimit'] === null ? null : limits.values.socketChannelLimit };
+  return hardenedServerOptions(resolved, choices.logger ?? createPluginLogger(), {
     batchFrames: frames.values.batchFrames,
     ...(codec === undefined ? {} : { codec }),
   });
