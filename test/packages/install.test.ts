@@ -26,6 +26,7 @@ import { Collector, connect, disconnectAll, primeChannels, waitUntil } from '../
 import { RawSocket, scUrl } from '../../harness/raw.js';
 import { spawnProcess, stopAll, type ServiceProcess } from '../../harness/service-process.js';
 import { REPO_ROOT, awaitListening } from '../../harness/services.js';
+import { UNHARDENED_SERVER_WARNING } from '@scc-ts/scc-worker';
 import { EXAMPLE_PATH } from '../../scripts/docs.js';
 
 /** Bound on `npm install` of the tarballs and socketcluster-server, ms. */
@@ -221,6 +222,8 @@ describe('the packed packages installed with plain npm in an app outside the rep
     await waitUntil(() => appWorker.stderr.some((l) => /^warning: InvalidChannelError: channel name "toString" is refused/.test(l)), 5000, "the app's InvalidChannelError warning");
     // A hardened server: attach() had nothing to warn about, and nothing went wrong.
     expect(appWorker.logs.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([]);
+    // `node server` builds its server with the same call: its plugin has nothing to warn about either.
+    expect(repoWorker.logs.filter((l) => l.msg === UNHARDENED_SERVER_WARNING)).toEqual([]);
     expect(appWorker.alive).toBe(true);
     expect((await appWorker.stop('SIGTERM', 10_000)).code).toBe(0);
   }, 90_000);
