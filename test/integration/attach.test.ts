@@ -1,13 +1,17 @@
 /**
  * The plugin on its own: an app's own socketcluster-server, in this process, joins a cluster of
- * real state/broker/worker processes with `attach(agServer, options)`.
+ * real state/broker/worker processes with `attach(agServer, options)`. A server built with
+ * `workerServerOptions()` has the worker's hardening and limits (a publish to `toString` is refused
+ * with InvalidChannelError, as `node server` refuses it); attach() warns once on a server without them.
  */
 import { createServer } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import socketClusterServer from 'socketcluster-server';
-import { ConfigError, LogEvent } from '@scc-ts/shared';
-import { attach } from '@scc-ts/scc-worker';
-import { Collector, connect, disconnectAll, primeChannels } from '../../harness/clients.js';
+import { ConfigError, DEFAULT_WORKER_MAX_PAYLOAD_BYTES, DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT, LogEvent } from '@scc-ts/shared';
+import { attach, UNHARDENED_SERVER_WARNING, workerServerOptions } from '@scc-ts/scc-worker';
+import { Collector, connect, disconnectAll, primeChannels, waitUntil } from '../../harness/clients.js';
+import { RawSocket, scUrl } from '../../harness/raw.js';
+import { captureLog } from '../../packages/scc-worker/test/log-capture.js';
 import { startBroker, startState, startWorker, stopAll, waitReady } from '../helpers/processes.js';
 import { inProcessOptions, plainServer } from '../helpers/in-process.js';
 
@@ -71,5 +75,66 @@ describe('attach(agServer, options)', () => {
     expect(collector.messages('inproc', 'shared').map((m) => m.id).sort()).toEqual(['in', 'out']);
     expect(cluster.stats.publishFailures).toBe(0);
     expect(cluster.stats.messagesDelivered).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('workerServerOptions()', () => {
+  it('gives the worker defaults and refuses bad choices with one ConfigError naming each', () => {
+    const options = workerServerOptions();
+    expect(options.maxPayload).toBe(DEFAULT_WORKER_MAX_PAYLOAD_BYTES);
+    const chosen = workerServerOptions({ limits: { maxPayloadBytes: 4096, socketChannelLimit: null } });
+    expect(chosen.maxPayload).toBe(4096);
+    // socketcluster-server reads a falsy limit as none.
+    expect(chosen.socketChannelLimit).toBeFalsy();
+    expect(workerServerOptions().socketChannelLimit).toBe(DEFAULT_WORKER_SOCKET_CHANNEL_LIMIT);
+    options.wsEngine.close();
+    expect(() => workerServerOptions({ limits: { maxConnections: 0, maxPayloadBytes: -1 } })).toThrow(ConfigError);
+    try {
+      workerServerOptions({ limits: { maxConnections: 0, maxPayloadBytes: -1 }, batchFrames: 'yes' as unknown as boolean });
+    } catch (error) {
+      expect((error as ConfigError).problems.join('\n')).toMatch(/limits\.maxPayloadBytes[\s\S]*limits\.maxConnections[\s\S]*batchFrames/);
+    }
+  });
+
+  it("an attach() app built with it refuses a publish to 'toString' with InvalidChannelError; attach() warns only on a server without it", async () => {
+    const state = await startState();
+    const broker = await startBroker(state.port);
+    await broker.waitForEvent(LogEvent.Joined);
+
+    const hardenedLog = captureLog();
+    const hardened = await plainServer(workerServerOptions({ logger: hardenedLog.logger }));
+    const cluster = attach(hardened.agServer, inProcessOptions(state.port, hardened.port, { logger: hardenedLog.logger }));
+    const plainLog = captureLog();
+    const plain = await plainServer();
+    const plainCluster = attach(plain.agServer, inProcessOptions(state.port, plain.port, { logger: plainLog.logger }));
+    closers.push(async () => {
+      await cluster.close();
+      await plainCluster.close();
+      for (const s of [hardened, plain]) {
+        s.agServer.close();
+        s.httpServer.close();
+      }
+    });
+    expect(hardenedLog.warnings()).toEqual([]);
+    expect(plainLog.warnings()).toEqual([UNHARDENED_SERVER_WARNING]);
+
+    const warnings: Error[] = [];
+    void (async () => {
+      for await (const { warning } of hardened.agServer.listener('warning')) warnings.push(warning);
+    })();
+    const raw = new RawSocket(scUrl(hardened.port));
+    closers.push(() => raw.close());
+    expect(await raw.handshake()).toEqual({ kind: 'replied' });
+    const refused = raw.invoke('#publish', { channel: 'toString', data: 1 });
+    expect((await raw.probe(5000)).kind).toBe('error');
+    expect(raw.replies.has(refused)).toBe(false);
+    expect(raw.open).toBe(true);
+    await waitUntil(() => warnings.some((w) => w.name === 'InvalidChannelError'), 5000, 'the InvalidChannelError warning');
+    expect(warnings.find((w) => w.name === 'InvalidChannelError')?.message).toMatch(/channel name "toString" is refused/);
+    // The plain server (what attach() users had before) accepts and acknowledges the same publish.
+    const rawPlain = new RawSocket(scUrl(plain.port));
+    closers.push(() => rawPlain.close());
+    expect(await rawPlain.handshake()).toEqual({ kind: 'replied' });
+    expect(await rawPlain.outcome(rawPlain.invoke('#publish', { channel: 'toString', data: 1 }), 5000)).toEqual({ kind: 'replied' });
   });
 });

@@ -1,5 +1,7 @@
 /** @scc-ts/scc-worker: the worker server and the cluster plugin `attach(agServer, options)`. */
-export { attach, ClusterClient } from './cluster/index.js';
+export { attach, ClusterClient, UNHARDENED_SERVER_WARNING } from './cluster/index.js';
+export { workerServerOptions } from './server-options.js';
+export type { WorkerServerChoices } from './server-options.js';
 export type { ClusterOptions, ResolvedClusterOptions, ReshardSummary, ClusterStats, ClusterClientEvents, DeliveryMode } from './cluster/index.js';
 export { startWorkerServer, SHUTDOWN_CLOSE_CODE } from './worker-server.js';
 export type { WorkerServer } from './worker-server.js';

@@ -12,7 +12,6 @@ import {
   SERVICE_RESTART_CLOSE_CODE,
   closedWithin,
   trackConnections,
-  hardenedServerOptions,
   handleHealthRequest,
   lifecycleLogger,
   listen,
@@ -29,6 +28,7 @@ import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.j
 import { skipAbsentTokens } from './auth-engine.js';
 import { WorkerBrokerEngine } from './broker-engine.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { workerServerOptions } from './server-options.js';
 
 
 export interface WorkerServer {
@@ -97,8 +97,9 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
     res.end(req.method === 'HEAD' ? undefined : asset.body);
   });
   const connections = trackConnections(httpServer);
-  // Limits, refusals and per-turn frame batching come with the codec and ws engine (public options).
-  const hardened = hardenedServerOptions(config.limits, logger, { batchFrames: config.batchClientFrames });
+  // Limits, refusals and per-turn frame batching come with the codec and ws engine (public options),
+  // built by the same call a plugin user's own server is built with.
+  const hardened = workerServerOptions({ limits: config.limits, batchFrames: config.batchClientFrames, logger });
   // Our broker engine holds subscribe acks for the cluster (no per-socket middleware) and fans out
   // without a pipeline per subscriber; see broker-engine.ts.
   const brokerEngine = new WorkerBrokerEngine();

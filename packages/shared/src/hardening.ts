@@ -36,6 +36,8 @@ export interface HardenedServerOptions {
 export interface HardeningChoices {
   /** Batch each socket's JSON-object frames per event-loop turn (default false). */
   batchFrames?: boolean;
+  /** A codec other than sc-formatter whose wire format to keep; the refusals are put in front of it. */
+  codec?: CodecEngine;
 }
 
 /**
@@ -46,7 +48,7 @@ export interface HardeningChoices {
  */
 export function hardenedServerOptions(limits: Readonly<ServerLimits>, logger: Logger, choices: HardeningChoices = {}): HardenedServerOptions {
   return {
-    codecEngine: safeCodec,
+    codecEngine: choices.codec === undefined ? safeCodec : safeCodecFor(choices.codec),
     wsEngine: createWsEngine({
       maxConnections: limits.maxConnections,
       maxOutboundBufferBytes: limits.maxOutboundBufferBytes,

@@ -88,6 +88,7 @@ export {
   readStateConfig,
   readBrokerConfig,
   readWorkerConfig,
+  WORKER_LIMIT_SETTINGS,
   DELIVERY_MODES,
   DEFAULT_DELIVERY_MODE,
   DEFAULT_IP_FAMILY,
@@ -184,7 +185,7 @@ export { hardenedServerOptions, harden } from './hardening.js';
 export type { HardenedServerOptions, HardeningChoices } from './hardening.js';
 export { safeCodec, safeCodecFor, isSafeChannelName, MAX_PACKET_DEPTH } from './safe-codec.js';
 export type { CodecEngine } from './safe-codec.js';
-export { createWsEngine, SLOW_CONSUMER_CLOSE_CODE, CONNECTION_LIMIT_HTTP_STATUS } from './ws-engine.js';
+export { createWsEngine, isServedByWsEngine, SLOW_CONSUMER_CLOSE_CODE, CONNECTION_LIMIT_HTTP_STATUS } from './ws-engine.js';
 export type { WsEngine, WsEngineOptions, WsEngineCounters } from './ws-engine.js';
 export type { HandshakeChecks, ServerSocket, AGServer } from './sc-server.js';
 export {

@@ -76,6 +76,21 @@ export interface WsEngine {
   close(): void;
 }
 
+/**
+ * HTTP servers that one of our engines' ws servers was built on (socketcluster-server hands ws the
+ * documented `server` option, its own `httpServer`). Weak, so a closed server is not kept alive.
+ */
+const servedHttpServers = new WeakSet<object>();
+
+/**
+ * Whether a socketcluster-server on `httpServer` (its documented `httpServer` property) runs on one
+ * of our ws engines, i.e. was built with the limits they enforce. The cluster plugin asks this to
+ * warn a user whose server lacks them.
+ */
+export function isServedByWsEngine(httpServer: object | null | undefined): boolean {
+  return httpServer != null && servedHttpServers.has(httpServer);
+}
+
 /** Keeps an aborted upgrade's late socket error from becoming an uncaught exception. */
 function ignoreError(): void {}
 
@@ -209,6 +224,7 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
   class FrontServer extends WebSocketServer {
     constructor(serverOptions: ServerOptions, callback?: () => void) {
       super({ ...serverOptions, WebSocket: FrontWebSocket }, callback);
+      if (serverOptions.server) servedHttpServers.add(serverOptions.server);
     }
 
     override handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: (client: WebSocket, request: IncomingMessage) => void): void {

@@ -95,15 +95,5 @@ describe('README configuration tables', () => {
     }
   });
 
-  it('Plugin options: every option with its default and variable', () => {
-    const rows = tableAfter('### Plugin options');
-    const options = (Object.values(SETTINGS) as readonly Setting[]).filter((setting) => setting.option !== undefined);
-    expect(new Set(rows.map(([name]) => name))).toEqual(new Set(options.map((setting) => setting.option)));
-    expect(rows).toHaveLength(options.length);
-    for (const [name, defaultCell, variable] of rows) {
-      const setting = options.find((s) => s.option === name)!;
-      expect(defaultCell, `default of ${name}`).toBe(setting.optionRequired === true ? 'required' : defaultText(setting));
-      expect(variable, `variable of ${name}`).toBe(setting.env ?? '—');
-    }
-  });
+  // The plugin options table is generated from the same table (`pnpm docs`); test/packages/readme-docs.test.ts checks it.
 });

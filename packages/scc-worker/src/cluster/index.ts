@@ -12,7 +12,7 @@
  * handover phases back to the state server. Counters live in one ClusterStats (stats.ts).
  */
 import { EventEmitter } from 'node:events';
-import { consume, type ListenerConsumer, type AGServer, type Readiness, LogEvent } from '@scc-ts/shared';
+import { consume, isServedByWsEngine, type ListenerConsumer, type AGServer, type Readiness, LogEvent } from '@scc-ts/shared';
 import { onEnginePublish } from '../broker-engine.js';
 import { BrokerPool } from './broker-pool.js';
 import { Inbound } from './inbound.js';
@@ -30,6 +30,15 @@ export interface ClusterClientEvents {
   updateWorkers: [{ workerURIs: string[]; sourceWorkerURI: string | null }];
   reshard: [ReshardSummary];
 }
+
+/**
+ * Logged once by attach() on a server not built with `workerServerOptions()` (its `httpServer` has
+ * none of our ws engines).
+ */
+export const UNHARDENED_SERVER_WARNING =
+  'attach(): this socketcluster-server was not built with workerServerOptions(), so it lacks the hardening and limits of scc-worker ' +
+  '(refusal of prototype channel and event names, payload, connection and outbound-buffer limits); ' +
+  'build it with socketClusterServer.attach(httpServer, workerServerOptions()) from @scc-ts/scc-worker';
 
 /** A worker's membership in the cluster; returned by `attach`. */
 export class ClusterClient extends EventEmitter<ClusterClientEvents> {
@@ -51,6 +60,9 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.options = resolveClusterOptions(options);
     this.instanceId = this.options.instanceId;
     const { logger } = this.options;
+    // Warned, not refused: an app switching from scc-broker-client by changing an import keeps
+    // working, and is told once what its server lacks (the limits cannot be added after construction).
+    if (!isServedByWsEngine(agServer.httpServer)) logger.warn(UNHARDENED_SERVER_WARNING);
     if (this.options.holdSubscribeAcks) {
       this.gate = new SubscribeGate(agServer, {
         ready: (channel) => this.subscriptionReady(channel),

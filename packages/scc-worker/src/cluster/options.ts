@@ -126,6 +126,11 @@ export interface ResolvedClusterOptions {
 /** The plugin's own logger, when none is given, logs warnings and errors (level 2). */
 const PLUGIN_LOG_LEVEL = 2;
 
+/** The logger the plugin (and `workerServerOptions`) use when none is given: JSON lines, warnings and errors. */
+export function createPluginLogger(): Logger {
+  return createLogger({ name: 'scc-worker', level: PLUGIN_LOG_LEVEL, format: 'json' });
+}
+
 /**
  * Each option backed by a setting of the shared table: its default, bounds and check come from
  * there (the worker's env variables use the same entries). The key is the option's name, equal to
@@ -158,6 +163,15 @@ export const OPTION_SETTINGS = Object.freeze({
   statsInterval: SETTINGS.statsInterval,
 } satisfies Partial<Record<keyof ClusterOptions, unknown>>);
 
+/**
+ * The options no setting of the shared table stands behind, with their defaults as the docs write
+ * them. With OPTION_SETTINGS they name every option of ClusterOptions (the compiler checks it), so
+ * the README's generated options table (`pnpm docs`) lists them all.
+ */
+export const OTHER_OPTIONS = Object.freeze({
+  logger: { default: 'JSON lines at warn level', doc: "a pino logger for the plugin's own lines" },
+} satisfies Record<Exclude<keyof ClusterOptions, keyof typeof OPTION_SETTINGS>, { default: string; doc: string }>);
+
 /** Applies defaults (an explicit 0 stays 0) and throws one ConfigError listing every bad option. */
 export function resolveClusterOptions(options: ClusterOptions): Readonly<ResolvedClusterOptions> {
   const { values, problems } = resolveOptionSettings(OPTION_SETTINGS, options as unknown as Readonly<Record<string, unknown>>);
@@ -170,6 +184,6 @@ export function resolveClusterOptions(options: ClusterOptions): Readonly<Resolve
     instanceId: values.instanceId ?? uuidv4(),
     mappingEngine: values.mappingEngine as MappingEngineName | Mapper,
     deliveryMode: values.deliveryMode as ResolvedClusterOptions['deliveryMode'],
-    logger: options.logger ?? createLogger({ name: 'scc-worker', level: PLUGIN_LOG_LEVEL, format: 'json' }),
+    logger: options.logger ?? createPluginLogger(),
   });
 }

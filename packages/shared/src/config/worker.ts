@@ -1,4 +1,5 @@
 /** scc-worker's configuration from the environment (the service and its cluster plugin). */
+import type { ServerLimits } from '../limits.js';
 import type { MappingEngineName } from '../mapping/index.js';
 import type { DeliveryModeName } from './defaults.js';
 import { SETTINGS, type Setting } from './definitions.js';
@@ -36,10 +37,22 @@ export interface WorkerClusterConfig extends StateLinkConfig {
   publishRetryTimeoutMs: number;
 }
 
-const WORKER_LIMITS: LimitSettings = {
-  maxPayload: SETTINGS.workerMaxPayload,
-  maxOutboundBuffer: SETTINGS.workerMaxOutboundBuffer,
+/**
+ * The worker's limits by `ServerLimits` field: `node server` reads them from the environment, and a
+ * plugin user's `workerServerOptions({ limits })` takes its defaults and bounds from the same entries.
+ */
+export const WORKER_LIMIT_SETTINGS = Object.freeze({
+  maxPayloadBytes: SETTINGS.workerMaxPayload,
+  handshakeTimeoutMs: SETTINGS.handshakeTimeout,
   socketChannelLimit: SETTINGS.workerSocketChannelLimit,
+  maxConnections: SETTINGS.maxConnections,
+  maxOutboundBufferBytes: SETTINGS.workerMaxOutboundBuffer,
+} satisfies Record<keyof ServerLimits, Setting>);
+
+const WORKER_LIMITS: LimitSettings = {
+  maxPayload: WORKER_LIMIT_SETTINGS.maxPayloadBytes,
+  maxOutboundBuffer: WORKER_LIMIT_SETTINGS.maxOutboundBufferBytes,
+  socketChannelLimit: WORKER_LIMIT_SETTINGS.socketChannelLimit,
 };
 
 /** Every setting scc-worker reads (docs and the README test list them). */
