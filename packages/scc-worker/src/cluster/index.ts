@@ -42,6 +42,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   private readonly stopConsumers: Array<() => void> = [];
   private workers: string[] = [];
   private selfURI: string | null = null;
+  /** The broker list `updateBrokers` last announced (sorted, joined): a join reply and the push after it often carry the same one. */
+  private announcedBrokers: string | null = null;
   private closing: Promise<void> | undefined;
   private readonly gate: SubscribeGate | undefined;
 
@@ -150,7 +152,11 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       { event: LogEvent.BrokerList, brokers: summary.brokers, source },
       `broker list from ${source}: ${summary.brokers} brokers${changes ? ` (${changes})` : ''}; ${summary.moved} of ${summary.channels} channels moved`,
     );
-    this.emit('updateBrokers', { brokerURIs: uris });
+    const list = [...uris].sort().join(' ');
+    if (list !== this.announcedBrokers) {
+      this.announcedBrokers = list;
+      this.emit('updateBrokers', { brokerURIs: uris });
+    }
     this.emit('reshard', summary);
   }
 
