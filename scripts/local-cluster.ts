@@ -108,6 +108,9 @@ say(
     ? `starting 1 state server, ${BROKERS} brokers and ${WORKERS} workers on free ports`
     : `starting 1 state server (:${STATE_PORT}), ${BROKERS} brokers (:${FIRST_BROKER_PORT}…), ${WORKERS} workers (:${FIRST_WORKER_PORT}…)`,
 );
+// From the start, so that Ctrl-C is a key (not a signal) while the cluster comes up too; actions
+// wait for the ready line (PlaygroundNotReadyError until then).
+keys = readKeys({ act: runAction, help, quit: () => void quit(0) });
 try {
   await playground.start();
 } catch (error) {
@@ -123,5 +126,4 @@ if (!quitting) {
   say(`control API: ${controlUrl} (GET /status; POST /actions/add-broker, drain-broker, kill-broker, add-worker, remove-worker, restart-state)`);
   say(`membership: ${formatMembership(await playground.membership())}`);
   help();
-  keys = readKeys({ act: runAction, help, quit: () => void quit(0) });
 }
