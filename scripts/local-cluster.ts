@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import type { Role } from '../harness/cluster.js';
 import { CONTROL_HOST, DEFAULT_CONTROL_PORT, dashboardOrigins, startControlApi, type ControlApi } from './playground/control-api.js';
 import { keyHelp, readKeys, type KeyReader } from './playground/keys.js';
-import { Playground, formatMembership, type ActionName } from './playground/playground.js';
+import { ACTIONS, Playground, formatMembership, type ActionName, type ActionResult } from './playground/playground.js';
 import { PlaygroundError } from './playground/errors.js';
 
 const STATE_PORT = 7777;
@@ -67,16 +67,23 @@ async function quit(exitCode: number): Promise<void> {
 // SIGHUP: the terminal went away. Each stops the children, then exits 0 (a requested stop).
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void quit(0));
 
-/** Runs an action from a key and reports it (the control API answers its caller instead). */
+/** Runs an action and reports it on the terminal, whoever asked (a key, or the dashboard through the control API). */
+async function perform(action: ActionName, via: string): Promise<ActionResult> {
+  say(`${action}${via}…`);
+  try {
+    const result = await playground.act(action);
+    say(result.done);
+    say(`membership${result.settled ? '' : ' (not settled yet)'}: ${formatMembership(result.membership)}`);
+    return result;
+  } catch (error) {
+    say(error instanceof PlaygroundError ? `${error.name}: ${error.message}` : `${action} failed: ${String(error)}`);
+    throw error;
+  }
+}
+
+/** A key's action: reported on the terminal only. */
 function runAction(action: ActionName): void {
-  say(`${action}…`);
-  playground.act(action).then(
-    (result) => {
-      say(result.done);
-      say(`membership${result.settled ? '' : ' (not settled yet)'}: ${formatMembership(result.membership)}`);
-    },
-    (error: unknown) => say(error instanceof PlaygroundError ? `${error.name}: ${error.message}` : `${action} failed: ${String(error)}`),
-  );
+  perform(action, '').catch(() => undefined);
 }
 
 function help(): void {
@@ -89,14 +96,7 @@ try {
     port: controlPort,
     allowedOrigins: () => dashboardOrigins(playground.statePort),
     status: () => playground.status(),
-    act: (action) => {
-      say(`${action} (control API)…`);
-      return playground.act(action).then((result) => {
-        say(result.done);
-        say(`membership: ${formatMembership(result.membership)}`);
-        return result;
-      });
-    },
+    act: (action) => perform(action, ' (control API)'),
   });
 } catch (error) {
   say(`the control API cannot listen on ${CONTROL_HOST}:${controlPort} (${(error as Error).message}); pass --control-port N (0: any free port)`);
@@ -109,7 +109,7 @@ say(
     : `starting 1 state server (:${STATE_PORT}), ${BROKERS} brokers (:${FIRST_BROKER_PORT}…), ${WORKERS} workers (:${FIRST_WORKER_PORT}…)`,
 );
 // From the start, so that Ctrl-C is a key (not a signal) while the cluster comes up too; actions
-// wait for the ready line (PlaygroundNotReadyError until then).
+// are refused until the ready line (PlaygroundNotReadyError).
 keys = readKeys({ act: runAction, help, quit: () => void quit(0) });
 try {
   await playground.start();
@@ -123,7 +123,7 @@ if (!quitting) {
   for (const port of playground.workerPorts()) say(color(1, `  http://localhost:${port}/`));
   const controlUrl = `http://${CONTROL_HOST}:${api.port}`;
   say(`dashboard: http://127.0.0.1:${playground.statePort}/cluster?playground=${controlUrl}`);
-  say(`control API: ${controlUrl} (GET /status; POST /actions/add-broker, drain-broker, kill-broker, add-worker, remove-worker, restart-state)`);
+  say(`control API: ${controlUrl} (GET /status; POST /actions/${ACTIONS.join(', ')})`);
   say(`membership: ${formatMembership(await playground.membership())}`);
   help();
 }
