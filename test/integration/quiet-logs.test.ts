@@ -1,17 +1,21 @@
 /**
  * Quiet, telling logs of the services run as processes: the no-auth-key warning only where the
  * service is reachable beyond loopback (the address it actually bound, `SCC_BIND_HOST`), a bad bind
- * address stopping the service with one line naming it, and each process's title in `ps`.
+ * address stopping the service with one line naming it, a broker waiting for its state server (one
+ * info line, repeats at debug), and each process's title in `ps`.
  * (A whole healthy local cluster printing no warning is test/harness/playground.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LogEvent } from '@scc-ts/shared';
+import { freePort } from '../../harness/ports.js';
 import { spawnService, startBroker, startState, startWorker, stopAll, type LogLine, type ServiceProcess } from '../helpers/processes.js';
 
 afterAll(() => stopAll());
 
 const WARN = 40;
+const INFO = 30;
+const DEBUG = 20;
 const authWarnings = (service: ServiceProcess): LogLine[] => service.logs.filter((l) => l.level === WARN && l.msg.includes('SCC_AUTH_KEY'));
 
 /** What `ps -o args=` shows for `pid`: the process title on Linux. */
@@ -48,6 +52,22 @@ describe('the no-auth-key warning', () => {
     const state = await startState({ SCC_BIND_HOST: '0.0.0.0', SCC_AUTH_KEY: 'secret' });
     await state.waitForEvent(LogEvent.Listening);
     expect(authWarnings(state)).toEqual([]);
+  });
+});
+
+describe('expected waits', () => {
+  it('a broker started before its state server says so once at info, its retries at debug, then joins without a warning', async () => {
+    const statePort = await freePort();
+    // Level 4 shows the debug lines, so the test sees the retries happen before the state server starts.
+    const broker = await startBroker(statePort, { SCC_BROKER_SERVER_LOG_LEVEL: '4', SCC_BIND_HOST: '127.0.0.1' });
+    const waiting = `waiting for state server 127.0.0.1:${statePort} (state server link: `;
+    await broker.waitFor({ test: (l) => l.level === DEBUG && l.msg.startsWith(waiting), describe: 'a repeated wait at debug' }, 10_000);
+    const state = await startState({ SCC_STATE_SERVER_PORT: String(statePort) });
+    await broker.waitForEvent(LogEvent.Joined, { rejoin: false }, 10_000);
+    const waits = broker.logs.filter((l) => l.msg.startsWith(waiting) && l.level > DEBUG);
+    expect(waits.map((l) => l.level)).toEqual([INFO]);
+    expect(broker.logs.filter((l) => l.level >= WARN)).toEqual([]);
+    expect(state.port).toBe(statePort);
   });
 });
 
