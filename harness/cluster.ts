@@ -23,7 +23,7 @@ import {
   type ServiceOptions,
 } from './services.js';
 import { LogEvent } from '@scc-ts/shared';
-import type { ServiceProcess, SpawnOptions } from './service-process.js';
+import type { ExitStatus, ServiceProcess, SpawnOptions } from './service-process.js';
 
 export type ClusterSystem = 'ours' | 'original';
 export type Role = 'state' | 'broker' | 'worker';
@@ -61,8 +61,11 @@ export interface ClusterOptions {
    * predate the events.
    */
   endpointsOnly?: boolean;
-  /** Process names: default `state`, `broker`, `worker` (tests match on these) or with their index. */
-  names?: (role: Role, index: number) => string;
+  /**
+   * Process names: default `state`, `broker`, `worker` (tests match on these), or by their index
+   * (in start order) or their port (given when chosen up front).
+   */
+  names?: (role: Role, index: number, port: number | undefined) => string;
 }
 
 const DEFAULT_NAMES = (role: Role): string => role;
@@ -76,6 +79,7 @@ export class Cluster {
   readonly retired: ServiceProcess[] = [];
   private closed = false;
   private brokersStarted = 0;
+  private workersStarted = 0;
   private readonly timeoutMs: number;
 
   private constructor(readonly options: Readonly<ClusterOptions>) {
@@ -110,6 +114,7 @@ export class Cluster {
       cluster.state = await cluster.spawnState(fixed?.state, options.stateEnv);
       await Promise.all(Array.from({ length: options.brokers }, (_, i) => cluster.addBroker(fixed?.brokers[i])));
       await Promise.all(Array.from({ length: options.workers }, (_, i) => cluster.startWorkerAt(i, fixed?.workers[i])));
+      cluster.workersStarted = options.workers;
       await cluster.waitSettled(0);
     } catch (error) {
       await cluster.close();
@@ -125,7 +130,7 @@ export class Cluster {
   }
 
   private serviceOptions(role: Role, index: number, env: Readonly<Record<string, string>> | undefined, port: number | undefined): ServiceOptions {
-    const name = (this.options.names ?? DEFAULT_NAMES)(role, index);
+    const name = (this.options.names ?? DEFAULT_NAMES)(role, index, port);
     const { onLine } = this.options;
     return {
       name,
@@ -155,11 +160,20 @@ export class Cluster {
   }
 
   /** Starts worker `index` (on `port`, or a free one) and resolves once the state server lists it and it is ready. */
-  private async startWorkerAt(index: number, port?: number): Promise<ServiceProcess> {
+  private startWorkerAt(index: number, port?: number): Promise<ServiceProcess> {
+    return this.spawnWorker(index, port, (worker) => (this.workers[index] = worker));
+  }
+
+  /** Starts one more worker (on `port`, or a free one) and resolves once the state server lists it and it is ready. */
+  addWorker(port?: number): Promise<ServiceProcess> {
+    return this.spawnWorker(this.workersStarted++, port, (worker) => this.workers.push(worker));
+  }
+
+  private async spawnWorker(nameIndex: number, port: number | undefined, place: (worker: ServiceProcess) => void): Promise<ServiceProcess> {
     const since = Date.now();
-    const options = this.serviceOptions('worker', index, this.options.workerEnv, port);
+    const options = this.serviceOptions('worker', nameIndex, this.options.workerEnv, port);
     const worker = this.system === 'ours' ? await startWorker(this.statePort, options) : await startOriginalWorker(this.statePort, options);
-    this.workers[index] = worker;
+    place(worker);
     await waitForMembers(this.statePort, { workers: [uriOf(worker)], since }, { timeoutMs: this.timeoutMs, process: worker });
     // The original worker serves no /ready; its broker list says it is wired to the brokers.
     if (this.system === 'ours') await waitReady(worker.port, this.timeoutMs, worker);
@@ -202,9 +216,9 @@ export class Cluster {
    * SIGKILLs the state server, keeps it down for `downMs`, restarts it on the same port with `env`
    * (e.g. a startup delay), and waits until every live broker and every worker has re-joined it.
    */
-  async restartState(downMs: number, env: Readonly<Record<string, string>> = {}, rejoinTimeoutMs = this.timeoutMs): Promise<void> {
+  async restartState(downMs: number, env: Readonly<Record<string, string>> = {}, rejoinTimeoutMs = this.timeoutMs, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const port = this.statePort;
-    await this.state.stop('SIGKILL');
+    await this.state.stop(signal, this.timeoutMs);
     this.retired.push(this.state);
     await new Promise((r) => setTimeout(r, downMs));
     this.state = await this.spawnState(port, { ...this.options.stateEnv, ...env });
@@ -233,6 +247,25 @@ export class Cluster {
     this.brokers[index] = restarted;
     await waitForMembers(this.statePort, { brokers: [uriOf(restarted)], since }, { timeoutMs: this.timeoutMs, process: restarted });
     return restarted;
+  }
+
+  /**
+   * Stops a broker or worker of this cluster with `signal` (SIGKILL after `timeoutMs`) and forgets it
+   * (see `forget`); resolves with its exit.
+   */
+  async remove(service: ServiceProcess, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = this.timeoutMs): Promise<ExitStatus> {
+    const exit = await service.stop(signal, timeoutMs);
+    this.forget(service);
+    return exit;
+  }
+
+  /** Takes an exited broker or worker off `brokers`/`workers` (so waits count only the live ones); kept in `retired` for writeLogs. */
+  forget(service: ServiceProcess): void {
+    for (const list of [this.brokers, this.workers]) {
+      const at = list.indexOf(service);
+      if (at !== -1) list.splice(at, 1);
+    }
+    if (!this.retired.includes(service)) this.retired.push(service);
   }
 
   /** Every process started, live or not, state first. */

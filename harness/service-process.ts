@@ -187,6 +187,11 @@ export interface SpawnOptions {
   command?: string;
   /** Node flags before the script (e.g. `--cpu-prof`; Node refuses some of them in NODE_OPTIONS). */
   nodeArgs?: readonly string[];
+  /**
+   * The child's argv[0] (default: the command). Linux shows a process title in the space of the
+   * original command line, so our services get their package name here: room for `scc-broker :PORT`.
+   */
+  argv0?: string;
   /** Script and its arguments (or the command's arguments). */
   args: readonly string[];
   cwd: string;
@@ -216,6 +221,7 @@ export function spawnProcess(options: SpawnOptions): ServiceProcess {
     env: { ...base, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
+    ...(options.argv0 !== undefined && { argv0: options.argv0 }),
   });
   return new ServiceProcess(options.name, child, options.onLine);
 }

@@ -105,6 +105,8 @@ export async function startOurs(pkg: OurPackage, portVar: string, env: Record<st
   const port = requested ?? (root === resolve(REPO_ROOT) ? 0 : await freePort());
   const service = spawnProcess({
     name: options.name ?? pkg.replace('scc-', ''),
+    // `scc-broker server` until the service sets its title (`scc-broker :8888`) in that space.
+    argv0: pkg,
     args: ['server'],
     nodeArgs: options.nodeArgs ?? [],
     cwd: join(root, 'packages', pkg),

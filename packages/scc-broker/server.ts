@@ -1,5 +1,5 @@
 /** `node server`: starts scc-broker from SCC_* environment variables (SCC_STATE_SERVER_HOST is required). */
-import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readBrokerConfig, runService, SCC_TS_VERSION, LogEvent } from '@scc-ts/shared';
+import { setProcessTitle, CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readBrokerConfig, runService, SCC_TS_VERSION, LogEvent } from '@scc-ts/shared';
 import { startBrokerServer } from './src/broker-server.js';
 import { readRelaySettings } from './src/relay-settings.js';
 
@@ -16,6 +16,7 @@ await runService({
     const logger = createLogger({ name: 'scc-broker', level: config.logLevel, format: config.logFormat });
     const lifecycle = lifecycleLogger(logger, config.logLevel);
     const broker = await startBrokerServer(config, logger);
+    setProcessTitle(`scc-broker :${broker.port}`);
     lifecycle.info(
       { event: LogEvent.Listening, port: broker.port },
       `scc-broker ${SCC_TS_VERSION} listening on port ${broker.port}, joining state server ${config.stateServerHost}:${config.stateServerPort}`,

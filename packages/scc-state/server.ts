@@ -1,5 +1,5 @@
 /** `node server`: starts scc-state from SCC_* environment variables. */
-import { createLogger, lifecycleLogger, readStateConfig, runService, SCC_TS_VERSION, LogEvent } from '@scc-ts/shared';
+import { setProcessTitle, createLogger, lifecycleLogger, readStateConfig, runService, SCC_TS_VERSION, LogEvent } from '@scc-ts/shared';
 import { startStateServer } from './src/state-server.js';
 
 await runService({
@@ -9,6 +9,7 @@ await runService({
     const logger = createLogger({ name: 'scc-state', level: config.logLevel, format: config.logFormat });
     const server = await startStateServer(config, logger);
     const lifecycle = lifecycleLogger(logger, config.logLevel);
+    setProcessTitle('scc-state');
     lifecycle.info({ event: LogEvent.Listening, port: server.port }, `scc-state ${SCC_TS_VERSION} listening on port ${server.port}${config.authKey === null ? '' : ' (auth key required)'}`);
     return {
       async close() {

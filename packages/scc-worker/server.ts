@@ -1,5 +1,5 @@
 /** `node server`: starts scc-worker from SCC_* / SOCKETCLUSTER_* environment variables. */
-import { CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readWorkerConfig, runService, SCC_TS_VERSION, LogEvent } from '@scc-ts/shared';
+import { setProcessTitle, CLOSE_MARGIN_MS, createLogger, lifecycleLogger, readWorkerConfig, runService, SCC_TS_VERSION, LogEvent } from '@scc-ts/shared';
 import { startWorkerServer } from './src/worker-server.js';
 
 await runService({
@@ -10,6 +10,7 @@ await runService({
     const logger = createLogger({ name: 'scc-worker', level: config.logLevel, format: config.logFormat });
     const lifecycle = lifecycleLogger(logger, config.logLevel);
     const worker = await startWorkerServer(config, logger);
+    setProcessTitle(`scc-worker :${worker.port}`);
     const mode = config.cluster
       ? `cluster mode, state server ${config.cluster.stateServerHost}:${config.cluster.stateServerPort}`
       : 'standalone mode (SCC_STATE_SERVER_HOST not set)';

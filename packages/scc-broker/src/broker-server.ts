@@ -94,7 +94,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
 
   let port: number;
   try {
-    port = await listen(httpServer, config.port);
+    port = await listen(httpServer, config.port, config.bindHost);
   } catch (error) {
     await relay.close();
     metrics.close();

@@ -88,6 +88,8 @@ interface Peer {
   instanceType: InstanceTypeName;
   instancePort: number;
   version: string;
+  /** Whether this socket's worker was told to wait for the startup delay (it retries on the same socket). */
+  toldToWait?: boolean;
 }
 
 export interface StateServer {
@@ -299,7 +301,12 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     }
     if (type === InstanceType.Worker && !acceptingWorkers) {
       metrics.joinRefused('startup_delay');
-      logger.warn(`scc-worker ${payload.instanceId ?? '(no id)'} at ${socket.remoteAddress} was not allowed to join: waiting for initial brokers`);
+      // An expected wait, not a fault: one info line per worker; its retries (every retry delay) at debug.
+      const left = Math.max(0, config.startupDelayMs - (Date.now() - startedAt));
+      const line = `scc-worker ${payload.instanceId ?? '(no id)'} at ${socket.remoteAddress} waits for the startup delay (${left} ms left) while brokers join`;
+      if (peer.toldToWait === true) logger.debug(line);
+      else logger.info(line);
+      peer.toldToWait = true;
       request.error(new ClusterNotReadyError(STARTUP_DELAY_REFUSAL_MESSAGE));
       return null;
     }
@@ -439,7 +446,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
   })();
   logServerEvents(agServer, logger);
 
-  const port = await listen(httpServer, config.port);
+  const port = await listen(httpServer, config.port, config.bindHost);
   warnIfUnauthenticated(httpServer, config.authKey, 'scc-state', logger);
   if (config.startupDelayMs > 0) {
     logger.info(`waiting ${config.startupDelayMs} ms for initial scc-broker instances before allowing scc-worker instances to join`);

@@ -110,7 +110,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
 
   logServerEvents(agServer, logger);
 
-  const port = await listen(httpServer, config.port);
+  const port = await listen(httpServer, config.port, config.bindHost);
 
   if (config.cluster) {
     const c = config.cluster;

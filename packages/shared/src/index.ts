@@ -173,7 +173,7 @@ export {
   md5Hex,
 } from './mapping/index.js';
 export type { Mapper, MappingEngineName } from './mapping/index.js';
-export { runService, CLOSE_MARGIN_MS } from './service.js';
+export { runService, setProcessTitle, CLOSE_MARGIN_MS } from './service.js';
 export type { Service } from './service.js';
 export { CLOSE_HANDSHAKE_GRACE_MS, trackConnections, closedWithin, activeResourcesSummary } from './shutdown.js';
 export type { ConnectionTracker } from './shutdown.js';

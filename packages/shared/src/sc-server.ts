@@ -101,11 +101,14 @@ export const MAX_WARNINGS_PER_SECOND = 20;
  */
 export const LISTEN_BACKLOG = 65_535;
 
-/** Listens on `port` (0: any free port) and resolves with the port bound; rejects on EADDRINUSE etc. */
-export function listen(httpServer: Server, port: number): Promise<number> {
+/**
+ * Listens on `port` (0: any free port) of `host` (null: every interface) and resolves with the port
+ * bound; rejects on EADDRINUSE, an address this host does not have, etc.
+ */
+export function listen(httpServer: Server, port: number, host: string | null = null): Promise<number> {
   return new Promise((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen({ port, backlog: LISTEN_BACKLOG }, () => {
+    httpServer.listen({ port, backlog: LISTEN_BACKLOG, ...(host !== null && { host }) }, () => {
       httpServer.off('error', reject);
       resolve((httpServer.address() as AddressInfo).port);
     });
@@ -127,7 +130,7 @@ export function warnIfUnauthenticated(httpServer: Server, authKey: string | null
   const address = bound !== null && typeof bound === 'object' ? bound.address : '';
   if (authKey !== null || isLoopback(address)) return false;
   logger.warn(
-    `${service} listens on ${address === '::' || address === '0.0.0.0' ? 'every interface' : address} without SCC_AUTH_KEY: any host that reaches this port can join the cluster; set SCC_AUTH_KEY on every service`,
+    `${service} listens on ${address === '::' || address === '0.0.0.0' ? 'every interface' : address} without SCC_AUTH_KEY: any host that reaches this port can join the cluster; set SCC_AUTH_KEY on every service, or SCC_BIND_HOST=127.0.0.1 to serve this host only`,
   );
   return true;
 }

@@ -76,3 +76,14 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
+
+/**
+ * Names the process in `ps` and `top` (e.g. `scc-broker :8888`), so a broker can be told from a
+ * worker. Linux shows the title in the space of the original command line: `node server` typed by
+ * hand leaves room for 11 characters (`scc-broker `); started with a longer argv[0], e.g. `exec -a
+ * scc-broker node server` or the harness's spawn, the whole title shows in `ps -o args`. `ps -o comm`
+ * is cut at 15 characters by the kernel.
+ */
+export function setProcessTitle(title: string): void {
+  process.title = title;
+}

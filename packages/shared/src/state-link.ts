@@ -8,6 +8,16 @@ import type { Logger } from './logger.js';
 import { STATS_EVENT, StateQuery, type InstanceTypeName, type ProcedureName } from './protocol.js';
 import type { StatsReport } from './payloads.js';
 import { LogEvent } from './log-events.js';
+import { ClusterNotReadyError } from './errors.js';
+
+/**
+ * How long a wait for the state server (not reachable, or refusing joins for its startup delay) is
+ * logged only once at info before it earns one warning, ms: a healthy start never waits this long.
+ */
+export const STATE_WAIT_WARN_AFTER_MS = 10_000;
+
+/** The name peers match a startup-delay refusal on (it travels over the wire). */
+const CLUSTER_NOT_READY = new ClusterNotReadyError('').name;
 
 /** A socketcluster-client socket. */
 export type ClientSocket = ReturnType<typeof socketClusterClient.create>;
@@ -58,6 +68,13 @@ export class StateLink {
   private connection = 0;
   private joinedConnection = -1;
   private closed = false;
+  /** Whether any join succeeded: before that, failing to reach the state server is an expected wait. */
+  private everJoined = false;
+  /** When the current wait began (start, or the last disconnect); null while joined. */
+  private waitingSince: number | null = null;
+  /** Whether the current wait has been logged at info, and whether it earned its warning. */
+  private waitLogged = false;
+  private waitWarned = false;
 
   constructor(options: StateLinkOptions) {
     this.options = options;
@@ -92,6 +109,7 @@ export class StateLink {
 
   /** Connects; joining follows on every connect. */
   start(): void {
+    this.waitingSince = Date.now();
     this.socket.connect();
     const stats = this.options.stats;
     if (stats && stats.intervalMs > 0 && !this.statsTimer) {
@@ -115,18 +133,52 @@ export class StateLink {
     this.socket.transmit(STATS_EVENT, report).catch(() => undefined);
   }
 
+  /**
+   * Logs one step of an expected wait (the state server not up yet, or in its startup delay): the
+   * first at info, repeats at debug, and (`escalate`) one warning once it lasts `STATE_WAIT_WARN_AFTER_MS`.
+   * A startup-delay refusal does not escalate: the state server says it waits, for as long as it was told to.
+   */
+  private logWait(message: string, escalate: boolean): void {
+    const { logger } = this.options;
+    const waitedMs = Date.now() - (this.waitingSince ?? Date.now());
+    if (!this.waitLogged) {
+      this.waitLogged = true;
+      logger.info(message);
+    } else if (escalate && !this.waitWarned && waitedMs >= STATE_WAIT_WARN_AFTER_MS) {
+      this.waitWarned = true;
+      logger.warn(`still not joined after ${waitedMs} ms: ${message}`);
+    } else {
+      logger.debug(message);
+    }
+  }
+
   private async consume(): Promise<void> {
     const { logger } = this.options;
     void (async () => {
       for await (const { error } of this.socket.listener('error')) {
         // Refusals (auth, version) and connection failures land here; the socket keeps retrying.
-        logger.warn(`state server link: ${error.name}: ${error.message}`);
+        // Before the first join the state server may simply not be up yet (an expected wait);
+        // during an outage the disconnect was already warned about: repeats say nothing new.
+        const line = `state server link: ${error.name}: ${error.message}; retrying every ${this.options.retryDelayMs} ms`;
+        if (!this.everJoined) this.logWait(`waiting for state server ${this.target()} (${line})`, true);
+        else if (this.waitingSince !== null && Date.now() - this.waitingSince >= STATE_WAIT_WARN_AFTER_MS && !this.waitWarned) {
+          this.waitWarned = true;
+          logger.warn(`still disconnected from state server ${this.target()} after ${Date.now() - this.waitingSince} ms: ${line}`);
+        } else logger.debug(line);
       }
     })();
     void (async () => {
       for await (const { code, reason } of this.socket.listener('disconnect')) {
         if (this.closed) continue;
-        logger.warn({ event: LogEvent.StateDisconnected, code, reason }, `disconnected from state server ${this.target()} (code ${code}); reconnecting`);
+        // A drop after a join is news (warn); before any join it is part of the wait above.
+        if (this.everJoined && this.waitingSince === null) {
+          this.waitingSince = Date.now();
+          this.waitLogged = true;
+          this.waitWarned = false;
+          logger.warn({ event: LogEvent.StateDisconnected, code, reason }, `disconnected from state server ${this.target()} (code ${code}); reconnecting`);
+        } else {
+          logger.debug({ event: LogEvent.StateDisconnected, code, reason }, `disconnected from state server ${this.target()} (code ${code}); reconnecting`);
+        }
       }
     })();
     for await (const _event of this.socket.listener('connect')) {
@@ -149,13 +201,20 @@ export class StateLink {
     } catch (error) {
       if (this.closed || connection !== this.connection) return;
       const err = error as Error;
-      logger.warn(`${joinProcedure} failed (${err.name}: ${err.message}); retrying in ${this.options.retryDelayMs} ms`);
+      const line = `${joinProcedure} failed (${err.name}: ${err.message}); retrying in ${this.options.retryDelayMs} ms`;
+      // The state server's startup delay is expected (brokers join first); anything else is a fault.
+      if (err.name === CLUSTER_NOT_READY) this.logWait(line, false);
+      else logger.warn(line);
       clearTimeout(this.joinTimer);
       this.joinTimer = setTimeout(() => void this.join(connection), this.options.retryDelayMs);
       return;
     }
     if (this.closed || connection !== this.connection) return;
     this.joinedConnection = connection;
+    this.everJoined = true;
+    this.waitingSince = null;
+    this.waitLogged = false;
+    this.waitWarned = false;
     this.options.onJoined?.(reply);
     // The state server shows figures from the first moment, not one interval later.
     this.sendStats();

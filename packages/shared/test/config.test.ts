@@ -497,3 +497,17 @@ describe('ConfigError', () => {
     expect(error.stack).toBeTypeOf('string');
   });
 });
+
+describe('SCC_BIND_HOST', () => {
+  it('defaults to every interface (null) and reads an address for each service', () => {
+    for (const read of [state, broker, worker] as const) {
+      expect((read({}) as { bindHost: string | null }).bindHost).toBeNull();
+      expect((read({ SCC_BIND_HOST: '127.0.0.1' }) as { bindHost: string | null }).bindHost).toBe('127.0.0.1');
+      expect((read({ SCC_BIND_HOST: '::1' }) as { bindHost: string | null }).bindHost).toBe('::1');
+    }
+  });
+
+  it('refuses a value that is no address or host name, naming it', () => {
+    for (const read of [state, broker, worker]) expectRejected(read, 'SCC_BIND_HOST', 'not a host!');
+  });
+});

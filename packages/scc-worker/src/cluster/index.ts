@@ -52,6 +52,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   private readonly stopConsumers: Array<() => void> = [];
   private workers: string[] = [];
   private selfURI: string | null = null;
+  /** The broker list `updateBrokers` last announced (sorted, joined): a join reply and the push after it often carry the same one. */
+  private announcedBrokers: string | null = null;
   private closing: Promise<void> | undefined;
   private readonly gate: SubscribeGate | undefined;
 
@@ -193,7 +195,11 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       { event: LogEvent.BrokerList, brokers: summary.brokers, source },
       `broker list from ${source}: ${summary.brokers} brokers${changes ? ` (${changes})` : ''}; ${summary.moved} of ${summary.channels} channels moved`,
     );
-    this.emit('updateBrokers', { brokerURIs: uris });
+    const announced = [...uris].sort().join(' ');
+    if (announced !== this.announcedBrokers) {
+      this.announcedBrokers = announced;
+      this.emit('updateBrokers', { brokerURIs: uris });
+    }
     this.emit('reshard', summary);
   }
 

@@ -10,6 +10,8 @@ export interface CommonConfig {
   authKey: string | null;
   logLevel: SccLogLevel;
   logFormat: LogFormat;
+  /** Address to listen on (`SCC_BIND_HOST`); null: every interface, as the originals do. */
+  bindHost: string | null;
   /** What one peer may cost this service (limits.ts). */
   limits: ServerLimits;
   /** Silence after which an internal link counts as dead, ms (`SCC_LINK_TIMEOUT`); heartbeats every third of it. */
@@ -38,7 +40,7 @@ export interface LimitSettings {
 }
 
 /** The settings `readCommon` reads, besides the service's log level and limits. */
-export const COMMON_SETTINGS = [SETTINGS.authKey, SETTINGS.logFormat, SETTINGS.handshakeTimeout, SETTINGS.maxConnections, SETTINGS.linkTimeout] as const;
+export const COMMON_SETTINGS = [SETTINGS.authKey, SETTINGS.logFormat, SETTINGS.bindHost, SETTINGS.handshakeTimeout, SETTINGS.maxConnections, SETTINGS.linkTimeout] as const;
 
 /** The settings `readStateLink` reads (the host is read by each service: required or not). */
 export const STATE_LINK_SETTINGS = [
@@ -58,6 +60,7 @@ export function readCommon(r: EnvSettings, logLevel: IntegerSetting, limits: Lim
     logLevel: r.read(logLevel) as SccLogLevel,
     // Pretty on a terminal, JSON otherwise, unless SCC_LOG_FORMAT says.
     logFormat: r.read(SETTINGS.logFormat, isTty ? 'pretty' : 'json'),
+    bindHost: r.read(SETTINGS.bindHost),
     limits: {
       maxPayloadBytes: r.read(limits.maxPayload),
       handshakeTimeoutMs: r.read(SETTINGS.handshakeTimeout),

@@ -187,6 +187,13 @@ export const SETTINGS = table({
   workerLogLevel: { ...LOG_LEVEL, default: DEFAULT_WORKER_LOG_LEVEL, env: 'SOCKETCLUSTER_LOG_LEVEL', doc: 'scc-worker log level' },
   socketClusterOptions: { type: 'json', default: null, env: 'SOCKETCLUSTER_OPTIONS', doc: 'JSON object merged into the socketcluster-server options' },
   drainTimeout: { ...ms(0), default: DEFAULT_DRAIN_TIMEOUT_MS, env: 'SCC_DRAIN_TIMEOUT', doc: 'longest SIGTERM drain before exiting anyway' },
+  bindHost: {
+    type: 'host',
+    default: null,
+    defaultDoc: 'every interface',
+    env: 'SCC_BIND_HOST',
+    doc: 'address the HTTP port is bound to, e.g. 127.0.0.1 for this host only',
+  },
 
   // Limits (limits.ts), per service where the defaults differ.
   stateMaxPayload: { ...BYTES, default: DEFAULT_STATE_MAX_PAYLOAD_BYTES, env: 'SCC_MAX_PAYLOAD', doc: 'largest inbound message' },
