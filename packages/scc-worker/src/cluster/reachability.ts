@@ -38,12 +38,18 @@ export class Reachability {
     this.firstConnect.set(uri, timer);
   }
 
-  /** The broker's connection is gone; `silentMs`: how long it had heard nothing. */
-  down(uri: string, silentMs: number, why = 'connection lost'): void {
+  /**
+   * The broker's connection is gone; `silentMs`: how long it had heard nothing. `leaving`: the newest
+   * list no longer names it (it drains or left), so this is expected and logged as info, not a warning.
+   */
+  down(uri: string, silentMs: number, why = 'connection lost', leaving = false): void {
     if (this.closed || this.unreachable.has(uri)) return;
     this.stopFirstConnect(uri);
     this.unreachable.set(uri, Date.now());
-    this.options.logger.warn({ event: LogEvent.BrokerUnreachable, broker: uri, silentMs }, `broker ${uri} is unreachable (${why}, silent for ${silentMs} ms)`);
+    const fields = { event: LogEvent.BrokerUnreachable, broker: uri, silentMs };
+    const line = `broker ${uri} is unreachable (${why}, silent for ${silentMs} ms)`;
+    if (leaving) this.options.logger.info(fields, `${line}; it is leaving the list`);
+    else this.options.logger.warn(fields, line);
     this.options.onChange(this.list());
   }
 

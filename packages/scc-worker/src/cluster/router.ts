@@ -305,7 +305,8 @@ export class Router {
       this.handover.brokerUp(uri);
       return;
     }
-    this.reachability.down(uri, this.transports.get(uri)?.silentMs(Date.now()) ?? 0);
+    const leaving = !(this.handover.newest?.uris.has(uri) ?? false);
+    this.reachability.down(uri, this.transports.get(uri)?.silentMs(Date.now()) ?? 0, 'connection lost', leaving);
     if (!this.handover.brokerDown(uri)) return;
     this.options.logger.warn(`broker ${uri} is down: its channels go to the next broker until the state server decides`);
     for (const listener of this.downListeners) listener(uri);
