@@ -196,9 +196,9 @@ export class BrokerLink {
     if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate();
     if (wasOpen && !this.closed) {
       const line = `${this.label}: connection lost (${code}${reason ? ` ${reason}` : ''})`;
-      // A broker that closes on purpose (shutting down, draining: 1000, 1001, 1012) is not a fault.
-      if (DELIBERATE_CLOSE_CODES.has(code)) this.options.logger.info(line);
-      else this.options.logger.warn(line);
+      // Info either way: the router says once per broker (a warning, with a stable event) when one
+      // it needs is unreachable; a broker closing on purpose (1000, 1001, 1012) is no fault at all.
+      this.options.logger.info({ code, deliberate: DELIBERATE_CLOSE_CODES.has(code) }, line);
     }
     this.abortAll(new BrokerPublishError(`${this.label}: the connection closed (${code}) before an answer came`));
     // Subscriptions stay and are sent again on the next connection, unacknowledged till then.

@@ -308,7 +308,7 @@ export class Router {
     const leaving = !(this.handover.newest?.uris.has(uri) ?? false);
     this.reachability.down(uri, this.transports.get(uri)?.silentMs(Date.now()) ?? 0, 'connection lost', leaving);
     if (!this.handover.brokerDown(uri)) return;
-    this.options.logger.warn(`broker ${uri} is down: its channels go to the next broker until the state server decides`);
+    // Logged once by the reachability above (a warning with its event, unless the broker is leaving).
     for (const listener of this.downListeners) listener(uri);
     const active = this.handover.active;
     for (const channel of this.channels) {
