@@ -487,8 +487,13 @@ export async function runMultiHostScenario(bed: TestBed, system: BedSystem, id: 
         SCC_STATE_SERVER_RETRY_DELAY: retry,
       },
       brokerEnv: { SCC_BROKER_SERVER_RETRY_DELAY: retry, SCC_BROKER_SERVER_LOG_LEVEL: system === 'ours' ? '3' : '1' },
-      workerEnv: { SCC_BROKER_RETRY_DELAY: retry, SCC_STATE_SERVER_RECONNECT_RANDOMNESS: String(Math.ceil(profile.retryDelayMs / 2)), SOCKETCLUSTER_LOG_LEVEL: '3', ...scenario.workerEnv },
+      workerEnv: {
+        SCC_BROKER_RETRY_DELAY: retry,
+        SCC_STATE_SERVER_RECONNECT_RANDOMNESS: String(Math.ceil(profile.retryDelayMs / 2)),
+        ...(system === 'ours' && { SOCKETCLUSTER_LOG_LEVEL: '3', ...scenario.workerEnv }),
+      },
     });
+    if (system === 'original' && scenario.workerEnv !== undefined) run.notes!.push('the original has one delivery mode: run in it');
     const workers = [...cluster.workers.values()];
     await load.init({
       ports: workers.map((w) => w.port),

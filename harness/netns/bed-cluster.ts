@@ -26,7 +26,7 @@ export interface BedClusterOptions {
   fast?: boolean;
   stateEnv?: Readonly<Record<string, string>>;
   brokerEnv?: Readonly<Record<string, string>>;
-  /** OUR workers only (the original worker reads few of our variables). */
+  /** Workers of either system (the original worker reads the SCC_* variables it knows and ignores the rest). */
   workerEnv?: Readonly<Record<string, string>>;
   /** Bound on each wait (a start, a join), ms. */
   timeoutMs?: number;
@@ -106,7 +106,7 @@ export class BedCluster {
 
   private async startWorker(host: string): Promise<ServiceProcess> {
     const since = Date.now();
-    const worker = await this.startOn(host, this.system === 'ours' ? 'worker' : 'original-worker', this.system === 'ours' ? this.options.workerEnv : undefined);
+    const worker = await this.startOn(host, this.system === 'ours' ? 'worker' : 'original-worker', this.options.workerEnv);
     this.workers.set(host, worker);
     await this.waitMembers({ workers: [uriOf(worker)], since }, worker);
     if (this.system === 'ours') await waitReady(worker.port, this.timeoutMs, worker);

@@ -503,6 +503,8 @@ export class TestBed {
   }
 
   private restoreSync(): void {
+    // Torn down already (an exit hook ran first): the namespaces took their faults with them.
+    if (this.closed) return;
     for (const s of this.schedules) s.cancel();
     for (const key of [...this.faults]) {
       const [kind, what] = key.split(' ') as [string, string];
