@@ -5,6 +5,9 @@
  *              [--scenarios 1,2,3,3b,4,5] [--json path] [--warmup-ms N] [--settle-ms N] [--late-ms N]
  *              [--scale-out-ms N] [--scale-back-ms N] [--startup-delay-ms N] [--retry-delay-ms N] [--wait-timeout-ms N]
  *              [--logs dir]   (write every process's log of every run to dir)
+ *   pnpm chaos --multi-host [--ci] [--assert] [--scenarios m1,m1b,m2,m3,m4,m5] [--cut-ms N] [--state-cut-ms N]
+ *              [--pause-ms N] [--flap-period-ms N] [--flap-ms N] (and --rate, --channels, --systems, --json, --logs,
+ *              --warmup-ms, --settle-ms, --late-ms, --retry-delay-ms, --wait-timeout-ms as above)
  *
  * Each (system, scenario) runs on a fresh cluster of child processes on 127.0.0.1: our scc-state, brokers,
  * and workers A and B. System "ours" = packages/scc-broker + packages/scc-worker; "original" =
@@ -33,6 +36,21 @@
  * copy received after a higher sequence number from the same publisher on the same channel at the same
  * subscriber. UNEXPECTED = received but not expected: counted apart, never an error.
  *
+ * Multi-host scenarios (--multi-host, or m-ids in --scenarios; needs root): the network test bed
+ * (harness/netns) with one service per host — state, broker-1, broker-2, broker-3 (spare), worker-a,
+ * worker-b, each a network namespace with its own address in 198.18.0.0/15 — our state server, the
+ * brokers and workers of each system; the load generator publishes on worker-a and subscribes on both
+ * workers over the bridge. Full profile: 5,000 msg/s on 100 channels, 30 s cuts, the state server cut
+ * off 60 s, a minute of flapping every 2 s; --ci: 200 msg/s on 40 channels, 12 s, 20 s, 20 s.
+ *   m1  worker-b cut off from broker-1 (both ways), default mode     m1b  the same, at-least-once (ours)
+ *   m2  broker-1 cut off from the state server only                  m3   the state server cut off from
+ *   m4  broker-1 SIGSTOPped for --pause-ms, then SIGCONT                  everyone, broker-3 added meanwhile
+ *   m5  the worker-b ↔ broker-1 link cut and healed every --flap-period-ms for --flap-ms
+ * Each also reports detection (fault → first `brokerUnreachable` event or /ready false at a worker),
+ * the disrupted window (messages lost or delivered over 1 s late) and recovery (how long after the
+ * fault's end it lasted), the largest delay, the broker lists applied; --assert checks ours against
+ * multiHostFailures (harness/chaos/multi-host.ts).
+ *
  * Prints a table per scenario, systems side by side, and writes JSON with --json. Always exits 0 (a
  * report), except `--ci --assert`: exit 1 if ours lost, duplicated or reordered anything in scenarios
  * 1, 2, 3b, 4 or 5, or any run of ours failed.
@@ -41,7 +59,19 @@ import os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { SystemName } from '../harness/chaos/scenarios.js';
-import { formatScenario } from './lib/chaos-report.js';
+import { formatMultiHostScenario, formatScenario } from './lib/chaos-report.js';
+import {
+  FULL_MULTI_HOST_PROFILE,
+  MULTI_HOST_HOSTS,
+  MULTI_HOST_IDS,
+  multiHostFailures,
+  runMultiHostSuite,
+  SMALL_MULTI_HOST_PROFILE,
+  type MultiHostId,
+  type MultiHostProfile,
+  type MultiHostRun,
+} from '../harness/chaos/multi-host.js';
+import { TestBed, TestBedUnavailableError } from '../harness/netns/testbed.js';
 import {
   assertionFailures,
   CI_PROFILE,
@@ -68,7 +98,13 @@ const { values } = (() => {
         channels: { type: 'string' },
         'state-down-ms': { type: 'string' },
         systems: { type: 'string', default: 'ours,original' },
-        scenarios: { type: 'string', default: SCENARIO_IDS.join(',') },
+        scenarios: { type: 'string' },
+        'multi-host': { type: 'boolean', default: false },
+        'cut-ms': { type: 'string' },
+        'state-cut-ms': { type: 'string' },
+        'pause-ms': { type: 'string' },
+        'flap-period-ms': { type: 'string' },
+        'flap-ms': { type: 'string' },
         json: { type: 'string' },
         'warmup-ms': { type: 'string' },
         'settle-ms': { type: 'string' },
@@ -100,9 +136,14 @@ function list<T extends string>(flag: string, value: string, allowed: readonly T
   return items as T[];
 }
 
+const ALL_IDS: readonly (ScenarioId | MultiHostId)[] = [...SCENARIO_IDS, ...MULTI_HOST_IDS];
+const selected = list<ScenarioId | MultiHostId>('scenarios', values.scenarios ?? (values['multi-host'] ? MULTI_HOST_IDS : SCENARIO_IDS).join(','), ALL_IDS);
+const isMultiHost = (id: string): id is MultiHostId => (MULTI_HOST_IDS as readonly string[]).includes(id);
+if (values['multi-host'] && selected.some((id) => !isMultiHost(id))) fail(`--multi-host runs only ${MULTI_HOST_IDS.join(', ')}; drop it to mix in loopback scenarios`);
+
 const options: ChaosOptions = {
   systems: list<SystemName>('systems', values.systems, ['ours', 'original']),
-  scenarios: list<ScenarioId>('scenarios', values.scenarios, SCENARIO_IDS),
+  scenarios: selected.filter((id): id is ScenarioId => !isMultiHost(id)),
   rate: int('rate', values.rate, defaults.rate, 1),
   channels: int('channels', values.channels, defaults.channels, 1),
   stateDownMs: int('state-down-ms', values['state-down-ms'], defaults.stateDownMs, 0),
@@ -120,26 +161,65 @@ const options: ChaosOptions = {
 };
 if (values.assert && !values.ci) fail('--assert goes with --ci');
 
+const multiDefaults = values.ci ? SMALL_MULTI_HOST_PROFILE : FULL_MULTI_HOST_PROFILE;
+const multiHostScenarios = selected.filter(isMultiHost);
+const multiProfile: MultiHostProfile = {
+  ...multiDefaults,
+  rate: int('rate', values.rate, multiDefaults.rate, 1),
+  channels: int('channels', values.channels, multiDefaults.channels, 1),
+  cutMs: int('cut-ms', values['cut-ms'], multiDefaults.cutMs, 1),
+  stateCutMs: int('state-cut-ms', values['state-cut-ms'], multiDefaults.stateCutMs, 1),
+  pauseMs: int('pause-ms', values['pause-ms'], multiDefaults.pauseMs, 1),
+  flapPeriodMs: int('flap-period-ms', values['flap-period-ms'], multiDefaults.flapPeriodMs, 1),
+  flapMs: int('flap-ms', values['flap-ms'], multiDefaults.flapMs, 1),
+  warmupMs: int('warmup-ms', values['warmup-ms'], multiDefaults.warmupMs, 0),
+  settleMs: int('settle-ms', values['settle-ms'], multiDefaults.settleMs, 0),
+  lateMs: int('late-ms', values['late-ms'], multiDefaults.lateMs, 0),
+  retryDelayMs: int('retry-delay-ms', values['retry-delay-ms'], multiDefaults.retryDelayMs, 1),
+  waitTimeoutMs: int('wait-timeout-ms', values['wait-timeout-ms'], multiDefaults.waitTimeoutMs, 1),
+};
+
 const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) };
 const t = options.timings;
-console.log(
-  `Chaos suite${values.ci ? ' (CI)' : ''}: ${options.rate} msg/s offered over ${options.channels} channels; warm-up ${options.warmupMs} ms, settle ${options.settleMs} ms; ` +
-    `scale-out ${t.scaleOutDelayMs} ms, scale-back ${t.scaleBackDelayMs} ms, startup delay on restart ${t.startupDelayMs} ms, retry ${t.retryDelayMs} ms; state down ${options.stateDownMs} ms`,
-);
+console.log(`Chaos suite${values.ci ? ' (CI)' : ''}: ${[...options.scenarios, ...multiHostScenarios].join(', ')}`);
+if (options.scenarios.length > 0) {
+  console.log(
+    `Loopback scenarios: ${options.rate} msg/s offered over ${options.channels} channels; warm-up ${options.warmupMs} ms, settle ${options.settleMs} ms; ` +
+      `scale-out ${t.scaleOutDelayMs} ms, scale-back ${t.scaleBackDelayMs} ms, startup delay on restart ${t.startupDelayMs} ms, retry ${t.retryDelayMs} ms; state down ${options.stateDownMs} ms`,
+  );
+}
 console.log(`machine: ${machine.cpus} × ${machine.model ?? '?'}, node ${machine.node}, load average ${machine.loadavg.join(' ')}\n`);
 
 const startedAt = Date.now();
-const runs = await runSuite(options, (run) => {
+const progress = (run: { scenario: string; system: string; status: string; check?: { lost: number; duplicated: number; outOfOrder: number } }): void => {
   process.stderr.write(`scenario ${run.scenario} ${run.system}: ${run.status}${run.check ? ` (${run.check.lost} lost, ${run.check.duplicated} dup, ${run.check.outOfOrder} ooo)` : ''}\n`);
-});
+};
+const runs = await runSuite(options, progress);
 for (const id of options.scenarios) console.log(`${formatScenario(id, runs, options.systems)}\n`);
+
+let multiHostRuns: MultiHostRun[] = [];
+if (multiHostScenarios.length > 0) {
+  const p = multiProfile;
+  console.log(
+    `Multi-host scenarios on the network test bed: ${p.rate} msg/s from worker-a over ${p.channels} channels; cuts ${p.cutMs} ms, state cut ${p.stateCutMs} ms, ` +
+      `pause ${p.pauseMs} ms, flapping every ${p.flapPeriodMs} ms for ${p.flapMs} ms; warm-up ${p.warmupMs} ms, settle ${p.settleMs} ms\n`,
+  );
+  const bed = await TestBed.create({ hosts: MULTI_HOST_HOSTS }).catch((error: Error) => fail(error instanceof TestBedUnavailableError ? error.message : `the test bed did not come up: ${error.message}`));
+  try {
+    multiHostRuns = await runMultiHostSuite(bed, { systems: options.systems, scenarios: multiHostScenarios, profile: p, ...(options.logDir !== undefined && { logDir: options.logDir }) }, progress);
+  } finally {
+    await bed.close();
+  }
+  for (const id of multiHostScenarios) console.log(`${formatMultiHostScenario(id, multiHostRuns, options.systems)}\n`);
+}
 console.log(`total ${Math.round((Date.now() - startedAt) / 1000)} s`);
 
 if (values.json !== undefined) {
-  writeFileSync(values.json, `${JSON.stringify({ bench: 'chaos', ci: values.ci, options, machine, runs }, null, 2)}\n`);
+  const multiHost = multiHostScenarios.length > 0 ? { multiHost: { profile: multiProfile, runs: multiHostRuns } } : {};
+  writeFileSync(values.json, `${JSON.stringify({ bench: 'chaos', ci: values.ci, options, machine, runs, ...multiHost }, null, 2)}\n`);
 }
 if (values.assert) {
-  const failures = assertionFailures(runs);
+  const failures = [...assertionFailures(runs), ...multiHostRuns.filter((r) => r.system === 'ours').flatMap((r) => multiHostFailures(r, multiProfile))];
   for (const f of failures) console.log(`ASSERT FAILED: ${f}`);
   process.exit(failures.length > 0 ? 1 : 0);
 }

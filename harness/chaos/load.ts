@@ -20,6 +20,10 @@ type Client = ReturnType<typeof socketClusterClient.create>;
 export interface LoadInit {
   /** Worker ports; worker i gets publisher and subscriber `ids[i]`. */
   ports: number[];
+  /** Worker addresses, by index (the network test bed's hosts); default 127.0.0.1 for every worker. */
+  hosts?: string[];
+  /** Indexes of the workers that get a publisher; default every worker. */
+  publishOn?: number[];
   ids: string[];
   channels: number;
   /** Offered messages per second, all publishers together. */
@@ -195,15 +199,17 @@ class LoadGenerator {
 
   async setup(): Promise<void> {
     const { ports, ids, channels } = this.init;
-    const index = new Map(ids.map((id, i) => [id, i]));
-    const connect = async (port: number): Promise<Client> => {
-      const client = socketClusterClient.create({ hostname: '127.0.0.1', port, autoReconnectOptions: { ...RECONNECT } });
+    // A delivery names its publisher by its position in the log's publisher list (the checker's index).
+    const publishing = ids.filter((_, w) => this.init.publishOn?.includes(w) ?? true);
+    const index = new Map(publishing.map((id, i) => [id, i]));
+    const connect = async (w: number): Promise<Client> => {
+      const client = socketClusterClient.create({ hostname: this.init.hosts?.[w] ?? '127.0.0.1', port: ports[w]!, autoReconnectOptions: { ...RECONNECT } });
       await client.listener('connect').once(this.init.setupTimeoutMs);
       return client;
     };
     for (let w = 0; w < ports.length; w++) {
       const sub = new Subscriber(
-        await connect(ports[w]!),
+        await connect(w),
         ids[w]!,
         channels,
         index,
@@ -214,8 +220,9 @@ class LoadGenerator {
         (s, c, p) => this.heard.add(`${s}|${c}|${p}`),
       );
       this.subscribers.push(sub);
+      if (this.init.publishOn !== undefined && !this.init.publishOn.includes(w)) continue;
       // Publishers start on different channels so both do not hit the same channel at the same instant.
-      this.publishers.push(new Publisher(await connect(ports[w]!), ids[w]!, channels, Math.floor((w * channels) / ports.length)));
+      this.publishers.push(new Publisher(await connect(w), ids[w]!, channels, Math.floor((w * channels) / ports.length)));
     }
     await this.prime();
   }

@@ -334,7 +334,7 @@ export class TestBed {
     updateRecord(this.record);
     void proc.exited.then(() => {
       this.record.pids = this.record.pids.filter((p) => p !== proc.child.pid);
-      this.started.delete(proc);
+      // Kept in `started`: a killed service can still be restarted the way it was started.
       this.paused.delete(proc);
       if (!this.closed) updateRecord(this.record);
     });
@@ -383,6 +383,7 @@ export class TestBed {
     const how = this.started.get(proc);
     if (how === undefined) throw new TestBedUsageError(`${proc.name} was not started by this bed's start(), so it cannot be restarted`);
     await this.kill(proc, signal);
+    this.started.delete(proc);
     return this.start(how.host, how.kind, how.options);
   }
 
@@ -502,6 +503,8 @@ export class TestBed {
   }
 
   private restoreSync(): void {
+    // Torn down already (an exit hook ran first): the namespaces took their faults with them.
+    if (this.closed) return;
     for (const s of this.schedules) s.cancel();
     for (const key of [...this.faults]) {
       const [kind, what] = key.split(' ') as [string, string];
@@ -522,7 +525,7 @@ export class TestBed {
   async close(stopTimeoutMs = 5000): Promise<void> {
     if (this.closed) return;
     await this.restore().catch(() => undefined);
-    await Promise.all([...this.started.keys()].map((p) => p.stop('SIGTERM', stopTimeoutMs)));
+    await Promise.all([...this.started.keys()].filter((p) => p.alive).map((p) => p.stop('SIGTERM', stopTimeoutMs)));
     this.destroy();
   }
 

@@ -3,14 +3,16 @@
  * and the root namespace; a cut blocks TCP both ways (or one way) between two hosts only, and heal
  * restores it; link down/up; teardown leaves no namespace, link, process or record behind; a bed
  * whose owner is SIGKILLed is removed by its reaper, or by the next create when the reaper is gone
- * too. Needs root (CI runs as root): without it every test here fails with TestBedUnavailableError.
+ * too; our services and the originals run on it. Needs root (CI runs as root): without it every test here fails with TestBedUnavailableError.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import socketClusterClient from 'socketcluster-client';
+import { BedCluster } from '../../harness/netns/bed-cluster.js';
 import { listenProbe, probe } from '../../harness/netns/probes.js';
 import { ip, processStart, readRecord, type BedRecord } from '../../harness/netns/record.js';
-import { TestBed, TestBedUsageError } from '../../harness/netns/testbed.js';
+import { BED_PORTS, TestBed, TestBedUsageError } from '../../harness/netns/testbed.js';
 import { REPO_ROOT } from '../../harness/services.js';
 import { ServiceProcess, stopAll } from '../../harness/service-process.js';
 
@@ -146,6 +148,31 @@ describe('network test bed', () => {
     expect(report.ran.map((s) => s.label)).toEqual(['down', 'up', 'down', 'up', 'down', 'up']);
     expect(bed.activeFaults()).toEqual([]);
   });
+
+  for (const system of ['ours', 'original'] as const) {
+    it(`${system === 'ours' ? 'our services' : 'the original broker and worker'} run on the bed, listed and reached at their hosts' addresses`, async () => {
+      const cluster = await BedCluster.start(bed, { system, stateHost: 'a', brokers: ['b'], workers: ['c'], timeoutMs: 20_000 });
+      try {
+        const view = await cluster.waitMembers({ brokerCount: 1, workerCount: 1 });
+        expect(view.brokers.map((m) => m.uri)).toEqual([`ws://${bed.address('b')}:${BED_PORTS.broker}`]);
+        expect(view.workers.map((m) => m.uri)).toEqual([`ws://${bed.address('c')}:${BED_PORTS.worker}`]);
+        // A publish on the worker comes back through the broker on the other host.
+        const client = socketClusterClient.create({ hostname: bed.address('c'), port: BED_PORTS.worker, autoReconnect: false });
+        try {
+          await client.listener('connect').once(10_000);
+          const channel = client.subscribe('bed/echo');
+          await channel.listener('subscribe').once(10_000);
+          const received = channel.once(10_000);
+          await client.invokePublish('bed/echo', { over: 'the bridge' });
+          expect(await received).toEqual({ over: 'the bridge' });
+        } finally {
+          client.disconnect();
+        }
+      } finally {
+        await cluster.close();
+      }
+    }, 60_000);
+  }
 
   it('teardown leaves no namespace, link, process or record behind, and is safe twice', async () => {
     const second = await TestBed.create({ hosts: ['x', 'y'] });
