@@ -111,9 +111,9 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   // without a pipeline per subscriber; see broker-engine.ts.
   const brokerEngine = new WorkerBrokerEngine();
   const serverOptions = { ...hardened, brokerEngine, ...(config.socketClusterOptions ?? {}) };
-  const agServer: AGServer = socketClusterServer.attach(httpServer, serverOptions);
   // The limit in force: SOCKETCLUSTER_OPTIONS may override SCC_MAX_PAYLOAD.
   const assets = loadAssets(Number(serverOptions.maxPayload));
+  const agServer: AGServer = socketClusterServer.attach(httpServer, serverOptions);
   brokerEngine.bindServer(agServer);
   agServer.setAuthEngine(skipAbsentTokens(agServer.auth));
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined, limits: hardened.wsEngine.counters });
