@@ -27,6 +27,8 @@ const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', impo
 const MAX_PAYLOAD_BYTES = 8 * 1024;
 /** The refusing worker's SCC_SOCKET_CHANNEL_LIMIT. */
 const CHANNEL_LIMIT = 1;
+/** The refusing worker's payload limit, set through SOCKETCLUSTER_OPTIONS (which overrides SCC_MAX_PAYLOAD). */
+const OVERRIDDEN_MAX_PAYLOAD_BYTES = 5_000;
 /** Bounds for priming a channel (see `prime`). */
 const PRIME_ATTEMPTS = 40;
 const PRIME_WAIT_MS = 250;
@@ -37,7 +39,7 @@ const PHONE_WIDTH = 390;
 const PHONE_HEIGHT = 844;
 
 let cluster: TestCluster;
-/** A standalone worker that refuses every client publish and allows CHANNEL_LIMIT channels per socket. */
+/** A standalone worker that refuses every client publish, allows CHANNEL_LIMIT channels per socket and OVERRIDDEN_MAX_PAYLOAD_BYTES per message. */
 let refusing: ServiceProcess;
 let profile = '';
 let browser: BrowserContext | undefined;
@@ -49,7 +51,7 @@ beforeAll(async () => {
     startCluster({ brokers: 2, workers: 2, workerEnv: { SCC_MAX_PAYLOAD: String(MAX_PAYLOAD_BYTES) } }),
     startWorker(null, {
       SCC_SOCKET_CHANNEL_LIMIT: String(CHANNEL_LIMIT),
-      SOCKETCLUSTER_OPTIONS: JSON.stringify({ allowClientPublish: false }),
+      SOCKETCLUSTER_OPTIONS: JSON.stringify({ allowClientPublish: false, maxPayload: OVERRIDDEN_MAX_PAYLOAD_BYTES }),
     }),
   ]);
   mkdirSync(SCREENSHOTS, { recursive: true });
@@ -272,6 +274,8 @@ describe('demo page in Chromium', () => {
 
   it("shows the worker's refusal of a publish and of a subscribe, with the error's name and message", async () => {
     const page = await openDemo(refusing.port);
+    // The page shows the limit in force, not the variable's.
+    expect(await page.textContent('#size')).toContain(`of at most ${OVERRIDDEN_MAX_PAYLOAD_BYTES.toLocaleString('en-US')} bytes`);
     await publish(page, 'news', 'refused by the worker');
     await expect.poll(() => notice(page, '#publish-notice'), { timeout: UI_TIMEOUT_MS }).toEqual({
       kind: 'error',
@@ -288,6 +292,14 @@ describe('demo page in Chromium', () => {
     );
     expect(await entry(page, 'first').getAttribute('data-state')).toBe('subscribed');
     await shot(page, 'server-refusal');
+
+    // Names the worker drops without an answer (and the client library would mistake for its own
+    // members) are refused by the page itself, with the reason.
+    await publish(page, 'toString', 'never sent');
+    expect(await notice(page, '#publish-notice')).toEqual({ kind: 'refused', text: expect.stringContaining('"toString" is the name of an Object.prototype member') });
+    await page.click('#subscribe');
+    expect(await notice(page, '#subscribe-notice')).toEqual({ kind: 'refused', text: expect.stringContaining('"toString" is the name of an Object.prototype member') });
+    expect(await entry(page, 'toString').count()).toBe(0);
 
     // A refused entry can be removed; after unsubscribing the first, the second is allowed.
     await second.locator('button', { hasText: 'Remove' }).click();
