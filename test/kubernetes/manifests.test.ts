@@ -211,6 +211,7 @@ describe('kubernetes/ manifests', () => {
     expect(routed(SOCKETCLUSTER_PATH)).toBe(true);
     expect(routed('/')).toBe(true);
     expect(routed('/socketcluster-client.min.js')).toBe(true);
+    expect(routed('/favicon.svg')).toBe(true);
     for (const internal of [METRICS_PATH, READY_PATH, HEALTH_CHECK_PATH, `${METRICS_PATH}/`, '/cluster', '/cluster.json', '/anything']) {
       expect(routed(internal), internal).toBe(false);
     }

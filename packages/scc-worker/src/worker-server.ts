@@ -64,12 +64,21 @@ function publicDir(): string {
   throw new Error('scc-worker: public/index.html not found');
 }
 
-/** Static files the demo needs, read once at start. */
-function loadAssets(): Map<string, { type: string; body: Buffer }> {
+/**
+ * Where the demo page takes the worker's payload limit: filled in when the page is served, so the
+ * page refuses what the socket would be closed for (1009) and needs no extra route behind a proxy.
+ */
+const PAYLOAD_LIMIT_MARK = '{{maxPayloadBytes}}';
+
+/** Static files the demo needs, read once at start; the page carries `maxPayloadBytes` (the worker's `SCC_MAX_PAYLOAD`). */
+function loadAssets(maxPayloadBytes: number): Map<string, { type: string; body: Buffer }> {
   const require = createRequire(import.meta.url);
   const clientBundle = require.resolve('socketcluster-client/socketcluster-client.min.js');
+  const page = readFileSync(join(publicDir(), 'index.html'), 'utf8');
+  if (!page.includes(PAYLOAD_LIMIT_MARK)) throw new Error(`scc-worker: public/index.html has no ${PAYLOAD_LIMIT_MARK} for the payload limit`);
   return new Map([
-    ['/', { type: 'text/html; charset=utf-8', body: readFileSync(join(publicDir(), 'index.html')) }],
+    ['/', { type: 'text/html; charset=utf-8', body: Buffer.from(page.replaceAll(PAYLOAD_LIMIT_MARK, String(maxPayloadBytes))) }],
+    ['/favicon.svg', { type: 'image/svg+xml', body: readFileSync(join(publicDir(), 'favicon.svg')) }],
     ['/socketcluster-client.min.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(clientBundle) }],
   ]);
 }
@@ -83,7 +92,6 @@ function deliveryModeFor(c: WorkerClusterConfig): DeliveryMode | ((channel: stri
 
 /** Starts a worker; in cluster mode it joins the state server in the background. */
 export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: Logger): Promise<WorkerServer> {
-  const assets = loadAssets();
   let cluster: ClusterClient | null = null;
   let closing: Promise<void> | undefined;
   const readiness = (): Readiness =>
@@ -103,7 +111,10 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   // Our broker engine holds subscribe acks for the cluster (no per-socket middleware) and fans out
   // without a pipeline per subscriber; see broker-engine.ts.
   const brokerEngine = new WorkerBrokerEngine();
-  const agServer: AGServer = socketClusterServer.attach(httpServer, { ...hardened, brokerEngine, ...(config.socketClusterOptions ?? {}) });
+  const serverOptions = { ...hardened, brokerEngine, ...(config.socketClusterOptions ?? {}) };
+  // The limit in force: SOCKETCLUSTER_OPTIONS may override SCC_MAX_PAYLOAD.
+  const assets = loadAssets(Number(serverOptions.maxPayload));
+  const agServer: AGServer = socketClusterServer.attach(httpServer, serverOptions);
   brokerEngine.bindServer(agServer);
   agServer.setAuthEngine(skipAbsentTokens(agServer.auth));
   const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined, limits: hardened.wsEngine.counters });
