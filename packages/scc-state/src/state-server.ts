@@ -6,30 +6,21 @@
 import { createServer, type Server } from 'node:http';
 import socketClusterServer from 'socketcluster-server';
 import {
-  ACCEPTED_MAJORS,
   AlreadyJoinedError,
-  UnsupportedActionError,
   hardenedServerOptions,
   warnIfUnauthenticated,
   ClusterNotReadyError,
-  CompatibilityError,
   InstanceType,
   InstanceTypeMismatchError,
-  InvalidHandshakeError,
   HANDSHAKE_REJECTION_CLOSE_CODE,
   STATE_SHUTDOWN_CLOSE_CODE,
   HandoverProcedure,
   HEARTBEATS_PER_LINK_TIMEOUT,
-  LinkProcedure,
   Procedure,
-  SETTINGS,
-  STATS_EVENT,
-  StateQuery,
   STARTUP_DELAY_REFUSAL_MESSAGE,
   formatInstanceUri,
   handleHealthRequest,
   installHandshakeChecks,
-  isCompatibleVersion,
   listen,
   closedWithin,
   trackConnections,
@@ -37,10 +28,7 @@ import {
   notFound,
   parseBrokerJoin,
   parseHandoverAck,
-  parseLinkReport,
   parseWorkerJoin,
-  queryOf,
-  validate,
   type AGServer,
   type InstanceTypeName,
   type Logger,
@@ -59,37 +47,14 @@ import { LinkMonitor } from './links.js';
 import { PeerStats } from './peer-stats.js';
 import { EventLog } from './event-log.js';
 import { Dashboard } from './dashboard.js';
+import { peerOf, refusePubSub, type Peer } from './peers.js';
+import { serveReports } from './reports.js';
 
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
 
 /** The membership list an instance type belongs to. */
 function listKind(type: InstanceTypeName): ListKind {
   return type === InstanceType.Broker ? 'brokers' : 'workers';
-}
-
-/**
- * The state server carries no pub/sub: a subscription or publish from a peer can only be a mistake
- * or an attempt to make it hold state, so both are refused with a named error.
- */
-function refusePubSub(agServer: AGServer): void {
-  agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND, async (stream) => {
-    for await (const action of stream) {
-      if (action.type === action.SUBSCRIBE || action.type === action.PUBLISH_IN) {
-        action.block(new UnsupportedActionError(`scc-state carries no pub/sub (${action.type} refused)`));
-        continue;
-      }
-      action.allow(undefined);
-    }
-  });
-}
-
-/** What the handshake query told us about a peer. */
-interface Peer {
-  instanceType: InstanceTypeName;
-  instancePort: number;
-  version: string;
-  /** Whether this socket's worker was told to wait for the startup delay (it retries on the same socket). */
-  toldToWait?: boolean;
 }
 
 export interface StateServer {
@@ -232,33 +197,13 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       metrics.handshakeRefused(error);
       logger.warn(`refused ${remoteAddress ?? 'a peer'}: ${error.name}: ${error.message}`);
     },
-    checkSocket: checkPeer,
+    checkSocket: (socket) => {
+      const peer = peerOf(socket);
+      if (peer instanceof Error) return peer;
+      peers.set(socket, peer);
+      return null;
+    },
   });
-
-  /** Validates the handshake query; remembers the peer, or returns the error to refuse it with. */
-  function checkPeer(socket: ServerSocket): Error | null {
-    const query = queryOf(socket.request.url);
-    const instanceType = query.get(StateQuery.InstanceType);
-    const version = query.get(StateQuery.Version);
-    const port = Number(query.get(StateQuery.InstancePort));
-    if (!isCompatibleVersion(version)) {
-      const what = instanceType ?? 'SCC component';
-      return new CompatibilityError(
-        `The ${what}@${version ?? '(no version)'} at address ${socket.remoteAddress} is incompatible with this scc-state, which accepts major versions ${ACCEPTED_MAJORS.join(', ')}`,
-      );
-    }
-    if (instanceType !== InstanceType.Broker && instanceType !== InstanceType.Worker) {
-      return new InvalidHandshakeError(`${StateQuery.InstanceType} must be ${InstanceType.Broker} or ${InstanceType.Worker}, got ${JSON.stringify(instanceType?.slice(0, 64) ?? null)}`);
-    }
-    // The same check as the plugin's `instancePort` option.
-    if (validate(SETTINGS.instancePort, port, false) !== null) {
-      return new InvalidHandshakeError(
-        `${StateQuery.InstancePort} must be a port number, got ${JSON.stringify(query.get(StateQuery.InstancePort)?.slice(0, 64) ?? null)}`,
-      );
-    }
-    peers.set(socket, { instanceType, instancePort: port, version: version ?? '' });
-    return null;
-  }
 
   function observedIp(socket: ServerSocket): string {
     if (config.forwardedForHeader !== null) {
@@ -401,35 +346,13 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
         }
       }
     })();
-    void (async () => {
-      for await (const data of socket.receiver(LinkProcedure.Report)) {
-        if (!registry.memberOf(InstanceType.Worker, socket.id)) continue;
-        try {
-          links.report(socket.id, parseLinkReport(data).unreachable);
-        } catch (error) {
-          const err = error as Error;
-          logger.warn(`refused a ${LinkProcedure.Report} report from ${socket.remoteAddress}: ${err.name}: ${err.message}`);
-        }
-      }
-    })();
-    void (async () => {
-      let warned = false;
-      for await (const data of socket.receiver(STATS_EVENT)) {
-        // Figures belong to a member: a socket that has not joined has nothing to show them on.
-        if (!registry.memberOf(peer.instanceType, socket.id)) continue;
-        try {
-          peerStats.record(socket.id, data);
-        } catch (error) {
-          // Refused and counted (the view shows the count); the last good figures stay. Warned once
-          // per socket: a peer with a bug would otherwise warn every interval.
-          const err = error as Error;
-          const message = `refused a ${STATS_EVENT} report from ${socket.remoteAddress}: ${err.name}: ${err.message}`;
-          if (warned) logger.debug(message);
-          else logger.warn(message);
-          warned = true;
-        }
-      }
-    })();
+    serveReports(socket, {
+      isMember: (type) => registry.memberOf(type, socket.id) !== undefined,
+      instanceType: peer.instanceType,
+      links,
+      peerStats,
+      logger,
+    });
     void (async () => {
       for await (const event of socket.listener('close')) {
         sockets.delete(socket.id);
