@@ -5,7 +5,7 @@
  * on every worker, socketcluster-client over the bridge; the chaos checker counts lost, duplicated
  * and reordered messages.
  *
- * What must hold is stated once, in multiHostFailures (harness/chaos/multi-host.ts: detection
+ * What must hold is stated once, in multiHostFailures (harness/chaos/multi-host-bounds.ts: detection
  * within 3 s, deliveries normal again 3 s after that, the loss bounds, the reshard bound), which
  * `pnpm chaos --multi-host --ci --assert` checks too.
  *
@@ -17,15 +17,8 @@
  * Needs root (CI runs as root): without it every test fails with TestBedUnavailableError.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MULTI_HOST_BOUNDS,
-  MULTI_HOST_HOSTS,
-  multiHostFailures,
-  runMultiHostScenario,
-  SMALL_MULTI_HOST_PROFILE,
-  type MultiHostId,
-  type MultiHostRun,
-} from '../../harness/chaos/multi-host.js';
+import { MULTI_HOST_HOSTS, runMultiHostScenario, SMALL_MULTI_HOST_PROFILE, type MultiHostId, type MultiHostRun } from '../../harness/chaos/multi-host.js';
+import { MULTI_HOST_BOUNDS, multiHostFailures } from '../../harness/chaos/multi-host-bounds.js';
 import { TestBed } from '../../harness/netns/testbed.js';
 import { stopAll } from '../../harness/service-process.js';
 
@@ -83,7 +76,8 @@ describe('network partitions (our services, on the test bed)', () => {
         const run = await runMultiHostScenario(bed, 'ours', id, profile);
         // Printed for the record: the figures are the point of these runs, pass or fail.
         process.stdout.write(`partition ${id}: ${summary(run)}\n`);
-        expect(multiHostFailures(run, profile), summary(run)).toEqual([]);
+        const failures = multiHostFailures(run, profile);
+        expect(failures, `${failures.join('; ')}\nfigures: ${summary(run)}`).toEqual([]);
       },
       SCENARIO_TIMEOUT_MS,
     );
