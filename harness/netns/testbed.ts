@@ -183,8 +183,8 @@ export class TestBed {
     return this.started.get(proc)?.host;
   }
 
-  /** Spawns any process inside host `host` (`ip netns exec`), recorded for the reaper. */
-  spawn(host: string, options: SpawnOptions): ServiceProcess {
+  /** Runs any process inside host `host` (`ip netns exec`), recorded for the reaper; services go through start(). */
+  run(host: string, options: SpawnOptions): ServiceProcess {
     const proc = spawnProcess({ ...options, wrap: this.wrap(host) });
     this.track(proc);
     return proc;
