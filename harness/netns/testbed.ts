@@ -27,7 +27,7 @@ import { TestBedUnavailableError, TestBedUsageError } from './errors.js';
 import { keepOnExit, spawnReaper, tearDownOnExit } from './lifetime.js';
 import { addressOf, removeStaleBeds, SUBNETS, subnetsInUse, testBedUnavailable } from './machine.js';
 import { claimRecord, IP, ip, processStart, recordPath, teardownRecord, updateRecord, type BedRecord, type HostRecord } from './record.js';
-import { FaultSchedule, type FaultStep, type ScheduleOptions } from './schedule.js';
+import { FaultSchedule, MAX_SCHEDULE_STEPS, type FaultStep, type ScheduleOptions } from './schedule.js';
 
 // The bed's callers import everything from here.
 export { TestBedUnavailableError, TestBedUsageError } from './errors.js';
@@ -38,6 +38,8 @@ export const BED_PORTS = Object.freeze({ state: 7777, broker: 8888, worker: 8000
 
 /** Host addresses .2 to .254 (.1 is the bridge's, in the root namespace). */
 const MAX_HOSTS = 253;
+/** On close(), how long started services get after SIGTERM before SIGKILL, ms (everything left is killed then anyway). */
+const CLOSE_STOP_TIMEOUT_MS = 5000;
 
 /** The processes a bed can start on a host: our three services and the two originals. */
 export type BedServiceKind = 'state' | 'broker' | 'worker' | 'original-broker' | 'original-worker';
@@ -69,7 +71,6 @@ interface Started {
 }
 
 let sequence = 0;
-
 
 export class TestBed {
   private readonly byName = new Map<string, HostRecord>();
@@ -138,7 +139,6 @@ export class TestBed {
     throw new TestBedUnavailableError('no free /24 left in 198.18.0.0/15 for a test bed');
   }
 
-
   private build(): void {
     const { bridge, hosts, subnet } = this.record;
     const root = [`link add ${bridge} type bridge`, `addr add ${addressOf(subnet, -1)}/24 dev ${bridge}`, `link set ${bridge} up`];
@@ -176,11 +176,6 @@ export class TestBed {
   /** Host `name`'s address. */
   address(name: string): string {
     return this.host(name).address;
-  }
-
-  /** The host a process was started on (by `start`), or undefined. */
-  hostOf(proc: ServiceProcess): string | undefined {
-    return this.started.get(proc)?.host;
   }
 
   /** Runs any process inside host `host` (`ip netns exec`), recorded for the reaper; services go through start(). */
@@ -356,6 +351,9 @@ export class TestBed {
    * `durationMs`, ending up; e.g. `bed.flap(() => bed.linkDown('broker-1'), () => bed.linkUp('broker-1'), 2000, 60_000)`.
    */
   flap(down: () => void, up: () => void, periodMs: number, durationMs: number): FaultSchedule {
+    if (!(periodMs >= 1) || !(durationMs >= 0) || durationMs / periodMs > MAX_SCHEDULE_STEPS) {
+      throw new TestBedUsageError(`a flap needs a period ≥ 1 ms and at most ${MAX_SCHEDULE_STEPS} periods; got ${periodMs} ms for ${durationMs} ms`);
+    }
     const steps: FaultStep[] = [];
     for (let at = 0, n = 0; at < durationMs; at += periodMs, n++) steps.push({ atMs: at, label: n % 2 === 0 ? 'down' : 'up', run: n % 2 === 0 ? down : up });
     if (steps.length % 2 === 1) steps.push({ atMs: steps.length * periodMs, label: 'up', run: up });
@@ -388,7 +386,7 @@ export class TestBed {
    * then everything left in the namespaces killed, namespaces, veths and bridge deleted, the reaper
    * ended. Safe to call twice.
    */
-  async close(stopTimeoutMs = 5000): Promise<void> {
+  async close(stopTimeoutMs = CLOSE_STOP_TIMEOUT_MS): Promise<void> {
     if (this.closed) return;
     await this.restore().catch(() => undefined);
     await Promise.all([...this.started.keys()].filter((p) => p.alive).map((p) => p.stop('SIGTERM', stopTimeoutMs)));
