@@ -4,6 +4,7 @@
  */
 import { MULTI_HOST_BROKERS, type MultiHostProfile, type MultiHostRun } from './multi-host.js';
 
+/** The bounds, by default settings; the lead's heartbeat and withdrawal settings must meet them. */
 export const MULTI_HOST_BOUNDS = Object.freeze({
   /** Detection of a silent link or a paused broker, by default: far below socketcluster's 20 s ping timeout, ms. */
   detectionMs: 3000,
@@ -68,7 +69,9 @@ export function multiHostFailures(run: MultiHostRun, profile: Readonly<MultiHost
       brokersAtEnd(MULTI_HOST_BROKERS.length + 1);
       break;
     case 'm4':
+      // Treated like a dead broker once detected: its channels move on, as after a SIGKILL.
       detected();
+      rerouted();
       clean();
       break;
     case 'm5':

@@ -55,7 +55,7 @@ const CASES: readonly [MultiHostId, string][] = [
   ['m1b', `1b. worker-b cut off from broker-1, at-least-once mode: detected within ${MULTI_HOST_BOUNDS.detectionMs} ms, nothing lost or duplicated, workers agree on the owners`],
   ['m2', '2. broker-1 cut off from the state server only: nothing lost, both brokers listed at the end'],
   ['m3', '3. the state server cut off from everyone, a broker added meanwhile: nothing lost, the new broker in every list after the heal'],
-  ['m4', `4. broker-1 paused 10 s then resumed, at-least-once mode: detected within ${MULTI_HOST_BOUNDS.detectionMs} ms like a dead broker, nothing lost, no duplicate delivered`],
+  ['m4', `4. broker-1 paused 10 s then resumed, at-least-once mode: detected within ${MULTI_HOST_BOUNDS.detectionMs} ms and routed around like a dead broker, nothing lost, no duplicate delivered`],
   ['m5', `5. the worker-b ↔ broker-1 link flaps every 2 s: at most ${MULTI_HOST_BOUNDS.flapReshards} reshards per worker, nothing lost at-least-once`],
 ];
 
