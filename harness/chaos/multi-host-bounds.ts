@@ -4,7 +4,7 @@
  */
 import { MULTI_HOST_BROKERS, type MultiHostProfile, type MultiHostRun } from './multi-host.js';
 
-/** The bounds, by default settings; the lead's heartbeat and withdrawal settings must meet them. */
+/** The bounds, by default settings; the services' heartbeat and withdrawal defaults must meet them. */
 export const MULTI_HOST_BOUNDS = Object.freeze({
   /** Detection of a silent link or a paused broker, by default: far below socketcluster's 20 s ping timeout, ms. */
   detectionMs: 3000,
