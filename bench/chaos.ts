@@ -49,7 +49,7 @@
  * Each also reports detection (fault → first `brokerUnreachable` event or /ready false at a worker),
  * the disrupted window (messages lost or delivered over 1 s late) and recovery (how long after the
  * fault's end it lasted), the largest delay, the broker lists applied; --assert checks ours against
- * multiHostFailures (harness/chaos/multi-host.ts).
+ * multiHostFailures (harness/chaos/multi-host-bounds.ts).
  *
  * Prints a table per scenario, systems side by side, and writes JSON with --json. Always exits 0 (a
  * report), except `--ci --assert`: exit 1 if ours lost, duplicated or reordered anything in scenarios
@@ -64,13 +64,13 @@ import {
   FULL_MULTI_HOST_PROFILE,
   MULTI_HOST_HOSTS,
   MULTI_HOST_IDS,
-  multiHostFailures,
   runMultiHostSuite,
   SMALL_MULTI_HOST_PROFILE,
   type MultiHostId,
   type MultiHostProfile,
   type MultiHostRun,
 } from '../harness/chaos/multi-host.js';
+import { multiHostFailures } from '../harness/chaos/multi-host-bounds.js';
 import { TestBed, TestBedUnavailableError } from '../harness/netns/testbed.js';
 import {
   assertionFailures,

@@ -117,7 +117,7 @@ export function waitForMembers(statePort: number, condition: MembersCondition, o
   const joined = (members: ClusterMember[], uris: readonly string[] | undefined): string[] =>
     (uris ?? []).filter((uri) => !members.some((m) => m.uri === uri && (condition.since === undefined || Date.parse(m.joinedAt) >= condition.since)));
   return poll(
-    `cluster view ${JSON.stringify(condition)} on state port ${statePort}`,
+    `cluster view ${JSON.stringify(condition)} on state server ${options.host ?? LOOPBACK}:${statePort}`,
     async (reason) => {
       const s = await clusterSnapshot(statePort, options.host);
       const missing = [...joined(s.brokers, condition.brokers), ...joined(s.workers, condition.workers)];

@@ -105,7 +105,8 @@ async function status(): Promise<void> {
     let ready = '-';
     if (p?.alive) {
       ready = await fetch(`http://${p.host}:${p.port}/ready`, { signal: AbortSignal.timeout(STATUS_REQUEST_MS) }).then(
-        (r) => String(r.status),
+        // The original services serve no /ready.
+        (r) => (r.status === 404 ? 'none (original)' : String(r.status)),
         (e: Error) => `no answer (${e.name})`,
       );
     }

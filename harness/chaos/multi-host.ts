@@ -19,39 +19,34 @@
  *  - the broker lists each worker applied (reshards) from the fault on;
  *  - m1 (ours): whether the workers agreed on the channels' owners just before the heal
  *    (`scc_worker_broker_channels` from each worker's /metrics).
+ * How these are observed is observe.ts; what must hold for ours is multi-host-bounds.ts.
  */
 import { LogEvent } from '@scc-ts/shared';
-import { checkChaosLog, type ChaosLog, type CheckResult } from './checker.js';
+import { checkChaosLog, type CheckResult } from './checker.js';
 import { LoadClient } from './load-client.js';
 import { BedCluster, type BedSystem } from '../netns/bed-cluster.js';
 import { BED_PORTS, type TestBed } from '../netns/testbed.js';
 import type { ServiceProcess } from '../service-process.js';
+import { delays, get, notReady, ownerViews, waitWhole as waitWholeCluster, watchDetection as watch, type Check } from './observe.js';
+
+// The delay past which a delivery counts as disrupted is the observer's; callers read it here.
+export { DELAYED_MS } from './observe.js';
 
 export type MultiHostId = 'm1' | 'm1b' | 'm2' | 'm3' | 'm4' | 'm5';
 export const MULTI_HOST_IDS: readonly MultiHostId[] = ['m1', 'm1b', 'm2', 'm3', 'm4', 'm5'];
 
 /** The bed every multi-host scenario runs on. */
 export const MULTI_HOST_HOSTS: readonly string[] = ['state', 'broker-1', 'broker-2', 'broker-3', 'worker-a', 'worker-b'];
-const BROKERS = ['broker-1', 'broker-2'] as const;
+/** The brokers every scenario starts with (m3 adds broker-3). */
+export const MULTI_HOST_BROKERS = ['broker-1', 'broker-2'] as const;
+const BROKERS = MULTI_HOST_BROKERS;
 const WORKERS = ['worker-a', 'worker-b'] as const;
 const SPARE_BROKER = 'broker-3';
 
-/** A delivery later than this after its send counts as disrupted, ms (a healthy bridge delivers in a few ms). */
-export const DELAYED_MS = 1000;
-/** How often detection is polled (a worker's /ready, the state server's view), ms. */
-const DETECTION_POLL_MS = 50;
-/** Bound on one poll's HTTP request, ms. */
-const POLL_REQUEST_MS = 1000;
 /** m1: the owners are compared this long before the heal, ms. */
 const AGREEMENT_BEFORE_HEAL_MS = 500;
 /** m3: the new broker starts this long into the state server's isolation, ms. */
 const ADD_BROKER_AFTER_MS = 1000;
-
-/**
- * The structured event the workers log when a broker link goes silent (the heartbeat on internal
- * links, issue 14). Read by name so this file builds before the services have it.
- */
-const BROKER_UNREACHABLE = (LogEvent as Readonly<Record<string, string>>)['BrokerUnreachable'] ?? 'brokerUnreachable';
 
 export interface MultiHostProfile {
   /** Offered messages per second (one publisher, on worker-a). */
@@ -173,81 +168,21 @@ interface MultiHostScenario {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const AT_LEAST_ONCE = { SCC_DELIVERY_MODE: 'at-least-once' } as const;
 
-async function get(host: string, port: number, path: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(`http://${host}:${port}${path}`, { signal: AbortSignal.timeout(POLL_REQUEST_MS) });
-  return { status: res.status, text: await res.text() };
-}
-
-/**
- * Watches for the first sign of a fault until stopped: the given processes' `brokerUnreachable`
- * log event (after their marks), or a check (a worker's /ready, the state server's view) that
- * reports something. Resolves with the time and what saw it, or null.
- */
-function watchDetection(ctx: Context, processes: ServiceProcess[], checks: { what: string; test: () => Promise<boolean> }[]): { stop: () => Promise<{ at: number; by: string } | null> } {
-  const marks = processes.map((p) => p.mark());
-  let found: { at: number; by: string } | null = null;
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped && found === null) {
-      for (const [i, p] of processes.entries()) {
-        const line = p.logs.slice(marks[i]).find((l) => l.event === BROKER_UNREACHABLE);
-        if (line !== undefined && found === null) found = { at: typeof line['time'] === 'number' ? (line['time'] as number) : Date.now(), by: `${p.name} ${BROKER_UNREACHABLE}` };
-      }
-      await Promise.all(
-        checks.map(async (c) => {
-          const at = Date.now();
-          if ((await c.test().catch(() => false)) && found === null) found = { at, by: c.what };
-        }),
-      );
-      await sleep(DETECTION_POLL_MS);
-    }
-  })();
+/** Watches for the fault's first sign; `stop()` records it in the run, relative to the fault's start. */
+function watchDetection(ctx: Context, processes: ServiceProcess[], checks: Check[]): { stop: () => Promise<void> } {
+  const watching = watch(processes, checks);
   return {
     stop: async () => {
-      stopped = true;
-      await loop;
-      if (found !== null) ctx.run.detectionMs = Math.max(0, Math.round(found.at - ctx.faultAt));
-      else ctx.run.detectionMs = null;
+      const found = await watching.stop();
+      ctx.run.detectionMs = found === null ? null : Math.max(0, Math.round(found.at - ctx.faultAt));
       ctx.run.detectedBy = found?.by ?? null;
-      return found;
     },
   };
 }
 
-/** A check that is true once OUR worker's /ready no longer answers 200. */
-function notReady(worker: ServiceProcess): { what: string; test: () => Promise<boolean> } {
-  return {
-    what: `${worker.name} /ready false`,
-    test: async () => (await get(worker.host, worker.port, '/ready')).status !== 200,
-  };
-}
-
-/** Each worker's channels per owning broker, from `scc_worker_broker_channels`. */
-async function ownerViews(cluster: BedCluster): Promise<Record<string, Record<string, number>>> {
-  const views: Record<string, Record<string, number>> = {};
-  for (const [host, w] of cluster.workers) {
-    const { text } = await get(w.host, w.port, '/metrics');
-    const view: Record<string, number> = {};
-    for (const m of text.matchAll(/^scc_worker_broker_channels\{broker="([^"]+)"\} (\S+)$/gm)) view[m[1]!] = Number(m[2]);
-    views[host] = view;
-  }
-  return views;
-}
-
-/**
- * Waits (bounded) until the cluster is whole again: every worker's latest broker list has `brokers`
- * brokers (either system logs `brokerList`), and every one of OUR workers answers /ready 200.
- */
-async function waitWhole(ctx: Context, brokers: number): Promise<void> {
-  const deadline = Date.now() + ctx.profile.waitTimeoutMs;
-  const workers = [...ctx.cluster.workers.values()];
-  for (;;) {
-    const lists = workers.map((w) => w.logs.filter((l) => l.event === LogEvent.BrokerList).at(-1)?.['brokers']);
-    const ready = ctx.cluster.system !== 'ours' || (await Promise.all(workers.map((w) => get(w.host, w.port, '/ready').then((r) => r.status === 200, () => false)))).every(Boolean);
-    if (ready && lists.every((n) => n === brokers)) return;
-    if (Date.now() > deadline) throw new Error(`cluster not whole within ${ctx.profile.waitTimeoutMs} ms of the fault's end: broker lists ${JSON.stringify(lists)}, ready ${ready}`);
-    await sleep(DETECTION_POLL_MS);
-  }
+/** Waits until the cluster is whole again with `brokers` brokers (bounded by the profile's wait). */
+function waitWhole(ctx: Context, brokers: number): Promise<void> {
+  return waitWholeCluster(ctx.cluster, brokers, ctx.profile.waitTimeoutMs);
 }
 
 /** The cut/heal of m1 and m1b. */
@@ -355,82 +290,6 @@ export const MULTI_HOST_SCENARIOS: Readonly<Record<MultiHostId, MultiHostScenari
   },
 };
 
-/** What must hold for our services (issue 14); the tests and `chaos --ci --assert` check the same. */
-export const MULTI_HOST_BOUNDS = Object.freeze({
-  /** Detection of a silent link or a paused broker, by default: far below socketcluster's 20 s ping timeout, ms. */
-  detectionMs: 3000,
-  /**
-   * After detection the channels move by the normal handover: deliveries are back to normal (nothing
-   * lost, nothing held over DELAYED_MS) within this much more, ms. Without it a cluster that holds
-   * every message for the whole cut and delivers it after the heal would pass.
-   */
-  rerouteMs: 3000,
-  /** m5: broker lists a worker may apply while a link flaps, whatever the flapping's length (a withdrawal and a restore, twice). */
-  flapReshards: 4,
-});
-
-/** Why a run of OUR services falls short of issue 14 (empty: it holds). */
-export function multiHostFailures(run: MultiHostRun, profile: Readonly<MultiHostProfile>): string[] {
-  if (run.status === 'n/a') return [];
-  if (run.status === 'error' || run.check === undefined) return [`${run.scenario}: ${run.error?.split('\n', 1)[0] ?? 'no result'}`];
-  const f: string[] = [];
-  const c = run.check;
-  const b = MULTI_HOST_BOUNDS;
-  const clean = (): void => {
-    if (c.lost + c.duplicated + c.outOfOrder > 0) f.push(`${c.lost} lost, ${c.duplicated} duplicated, ${c.outOfOrder} out of order`);
-  };
-  const detected = (): void => {
-    if (run.detectionMs === null || run.detectionMs === undefined) f.push(`not detected while the fault lasted (${run.faultMs} ms); bound ${b.detectionMs} ms`);
-    else if (run.detectionMs > b.detectionMs) f.push(`detected after ${run.detectionMs} ms (by ${run.detectedBy}); bound ${b.detectionMs} ms`);
-  };
-  const rerouted = (): void => {
-    const last = run.disruptedMs?.last;
-    if (last !== undefined && last > b.detectionMs + b.rerouteMs) f.push(`deliveries disrupted until ${last} ms into the fault (lost or held up to ${run.maxDelayMs} ms); bound ${b.detectionMs + b.rerouteMs} ms`);
-  };
-  const agreed = (): void => {
-    if (run.owners?.agreed !== true) f.push(`the workers disagree on the owners during the cut: ${JSON.stringify(run.owners?.views ?? 'not read')}`);
-  };
-  const brokersAtEnd = (n: number): void => {
-    const counts = Object.values(run.brokersAtEnd ?? {});
-    if (counts.length === 0 || counts.some((k) => k !== n)) f.push(`broker lists at the end ${JSON.stringify(run.brokersAtEnd)}; expected ${n} everywhere`);
-  };
-  switch (run.scenario) {
-    case 'm1': {
-      detected();
-      rerouted();
-      agreed();
-      // At most the whole offered rate for the detection time: what was in flight on broker-1's channels.
-      const inFlight = Math.ceil((profile.rate * b.detectionMs) / 1000);
-      if (c.lost > inFlight) f.push(`${c.lost} lost; at most ${inFlight} (sent during detection) may be`);
-      if (c.duplicated + c.outOfOrder > 0) f.push(`${c.duplicated} duplicated, ${c.outOfOrder} out of order`);
-      break;
-    }
-    case 'm1b':
-      detected();
-      rerouted();
-      agreed();
-      clean();
-      break;
-    case 'm2':
-      clean();
-      brokersAtEnd(BROKERS.length);
-      break;
-    case 'm3':
-      clean();
-      brokersAtEnd(BROKERS.length + 1);
-      break;
-    case 'm4':
-      detected();
-      clean();
-      break;
-    case 'm5':
-      for (const [worker, n] of Object.entries(run.reshards ?? {})) if (n > b.flapReshards) f.push(`${worker} applied ${n} broker lists; at most ${b.flapReshards}`);
-      clean();
-      break;
-  }
-  return f.map((x) => `${run.scenario}: ${x}`);
-}
-
 /** Options of a multi-host suite run. */
 export interface MultiHostOptions {
   systems: BedSystem[];
@@ -438,31 +297,6 @@ export interface MultiHostOptions {
   profile: MultiHostProfile;
   /** When set, every process's log of every run is written there. */
   logDir?: string;
-}
-
-/** Delays and the disruption window of a run, from the load log. */
-function delays(log: ChaosLog, check: CheckResult, faultAt: number): { maxDelayMs: number; disrupted: { first: number; last: number } | null } {
-  let maxDelay = 0;
-  let first = Infinity;
-  let last = -Infinity;
-  for (const sub of log.subscribers) {
-    const d = sub.delivery;
-    for (let i = 0; i < d.seq.length; i++) {
-      const sentAt = log.publishers[d.publisher[i]!]?.sentAt[d.seq[i]! - 1];
-      if (sentAt === undefined) continue;
-      const delay = d.at[i]! - sentAt;
-      maxDelay = Math.max(maxDelay, delay);
-      if (delay > DELAYED_MS) {
-        first = Math.min(first, sentAt);
-        last = Math.max(last, sentAt);
-      }
-    }
-  }
-  if (check.lostWindow !== null) {
-    first = Math.min(first, check.lostWindow.first);
-    last = Math.max(last, check.lostWindow.last);
-  }
-  return { maxDelayMs: Math.round(maxDelay), disrupted: first === Infinity ? null : { first: Math.round(first - faultAt), last: Math.round(last - faultAt) } };
 }
 
 /** Runs one multi-host scenario for one system on `bed` (a fresh cluster on it); never throws. */

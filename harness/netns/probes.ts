@@ -18,7 +18,7 @@ export type ProbeResult = 'connected' | 'timeout' | string;
 
 /** Starts a listener on `host`:`port` that accepts and closes each connection; resolves once it listens. */
 export async function listenProbe(bed: TestBed, host: string, port: number): Promise<ServiceProcess> {
-  const proc = bed.spawn(host, { name: `probe ${host}:${port}`, args: [PROBE_SCRIPT, 'listen', String(port)], cwd: dirname(PROBE_SCRIPT), env: {} });
+  const proc = bed.run(host, { name: `probe ${host}:${port}`, args: [PROBE_SCRIPT, 'listen', String(port)], cwd: dirname(PROBE_SCRIPT), env: {} });
   await proc.waitForEvent('listening', { port }, PROBE_START_MS);
   return proc;
 }
@@ -26,7 +26,7 @@ export async function listenProbe(bed: TestBed, host: string, port: number): Pro
 /** One TCP connect from `from` (a host, or `'root'` for the root namespace) to `to` (a host name) on `port`. */
 export async function probe(bed: TestBed, from: string, to: string, port: number, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS): Promise<ProbeResult> {
   const options = { name: `probe ${from}→${to}`, args: [PROBE_SCRIPT, 'connect', bed.address(to), String(port), String(timeoutMs)], cwd: dirname(PROBE_SCRIPT), env: {} };
-  const proc = from === 'root' ? spawnProcess(options) : bed.spawn(from, options);
+  const proc = from === 'root' ? spawnProcess(options) : bed.run(from, options);
   const line = await proc.waitForEvent('probe', {}, timeoutMs + PROBE_START_MS);
   await proc.exited;
   return String(line['result']);

@@ -170,12 +170,13 @@ function kill(pid: number, signal: NodeJS.Signals): void {
  * Every step tolerates what is already gone, so it is safe to run twice and from two processes.
  */
 export function teardownRecord(record: BedRecord, options: { keepReaper?: boolean } = {}): void {
-  for (let round = 0, deadline = Date.now() + KILL_WAIT_MS; ; round++) {
+  const deadline = Date.now() + KILL_WAIT_MS;
+  for (;;) {
     const pids = record.hosts.flatMap((h) => pidsIn(h.ns, record.pids));
     if (pids.length === 0 || Date.now() > deadline) break;
-    // SIGKILL ends a stopped (SIGSTOPped) process too.
+    // SIGKILL ends a stopped (SIGSTOPped) process too; a killed one leaves its namespace when it is gone.
     for (const pid of pids) kill(pid, 'SIGKILL');
-    sleepSync(round === 0 ? 0 : KILL_POLL_MS);
+    sleepSync(KILL_POLL_MS);
   }
   for (const h of record.hosts) ip(['netns', 'delete', h.ns], { tolerate: true });
   for (const h of record.hosts) ip(['link', 'delete', h.veth], { tolerate: true });

@@ -21,47 +21,25 @@
  * down if the owner dies without doing so (SIGKILL); the owner tears it down on close(), on normal
  * exit, on SIGINT and SIGTERM and on a crash (the 'exit' handler). Needs root and iproute2.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { REPO_ROOT, startBroker, startOriginalBroker, startOriginalWorker, startState, startWorker, type ServiceOptions } from '../services.js';
+import { startBroker, startOriginalBroker, startOriginalWorker, startState, startWorker, type ServiceOptions } from '../services.js';
 import { spawnProcess, type ServiceProcess, type SpawnOptions } from '../service-process.js';
-import {
-  claimRecord,
-  IP,
-  ip,
-  ownerAlive,
-  REAPER_READY_LINE,
-  processStart,
-  readRecord,
-  recordPath,
-  recordPaths,
-  teardownRecord,
-  updateRecord,
-  type BedRecord,
-  type HostRecord,
-} from './record.js';
-import { FaultSchedule, type FaultStep, type ScheduleOptions } from './schedule.js';
+import { TestBedUnavailableError, TestBedUsageError } from './errors.js';
+import { keepOnExit, spawnReaper, tearDownOnExit } from './lifetime.js';
+import { addressOf, removeStaleBeds, SUBNETS, subnetsInUse, testBedUnavailable } from './machine.js';
+import { claimRecord, IP, ip, processStart, recordPath, teardownRecord, updateRecord, type BedRecord, type HostRecord } from './record.js';
+import { FaultSchedule, MAX_SCHEDULE_STEPS, type FaultStep, type ScheduleOptions } from './schedule.js';
+
+// The bed's callers import everything from here.
+export { TestBedUnavailableError, TestBedUsageError } from './errors.js';
+export { removeStaleBeds, testBedUnavailable } from './machine.js';
 
 /** Well-known ports: every host has its own address, so every service can use its default. */
 export const BED_PORTS = Object.freeze({ state: 7777, broker: 8888, worker: 8000 });
 
-/** /24 subnets in 198.18.0.0/15. */
-const SUBNETS = 512;
 /** Host addresses .2 to .254 (.1 is the bridge's, in the root namespace). */
 const MAX_HOSTS = 253;
-/** How long create() waits for the reaper to be watching, ms (tsx compiles it first). */
-const REAPER_START_TIMEOUT_MS = 15_000;
-const REAPER_SCRIPT = new URL('./reaper.ts', import.meta.url).pathname;
-
-/** The bed cannot be built here (not root, no `ip`, a firewall that drops bridged traffic). */
-export class TestBedUnavailableError extends Error {
-  override readonly name = 'TestBedUnavailableError';
-}
-
-/** A bed call named a host the bed does not have, or a fault that makes no sense (a cut of a host from itself). */
-export class TestBedUsageError extends Error {
-  override readonly name = 'TestBedUsageError';
-}
+/** On close(), how long started services get after SIGTERM before SIGKILL, ms (everything left is killed then anyway). */
+const CLOSE_STOP_TIMEOUT_MS = 5000;
 
 /** The processes a bed can start on a host: our three services and the two originals. */
 export type BedServiceKind = 'state' | 'broker' | 'worker' | 'original-broker' | 'original-worker';
@@ -93,88 +71,6 @@ interface Started {
 }
 
 let sequence = 0;
-const open = new Set<TestBed>();
-let hooksInstalled = false;
-
-/** Why the bed cannot run here, or null when it can. */
-export function testBedUnavailable(): string | null {
-  if (process.platform !== 'linux') return `it uses Linux network namespaces; this is ${process.platform}`;
-  const uid = process.getuid?.();
-  if (uid !== 0) return `this process runs as uid ${uid}; run it as root (CI does), it creates network namespaces, veths and a bridge`;
-  if (ip(['-V'], { tolerate: true }) === null) return `iproute2's \`ip\` did not run (looked for ${IP})`;
-  return firewallProblem();
-}
-
-/**
- * Bridged traffic passes iptables when br_netfilter is loaded with bridge-nf-call-iptables=1; a
- * FORWARD policy of DROP (Docker's default when it manages iptables) then drops host-to-host
- * packets. The bed says so rather than changing the host's firewall.
- */
-function firewallProblem(): string | null {
-  const sysctl = '/proc/sys/net/bridge/bridge-nf-call-iptables';
-  if (!existsSync(sysctl) || readFileSync(sysctl, 'utf8').trim() !== '1') return null;
-  const iptables = ['/usr/sbin/iptables', '/sbin/iptables'].find((p) => existsSync(p));
-  if (iptables === undefined) return null;
-  let rules = '';
-  try {
-    rules = execFileSync(iptables, ['-S', 'FORWARD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return null; // no iptables backend here: nothing filters the bridge
-  }
-  if (!/^-P FORWARD DROP/m.test(rules)) return null;
-  return (
-    'bridged packets pass iptables (net.bridge.bridge-nf-call-iptables=1) and the FORWARD policy is DROP, so hosts on the bed ' +
-    'could not reach each other; allow 198.18.0.0/15 in FORWARD (iptables -I FORWARD -s 198.18.0.0/15 -d 198.18.0.0/15 -j ACCEPT) ' +
-    'or set net.bridge.bridge-nf-call-iptables=0 — the bed does not change the host firewall itself'
-  );
-}
-
-/** The address of host `index` (0-based) in subnet `subnet`; index -1 is the bridge's. */
-function addressOf(subnet: number, index: number): string {
-  return `198.${18 + Math.floor(subnet / 256)}.${subnet % 256}.${index + 2}`;
-}
-
-/** Subnets with an address on some root-namespace interface (someone else's, or a bed's whose record is lost). */
-function subnetsInUse(): Set<number> {
-  const used = new Set<number>();
-  for (const m of (ip(['-4', '-o', 'addr', 'show'], { tolerate: true }) ?? '').matchAll(/inet 198\.(18|19)\.(\d+)\.\d+/g)) {
-    used.add((Number(m[1]) - 18) * 256 + Number(m[2]));
-  }
-  for (const m of (ip(['-4', 'route', 'show'], { tolerate: true }) ?? '').matchAll(/^198\.(18|19)\.(\d+)\.\d+/gm)) {
-    used.add((Number(m[1]) - 18) * 256 + Number(m[2]));
-  }
-  return used;
-}
-
-/** Names a bed's links and namespaces carry: `<pid base 36>x<sequence base 36>`. */
-const ID_PATTERN = /^(?:scc-|sccb|sccv)([0-9a-z]+)x[0-9a-z]+/;
-
-/**
- * Removes beds whose owner died: by their records first, then any namespace or link named like a
- * bed's whose owner pid no longer runs (a record lost, or a teardown cut short).
- */
-export function removeStaleBeds(): number {
-  let removed = 0;
-  for (const path of recordPaths()) {
-    const record = readRecord(path);
-    if (record === null || ownerAlive(record)) continue;
-    teardownRecord(record);
-    removed += 1;
-  }
-  const deadOwner = (name: string): boolean => {
-    const m = ID_PATTERN.exec(name);
-    return m !== null && processStart(parseInt(m[1]!, 36)) === null;
-  };
-  const nsNames = (ip(['netns', 'list'], { tolerate: true }) ?? '').split('\n').map((l) => l.split(' ')[0] ?? '');
-  const links = [...(ip(['-o', 'link', 'show'], { tolerate: true }) ?? '').matchAll(/^\d+: ([^:@]+)/gm)].map((m) => m[1]!);
-  const strays = { ns: nsNames.filter((n) => n.startsWith('scc-') && deadOwner(n)), links: links.filter((l) => /^scc[bv]/.test(l) && deadOwner(l)) };
-  if (strays.ns.length + strays.links.length > 0) {
-    teardownRecord({ owner: 0, ownerStart: null, id: '', subnet: -1, bridge: '', hosts: strays.ns.map((ns) => ({ name: ns, ns, veth: '', address: '' })), pids: [], reaper: null });
-    for (const l of strays.links) ip(['link', 'delete', l], { tolerate: true });
-    removed += 1;
-  }
-  return removed;
-}
 
 export class TestBed {
   private readonly byName = new Map<string, HostRecord>();
@@ -206,10 +102,13 @@ export class TestBed {
     const id = `${process.pid.toString(36)}x${(sequence++).toString(36)}`;
     const record = TestBed.claim(id, names);
     const bed = new TestBed(record);
-    open.add(bed);
-    installExitHooks();
+    tearDownOnExit(bed);
     try {
-      await bed.startReaper();
+      await spawnReaper(recordPath(record.subnet), (pid) => {
+        // In the record before anything is built, so that a bed half made is still reaped.
+        record.reaper = pid;
+        updateRecord(record);
+      });
       bed.build();
     } catch (error) {
       await bed.close();
@@ -238,39 +137,6 @@ export class TestBed {
       if (claimRecord(record)) return record;
     }
     throw new TestBedUnavailableError('no free /24 left in 198.18.0.0/15 for a test bed');
-  }
-
-  /** Spawns the reaper and waits until it watches (its pid is in the record before anything is built). */
-  private async startReaper(): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', REAPER_SCRIPT, recordPath(this.record.subnet)], {
-      cwd: REPO_ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.record.reaper = child.pid ?? null;
-    updateRecord(this.record);
-    let output = '';
-    const watching = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), REAPER_START_TIMEOUT_MS);
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        if (output.includes(REAPER_READY_LINE)) {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
-    // Its pipes go: it writes nothing after the ready line, and it must not hold this process open.
-    child.stdout!.destroy();
-    child.stderr!.destroy();
-    child.unref();
-    if (!watching) throw new TestBedUnavailableError(`the test bed's reaper did not start within ${REAPER_START_TIMEOUT_MS} ms: ${output.trim() || 'no output'}`);
   }
 
   private build(): void {
@@ -312,13 +178,8 @@ export class TestBed {
     return this.host(name).address;
   }
 
-  /** The host a process was started on (by `start`), or undefined. */
-  hostOf(proc: ServiceProcess): string | undefined {
-    return this.started.get(proc)?.host;
-  }
-
-  /** Spawns any process inside host `host` (`ip netns exec`), recorded for the reaper. */
-  spawn(host: string, options: SpawnOptions): ServiceProcess {
+  /** Runs any process inside host `host` (`ip netns exec`), recorded for the reaper; services go through start(). */
+  run(host: string, options: SpawnOptions): ServiceProcess {
     const proc = spawnProcess({ ...options, wrap: this.wrap(host) });
     this.track(proc);
     return proc;
@@ -490,6 +351,9 @@ export class TestBed {
    * `durationMs`, ending up; e.g. `bed.flap(() => bed.linkDown('broker-1'), () => bed.linkUp('broker-1'), 2000, 60_000)`.
    */
   flap(down: () => void, up: () => void, periodMs: number, durationMs: number): FaultSchedule {
+    if (!(periodMs >= 1) || !(durationMs >= 0) || durationMs / periodMs > MAX_SCHEDULE_STEPS) {
+      throw new TestBedUsageError(`a flap needs a period ≥ 1 ms and at most ${MAX_SCHEDULE_STEPS} periods; got ${periodMs} ms for ${durationMs} ms`);
+    }
     const steps: FaultStep[] = [];
     for (let at = 0, n = 0; at < durationMs; at += periodMs, n++) steps.push({ atMs: at, label: n % 2 === 0 ? 'down' : 'up', run: n % 2 === 0 ? down : up });
     if (steps.length % 2 === 1) steps.push({ atMs: steps.length * periodMs, label: 'up', run: up });
@@ -522,7 +386,7 @@ export class TestBed {
    * then everything left in the namespaces killed, namespaces, veths and bridge deleted, the reaper
    * ended. Safe to call twice.
    */
-  async close(stopTimeoutMs = 5000): Promise<void> {
+  async close(stopTimeoutMs = CLOSE_STOP_TIMEOUT_MS): Promise<void> {
     if (this.closed) return;
     await this.restore().catch(() => undefined);
     await Promise.all([...this.started.keys()].filter((p) => p.alive).map((p) => p.stop('SIGTERM', stopTimeoutMs)));
@@ -533,29 +397,9 @@ export class TestBed {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
-    open.delete(this);
+    keepOnExit(this);
     for (const s of this.schedules) s.cancel();
     // Deleting the namespaces undoes their routes and links; SIGKILL ends paused processes too.
     teardownRecord(this.record);
-  }
-}
-
-/** Every open bed is torn down on exit, on a crash (the 'exit' event follows it) and on SIGINT/SIGTERM. */
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', () => {
-    for (const bed of [...open]) bed.destroy();
-  });
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    const onSignal = (): void => {
-      for (const bed of [...open]) bed.destroy();
-      // Alone on this signal we would have replaced its default action (exit): restore it.
-      if (process.listenerCount(signal) === 1) {
-        process.off(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, onSignal);
   }
 }

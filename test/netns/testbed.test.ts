@@ -2,7 +2,8 @@
  * The network test bed itself (harness/netns): hosts in namespaces on one bridge reach each other
  * and the root namespace; a cut blocks TCP both ways (or one way) between two hosts only, and heal
  * restores it; link down/up; teardown leaves no namespace, link, process or record behind; a bed
- * whose owner is SIGKILLed is removed by its reaper, or by the next create when the reaper is gone
+ * whose owner gets SIGTERM or SIGINT or crashes is removed by the owner on its way out; one whose
+ * owner is SIGKILLed is removed by its reaper, or by the next create when the reaper is gone
  * too; our services and the originals run on it. Needs root (CI runs as root): without it every test here fails with TestBedUnavailableError.
  */
 import { spawn } from 'node:child_process';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import socketClusterClient from 'socketcluster-client';
 import { BedCluster } from '../../harness/netns/bed-cluster.js';
 import { listenProbe, probe } from '../../harness/netns/probes.js';
-import { ip, processStart, readRecord, type BedRecord } from '../../harness/netns/record.js';
+import { ip, readRecord, type BedRecord } from '../../harness/netns/record.js';
 import { BED_PORTS, TestBed, TestBedUsageError } from '../../harness/netns/testbed.js';
 import { REPO_ROOT } from '../../harness/services.js';
 import { ServiceProcess, stopAll } from '../../harness/service-process.js';
@@ -27,6 +28,16 @@ const NOBODY = 65534;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Whether `pid` runs (a zombie has ended: it only waits for its parent, or init, to reap it). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 /** What is left of a bed now: namespaces, links, live pids, the record file. */
 function remains(record: BedRecord): string[] {
   const ns = ip(['netns', 'list']) ?? '';
@@ -34,7 +45,7 @@ function remains(record: BedRecord): string[] {
   return [
     ...record.hosts.filter((h) => ns.split('\n').some((l) => l.split(' ')[0] === h.ns)).map((h) => `namespace ${h.ns}`),
     ...[record.bridge, ...record.hosts.map((h) => h.veth)].filter((l) => new RegExp(`^\\d+: ${l}[:@]`, 'm').test(links)).map((l) => `link ${l}`),
-    ...[...record.pids, ...(record.reaper === null ? [] : [record.reaper])].filter((p) => processStart(p) !== null).map((p) => `pid ${p}`),
+    ...[...record.pids, ...(record.reaper === null ? [] : [record.reaper])].filter(running).map((p) => `pid ${p}`),
     ...[`/run/scc-testbed/net-${record.subnet}.json`].filter((f) => existsSync(f)).map((f) => `record ${f}`),
   ];
 }
@@ -193,15 +204,40 @@ describe('network test bed: an owner that dies', () => {
   afterAll(() => stopAll());
 
   /** Starts a bed in another process (test/helpers/bed-owner.ts) and resolves with it and the bed's record. */
-  async function startOwner(): Promise<{ owner: ServiceProcess; record: BedRecord }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/bed-owner.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  async function startOwner(mode: 'hold' | 'crash' = 'hold'): Promise<{ owner: ServiceProcess; record: BedRecord }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/bed-owner.ts', mode], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const owner = new ServiceProcess('bed owner', child);
     const line = await owner.waitForEvent('bedUp', {}, 20_000);
-    const record = readRecord(String(line['record']));
-    if (record === null) throw new Error(`bed owner: no record at ${String(line['record'])}`);
-    expect(remains(record).length).toBeGreaterThan(0);
+    const record = line['record'] as BedRecord | null;
+    if (record === null) throw new Error(`bed owner: no record at ${String(line['recordFile'])}`);
     return { owner, record };
   }
+
+  /**
+   * What is left the moment the owner has exited, the reaper aside: the reaper acts only after the
+   * owner is gone, so whatever is gone by then the owner removed itself.
+   */
+  const leftAtExit = (record: BedRecord): string[] => remains({ ...record, reaper: null });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} to the owner: it tears its bed down before it exits, and still dies of the signal`, async () => {
+      const { owner, record } = await startOwner();
+      process.kill(owner.pid, signal);
+      const exit = await owner.exited;
+      expect(leftAtExit(record)).toEqual([]);
+      expect(exit.signal).toBe(signal);
+      expect(await waitGone(record, GONE_BOUND_MS)).toEqual([]);
+    }, 60_000);
+  }
+
+  it('an owner that crashes (uncaught exception) tears its bed down on the way out', async () => {
+    const { owner, record } = await startOwner('crash');
+    const exit = await owner.exited;
+    expect(exit.code).not.toBe(0);
+    expect(owner.stderr.join('\n')).toContain('a deliberate crash');
+    expect(leftAtExit(record)).toEqual([]);
+    expect(await waitGone(record, GONE_BOUND_MS)).toEqual([]);
+  }, 60_000);
 
   it('without root, create() throws TestBedUnavailableError saying so', async () => {
     // An unprivileged user (nobody) runs the same owner script; it must refuse, not half-build a bed.
@@ -217,6 +253,7 @@ describe('network test bed: an owner that dies', () => {
     'a SIGKILLed owner’s bed is torn down by its reaper within a bounded time',
     async () => {
       const { owner, record } = await startOwner();
+      expect(remains(record).length).toBeGreaterThan(0);
       expect(record.reaper).not.toBeNull();
       const killedAt = Date.now();
       await owner.stop('SIGKILL');
@@ -230,6 +267,7 @@ describe('network test bed: an owner that dies', () => {
     'a bed whose owner and reaper both died is removed by the next create',
     async () => {
       const { owner, record } = await startOwner();
+      expect(remains(record).length).toBeGreaterThan(0);
       process.kill(record.reaper!, 'SIGKILL');
       await owner.stop('SIGKILL');
       await sleep(500); // past the reaper's watch interval: nothing else would remove it
