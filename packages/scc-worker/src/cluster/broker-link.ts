@@ -62,8 +62,12 @@ const CONNECT_TIMEOUT_MS = 20_000;
 const PING_TIMEOUT_CLOSE_CODE = 4000;
 /** socketcluster-client's close code for a connection that did not finish in time. */
 const CONNECT_TIMEOUT_CLOSE_CODE = 4007;
-/** How much before the link timeout the watchdog fires, at most (a tenth of the timeout for short ones), ms. */
-const WATCHDOG_EARLY_MS = 100;
+/**
+ * The watchdog drops a link silent for this fraction of the link timeout, so that a link cut just
+ * after its last frame is dropped within the timeout despite a frame already in flight and a busy
+ * event loop's timer lateness. Two heartbeats are missed by then: no healthy link gets this far.
+ */
+const WATCHDOG_FRACTION = 0.9;
 /** A deliberate close by this side. */
 const NORMAL_CLOSE_CODE = 1000;
 /** Close codes of a broker closing on purpose (normal, going away, service restart). */
@@ -165,11 +169,11 @@ export class BrokerLink {
 
   /**
    * Drops the connection when nothing came for the link timeout (heartbeats make something come).
-   * It fires a little early (WATCHDOG_EARLY_MS), so that with a timer's usual lateness a link silent
-   * since the cut is dropped within the timeout, as documented, not a few ms past it.
+   * It fires a little early (WATCHDOG_FRACTION), so that a link silent since a cut is dropped within
+   * the timeout, as documented, not a few ms past it.
    */
   private armPingTimer(): void {
-    const timeoutMs = this.options.linkTimeoutMs - Math.min(WATCHDOG_EARLY_MS, this.options.linkTimeoutMs / 10);
+    const timeoutMs = this.options.linkTimeoutMs * WATCHDOG_FRACTION;
     const wait = Math.max(1, this.lastHeardAt + timeoutMs - Date.now());
     this.pingTimer = setTimeout(() => {
       const ws = this.ws;
