@@ -18,7 +18,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Collector, connect, disconnectAll, primeChannels, type Client } from '../../harness/clients.js';
 import { freePort } from '../../harness/ports.js';
-import { clusterSnapshot, type ClusterSnapshot } from '../../harness/ready.js';
+import type { ClusterSnapshot } from '../../harness/ready.js';
 import { spawnProcess, stopAll, type ServiceProcess } from '../../harness/service-process.js';
 import { REPO_ROOT, uriOf } from '../../harness/services.js';
 import { launchChromium, type Chromium } from '../helpers/chromium.js';
@@ -34,6 +34,8 @@ const PAGE_WAIT_MS = 30_000;
 const DELIVERY_WAIT_MS = 20_000;
 /** Bound on the runner's exit after SIGINT, ms: it stops workers, brokers and the state server in turn. */
 const QUIT_WAIT_MS = 60_000;
+/** Bound on one GET to the control API or the state server, ms. */
+const HTTP_TIMEOUT_MS = 10_000;
 /** Channels the subscriber on one worker takes: enough that a third broker owns some of them (all but certainly). */
 const CHANNELS = Array.from({ length: 24 }, (_, i) => `pg-room-${i}`);
 /** One message on every channel this often while the test runs, ms: visible msgs/s, a light load. */
@@ -77,6 +79,13 @@ function gone(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/** GET `url` as JSON, bounded by HTTP_TIMEOUT_MS. */
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
+  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+  return (await res.json()) as T;
 }
 
 const portsOf = (list: ClusterSnapshot['brokers']): number[] => list.map((m) => Number(new URL(m.uri).port)).sort((a, b) => a - b);
@@ -143,11 +152,12 @@ describe('the dashboard driven from the playground', () => {
     const log = (): string => runner.tail(30);
     const line = await runner.waitForLog(/\| dashboard: http:\/\//, START_WAIT_MS);
     const printed = line.msg.slice(line.msg.indexOf('dashboard: ') + 'dashboard: '.length);
-    const status = (await (await fetch(`${control}/status`)).json()) as Status;
+    const status = await getJson<Status>(`${control}/status`);
     expect(status.phase).toBe('ready');
     // The printed URL carries the real ports: the state server's, and the control API's.
     expect(printed).toBe(`http://127.0.0.1:${status.statePort}/cluster?playground=${control}`);
     const statePort = status.statePort;
+    const view = (): Promise<ClusterSnapshot> => getJson<ClusterSnapshot>(`http://127.0.0.1:${statePort}/cluster.json`);
     const allPids = new Set(status.children.map((c) => c.pid));
     const running = (role: ChildStatus['role']): ChildStatus[] => status.children.filter((c) => c.role === role && c.state === 'running');
     expect(running('broker')).toHaveLength(2);
@@ -170,7 +180,7 @@ describe('the dashboard driven from the playground', () => {
     for (const c of [...running('broker'), ...running('worker')]) {
       await page.locator(`#${c.role}s tr[data-uri="${uriOf(c.port)}"] td.connections`).waitFor({ timeout: PAGE_WAIT_MS });
     }
-    const start = await clusterSnapshot(statePort);
+    const start = await view();
     const brokerUris = start.brokers.map((b) => b.uri);
     const workerUris = start.workers.map((w) => w.uri);
 
@@ -204,7 +214,7 @@ describe('the dashboard driven from the playground', () => {
     await expect.poll(() => textOf(page, `#spread [data-broker="${addedUri}"] span:not(.fill)`), { timeout: PAGE_WAIT_MS }).toMatch(/^[1-9]\d* channels? \(/);
     await expect.poll(() => textOf(page, '#push-brokers'), { timeout: PAGE_WAIT_MS }).toMatch(/\(3 brokers\)$/);
     await deliveredEverywhere(publisher, collector, 'after-add');
-    expect(portsOf((await clusterSnapshot(statePort)).brokers)).toEqual(added.membership.brokers);
+    expect(portsOf((await view()).brokers)).toEqual(added.membership.brokers);
     await page.screenshot({ path: join(SCREENSHOTS, 'playground-dashboard-broker-added.png'), fullPage: true });
 
     // Drain it (the newest broker): it disappears from the page and from /cluster.json.
@@ -215,7 +225,7 @@ describe('the dashboard driven from the playground', () => {
     await expect.poll(() => textOf(page, '#broker-count'), { timeout: PAGE_WAIT_MS }).toBe('2');
     await page.locator('#events li[data-kind="left"]', { hasText: addedUri }).waitFor({ timeout: PAGE_WAIT_MS });
     await page.locator(`#link-table [data-broker="${addedUri}"]`).first().waitFor({ state: 'detached', timeout: PAGE_WAIT_MS });
-    expect((await clusterSnapshot(statePort)).brokers.map((b) => b.uri)).not.toContain(addedUri);
+    expect((await view()).brokers.map((b) => b.uri)).not.toContain(addedUri);
     await deliveredEverywhere(publisher, collector, 'after-drain');
     await page.screenshot({ path: join(SCREENSHOTS, 'playground-dashboard-broker-drained.png'), fullPage: true });
 
@@ -245,7 +255,7 @@ describe('the dashboard driven from the playground', () => {
     await linksUp(page, [workerUri], [uriOf(killed.membership.brokers[0]!)]);
     await expect.poll(() => textOf(page, '#push-workers'), { timeout: PAGE_WAIT_MS }).toMatch(/\(3 workers\)$/);
     await deliveredEverywhere(publisher, collector, 'after-worker');
-    expect(portsOf((await clusterSnapshot(statePort)).workers)).toEqual(worker.membership.workers);
+    expect(portsOf((await view()).workers)).toEqual(worker.membership.workers);
     await page.screenshot({ path: join(SCREENSHOTS, 'playground-dashboard-worker-added.png'), fullPage: true });
 
     // All of it by clicks on one page load, and nothing on the page went wrong.
@@ -255,7 +265,7 @@ describe('the dashboard driven from the playground', () => {
     expect(problems).toEqual([]);
 
     // SIGINT (as Ctrl-C from elsewhere): exit 0, every child gone.
-    const last = (await (await fetch(`${control}/status`)).json()) as Status;
+    const last = await getJson<Status>(`${control}/status`);
     for (const child of last.children) allPids.add(child.pid);
     expect(allPids.size).toBe(7);
     disconnectAll();
