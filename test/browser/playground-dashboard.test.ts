@@ -199,6 +199,12 @@ describe('the dashboard driven from the playground', () => {
     await linksUp(page, workerUris, brokerUris);
     await expect.poll(() => textOf(page, `#workers tr[data-uri="${uriOf(w1!)}"] td.out .v`).then(Number.parseFloat), { timeout: PAGE_WAIT_MS }).toBeGreaterThan(0);
     await page.screenshot({ path: join(SCREENSHOTS, 'playground-dashboard-initial.png'), fullPage: true });
+    // The same page by the other name of loopback (the runner's demo links say localhost): the
+    // control API admits that origin too, so the page reads its status.
+    const byName = await chromium.context.newPage();
+    await byName.goto(`http://localhost:${statePort}/cluster?playground=http://localhost:${controlPort}`);
+    await expect.poll(() => textOf(byName, '#playground-answer'), { timeout: PAGE_WAIT_MS }).toMatch(new RegExp(`^playground at http://localhost:${controlPort}:\\n\\{`));
+    await byName.close();
 
     // Add a broker: it appears on the page without a reload, with figures, and in /cluster.json.
     const added = await click(page, 'add-broker', log);
