@@ -16,6 +16,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Two files at a time on CI's two cores: most integration files spend their time waiting on real
+    // timers and sockets (a 12 s network cut, a soak), so two overlap well; vitest's default here is 1.
+    maxWorkers: 2,
     // The JSON report is what CI reads for its "N passed, N failed" line.
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },

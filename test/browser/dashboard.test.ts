@@ -8,20 +8,19 @@
  * SCC_STATE_DASHBOARD_INTERVAL, and a malformed `sccStats` report from a raw client is refused and
  * changes nothing. `.ci/run` installs Chromium; without it this test fails.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import socketClusterClient from 'socketcluster-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ANNOUNCED_VERSION, Procedure, STATS_EVENT } from '@scc-ts/shared';
 import { startCluster, type Cluster } from '../../harness/cluster.js';
 import { connect, disconnectAll, type Client } from '../../harness/clients.js';
 import { freePorts } from '../../harness/ports.js';
+import { launchChromium, type Chromium } from '../helpers/chromium.js';
 import { stopAll, uriOf } from '../helpers/processes.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', import.meta.url));
 /** The dashboard's update interval and the peers' report interval in this test, ms. */
 const DASHBOARD_INTERVAL_MS = 250;
@@ -35,8 +34,7 @@ const PAGE_WAIT_MS = 20_000;
 const PUBLISH_EVERY_MS = 20;
 
 let cluster: Cluster;
-let profile = '';
-let browser: BrowserContext | undefined;
+let browser: Chromium | undefined;
 let publishing: NodeJS.Timeout | undefined;
 
 beforeAll(async () => {
@@ -55,21 +53,8 @@ afterAll(async () => {
   await browser?.close();
   await cluster?.close();
   await stopAll();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-async function launchChromium(): Promise<BrowserContext> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), as .ci/run does`);
-  }
-  profile = mkdtempSync(join(tmpdir(), 'scc-chromium-'));
-  return chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
 
 interface Figures {
   connections: number;
@@ -172,9 +157,9 @@ describe('the state server dashboard', () => {
   }, 30_000);
 
   it('shows live figures, and a broker added and drained appears and disappears without a reload', async () => {
-    browser = await launchChromium();
+    browser = await launchChromium({ width: 1280, height: 900 });
     mkdirSync(SCREENSHOTS, { recursive: true });
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`http://127.0.0.1:${cluster.statePort}/cluster`);
@@ -234,7 +219,7 @@ describe('the state server dashboard', () => {
   }, 120_000);
 
   it('shows the playground controls only with ?playground=, and what the playground answered', async () => {
-    const page = await browser!.newPage();
+    const page = await browser!.context.newPage();
     // A loopback port nobody listens on: the page must say the playground does not answer.
     const [idle] = await freePorts(1);
     await page.goto(`http://127.0.0.1:${cluster.statePort}/cluster?playground=${encodeURIComponent(`http://127.0.0.1:${idle}`)}`);

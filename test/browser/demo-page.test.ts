@@ -13,15 +13,16 @@
  * channel, from the same tab, travels the same path in order, so once the marker is in, anything
  * sent before it would be in too.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, type Chromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, startWorker, stopAll, type ServiceProcess, type TestCluster } from '../helpers/processes.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+/** playwright's default viewport, for every page but the phone-sized one. */
+const DESKTOP = { width: 1280, height: 720 };
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', import.meta.url));
 /** The cluster workers' SCC_MAX_PAYLOAD: not the default, so the page must have read it from the worker. */
 const MAX_PAYLOAD_BYTES = 8 * 1024;
@@ -41,8 +42,7 @@ const PHONE_HEIGHT = 844;
 let cluster: TestCluster;
 /** A standalone worker that refuses every client publish, allows CHANNEL_LIMIT channels per socket and OVERRIDDEN_MAX_PAYLOAD_BYTES per message. */
 let refusing: ServiceProcess;
-let profile = '';
-let browser: BrowserContext | undefined;
+let browser: Chromium | undefined;
 /** What went wrong in each page: console errors, page errors and HTTP responses of 400 and above. */
 const problems = new WeakMap<Page, string[]>();
 
@@ -60,7 +60,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stopAll();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /**
@@ -68,17 +67,8 @@ afterAll(async () => {
  * (it is not skipped, as a failing beforeAll would be).
  */
 async function chromiumContext(): Promise<BrowserContext> {
-  if (browser) return browser;
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium), as .ci/run does`);
-  }
-  profile = mkdtempSync(join(tmpdir(), 'scc-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  return browser;
+  browser ??= await launchChromium(DESKTOP);
+  return browser.context;
 }
 
 /** Opens the demo page served by the worker on `port` and waits until its socket is connected. */
