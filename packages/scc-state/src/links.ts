@@ -71,8 +71,10 @@ export class LinkMonitor {
       next.set(broker, since ?? now);
       if (since === undefined) this.options.logger.info(`worker ${worker} cannot reach broker ${broker}`);
     }
+    // A broker dropped from a report is reachable again, or no longer in the worker's lists (it left).
+    const joined = new Set(this.options.brokers());
     for (const broker of previous.keys()) {
-      if (!next.has(broker)) this.options.logger.info(`worker ${worker} reaches broker ${broker} again`);
+      if (!next.has(broker) && joined.has(broker)) this.options.logger.info(`worker ${worker} reaches broker ${broker} again`);
     }
     if (next.size === 0) this.reports.delete(workerSocketId);
     else this.reports.set(workerSocketId, next);
