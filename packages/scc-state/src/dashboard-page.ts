@@ -217,6 +217,8 @@ const SCRIPT = String.raw`(function () {
       var listed = s.brokers.some(function (m) { return m.uri === b; });
       return el('th', { 'data-broker': b }, [el('code', { text: b }), listed ? null : ' (left the list)']);
     })))]);
+    var unreachable = {};
+    ((s.links && s.links.unreachable) || []).forEach(function (u) { unreachable[u.worker + ' ' + u.broker] = true; });
     s.workers.forEach(function (w) {
       var row = el('tr', { 'data-worker': w.uri }, [el('td', {}, [el('code', { text: w.uri })])]);
       var byBroker = {};
@@ -225,6 +227,9 @@ const SCRIPT = String.raw`(function () {
         var l = byBroker[b];
         if (!w.figures) row.appendChild(el('td', { class: 'none', text: noFigures(w) }));
         else if (!l) row.appendChild(el('td', { class: 'none', 'data-broker': b, text: 'not in use' }));
+        // Never heard and not reported unreachable: the worker's first report came before its link
+        // connected (right after a join), not a fault.
+        else if (!l.up && l.lastHeardAt === null && !unreachable[w.uri + ' ' + b]) row.appendChild(el('td', { class: 'none', 'data-broker': b, text: 'connecting…, ' + l.channels + ' ch' }));
         else row.appendChild(el('td', { class: l.up ? 'up' : 'down', 'data-broker': b, text: (l.up ? 'up' : 'down') + ', heard ' + ago(l.lastHeardAt, now) + ', ' + l.channels + ' ch' }));
       });
       table.appendChild(row);
