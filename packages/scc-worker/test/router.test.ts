@@ -36,8 +36,10 @@ class MemoryTransport implements Transport {
   subscriptions(): string[] {
     return [...this.subscribed];
   }
+  /** How long this broker has been silent, as a test plays it, ms. */
+  silence = 0;
   silentMs(): number {
-    return 0;
+    return this.silence;
   }
   publish(channel: string, packet: unknown): Promise<void> {
     if (!this.connected) return Promise.reject(new Error(`${this.uri} is down`));
@@ -144,6 +146,32 @@ describe('Router, a broker the state server withdrew', () => {
     expect(router.unreachable()).toEqual([A]);
     transport(A).status(true);
     expect(reports).toEqual([[A], []]);
+    router.close();
+  });
+});
+
+describe('Router links', () => {
+  it('reports up links by their last frame, down ones by when they went down, never-connected ones as never heard, and only brokers in use', () => {
+    const { clock, router, transport } = make();
+    router.setBrokers([A, B]);
+    transport(A).silence = 1000;
+    // B never connected (no status change was ever reported): a reconnect attempt is no news from the broker.
+    transport(B).connected = false;
+    expect(router.links(10_000)).toEqual([
+      { broker: A, up: true, lastHeardAgoMs: 1000 },
+      { broker: B, up: false, lastHeardAgoMs: null },
+    ]);
+    const lostAt = Date.now();
+    transport(A).status(false);
+    const [down] = router.links(lostAt + 500);
+    expect(down).toMatchObject({ broker: A, up: false });
+    expect(down!.lastHeardAgoMs).toBeGreaterThanOrEqual(0);
+    expect(down!.lastHeardAgoMs).toBeLessThanOrEqual(500);
+    // A list without B, switched to and released: B is no longer in use and no longer listed.
+    router.setBrokers([A]);
+    clock.advance(DELAY_MS);
+    clock.advance(GRACE_MS);
+    expect(router.links().map((l) => l.broker)).toEqual([A]);
     router.close();
   });
 });

@@ -110,6 +110,8 @@ export class BrokerLink {
   private closed = false;
 
   private readonly label: string;
+  /** A heartbeat interval: a link quiet for this long asks the broker for an answer, ms. */
+  private readonly heartbeatMs: number;
 
   /** When the broker was last heard (any frame, pings too) or the connection attempt began, ms since the epoch. */
   get heardAt(): number {
@@ -118,6 +120,7 @@ export class BrokerLink {
 
   constructor(private readonly options: BrokerLinkOptions) {
     this.label = options.label;
+    this.heartbeatMs = options.linkTimeoutMs / HEARTBEATS_PER_LINK_TIMEOUT;
     this.connect();
   }
 
@@ -133,7 +136,7 @@ export class BrokerLink {
       // The handshake goes alone and first; everything else waits for its answer.
       ws.send(encodeEvent(ScEvent.Handshake, {}, cid));
       this.await(cid, ScEvent.Handshake, CONNECT_TIMEOUT_MS).then(
-        (status) => this.opened(ws, status),
+        () => this.opened(ws),
         (error: Error) => {
           this.options.logger.warn(`${this.label}: handshake failed: ${error.name}: ${error.message}`);
           this.lose(ws, CONNECT_TIMEOUT_CLOSE_CODE, 'handshake failed');
@@ -152,11 +155,11 @@ export class BrokerLink {
     ws.on('close', (code, reason) => this.lose(ws, code, reason.toString()));
   }
 
-  private opened(ws: WebSocket, _status: unknown): void {
+  private opened(ws: WebSocket): void {
     if (ws !== this.ws || this.closed) return;
     clearTimeout(this.connectTimer);
     this.armPingTimer();
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.options.linkTimeoutMs / HEARTBEATS_PER_LINK_TIMEOUT);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
     this.open = true;
     this.options.logger.info(`connected to ${this.label}`);
     // Resubscribe first, then what waited for the handshake, in the order it was asked for.
@@ -186,7 +189,7 @@ export class BrokerLink {
 
   /** Asks the broker for an answer when the link has been quiet for a heartbeat interval. */
   private heartbeat(): void {
-    if (!this.open || Date.now() - this.lastHeardAt < this.options.linkTimeoutMs / HEARTBEATS_PER_LINK_TIMEOUT) return;
+    if (!this.open || Date.now() - this.lastHeardAt < this.heartbeatMs) return;
     // Its answer (or any other traffic) moves lastHeardAt; a missing one is the watchdog's business.
     this.invoke(ScEvent.Publish, { channel: BARRIER_CHANNEL, data: null }).catch(() => undefined);
   }

@@ -81,11 +81,6 @@ export class BrokerPool {
     return this.links.every((link) => link.open);
   }
 
-  /** When the least recently heard link of the pool last heard the broker, ms since the epoch (see BrokerLink.heardAt). */
-  get heardAt(): number {
-    return Math.min(...this.links.map((link) => link.heardAt));
-  }
-
   /** Whether the channel is subscribed (or pending) on this broker. */
   isSubscribed(channel: string): boolean {
     return this.linkFor(channel).isSubscribed(channel, true);
@@ -133,9 +128,9 @@ export class BrokerPool {
     return Promise.all(acks).then(() => undefined);
   }
 
-  /** How long the pool has been silent: the longest silence of its links, ms (0 when all just spoke). */
+  /** How long the pool has been silent: the longest silence of its links (see BrokerLink.heardAt), ms. */
   silentMs(now: number): number {
-    return Math.max(0, now - this.heardAt);
+    return Math.max(0, now - Math.min(...this.links.map((link) => link.heardAt)));
   }
 
   /** Disconnects every link and stops every timer. Safe to call twice. */

@@ -23,7 +23,7 @@ import type { Coordination } from './handover.js';
 import { SubscribeGate } from './subscribe-gate.js';
 import { WorkerStateLink, type AppliedList } from './state-link.js';
 import { createClusterStats, type ClusterStats } from './stats.js';
-import { LinkHealth, workerStatsReport } from './stats-report.js';
+import { workerStatsReport } from './stats-report.js';
 
 export interface ClusterClientEvents {
   updateBrokers: [{ brokerURIs: string[] }];
@@ -75,7 +75,6 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     }
     const { stats } = this;
     const broker = agServer.brokerEngine;
-    const health = new LinkHealth();
 
     // Built from the end of the path backwards, so each stage is given the next one.
     const inbound = new Inbound({ instanceId: this.instanceId, engine: broker, reorderWindowMs: this.options.reorderWindow, stats, logger });
@@ -88,7 +87,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       linkTimeoutMs: this.options.linkTimeout,
       onReachability: (unreachable) => this.link.reportLinks(unreachable),
       createTransport: (uri, onStatus) =>
-        health.track(uri, new BrokerPool({
+        new BrokerPool({
           uri,
           size: this.options.clientPoolSize,
           authKey: this.options.authKey,
@@ -97,11 +96,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
           linkTimeoutMs: this.options.linkTimeout,
           logger,
           onPacket: inbound.receive,
-          onStatus: (up) => {
-            health.status(uri, up);
-            onStatus(up);
-          },
-        })),
+          onStatus,
+        }),
     });
     const mode = this.options.deliveryMode;
     const outbound = new Outbound({
@@ -137,9 +133,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
         stats,
         connections: () => agServer.clientsCount,
         channels: () => broker.subscriptions(),
-        brokers: () => router.brokerURIs(),
+        links: () => router.links(),
         ownerOf: (channel) => router.ownerOf(channel),
-        health,
       }),
     );
 

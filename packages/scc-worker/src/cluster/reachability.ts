@@ -7,6 +7,9 @@
  */
 import { LogEvent, type Logger } from '@scc-ts/shared';
 
+/** Why a broker that was never connected counts as unreachable. */
+const NEVER_CONNECTED = 'never connected';
+
 export interface ReachabilityOptions {
   /** How long a new broker may take to connect before it counts as unreachable, ms. */
   linkTimeoutMs: number;
@@ -19,8 +22,11 @@ export interface ReachabilityOptions {
 
 /** The unreachable brokers, with when each became so. */
 export class Reachability {
-  /** Unreachable brokers, with the clock ms at which they were found so. */
-  private readonly unreachable = new Map<string, number>();
+  /**
+   * Unreachable brokers: when they were found so (clock ms), and whether they had been heard before
+   * (a lost connection) or never (no connection within the first link timeout).
+   */
+  private readonly unreachable = new Map<string, { since: number; heard: boolean }>();
   /** Brokers named but not yet connected, with the timer that gives them one link timeout. */
   private readonly firstConnect = new Map<string, NodeJS.Timeout>();
   private closed = false;
@@ -32,7 +38,7 @@ export class Reachability {
     if (this.closed || this.firstConnect.has(uri)) return;
     const timer = setTimeout(() => {
       this.firstConnect.delete(uri);
-      if (!this.options.isConnected(uri)) this.down(uri, this.options.linkTimeoutMs, 'never connected');
+      if (!this.options.isConnected(uri)) this.down(uri, this.options.linkTimeoutMs, NEVER_CONNECTED);
     }, this.options.linkTimeoutMs);
     timer.unref();
     this.firstConnect.set(uri, timer);
@@ -45,7 +51,7 @@ export class Reachability {
   down(uri: string, silentMs: number, why = 'connection lost', leaving = false): void {
     if (this.closed || this.unreachable.has(uri)) return;
     this.stopFirstConnect(uri);
-    this.unreachable.set(uri, Date.now());
+    this.unreachable.set(uri, { since: Date.now(), heard: why !== NEVER_CONNECTED });
     const fields = { event: LogEvent.BrokerUnreachable, broker: uri, silentMs };
     const line = `broker ${uri} is unreachable (${why}, silent for ${silentMs} ms)`;
     if (leaving) this.options.logger.info(fields, `${line}; it is leaving the list`);
@@ -56,10 +62,10 @@ export class Reachability {
   /** The broker's connections are all up. */
   up(uri: string): void {
     this.stopFirstConnect(uri);
-    const since = this.unreachable.get(uri);
-    if (this.closed || since === undefined) return;
+    const entry = this.unreachable.get(uri);
+    if (this.closed || entry === undefined) return;
     this.unreachable.delete(uri);
-    const unreachableMs = Date.now() - since;
+    const unreachableMs = Date.now() - entry.since;
     this.options.logger.info({ event: LogEvent.BrokerReachable, broker: uri, unreachableMs }, `broker ${uri} is reachable again after ${unreachableMs} ms`);
     this.options.onChange(this.list());
   }
@@ -73,6 +79,12 @@ export class Reachability {
   /** The brokers unreachable now. */
   list(): string[] {
     return [...this.unreachable.keys()];
+  }
+
+  /** When the broker's connection was lost (clock ms), while it is; undefined when up or never connected. */
+  lostAt(uri: string): number | undefined {
+    const entry = this.unreachable.get(uri);
+    return entry?.heard ? entry.since : undefined;
   }
 
   private stopFirstConnect(uri: string): void {

@@ -167,6 +167,19 @@ export class Router {
     return this.reachability.list();
   }
 
+  /**
+   * The link to each broker in use: up, and how long ago it was last heard (up: the stalest
+   * connection's last frame; down: when it was lost, a reconnect attempt being no news from the
+   * broker; null: never connected).
+   */
+  links(now = Date.now()): Array<{ broker: string; up: boolean; lastHeardAgoMs: number | null }> {
+    return [...this.transports].map(([broker, transport]) => {
+      if (transport.connected) return { broker, up: true, lastHeardAgoMs: transport.silentMs(now) };
+      const lost = this.reachability.lostAt(broker);
+      return { broker, up: false, lastHeardAgoMs: lost === undefined ? null : Math.max(0, now - lost) };
+    });
+  }
+
   /** The newest broker list (routed by, or about to be), or null before the first. */
   newestURIs(): string[] | null {
     const newest = this.handover.newest;
