@@ -229,7 +229,8 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     logger.info({ event: LogEvent.MemberLeft, instanceType: type, uri: member.uri, how, remaining }, `${type} ${member.uri} left (${how}); ${remaining} ${listKind(type)} in the cluster`);
   }
 
-  function handleJoin(socket: ServerSocket, peer: Peer, type: InstanceTypeName, request: Request): Member | null {
+  /** Joins the socket's peer; returns the member and the worker's payload (null for a broker), or null when refused. */
+  function handleJoin(socket: ServerSocket, peer: Peer, type: InstanceTypeName, request: Request): { member: Member; worker: WorkerJoinPayload | null } | null {
     if (peer.instanceType !== type) {
       metrics.joinRefused('instance_type_mismatch');
       request.error(new InstanceTypeMismatchError(`a socket that connected as ${peer.instanceType} cannot call the ${type} join procedure`));
@@ -272,7 +273,8 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
       return null;
     }
     const { member, changed } = registry.join({ socketId: socket.id, instanceType: type, instanceId: payload.instanceId, uri, joinedAt: Date.now() });
-    if (type === InstanceType.Worker && (payload as WorkerJoinPayload).sccHandover === true) handoverWorkers.add(socket.id);
+    const worker = type === InstanceType.Worker ? (payload as WorkerJoinPayload) : null;
+    if (worker?.sccHandover === true) handoverWorkers.add(socket.id);
     if (changed && type === InstanceType.Broker) links.brokersChanged();
     if (changed) {
       notifier.changed(listKind(type), 'out');
@@ -281,7 +283,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
         `${type} ${uri} joined (id ${payload.instanceId ?? 'none'}, version ${peer.version}); ${registry.urisOf(type).length} ${listKind(type)} in the cluster`,
       );
     }
-    return member;
+    return { member, worker };
   }
 
   function serve(socket: ServerSocket): void {
@@ -299,18 +301,19 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     })();
     void (async () => {
       for await (const request of socket.procedure(Procedure.WorkerJoinCluster) as AsyncIterable<Request>) {
-        const member = handleJoin(socket, peer, InstanceType.Worker, request);
-        if (!member) continue;
+        const joinedAs = handleJoin(socket, peer, InstanceType.Worker, request);
+        if (!joinedAs) continue;
+        const { member, worker } = joinedAs;
         // A re-joining worker of ours that routes by brokers not joined here (this server has just
         // come back: restarted, or healed from a partition, and they have not re-joined yet) keeps its
         // list; the settled list follows as a coordinated push, so no worker is handed a partial one.
-        const known = (request.data as { sccBrokerURIs?: unknown } | null)?.sccBrokerURIs;
         const joined = new Set(registry.brokerURIs());
-        const pushFollows = Array.isArray(known) && known.some((uri) => typeof uri === 'string' && !joined.has(uri));
+        const pushFollows = worker?.sccBrokerURIs?.some((uri) => !joined.has(uri)) ?? false;
         if (pushFollows) {
           notifier.changed('brokers', 'out');
           logger.info(`worker ${member.uri} routes by brokers not joined here yet: it keeps its list until the settled one is pushed`);
         }
+        const withdrawn = links.withdrawn();
         const reply: WorkerJoinReply = {
           sccWorkerURIs: registry.workerURIs(),
           sccBrokerURIs: publishedBrokers(),
@@ -318,7 +321,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
           sccSourceWorkerURI: member.uri,
           sccHandover: true,
           ...(pushFollows ? { sccPushFollows: true } : {}),
-          ...(links.withdrawn().length > 0 ? { sccWithdrawn: links.withdrawn() } : {}),
+          ...(withdrawn.length > 0 ? { sccWithdrawn: withdrawn } : {}),
         };
         request.end(reply);
       }

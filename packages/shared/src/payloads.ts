@@ -340,7 +340,7 @@ function count(fields: Fields, key: string, what: string): number {
   return value as number;
 }
 
-function linkReport(value: unknown, what: string): StatsLinkReport {
+function statsLinkReport(value: unknown, what: string): StatsLinkReport {
   const fields = asObject(value, what);
   const broker = fields['broker'];
   if (typeof broker !== 'string' || broker.length > MAX_URI_LENGTH || !/^wss?:\/\//.test(broker)) {
@@ -373,7 +373,7 @@ export function parseStatsReport(data: unknown): StatsReport {
   if (links != null) {
     if (!Array.isArray(links)) throw new InvalidPayloadError(`${what}.links: expected an array, got ${describe(links)}`);
     if (links.length > MAX_STATS_LINKS) throw new InvalidPayloadError(`${what}.links: more than ${MAX_STATS_LINKS} entries`);
-    report.links = links.map((link, i) => linkReport(link, `${what}.links[${i}]`));
+    report.links = links.map((link, i) => statsLinkReport(link, `${what}.links[${i}]`));
   }
   return report;
 }

@@ -243,12 +243,8 @@ export class Outbound {
   /** A broker's connection dropped: re-send what it acknowledged in the last `lingerMs` (receivers drop duplicates). */
   brokerDown(uri: string): void {
     if (this.closed) return;
-    this.pruneRecent(Date.now());
     const deadline = Date.now() + this.options.retryTimeoutMs;
-    for (let i = this.recentHead; i < this.recent.length; i++) {
-      const entry = this.recent[i] as Recent;
-      if (entry.uri === uri) this.retryLater(entry.channel, entry.packet, deadline);
-    }
+    for (const entry of this.recentTo(uri)) this.retryLater(entry.channel, entry.packet, deadline);
   }
 
   /**
@@ -258,15 +254,21 @@ export class Outbound {
    */
   brokerWithdrawn(uri: string): void {
     if (this.closed) return;
-    this.pruneRecent(Date.now());
     const deadline = Date.now() + this.options.retryTimeoutMs;
-    const resend: Recent[] = [];
-    for (let i = this.recentHead; i < this.recent.length; i++) {
-      const entry = this.recent[i] as Recent;
-      if (entry.uri === uri) resend.push(entry);
-    }
+    const resend = this.recentTo(uri);
     this.options.stats.withdrawalResends += resend.length;
     for (const entry of resend) this.attempt(entry.channel, entry.packet, deadline, true);
+  }
+
+  /** The packets `uri` acknowledged within the linger time, oldest first. */
+  private recentTo(uri: string): Recent[] {
+    this.pruneRecent(Date.now());
+    const found: Recent[] = [];
+    for (let i = this.recentHead; i < this.recent.length; i++) {
+      const entry = this.recent[i] as Recent;
+      if (entry.uri === uri) found.push(entry);
+    }
+    return found;
   }
 
   private pruneRecent(now: number): void {
