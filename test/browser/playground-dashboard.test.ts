@@ -19,8 +19,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Collector, connect, disconnectAll, primeChannels, type Client } from '../../harness/clients.js';
 import { freePort } from '../../harness/ports.js';
 import type { ClusterSnapshot } from '../../harness/ready.js';
-import { spawnProcess, stopAll, type ServiceProcess } from '../../harness/service-process.js';
-import { REPO_ROOT, uriOf } from '../../harness/services.js';
+import { stopAll, type ServiceProcess } from '../../harness/service-process.js';
+import { uriOf } from '../../harness/services.js';
+import { pidGone, startPlayground, type ChildStatus, type PlaygroundStatus } from '../helpers/playground.js';
 import { launchChromium, type Chromium } from '../helpers/chromium.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', import.meta.url));
@@ -41,17 +42,6 @@ const CHANNELS = Array.from({ length: 24 }, (_, i) => `pg-room-${i}`);
 /** One message on every channel this often while the test runs, ms: visible msgs/s, a light load. */
 const PUBLISH_EVERY_MS = 250;
 
-interface ChildStatus {
-  role: 'state' | 'broker' | 'worker';
-  port: number;
-  pid: number;
-  state: string;
-}
-interface Status {
-  phase: string;
-  statePort: number;
-  children: ChildStatus[];
-}
 /** A 200 answer of `POST /actions/<action>`, as the page shows it. */
 interface ActionAnswer {
   action: string;
@@ -72,14 +62,6 @@ afterAll(async () => {
   await stopAll();
 });
 
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 
 /** GET `url` as JSON, bounded by HTTP_TIMEOUT_MS. */
 async function getJson<T>(url: string): Promise<T> {
@@ -141,18 +123,12 @@ describe('the dashboard driven from the playground', () => {
     const controlPort = await freePort();
     const control = `http://127.0.0.1:${controlPort}`;
     // As a user starts it (`pnpm start` execs this runner), on free ports; the services' own timings.
-    playground = spawnProcess({
-      name: 'playground',
-      command: process.execPath,
-      args: ['--import', 'tsx', 'scripts/local-cluster.ts', '--free-ports', '--control-port', String(controlPort)],
-      cwd: REPO_ROOT,
-      env: {},
-    });
+    playground = startPlayground(controlPort);
     const runner = playground;
     const log = (): string => runner.tail(30);
     const line = await runner.waitForLog(/\| dashboard: http:\/\//, START_WAIT_MS);
     const printed = line.msg.slice(line.msg.indexOf('dashboard: ') + 'dashboard: '.length);
-    const status = await getJson<Status>(`${control}/status`);
+    const status = await getJson<PlaygroundStatus>(`${control}/status`);
     expect(status.phase).toBe('ready');
     // The printed URL carries the real ports: the state server's, and the control API's.
     expect(printed).toBe(`http://127.0.0.1:${status.statePort}/cluster?playground=${control}`);
@@ -271,13 +247,13 @@ describe('the dashboard driven from the playground', () => {
     expect(problems).toEqual([]);
 
     // SIGINT (as Ctrl-C from elsewhere): exit 0, every child gone.
-    const last = await getJson<Status>(`${control}/status`);
+    const last = await getJson<PlaygroundStatus>(`${control}/status`);
     for (const child of last.children) allPids.add(child.pid);
     expect(allPids.size).toBe(7);
     disconnectAll();
     await chromium.close();
     const exit = await runner.stop('SIGINT', QUIT_WAIT_MS);
     expect(exit, log()).toEqual({ code: 0, signal: null });
-    expect([...allPids].filter((pid) => !gone(pid))).toEqual([]);
+    expect([...allPids].filter((pid) => !pidGone(pid))).toEqual([]);
   });
 });

@@ -11,8 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Collector, connect, disconnectAll, primeChannels } from '../../harness/clients.js';
 import { freePort } from '../../harness/ports.js';
 import { clusterSnapshot, waitForMembers } from '../../harness/ready.js';
-import { spawnProcess, stopAll, type ServiceProcess } from '../../harness/service-process.js';
-import { REPO_ROOT } from '../../harness/services.js';
+import { stopAll, type ServiceProcess } from '../../harness/service-process.js';
+import { pidGone, startPlayground, type ChildStatus, type PlaygroundStatus } from '../helpers/playground.js';
 
 /** Bound on the playground coming up, and on each action, ms (two shared cores). */
 const WAIT_MS = 90_000;
@@ -21,20 +21,6 @@ const STARTUP_DELAY_MS = 8_000;
 const WARN = 40;
 const INFO = 30;
 
-interface ChildStatus {
-  role: 'state' | 'broker' | 'worker';
-  name: string;
-  port: number;
-  pid: number;
-  state: string;
-  exit?: string;
-}
-interface Status {
-  phase: string;
-  busy: string | null;
-  statePort: number;
-  children: ChildStatus[];
-}
 interface JsonLine {
   level: number;
   msg: string;
@@ -66,29 +52,15 @@ const ownLines = (): string[] => playground!.logs.filter((l) => l.msg.startsWith
 
 const psArgs = (pid: number): string => execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }).trim();
 
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 
 describe('the playground', () => {
   it('carries on through kills, drains and a state restart, obeys only the dashboard, and exits 0 on SIGINT', { timeout: 8 * WAIT_MS }, async () => {
     const controlPort = await freePort();
     const control = `http://127.0.0.1:${controlPort}`;
-    playground = spawnProcess({
-      name: 'playground',
-      command: process.execPath,
-      args: ['--import', 'tsx', 'scripts/local-cluster.ts', '--free-ports', '--control-port', String(controlPort)],
-      cwd: REPO_ROOT,
-      // Passed through to every service: JSON logs to check, and lists pushed sooner than the 5 s default.
-      env: { SCC_LOG_FORMAT: 'json', SCC_STATE_SERVER_STARTUP_DELAY: String(STARTUP_DELAY_MS), SCC_STATE_SERVER_SCALE_OUT_DELAY: '300' },
-    });
-    const status = async (): Promise<Status> => (await (await fetch(`${control}/status`)).json()) as Status;
-    const waitFor = async (what: string, check: (s: Status) => boolean): Promise<Status> => {
+    // Passed through to every service: JSON logs to check, and lists pushed sooner than the 5 s default.
+    playground = startPlayground(controlPort, { SCC_LOG_FORMAT: 'json', SCC_STATE_SERVER_STARTUP_DELAY: String(STARTUP_DELAY_MS), SCC_STATE_SERVER_SCALE_OUT_DELAY: '300' });
+    const status = async (): Promise<PlaygroundStatus> => (await (await fetch(`${control}/status`)).json()) as PlaygroundStatus;
+    const waitFor = async (what: string, check: (s: PlaygroundStatus) => boolean): Promise<PlaygroundStatus> => {
       const deadline = Date.now() + WAIT_MS;
       for (;;) {
         if (!playground!.alive) throw new Error(`the playground exited while waiting for ${what}: ${playground!.tail(20)}`);
@@ -98,7 +70,7 @@ describe('the playground', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     };
-    const running = (s: Status, role: ChildStatus['role']): ChildStatus[] => s.children.filter((c) => c.role === role && c.state === 'running');
+    const running = (s: PlaygroundStatus, role: ChildStatus['role']): ChildStatus[] => s.children.filter((c) => c.role === role && c.state === 'running');
 
     const ready = await waitFor('ready', (s) => s.phase === 'ready');
     const dashboard = `http://127.0.0.1:${ready.statePort}`;
@@ -192,6 +164,6 @@ describe('the playground', () => {
     disconnectAll();
     const exit = await playground.stop('SIGINT', 40_000);
     expect(exit).toEqual({ code: 0, signal: null });
-    expect([...allPids].filter((pid) => !gone(pid))).toEqual([]);
+    expect([...allPids].filter((pid) => !pidGone(pid))).toEqual([]);
   });
 });
