@@ -16,6 +16,7 @@ import type { EventLog, MembershipEventKind } from './event-log.js';
 import type { HandoverProgress } from './handover.js';
 import { pagePolicy, renderPage } from './dashboard-page.js';
 import type { LinkView as UnreachableLinks } from './links.js';
+import type { ReplicaView } from './leadership/replica.js';
 
 export const CLUSTER_VIEW_PATH = '/cluster';
 export const CLUSTER_JSON_PATH = '/cluster.json';
@@ -117,7 +118,17 @@ export interface ClusterSnapshot {
   events: Array<{ at: string; kind: MembershipEventKind; text: string; uri?: string }>;
   links: PartitionView;
   dashboard: { intervalMs: number; clients: number; maxClients: number };
+  /** Replicated state servers: the leader, its term, the replicas; null for the single state server. */
+  replication: ReplicationView | null;
 }
+
+/** The replicas as the leader sees them (leadership/replica.ts), with its term and who has yet to re-join. */
+export type ReplicationView = ReplicaView & {
+  term: number;
+  rejoining: { brokers: string[]; workers: string[] };
+  /** Whether the leader still waits for members of the last record to re-join. */
+  settling: boolean;
+};
 
 /** Thrown for unusable query parameters; answered with 400. */
 class BadViewQueryError extends Error {
@@ -140,6 +151,8 @@ export interface ClusterViewOptions {
   links?: () => UnreachableLinks;
   /** The broker list published now (joined, less withdrawn); all joined brokers when left out. */
   published?: () => string[];
+  /** Replicated state servers only. */
+  replication?: () => ReplicationView;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -182,6 +195,7 @@ export class ClusterView {
       events: (this.options.events?.recent() ?? []).map((e) => ({ ...e, at: iso(e.at) })),
       links: this.links(),
       dashboard: this.options.dashboard?.() ?? { intervalMs: 0, clients: 0, maxClients: 0 },
+      replication: this.options.replication?.() ?? null,
     };
     const channel = query.get('channel');
     if (channel !== null) snapshot.channel = this.owner(channel, query);

@@ -31,22 +31,47 @@ export interface StateMetrics {
   broadcast(kind: ListKind, time: number): void;
 }
 
+/** A replica's standing, for the replication series. */
+export interface ReplicationFigures {
+  /** 1 while this replica leads. */
+  leader: boolean;
+  /** The leader's term as this replica knows it (0: none known). */
+  term: number;
+  /** Whether the election store answers. */
+  storeUp: boolean;
+  /** Times this replica became the leader. */
+  elections: number;
+  /** Replicas the store lists (null: it cannot list them). */
+  replicas: number | null;
+}
+
 export interface StateMetricsSources {
-  members: Registry;
+  /** The membership served now (null: this replica does not lead). */
+  members: () => Registry | null;
   /** Open peer sockets (joined or not). */
   connections: () => number;
   /** What the server's ws engine refused (hardenedServerOptions().wsEngine.counters). */
   limits: Readonly<LimitCounts>;
   /** Worker → broker links reported unreachable, and the withdrawals they caused. */
   links: () => { unreachable: number; withdrawn: number; withdrawals: number };
+  /** Replicated state servers only. */
+  replication?: () => ReplicationFigures;
 }
 
 /** Builds scc-state's registry: default Node metrics plus the `scc_state_*` series. */
 export function createStateMetrics(sources: StateMetricsSources): StateMetrics {
   const registry = createMetricsRegistry('scc-state', SCC_TS_VERSION);
   const { members } = sources;
-  gaugeFrom(registry, 'scc_state_brokers', 'Brokers joined (distinct URIs)', () => members.brokerURIs().length);
-  gaugeFrom(registry, 'scc_state_workers', 'Workers joined (distinct URIs)', () => members.workerURIs().length);
+  gaugeFrom(registry, 'scc_state_brokers', 'Brokers listed (distinct URIs)', () => members()?.brokerURIs().length ?? 0);
+  gaugeFrom(registry, 'scc_state_workers', 'Workers listed (distinct URIs)', () => members()?.workerURIs().length ?? 0);
+  const replication = sources.replication;
+  if (replication) {
+    gaugeFrom(registry, 'scc_state_leader', '1 while this replica leads the state servers', () => (replication().leader ? 1 : 0));
+    gaugeFrom(registry, 'scc_state_term', "The leader's term as this replica knows it (0: none known)", () => replication().term);
+    gaugeFrom(registry, 'scc_state_store_up', '1 while the election store (etcd or the Kubernetes API) answers', () => (replication().storeUp ? 1 : 0));
+    counterFrom(registry, 'scc_state_elections_total', 'Times this replica became the leader', () => replication().elections);
+    gaugeFrom(registry, 'scc_state_replicas', 'State server replicas the store lists (absent where it cannot list them)', () => replication().replicas ?? 0);
+  }
   gaugeFrom(registry, 'scc_state_connections', 'Open peer sockets (brokers and workers, joined or not)', sources.connections);
   gaugeFrom(registry, 'scc_state_unreachable_links', 'Worker → broker links that workers report unreachable', () => sources.links().unreachable);
   gaugeFrom(registry, 'scc_state_withdrawn_brokers', 'Joined brokers withdrawn from the published list (unreachable from some worker)', () => sources.links().withdrawn);

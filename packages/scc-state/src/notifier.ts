@@ -26,6 +26,14 @@ export interface NotifierOptions {
   onBroadcast?: (kind: ListKind, uris: readonly string[], time: number) => void;
   /** Extra fields for one worker's push (our extensions; original workers get none). */
   extraFields?: (kind: ListKind, socketId: string) => Record<string, unknown>;
+  /**
+   * Replicated state servers: resolves once the membership the list was built from is stored, so a
+   * leader that dies right after a push leaves a record that lists at least what it pushed. A
+   * rejection (no longer the leader, store unreachable) skips the push.
+   */
+  beforeBroadcast?: () => Promise<void>;
+  /** The newest `time` handed out before (the last leader's, from its record): later times exceed it. */
+  lastTime?: number;
 }
 
 /** Which membership list a push carries. */
@@ -44,6 +52,12 @@ export class Notifier {
 
   constructor(options: NotifierOptions) {
     this.options = options;
+    this.lastTime = options.lastTime ?? 0;
+  }
+
+  /** The newest `time` handed out (a join reply or a push). */
+  get newestTime(): number {
+    return this.lastTime;
   }
 
   /**
@@ -60,10 +74,31 @@ export class Notifier {
     if (this.closed) return;
     clearTimeout(this.timers[kind]);
     const delay = delayMs ?? (direction === 'out' ? this.options.scaleOutDelayMs : this.options.scaleBackDelayMs);
-    this.timers[kind] = setTimeout(() => {
-      this.timers[kind] = undefined;
-      this.broadcast(kind, direction);
+    const timer = setTimeout(() => {
+      const list = this.list(kind);
+      const stored = this.options.beforeBroadcast?.();
+      if (!stored) {
+        this.timers[kind] = undefined;
+        this.broadcast(kind, direction, list);
+        return;
+      }
+      // Pending until pushed: a view asking meanwhile sees the push as still to come. A newer
+      // change meanwhile re-armed the timer: its own push follows, this one still goes out.
+      const settle = (): void => {
+        if (this.timers[kind] === timer) this.timers[kind] = undefined;
+      };
+      stored.then(
+        () => {
+          settle();
+          if (!this.closed) this.broadcast(kind, direction, list);
+        },
+        (error: unknown) => {
+          settle();
+          if (!this.closed) this.options.logger.warn(`${kind} list not pushed: the membership could not be stored (${(error as Error).name}: ${(error as Error).message})`);
+        },
+      );
     }, delay);
+    this.timers[kind] = timer;
   }
 
   /** Whether a debounced push of the list is waiting to fire. */
@@ -77,10 +112,14 @@ export class Notifier {
     this.latest.delete(`workers:${socketId}`);
   }
 
-  private broadcast(kind: ListKind, direction: Direction): void {
+  private list(kind: ListKind): string[] {
+    const { registry } = this.options;
+    return kind === 'brokers' ? (this.options.brokerList?.() ?? registry.brokerURIs()) : registry.workerURIs();
+  }
+
+  private broadcast(kind: ListKind, direction: Direction, uris: string[]): void {
     const { registry, logger } = this.options;
     const time = this.nextTime();
-    const uris = kind === 'brokers' ? (this.options.brokerList?.() ?? registry.brokerURIs()) : registry.workerURIs();
     const procedure =
       kind === 'brokers'
         ? direction === 'out' ? Procedure.BrokerJoinCluster : Procedure.BrokerLeaveCluster

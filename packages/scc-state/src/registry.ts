@@ -1,6 +1,10 @@
 /**
  * Cluster membership, keyed by socket id as the original keys it: a peer is a member from its
  * join until its leave or its socket's close. Lists keep join order and drop duplicate URIs.
+ *
+ * A new leader of replicated state servers starts from the last membership record: its members are
+ * remembered (listed, with no socket) until they re-join or the re-join timeout forgets them, so
+ * the lists it hands out are never partial while peers reconnect.
  */
 import { InstanceType, type InstanceTypeName } from '@scc-ts/shared';
 
@@ -25,9 +29,28 @@ export interface JoinResult {
 export class Registry {
   private readonly brokers = new Map<string, Member>();
   private readonly workers = new Map<string, Member>();
+  /** URIs of the last record not re-joined yet, per type, in the record's order. */
+  private readonly remembered: Record<InstanceTypeName, Set<string>> = { [InstanceType.Broker]: new Set(), [InstanceType.Worker]: new Set() };
 
   private table(type: InstanceTypeName): Map<string, Member> {
     return type === InstanceType.Broker ? this.brokers : this.workers;
+  }
+
+  /** Lists `uris` (of the last record) until each re-joins or `forgetRemembered()` drops it. */
+  remember(type: InstanceTypeName, uris: readonly string[]): void {
+    for (const uri of uris) this.remembered[type].add(uri);
+  }
+
+  /** Remembered URIs not re-joined yet, per type. */
+  rejoining(type: InstanceTypeName): string[] {
+    return [...this.remembered[type]];
+  }
+
+  /** Drops every remembered URI that has not re-joined; returns them. */
+  forgetRemembered(type: InstanceTypeName): string[] {
+    const gone = [...this.remembered[type]];
+    this.remembered[type].clear();
+    return gone;
   }
 
   /** Adds or updates the member on `member.socketId`; a re-join keeps its place in the order. */
@@ -40,7 +63,9 @@ export class Registry {
     // Map.set on an existing key keeps its insertion position, like the original's object keys.
     const stored = previous ? { ...member, joinedAt: previous.joinedAt } : member;
     table.set(member.socketId, stored);
-    return { member: stored, changed: previous?.uri !== member.uri };
+    // A remembered member re-joining changes no list: it was listed all along.
+    const wasRemembered = this.remembered[member.instanceType].delete(member.uri);
+    return { member: stored, changed: previous?.uri !== member.uri && !wasRemembered };
   }
 
   /** Removes the socket's membership of the given type; returns the member removed, if any. */
@@ -51,19 +76,19 @@ export class Registry {
     return member;
   }
 
-  /** URIs of the given type's members in join order, de-duplicated. */
+  /** URIs of the given type's members in join order (remembered ones first), de-duplicated. */
   urisOf(type: InstanceTypeName): string[] {
-    return uniqueURIs(this.table(type));
+    return [...new Set([...this.remembered[type], ...uniqueURIs(this.table(type))])];
   }
 
   /** Broker URIs in join order, de-duplicated. */
   brokerURIs(): string[] {
-    return uniqueURIs(this.brokers);
+    return this.urisOf(InstanceType.Broker);
   }
 
   /** Worker URIs in join order, de-duplicated. */
   workerURIs(): string[] {
-    return uniqueURIs(this.workers);
+    return this.urisOf(InstanceType.Worker);
   }
 
   /** Joined workers (each receives the pushes). */

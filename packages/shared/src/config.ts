@@ -46,6 +46,9 @@ export {
   DEFAULT_HOLD_SUBSCRIBE_ACKS,
   DEFAULT_LINK_TIMEOUT_MS,
   DEFAULT_LINK_RESTORE_DELAY_MS,
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_REJOIN_TIMEOUT_MS,
+  DEFAULT_ETCD_PREFIX,
   HEARTBEATS_PER_LINK_TIMEOUT,
   MIN_LINK_TIMEOUT_MS,
   DEFAULT_STATS_INTERVAL_MS,
@@ -72,7 +75,7 @@ export { EnvSettings, validate, resolveOptionSettings } from './config/parse.js'
 export type { Env } from './config/parse.js';
 export type { CommonConfig, StateLinkConfig } from './config/common.js';
 export { readStateConfig, STATE_SETTINGS } from './config/state.js';
-export type { StateConfig } from './config/state.js';
+export type { StateConfig, ElectionConfig, ElectionStore } from './config/state.js';
 export { readBrokerConfig, BROKER_SETTINGS } from './config/broker.js';
 export type { BrokerConfig } from './config/broker.js';
 export { readWorkerConfig, WORKER_SETTINGS, WORKER_LIMIT_SETTINGS } from './config/worker.js';

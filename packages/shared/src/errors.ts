@@ -46,6 +46,14 @@ export class ClusterNotReadyError extends SccError {
   override readonly name = 'ClusterNotReadyError';
 }
 
+/**
+ * A push or join reply from a state server of an older term than one already heard: a leader that has
+ * been replaced (replicated scc-state). Refused, and nothing changes.
+ */
+export class StaleTermError extends SccError {
+  override readonly name = 'StaleTermError';
+}
+
 /** Configuration (environment variables or plugin options) is invalid; lists every problem. */
 export class ConfigError extends SccError {
   override readonly name = 'ConfigError';

@@ -32,6 +32,16 @@ export const LogEvent = Object.freeze({
   BrokerWithdrawn: 'brokerWithdrawn',
   /** scc-state: a withdrawn broker is back in the list (every worker reaches it again). Fields: `broker`, `withdrawnMs`. */
   BrokerRestored: 'brokerRestored',
+  /** scc-state replica: it leads now. Fields: `term`, `store` ('etcd' | 'kubernetes'), `electedMs` (since it last saw a leader, or since start). */
+  Elected: 'elected',
+  /** scc-state replica: it no longer leads (and has stopped serving peers). Fields: `term`, `reason`. */
+  SteppedDown: 'steppedDown',
+  /** scc-state replica: the leader it passes connections through to changed. Fields: `leader` ({id, address, term} or null). */
+  LeaderChanged: 'leaderChanged',
+  /** scc-state leader: it starts from the last membership record. Fields: `term`, `brokers`, `workers` (counts), `handover` (phase or null). */
+  RecordLoaded: 'recordLoaded',
+  /** scc-state leader: every member of the record re-joined, or the re-join timeout passed. Fields: `why`, `forgotten` (URIs). */
+  Settled: 'settled',
 } as const);
 
 export type LogEventName = (typeof LogEvent)[keyof typeof LogEvent];

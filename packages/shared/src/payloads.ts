@@ -72,6 +72,11 @@ export interface BrokerListPush {
   sccHandover?: boolean;
   /** Our extension: brokers left out because a worker cannot reach them (still up; see LinkProcedure). */
   sccWithdrawn?: string[];
+  /**
+   * Our extension: the term of the replicated state server that sent it (grows with every change of
+   * leader). A worker refuses a push or reply of a lower term than it has seen (StaleTermError).
+   */
+  sccTerm?: number;
 }
 
 /** `sccWorkerJoinCluster` / `sccWorkerLeaveCluster` push, state → worker. */
@@ -79,6 +84,11 @@ export interface WorkerListPush {
   sccWorkerURIs: string[];
   time: number;
   sccSourceWorkerURI?: string;
+  /**
+   * Our extension: the term of the replicated state server that sent it (grows with every change of
+   * leader). A worker refuses a push or reply of a lower term than it has seen (StaleTermError).
+   */
+  sccTerm?: number;
 }
 
 /** Reply to `sccWorkerJoinCluster`: the whole cluster view. */
@@ -96,6 +106,11 @@ export interface WorkerJoinReply {
   sccHandover?: boolean;
   /** Our extension: brokers withdrawn from `sccBrokerURIs` now (as in a push). */
   sccWithdrawn?: string[];
+  /**
+   * Our extension: the term of the replicated state server that sent it (grows with every change of
+   * leader). A worker refuses a push or reply of a lower term than it has seen (StaleTermError).
+   */
+  sccTerm?: number;
 }
 
 /** What a worker publishes to a broker and receives back: messages from one sender on one channel. */
@@ -268,6 +283,16 @@ function listTime(fields: Fields, what: string): number {
   return time;
 }
 
+/** The optional `sccTerm` (replicated state servers): a whole number ≥ 0. */
+function term(fields: Fields, what: string): { sccTerm?: number } {
+  const value = fields['sccTerm'];
+  if (value == null) return {};
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidPayloadError(`${what}.sccTerm: expected a whole number ≥ 0, got ${describe(value)}`);
+  }
+  return { sccTerm: value };
+}
+
 function sourceWorker(fields: Fields, what: string): { sccSourceWorkerURI?: string } {
   const uri = optionalString(fields, 'sccSourceWorkerURI', MAX_URI_LENGTH, what);
   return uri === null ? {} : { sccSourceWorkerURI: uri };
@@ -283,6 +308,7 @@ export function parseBrokerListPush(data: unknown): BrokerListPush {
     ...sourceWorker(fields, what),
     ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
     ...(fields['sccWithdrawn'] == null ? {} : { sccWithdrawn: uriList(fields, 'sccWithdrawn', what) }),
+    ...term(fields, what),
   };
 }
 
@@ -290,7 +316,7 @@ export function parseBrokerListPush(data: unknown): BrokerListPush {
 export function parseWorkerListPush(data: unknown): WorkerListPush {
   const what = 'workerListPush';
   const fields = asObject(data, what);
-  return { sccWorkerURIs: uriList(fields, 'sccWorkerURIs', what), time: listTime(fields, what), ...sourceWorker(fields, what) };
+  return { sccWorkerURIs: uriList(fields, 'sccWorkerURIs', what), time: listTime(fields, what), ...sourceWorker(fields, what), ...term(fields, what) };
 }
 
 /** Guards the state server's reply to `sccWorkerJoinCluster`. */
@@ -306,6 +332,7 @@ export function parseWorkerJoinReply(data: unknown): WorkerJoinReply {
     ...(fields['sccPushFollows'] === true ? { sccPushFollows: true } : {}),
     ...(fields['sccHandover'] === true ? { sccHandover: true } : {}),
     ...(fields['sccWithdrawn'] == null ? {} : { sccWithdrawn: uriList(fields, 'sccWithdrawn', what) }),
+    ...term(fields, what),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   InstanceType,
   LinkProcedure,
   Procedure,
+  StaleTermError,
   StateLink,
   parseBrokerListPush,
   parseHandoverSignal,
@@ -55,6 +56,12 @@ export class WorkerStateLink {
   private readonly link: StateLink;
   private brokersTime = -1;
   private workersTime = -1;
+  /**
+   * The highest term heard from a replicated state server (-1: none, or an unreplicated one). A
+   * push or reply of a lower term comes from a replaced leader and is refused; a higher term starts
+   * a new baseline of times (the new leader's clock is another machine's).
+   */
+  private term = -1;
   /** Whether this worker has joined at least once (it keeps its last lists while the state server is away). */
   hasJoined = false;
   /** Whether a push has shown the state server to be ours (it coordinates handovers). */
@@ -159,12 +166,28 @@ export class WorkerStateLink {
     })();
   }
 
+  /**
+   * Whether a push or reply of `term` may be applied (throws StaleTermError when it may not). A newer
+   * term resets the time baselines: its leader's times are not comparable with the last leader's.
+   */
+  private admit(what: string, term: number | undefined): void {
+    if (term === undefined) return;
+    if (term < this.term) throw new StaleTermError(`${what} of state server term ${term}, older than term ${this.term} already heard`);
+    if (term > this.term) {
+      if (this.term >= 0) this.options.logger.info({ term, previous: this.term }, `state server term ${term} (was ${this.term}): a new leader`);
+      this.term = term;
+      this.brokersTime = -1;
+      this.workersTime = -1;
+    }
+  }
+
   private joined(reply: unknown): void {
     let state;
     try {
       state = parseWorkerJoinReply(reply);
+      this.admit(`${Procedure.WorkerJoinCluster} reply`, state.sccTerm);
     } catch (error) {
-      this.options.logger.error(`unusable ${Procedure.WorkerJoinCluster} reply: ${(error as Error).message}`);
+      this.options.logger.error(`unusable ${Procedure.WorkerJoinCluster} reply: ${(error as Error).name}: ${(error as Error).message}`);
       return;
     }
     const first = !this.hasJoined;
@@ -189,6 +212,7 @@ export class WorkerStateLink {
 
   private brokerPush(data: unknown): void {
     const push = parseBrokerListPush(data);
+    this.admit('broker list push', push.sccTerm);
     if (push.time <= this.brokersTime) return;
     this.brokersTime = push.time;
     this.ours ||= push.sccHandover === true;
@@ -203,6 +227,7 @@ export class WorkerStateLink {
 
   private workerPush(data: unknown): void {
     const push = parseWorkerListPush(data);
+    this.admit('worker list push', push.sccTerm);
     if (push.time <= this.workersTime) return;
     this.workersTime = push.time;
     this.handlers.onWorkers(push.sccWorkerURIs, push.sccSourceWorkerURI ?? null);

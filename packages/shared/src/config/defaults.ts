@@ -95,6 +95,14 @@ export const HEARTBEATS_PER_LINK_TIMEOUT = 3;
 export const MIN_LINK_TIMEOUT_MS = 300;
 /** State server: how long every worker must reach a withdrawn broker again before it is restored, ms (bounds flapping). */
 export const DEFAULT_LINK_RESTORE_DELAY_MS = 10_000;
+/** Replicated scc-state: the leader's lease time-to-live, ms (a dead leader is replaced within about this). */
+export const DEFAULT_LEASE_TTL_MS = 3000;
+/** The shortest lease etcd grants with its default election timeout (1 s × 3/2), ms. */
+export const MIN_LEASE_TTL_MS = 1500;
+/** Replicated scc-state: how long a new leader keeps a member of the last record that has not re-joined, ms. */
+export const DEFAULT_REJOIN_TIMEOUT_MS = 10_000;
+/** Replicated scc-state: the etcd key prefix of one cluster's election and record. */
+export const DEFAULT_ETCD_PREFIX = '/scc-state/';
 /** Worker, at-least-once: how long a packet is re-sent before it is given up, ms. */
 export const DEFAULT_PUBLISH_RETRY_TIMEOUT_MS = 30_000;
 /** Worker: send what a client socket gets in one event-loop turn as one frame. */

@@ -112,6 +112,11 @@ export class EnvSettings {
     return (converted as { value: unknown }).value as ValueOf<S>;
   }
 
+  /** Records a problem no single setting shows (two settings that exclude each other). */
+  problem(message: string): void {
+    this.problems.push(message);
+  }
+
   /** Freezes the result, or throws one `ConfigError` listing every problem found. */
   done<T extends object>(config: T): Readonly<T> {
     if (this.problems.length > 0) throw new ConfigError(this.problems);
