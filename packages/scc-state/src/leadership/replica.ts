@@ -92,17 +92,19 @@ export class Replica {
         this.storeUp = up;
       },
     });
-    const refresh = (): void => {
-      void store.replicas().then(
-        (list) => {
-          this.replicaList = list;
-        },
-        () => undefined,
-      );
-    };
-    refresh();
-    this.replicasTimer = setInterval(refresh, this.options.leaseTtlMs);
+    this.refreshReplicas();
+    this.replicasTimer = setInterval(() => this.refreshReplicas(), Math.max(250, Math.floor(this.options.leaseTtlMs / 2)));
     this.replicasTimer.unref();
+  }
+
+  /** Reads the replicas the store lists (for the view and metrics; a failed read keeps the last list). */
+  private refreshReplicas(): void {
+    void this.options.store.replicas().then(
+      (list) => {
+        this.replicaList = list;
+      },
+      (error: unknown) => this.options.logger.debug(`replica list not read: ${(error as Error).message}`),
+    );
   }
 
   private elected(term: number, record: MembershipRecord | null): void {
@@ -122,6 +124,7 @@ export class Replica {
     logger.info({ event: LogEvent.Elected, term, store: store.kind, electedMs }, `elected leader of the state servers (term ${term}, through ${store.kind}, ${electedMs} ms after the last leader was lost)`);
     this.relay.dropRelayed();
     this.relay.release();
+    this.refreshReplicas();
   }
 
   private deposed(reason: string): void {
