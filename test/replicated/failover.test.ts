@@ -8,9 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogEvent } from '@scc-ts/shared';
 import { connect, disconnectAll, waitUntil, Collector, type Client } from '../../harness/clients.js';
-import { startEtcd, type Etcd } from '../../harness/etcd.js';
+import { startEtcd, SpyWorker, type Etcd } from '../helpers/replicas.js';
 import { startBroker, startState, startWorker, stopAll, uriOf, waitForBrokerCount, type ServiceProcess } from '../helpers/processes.js';
-import { SpyWorker } from '../helpers/spy-worker.js';
 
 const LEASE_TTL_MS = 2000;
 /** Kill → a new leader serving, with the test's lease: the lease's time-to-live, etcd's expiry tick (500 ms), one follower poll, the election. */

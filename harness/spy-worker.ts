@@ -22,15 +22,16 @@ export class SpyWorker {
   private readonly socket: ReturnType<typeof socketClusterClient.create>;
 
   constructor(statePort: number, options: { instancePort?: number; authKey?: string | null } = {}) {
-    this.socket = socketClusterClient.create({
+    const socket = socketClusterClient.create({
       hostname: '127.0.0.1',
       port: statePort,
       autoReconnectOptions: { initialDelay: 200, randomness: 100, multiplier: 1, maxDelay: 300 },
       query: { authKey: String(options.authKey ?? null), instancePort: String(options.instancePort ?? 1), instanceType: 'scc-worker', version: '9.2.0' },
     });
+    this.socket = socket;
     for (const procedure of ['sccBrokerJoinCluster', 'sccBrokerLeaveCluster']) {
       void (async () => {
-        for await (const request of this.socket.procedure(procedure) as AsyncIterable<Request>) {
+        for await (const request of socket.procedure(procedure) as AsyncIterable<Request>) {
           this.record('push', request.data);
           request.end();
         }
@@ -38,12 +39,12 @@ export class SpyWorker {
     }
     for (const procedure of ['sccWorkerJoinCluster', 'sccWorkerLeaveCluster']) {
       void (async () => {
-        for await (const request of this.socket.procedure(procedure) as AsyncIterable<Request>) request.end();
+        for await (const request of socket.procedure(procedure) as AsyncIterable<Request>) request.end();
       })();
     }
     void (async () => {
-      for await (const _ of this.socket.listener('connect')) {
-        this.socket.invoke('sccWorkerJoinCluster', { instanceId: 'spy', instanceIp: '127.0.0.9' }).then(
+      for await (const _ of socket.listener('connect')) {
+        socket.invoke('sccWorkerJoinCluster', { instanceId: 'spy', instanceIp: '127.0.0.9' }).then(
           (reply) => this.record('join', reply),
           () => undefined,
         );

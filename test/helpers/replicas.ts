@@ -1,0 +1,3 @@
+/** Replicated scc-state for tests: re-exports the harness helpers (etcd, the spy worker). */
+export { startEtcd, EtcdUnavailableError, type Etcd } from '../../harness/etcd.js';
+export { SpyWorker, type SeenList } from '../../harness/spy-worker.js';
