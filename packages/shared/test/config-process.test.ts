@@ -96,6 +96,11 @@ describe('services refuse a bad environment at start', () => {
     expectOneLineRefusal(exit, 'scc-state', [['SCC_STATE_SERVER_RETRY_DELAY', '0']]);
   });
 
+  it.concurrent('scc-state: etcd and a Kubernetes Lease both configured', async () => {
+    const exit = await runService('scc-state', { SCC_STATE_SERVER_PORT: '0', SCC_STATE_SERVER_ETCD_ENDPOINTS: 'http://127.0.0.1:2379', SCC_STATE_SERVER_KUBERNETES_LEASE: 'scc-state' });
+    expectOneLineRefusal(exit, 'scc-state', [['SCC_STATE_SERVER_ETCD_ENDPOINTS', null], ['SCC_STATE_SERVER_KUBERNETES_LEASE', null]]);
+  });
+
   it.concurrent('scc-broker: without SCC_STATE_SERVER_HOST', async () => {
     const exit = await runService('scc-broker', { SCC_BROKER_SERVER_PORT: '0' });
     expectOneLineRefusal(exit, 'scc-broker', [['SCC_STATE_SERVER_HOST', null]]);

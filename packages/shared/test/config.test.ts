@@ -49,6 +49,44 @@ function expectRejected(read: Reader, name: string, value: string): ConfigError 
 }
 
 describe('readStateConfig', () => {
+  describe('replicas', () => {
+    it('runs alone (no election) unless etcd or a Lease is configured', () => {
+      expect(state({}).election).toBeNull();
+    });
+
+    it('reads the etcd election with its defaults', () => {
+      expect(state({ SCC_STATE_SERVER_ETCD_ENDPOINTS: 'http://10.0.0.1:2379, https://10.0.0.2:2379' }).election).toEqual({
+        store: { kind: 'etcd', endpoints: ['http://10.0.0.1:2379', 'https://10.0.0.2:2379'], prefix: '/scc-state/' },
+        leaseTtlMs: 3000,
+        rejoinTimeoutMs: 10_000,
+        instanceId: null,
+        instanceIp: null,
+      });
+    });
+
+    it('reads the Lease election and every replica setting', () => {
+      expect(
+        state({
+          SCC_STATE_SERVER_KUBERNETES_LEASE: 'scc-state',
+          SCC_STATE_SERVER_KUBERNETES_NAMESPACE: 'prod',
+          SCC_STATE_SERVER_LEASE_TTL: '5000',
+          SCC_STATE_SERVER_REJOIN_TIMEOUT: '0',
+          SCC_INSTANCE_ID: 'scc-state-0',
+          SCC_INSTANCE_IP: '10.1.2.3',
+        }).election,
+      ).toEqual({ store: { kind: 'kubernetes', lease: 'scc-state', namespace: 'prod' }, leaseTtlMs: 5000, rejoinTimeoutMs: 0, instanceId: 'scc-state-0', instanceIp: '10.1.2.3' });
+    });
+
+    it('refuses both stores, an endpoint that is not a URL, and a lease shorter than etcd grants, naming each', () => {
+      expect(() => state({ SCC_STATE_SERVER_ETCD_ENDPOINTS: 'http://a:1', SCC_STATE_SERVER_KUBERNETES_LEASE: 'x' })).toThrow(
+        /SCC_STATE_SERVER_ETCD_ENDPOINTS and SCC_STATE_SERVER_KUBERNETES_LEASE are both set/,
+      );
+      expect(() => state({ SCC_STATE_SERVER_ETCD_ENDPOINTS: 'etcd:2379' })).toThrow(/SCC_STATE_SERVER_ETCD_ENDPOINTS: "etcd:2379" is not an http/);
+      expect(() => state({ SCC_STATE_SERVER_ETCD_ENDPOINTS: 'http://a:1', SCC_STATE_SERVER_LEASE_TTL: '1000' })).toThrow(/SCC_STATE_SERVER_LEASE_TTL="1000"/);
+      expect(() => state({ SCC_STATE_SERVER_ETCD_ENDPOINTS: 'http://a:1', SCC_STATE_SERVER_ETCD_PREFIX: '' })).not.toThrow();
+    });
+  });
+
   it('uses the documented default for every variable when the env is empty', () => {
     const config = state({});
     expect(config).toMatchObject({
