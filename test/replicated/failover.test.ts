@@ -172,6 +172,11 @@ describe('replicated scc-state through etcd', () => {
     expect(view.replication.term).toBeGreaterThan(0);
     expect(view.replication.replicas.map((r) => r.id)).toEqual(['r1', 'r2', 'r3']);
     expect(view.replication.replicas.filter((r) => r.role === 'leader')).toHaveLength(1);
+    // The dashboard (through the follower too) names the store, the term, the leader and the replicas.
+    const page = await (await fetch(`http://127.0.0.1:${via.port}/cluster`)).text();
+    const leaderId = view.replication.replicas.find((r) => r.role === 'leader')!.id;
+    expect(page).toContain(`etcd, term ${view.replication.term}: leader <code>${leaderId}</code>`);
+    expect(page).toMatch(/replicas r1 \((leader|follower)\), r2 \((leader|follower)\), r3 \((leader|follower)\)/);
     const metrics = await Promise.all([...replicas.values()].map((r) => fetch(`http://127.0.0.1:${r.port}/metrics`).then((m) => m.text())));
     const leaderGauges = metrics.map((text) => Number(/^scc_state_leader (\d)/m.exec(text)?.[1]));
     expect(leaderGauges.sort()).toEqual([0, 0, 1]);

@@ -51,6 +51,12 @@ export function renderPage(s: ClusterSnapshot, paths: { json: string; view: stri
         c.brokerAfterPendingPush === undefined ? '' : `; after the pending push: <code>${escapeHtml(c.brokerAfterPendingPush ?? '(no brokers)')}</code>`
       }</p>`
     : '';
+  const r = s.replication;
+  const replication = r
+    ? `${escapeHtml(r.store)}, term ${r.term}: leader <code>${escapeHtml(r.self.id)}</code> (${escapeHtml(r.self.address)})${
+        r.replicas ? `; replicas ${r.replicas.map((x) => `${escapeHtml(x.id)} (${x.role})`).join(', ')}` : ''
+      }${r.settling ? '; waiting for members of the last record to re-join' : ''}`
+    : 'a single state server';
   const config = JSON.stringify({ events: DASHBOARD_EVENTS_PATH, actions: PLAYGROUND_ACTIONS }).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>SCC cluster</title>
@@ -61,6 +67,7 @@ export function renderPage(s: ClusterSnapshot, paths: { json: string; view: stri
 <p class="warn"><strong>Internal view: do not expose publicly.</strong> It lists every instance's address and answers without authentication: keep the state server's port inside the cluster.
 JSON at <a href="${paths.json}">${paths.json}</a>, live updates at <code>${DASHBOARD_EVENTS_PATH}</code>.</p>
 <p class="meta">Generated <span id="generated">${s.generatedAt}</span><span id="refresh"></span>.</p>
+<p>State servers: <span id="replication">${replication}</span></p>
 <section id="playground" hidden><h2>Playground</h2><div id="playground-buttons"></div><pre id="playground-answer"></pre></section>
 <h2>Brokers (<span id="broker-count">${s.brokers.length}</span>)</h2>
 <table id="brokers"><tr><th>URI</th><th>instance id</th><th>joined</th></tr>${rows(s.brokers)}</table>
@@ -263,6 +270,14 @@ const SCRIPT = String.raw`(function () {
     });
     return list;
   }
+  function replication(s) {
+    var r = s.replication;
+    if (!r) return 'a single state server';
+    var text = r.store + ', term ' + r.term + ': leader ' + r.self.id + ' (' + r.self.address + ')';
+    if (r.replicas) text += '; replicas ' + r.replicas.map(function (x) { return x.id + ' (' + x.role + ')'; }).join(', ');
+    if (r.settling) text += '; waiting for ' + (r.rejoining.brokers.length + r.rejoining.workers.length) + ' members of the last record to re-join';
+    return text;
+  }
   function replace(id, node) { var old = $(id); if (old) old.replaceWith(node); }
   function render(s) {
     var now = Date.parse(s.generatedAt);
@@ -278,6 +293,7 @@ const SCRIPT = String.raw`(function () {
     replace('links', links(s, now));
     replace('partitions', partitions(s));
     $('handover').textContent = handover(s);
+    $('replication').textContent = replication(s);
     replace('events', events(s));
   }
   function status(text, cls) { var b = $('live'); b.textContent = text; b.className = 'badge ' + cls; }
