@@ -61,6 +61,8 @@ export class EtcdStore implements LeaderStore {
   private leader: LeaderInfo | null = null;
   private storeUp: boolean | null = null;
   private timer: NodeJS.Timeout | undefined;
+  /** Fires at the step-down deadline, whatever the loop is waiting on (a call can take its whole deadline). */
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private busy = false;
   private closed = false;
 
@@ -124,6 +126,13 @@ export class EtcdStore implements LeaderStore {
     return this.validUntil - this.ttlSeconds * 1000 * STEP_DOWN_MARGIN_FRACTION;
   }
 
+  /** (Re)arms the step-down timer for the lease as last renewed, while leading. */
+  private armDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    if (this.term === null || this.closed) return;
+    this.deadlineTimer = setTimeout(() => this.checkDeadline(), Math.max(0, this.stepDownAt() - Date.now()));
+  }
+
   /** Grants the lease (and the presence key) when there is none, and renews it every third of its time. */
   private async keepLease(): Promise<void> {
     if (this.lease === null) {
@@ -155,6 +164,7 @@ export class EtcdStore implements LeaderStore {
     }
     this.lastRenewal = sentAt;
     this.validUntil = sentAt + ttl * 1000;
+    this.armDeadline();
   }
 
   private dropLease(): void {
@@ -193,6 +203,7 @@ export class EtcdStore implements LeaderStore {
         }
       }
       this.term = term;
+      this.armDeadline();
       this.setLeader({ id: self.id, address: self.address, term });
       this.handlers?.elected(term, record);
       return;
@@ -222,6 +233,7 @@ export class EtcdStore implements LeaderStore {
   private stepDown(reason: string): void {
     if (this.term === null) return;
     this.term = null;
+    clearTimeout(this.deadlineTimer);
     this.setLeader(null);
     this.handlers?.deposed(reason);
   }
