@@ -85,8 +85,9 @@ describe('a worker and a replaced leader', () => {
     const error = await push(4, ['ws://127.0.0.1:1', 'ws://127.0.0.1:2'], Date.now() + 60_000).catch((e: unknown) => e as Error);
     expect((error as Error).name).toBe('StaleTermError');
     // A new leader (term 6) may use an older clock: its list applies.
+    const beforeNewTerm = worker.mark();
     await push(6, ['ws://127.0.0.1:3'], 1);
-    await worker.waitForEvent(LogEvent.BrokerList, { brokers: 1 }, 5000, worker.mark() - 1);
+    await worker.waitForEvent(LogEvent.BrokerList, { brokers: 1 }, 5000, beforeNewTerm);
     expect(worker.logs.filter((l) => l['event'] === LogEvent.BrokerList && l['brokers'] === 2)).toHaveLength(0);
     await waitUntil(() => worker.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('state server term 6')), 5000, 'the new term logged');
     await worker.stop();
