@@ -151,6 +151,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  if (process.env['HA_LOGS']) for (const [id, r] of replicas) r.writeLog(`${process.env['HA_LOGS']}/${id}.log`);
   spy?.close();
   disconnectAll();
   await stopAll();
@@ -162,10 +163,15 @@ describe('replicated scc-state through etcd', () => {
     expect(await leaders()).toHaveLength(1);
     expect((await Promise.all([...replicas.values()].map((r) => fetch(`http://127.0.0.1:${r.port}/leader`).then((x) => x.status)))).sort()).toEqual([200, 503, 503]);
     for (const r of replicas.values()) expect((await fetch(`http://127.0.0.1:${r.port}/ready`)).status).toBe(200);
-    const view = (await (await fetch(`http://127.0.0.1:${via.port}/cluster.json`)).json()) as {
-      brokers: unknown[];
-      replication: { role: string; term: number; store: string; replicas: Array<{ id: string; role: string }> };
-    };
+    type View = { brokers: unknown[]; replication: { role: string; term: number; store: string; replicas: Array<{ id: string; role: string }> } };
+    const read = async (): Promise<View> => (await (await fetch(`http://127.0.0.1:${via.port}/cluster.json`)).json()) as View;
+    // The leader reads the replica list from etcd every half lease: the last replica to start may not be in it yet.
+    let view = await read();
+    const deadline = Date.now() + 5000;
+    while (view.replication.replicas.length < 3 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      view = await read();
+    }
     expect(view.brokers).toHaveLength(2);
     expect(view.replication.role).toBe('leader');
     expect(view.replication.store).toBe('etcd');

@@ -51,7 +51,8 @@ import { EventLog } from './event-log.js';
 import { Dashboard } from './dashboard.js';
 import { peerOf, refusePubSub, type Peer } from './peers.js';
 import { serveReports } from './reports.js';
-import { MEMBERSHIP_RECORD_VERSION, type MembershipRecord } from './leadership/store.js';
+import type { MembershipRecord } from './leadership/store.js';
+import { Succession } from './leadership/succession.js';
 import type { ReplicaView } from './leadership/replica.js';
 
 type Request = { data: unknown; end(data?: unknown): void; error(error: Error): void };
@@ -173,7 +174,7 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
     onDone: (time, outcome) => {
       logger.info(`handover of broker list ${time}: ${outcome}`);
       events.record('handover', `handover of broker list ${time}: ${outcome}`);
-      void persist();
+      persistQuietly();
     },
   });
   /** The broker list of each broadcast, by time (the record names the list a handover moves to). */
@@ -216,87 +217,35 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
           registry.workerMembers().map((m) => m.socketId).filter((id) => handoverWorkers.has(id)),
         );
       }
-      void persist();
+      persistQuietly();
     },
   });
 
-  // Replicas: the membership record, saved after every change (one save at a time; changes made
-  // during a save are saved right after it). A failed save is logged; the next change tries again.
-  let saving: Promise<void> | null = null;
-  let dirty = false;
+  const succession = new Succession({
+    replication,
+    registry,
+    logger,
+    state: () => {
+      const progress = handover.progress();
+      return {
+        withdrawn: links.withdrawn(),
+        lastTime: notifier.newestTime,
+        handover: progress && lastBrokerBroadcast?.time === progress.time ? { time: progress.time, phase: progress.phase, brokers: lastBrokerBroadcast.uris } : null,
+      };
+    },
+    onSettled: (forgotten) => {
+      const timeout = replication?.rejoinTimeoutMs;
+      for (const uri of forgotten.brokers) events.record('left', `broker ${uri} did not re-join within ${timeout} ms`, uri);
+      for (const uri of forgotten.workers) events.record('left', `worker ${uri} did not re-join within ${timeout} ms`, uri);
+      if (forgotten.brokers.length > 0) links.brokersChanged();
+      notifier.changed('brokers', forgotten.brokers.length > 0 ? 'back' : 'out', 0);
+      if (forgotten.workers.length > 0) notifier.changed('workers', 'back', 0);
+    },
+  });
+  const persist = (): Promise<void> => succession.persist();
+  const persistQuietly = (): void => succession.persistQuietly();
   let closedForGood = false;
-  function buildRecord(term: number): MembershipRecord {
-    const progress = handover.progress();
-    return {
-      version: MEMBERSHIP_RECORD_VERSION,
-      term,
-      brokers: registry.brokerURIs(),
-      workers: registry.workerURIs(),
-      withdrawn: links.withdrawn(),
-      lastTime: notifier.newestTime,
-      handover:
-        progress && lastBrokerBroadcast?.time === progress.time ? { time: progress.time, phase: progress.phase, brokers: lastBrokerBroadcast.uris } : null,
-      savedAt: Date.now(),
-    };
-  }
-  /** Resolves once the membership as it is now (or later) is stored. */
-  async function persist(): Promise<void> {
-    if (!replication || closedForGood) return;
-    dirty = true;
-    while (dirty) {
-      if (saving) {
-        await saving.catch(() => undefined);
-        continue;
-      }
-      dirty = false;
-      saving = replication.save(buildRecord(replication.term));
-      try {
-        await saving;
-      } catch (error) {
-        if (!closedForGood) logger.warn({ err: error as Error }, `membership record not saved: ${(error as Error).name}: ${(error as Error).message}`);
-        throw error;
-      } finally {
-        saving = null;
-      }
-    }
-  }
-  const persistQuietly = (): void => void persist().catch(() => undefined);
 
-  // A new leader lists the record's members until they re-join; those that do not within the
-  // re-join timeout leave as usual. Until then our workers keep the lists they route by
-  // (sccPushFollows); once settled, one coordinated push hands everyone the settled list (and
-  // resumes any handover the last leader left half done).
-  let settling = record !== null;
-  let settleTimer: NodeJS.Timeout | undefined;
-  if (record) {
-    registry.remember(InstanceType.Broker, record.brokers);
-    registry.remember(InstanceType.Worker, record.workers);
-    logger.info(
-      { event: LogEvent.RecordLoaded, term: replication?.term, brokers: record.brokers.length, workers: record.workers.length, handover: record.handover?.phase ?? null },
-      `started from the membership record of term ${record.term}: ${record.brokers.length} brokers, ${record.workers.length} workers${record.handover ? `, handover of list ${record.handover.time} at '${record.handover.phase}'` : ''}`,
-    );
-    settleTimer = setTimeout(() => settle('re-join timeout'), replication?.rejoinTimeoutMs ?? 0);
-  }
-  function settle(why: string): void {
-    if (!settling) return;
-    settling = false;
-    clearTimeout(settleTimer);
-    const goneBrokers = registry.forgetRemembered(InstanceType.Broker);
-    const goneWorkers = registry.forgetRemembered(InstanceType.Worker);
-    for (const uri of goneBrokers) events.record('left', `broker ${uri} did not re-join within ${replication?.rejoinTimeoutMs} ms`, uri);
-    for (const uri of goneWorkers) events.record('left', `worker ${uri} did not re-join within ${replication?.rejoinTimeoutMs} ms`, uri);
-    if (goneBrokers.length > 0) links.brokersChanged();
-    logger.info(
-      { event: LogEvent.Settled, why, forgotten: [...goneBrokers, ...goneWorkers] },
-      `membership settled (${why}): ${registry.brokerURIs().length} brokers, ${registry.workerURIs().length} workers${goneBrokers.length + goneWorkers.length > 0 ? `; not re-joined: ${[...goneBrokers, ...goneWorkers].join(', ')}` : ''}`,
-    );
-    notifier.changed('brokers', goneBrokers.length > 0 ? 'back' : 'out', 0);
-    if (goneWorkers.length > 0) notifier.changed('workers', 'back', 0);
-    persistQuietly();
-  }
-  function settleIfRejoined(): void {
-    if (settling && registry.rejoining(InstanceType.Broker).length === 0 && registry.rejoining(InstanceType.Worker).length === 0) settle('every member re-joined');
-  }
   // A withdrawal is pushed at once: until then the cut-off worker and the others disagree on where
   // the broker's channels go (the reports of the other workers that follow change nothing more).
   listChanged = (direction) => {
@@ -313,7 +262,7 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
     dashboard: () => ({ intervalMs: config.dashboardIntervalMs, clients: dashboard.clientCount, maxClients: config.dashboardMaxClients }),
     links: () => links.view(),
     published: publishedBrokers,
-    ...(replication ? { replication: () => ({ ...replication.view(), term: replication.term, rejoining: { brokers: registry.rejoining(InstanceType.Broker), workers: registry.rejoining(InstanceType.Worker) }, settling }) } : {}),
+    ...(replication ? { replication: () => ({ ...replication.view(), term: replication.term, rejoining: { brokers: registry.rejoining(InstanceType.Broker), workers: registry.rejoining(InstanceType.Worker) }, settling: succession.settling }) } : {}),
   });
 
   installHandshakeChecks(agServer, {
@@ -412,7 +361,7 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
     const worker = type === InstanceType.Worker ? (payload as WorkerJoinPayload) : null;
     if (worker?.sccHandover === true) handoverWorkers.add(socket.id);
     if (changed && type === InstanceType.Broker) links.brokersChanged();
-    settleIfRejoined();
+    succession.memberJoined();
     if (changed) {
       persistQuietly();
       notifier.changed(listKind(type), 'out');
@@ -456,7 +405,7 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
           logger.info(`worker ${member.uri} routes by brokers not joined here yet: it keeps its list until the settled one is pushed`);
         }
         // A new leader still settling pushes the settled list to everyone once it has it.
-        const pushFollows = unknownBrokers || (settling && worker?.sccHandover === true);
+        const pushFollows = unknownBrokers || (succession.settling && worker?.sccHandover === true);
         // The reply lists what is stored, so a leader that dies next leaves no worker ahead of its record.
         try {
           await persist();
@@ -551,7 +500,7 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
       closing ??= (async () => {
         closedForGood = true;
         clearTimeout(startupTimer);
-        clearTimeout(settleTimer);
+        succession.close();
         dashboard.close();
         notifier.close();
         links.close();

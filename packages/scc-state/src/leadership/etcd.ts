@@ -220,6 +220,9 @@ export class EtcdStore implements LeaderStore {
     } catch {
       parsed = null;
     }
+    // A leader key with this replica's own id, while it does not lead, is its previous life's (a
+    // restart before that lease expired): nobody serves under it, an election follows its expiry.
+    if (parsed?.id === self.id) parsed = null;
     this.setLeader(parsed ? { ...parsed, term: Number(entry.create_revision) } : null);
   }
 

@@ -84,8 +84,11 @@ export class Replica {
         if (leader === null) this.leaderlessSince = Date.now();
         if (before?.id !== leader?.id || before?.term !== leader?.term) {
           logger.info({ event: LogEvent.LeaderChanged, leader }, leader ? `leader: ${leader.id} at ${leader.address} (term ${leader.term})` : 'no leader known');
-          this.relay.dropRelayed();
         }
+        // Connections relayed to another address went to a leader that is no longer: drop them, so
+        // their peers reconnect. Those relayed to the same address (a replica restarted on it, now
+        // elected) reached the leader: they stay. A leader that steps down alive closes its own.
+        if (before && leader && before.address !== leader.address) this.relay.dropRelayed();
         if (leader && leader.id !== self.id) this.relay.release();
       },
       storeStatus: (up) => {
@@ -122,6 +125,7 @@ export class Replica {
       view: () => this.view(),
     });
     logger.info({ event: LogEvent.Elected, term, store: store.kind, electedMs }, `elected leader of the state servers (term ${term}, through ${store.kind}, ${electedMs} ms after the last leader was lost)`);
+    // Connections this replica relayed to the last leader: their peers reconnect, here.
     this.relay.dropRelayed();
     this.relay.release();
     this.refreshReplicas();
