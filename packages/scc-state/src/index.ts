@@ -17,3 +17,8 @@ export type { PeerFigures, Rates } from './peer-stats.js';
 export { EventLog, MAX_RECENT_EVENTS } from './event-log.js';
 export type { MembershipEvent, MembershipEventKind } from './event-log.js';
 export type { HandoverProgress } from './handover.js';
+export { KubernetesLeaseStore, LEASE_ADDRESS_ANNOTATION, LEASE_MEMBERSHIP_ANNOTATION, MIN_KUBERNETES_LEASE_TTL_MS } from './leadership/kubernetes.js';
+export type { KubernetesLeaseStoreOptions } from './leadership/kubernetes.js';
+export { kubernetesStoreFromServiceAccount, KubernetesUnavailableError, SERVICE_ACCOUNT_DIR } from './leadership/kubernetes-service-account.js';
+export type { ServiceAccountStoreOptions } from './leadership/kubernetes-service-account.js';
+export { KubernetesApiError, KubernetesRequestError } from './leadership/kubernetes-api.js';
