@@ -258,6 +258,41 @@ describe('KubernetesLeaseStore against the Lease API contract', () => {
     expect(follower.leader()).toEqual({ id: leader.id, address: leader.address, term: 5 });
   });
 
+  it('another writer changing the Lease but not its holder (kubectl annotate) costs no term; taking the holder deposes', async () => {
+    const api = await contractServer();
+    api.seed(EMPTY_LEASE);
+    const a = replica(api, 'scc-state-a');
+    const { term } = await waitFor('a elected', () => a.elected()[0], 3000);
+    const current = api.lease(LEASE)!;
+    api.seed({ ...current, metadata: { ...current.metadata, annotations: { ...current.metadata.annotations, 'example.com/note': 'hello' } } });
+    await waitFor('a 409, then a renewal on the new version', () => {
+      const puts = api.requests({ method: 'PUT', token: a.token });
+      const conflict = puts.findIndex((r) => r.status === 409);
+      return conflict >= 0 && puts.slice(conflict + 1).some((r) => r.status === 200);
+    }, 2000);
+    expect(a.deposed()).toEqual([]);
+    expect(api.lease(LEASE)!.spec).toMatchObject({ holderIdentity: a.id, leaseTransitions: term });
+    expect(api.lease(LEASE)!.metadata.annotations?.['example.com/note']).toBe('hello');
+    // A writer that takes the holder: a learns at its next renewal, and does not take it back before it expires.
+    const now = api.lease(LEASE)!;
+    api.seed({ ...now, spec: { ...now.spec, holderIdentity: 'intruder', leaseTransitions: term + 1 } });
+    const deposed = await waitFor('a deposed', () => a.deposed()[0], 2000);
+    expect(deposed.reason).toMatch(/409 Conflict/);
+    await sleep(1000);
+    expect(a.elected()).toHaveLength(1);
+    expect(a.leader()).toMatchObject({ id: 'intruder', term: term + 1 });
+  });
+
+  it('a Lease naming this replica (a previous run in the same pod) is waited out like any other holder', async () => {
+    const api = await contractServer();
+    api.seed({ ...EMPTY_LEASE, metadata: { name: LEASE, annotations: { [LEASE_ADDRESS_ANNOTATION]: '10.0.0.11:7777' } }, spec: { holderIdentity: 'scc-state-a', leaseDurationSeconds: 2, leaseTransitions: 3 } });
+    const started = performance.now();
+    const a = replica(api, 'scc-state-a');
+    const elected = await waitFor('a elected', () => a.elected()[0], DURATION_MS + 2000);
+    expect(elected.at - started).toBeGreaterThanOrEqual(DURATION_MS);
+    expect(elected.term).toBe(4);
+  });
+
   it.each([
     ['truncated JSON', '{"version":1,"term":'],
     ['an unknown version', '{"version":2,"term":1,"brokers":[],"workers":[],"lastTime":0,"handover":null}'],

@@ -107,6 +107,8 @@ export class KubernetesLeaseStore implements LeaderStore {
   private observedAt = 0;
   /** Our term while we lead. */
   private term: number | null = null;
+  /** The resourceVersion our last successful write produced: close() releases only a Lease we wrote last. */
+  private writtenVersion: string | null = null;
   /** Every write and the try loop's steps, one at a time, so that no two PUTs race each other. */
   private queue: Promise<unknown> = Promise.resolve();
   private reportedLeader: string | undefined = undefined;
@@ -163,7 +165,8 @@ export class KubernetesLeaseStore implements LeaderStore {
       // deposed() before the release: once released, another replica may be elected at once.
       this.depose('closed');
       await this.queue.catch(() => undefined);
-      // Also when an acquisition in flight returned after close() began (it never reported elected).
+      // Also when an acquisition in flight returned after close() began (it never reported elected), or
+      // when the deadline deposed us but nobody wrote the Lease since (the PUT is fenced either way).
       await this.release();
       this.client.close();
     })();
@@ -207,9 +210,9 @@ export class KubernetesLeaseStore implements LeaderStore {
     }
     if (lease.metadata.resourceVersion !== this.lease?.metadata.resourceVersion) this.observedAt = performance.now();
     this.lease = lease;
-    const holder = lease.spec.holderIdentity ?? '';
-    // Our own id on a Lease we do not hold: a previous run of this replica, or a lease we lost track of.
-    const free = holder === '' || holder === this.options.self.id;
+    // Our own id on a Lease we do not hold (a previous run in this pod, or a term we were deposed from)
+    // is waited out like any other: were two processes given one id, they must not both lead.
+    const free = (lease.spec.holderIdentity ?? '') === '';
     const expired = performance.now() - this.observedAt >= (lease.spec.leaseDurationSeconds ?? 0) * 1000;
     if (!free && !expired) {
       this.reportLeader(leaderOf(lease));
@@ -254,6 +257,7 @@ export class KubernetesLeaseStore implements LeaderStore {
     }
     this.lease = written;
     this.observedAt = performance.now();
+    this.writtenVersion = written.metadata.resourceVersion ?? null;
     if (this.closing) return; // close() releases it
     this.term = term;
     this.armDeadline(sentAt);
@@ -286,6 +290,7 @@ export class KubernetesLeaseStore implements LeaderStore {
         this.storeAnswered();
         this.lease = written;
         this.observedAt = performance.now();
+        this.writtenVersion = written.metadata.resourceVersion ?? null;
         if (written.spec.holderIdentity !== this.options.self.id) {
           this.depose(`the Lease names ${JSON.stringify(written.spec.holderIdentity)} as its holder`);
           return 'lost';
@@ -324,7 +329,7 @@ export class KubernetesLeaseStore implements LeaderStore {
   /** Gives the lease up so the next replica need not wait for it to expire (client-go's release). */
   private async release(): Promise<void> {
     const base = this.lease;
-    if (!base || base.spec.holderIdentity !== this.options.self.id) return;
+    if (!base || base.metadata.resourceVersion !== this.writtenVersion || base.spec.holderIdentity !== this.options.self.id) return;
     const annotations = { ...base.metadata.annotations };
     delete annotations[LEASE_ADDRESS_ANNOTATION];
     const now = microTime(new Date());
