@@ -8,12 +8,12 @@
  *
  * Not an API server: no watch, list, patch, RBAC, admission or field management.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Lease as LeaseModel } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
-import { readFileSync } from 'node:fs';
 
 type StatusTemplate = { message: string; details: { name: string } };
 /** The documented shapes (fixture) this server answers with. */

@@ -5,14 +5,15 @@
  * token rotation. No live cluster is involved.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, createLogger } from '@scc-ts/shared';
-import { KubernetesLeaseStore, LEASE_ADDRESS_ANNOTATION, LEASE_MEMBERSHIP_ANNOTATION } from '../../packages/scc-state/src/leadership/kubernetes.js';
+import { KubernetesLeaseStore } from '../../packages/scc-state/src/leadership/kubernetes.js';
+import { LEASE_ADDRESS_ANNOTATION, LEASE_MEMBERSHIP_ANNOTATION } from '../../packages/scc-state/src/leadership/kubernetes-options.js';
 import { kubernetesStoreFromServiceAccount, KubernetesUnavailableError } from '../../packages/scc-state/src/leadership/kubernetes-service-account.js';
 import { NotLeaderError, type LeaderInfo, type LeaderStore, type MembershipRecord } from '../../packages/scc-state/src/leadership/store.js';
 import { KubernetesContractServer, type StoredLease } from '../helpers/kubernetes-api.js';
@@ -64,14 +65,14 @@ function capturingLogger(lines: Array<Record<string, any>>) {
   return createLogger({ name: 'lease-test', level: 4, format: 'json', destination });
 }
 
-function track(id: string, token: string, make: (logger: ReturnType<typeof capturingLogger>) => LeaderStore, start = true): Replica {
+function track(id: string, address: string, token: string, make: (logger: ReturnType<typeof capturingLogger>) => LeaderStore, start = true): Replica {
   const events: Event[] = [];
   const logs: Array<Record<string, any>> = [];
   const store = make(capturingLogger(logs));
   stores.push(store);
   const replica: Replica = {
     id,
-    address: `10.0.0.${id.length}:7777`,
+    address,
     token,
     store,
     events,
@@ -96,7 +97,7 @@ function replica(api: KubernetesContractServer, id: string, extra: { ca?: Buffer
   const token = `token-${id}`;
   api.allow(token);
   const address = `10.0.0.${id.length}:7777`;
-  return track(id, token, (logger) => new KubernetesLeaseStore({ self: { id, address }, leaseTtlMs: TTL_MS, leaseName: LEASE, namespace: api.namespace, apiServer: api.url, token: () => token, logger, ...extra }));
+  return track(id, address, token, (logger) => new KubernetesLeaseStore({ self: { id, address }, leaseTtlMs: TTL_MS, leaseName: LEASE, namespace: api.namespace, apiServer: api.url, token: () => token, logger, ...extra }));
 }
 
 /** Polls `probe` every 10 ms until it returns something truthy; fails after `timeoutMs`. */
@@ -346,7 +347,7 @@ describe('kubernetesStoreFromServiceAccount', () => {
     dir = mkdtempSync(join(tmpdir(), 'scc-lease-'));
     const [key, cert] = [join(dir, 'server.key'), join(dir, 'server.crt')];
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore', timeout: 20_000 });
-    tls = { key: execFileSync('cat', [key]), cert: execFileSync('cat', [cert]) };
+    tls = { key: readFileSync(key), cert: readFileSync(cert) };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -372,7 +373,7 @@ describe('kubernetesStoreFromServiceAccount', () => {
     writeFileSync(join(account, 'namespace'), 'scc-test');
     api.allow('first-token');
     const port = new URL(api.url).port;
-    const a = track('scc-state-a', 'first-token', (logger) =>
+    const a = track('scc-state-a', '10.0.0.1:7777', 'first-token', (logger) =>
       kubernetesStoreFromServiceAccount({ self: { id: 'scc-state-a', address: '10.0.0.1:7777' }, leaseTtlMs: TTL_MS, leaseName: LEASE, logger, env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: port }, serviceAccountDir: account }),
     );
     await waitFor('a elected over https', () => a.elected()[0], 3000);
