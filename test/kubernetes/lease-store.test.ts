@@ -239,6 +239,21 @@ describe('KubernetesLeaseStore against the Lease API contract', () => {
     await expect(b.store.save({ ...saved, term })).rejects.toBeInstanceOf(NotLeaderError);
   });
 
+  it('a record too large for an annotation is refused (422): save rejects with the API error, nothing is written, the leader stays', async () => {
+    const api = await contractServer();
+    api.seed(EMPTY_LEASE);
+    const a = replica(api, 'scc-state-a');
+    const { term } = await waitFor('a elected', () => a.elected()[0], 3000);
+    const before = api.lease(LEASE)!.metadata.annotations?.[LEASE_MEMBERSHIP_ANNOTATION];
+    const huge = record(term, Array.from({ length: 9000 }, (_, i) => `ws://10.0.${i >> 8}.${i & 255}:8888/some/long/path`));
+    await expect(a.store.save(huge)).rejects.toMatchObject({ name: 'KubernetesApiError', code: 422, reason: 'Invalid' });
+    expect(api.lease(LEASE)!.metadata.annotations?.[LEASE_MEMBERSHIP_ANNOTATION]).toBe(before);
+    await sleep(700);
+    expect(a.deposed()).toEqual([]);
+    expect(a.events.filter((e) => e.kind === 'store' && !e.up)).toEqual([]);
+    expect(a.logs.some((l) => /refused the request/.test(String(l['msg'])))).toBe(true);
+  });
+
   it('a stale resourceVersion loses: of two replicas taking a released lease at once, exactly one wins (409 Conflict)', async () => {
     const api = await contractServer();
     // As a previous leader's close() leaves it: no holder, its transitions counted.

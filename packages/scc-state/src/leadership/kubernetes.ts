@@ -44,6 +44,8 @@ import { LEASE_ADDRESS_ANNOTATION, LEASE_MEMBERSHIP_ANNOTATION, optionProblems, 
 
 /** Longest address annotation taken from a Lease; a longer one is ignored. */
 const MAX_ADDRESS_LENGTH = 512;
+/** API answers that refuse the request itself, not the store being unusable. */
+const REFUSED_ON_ITS_MERITS: ReadonlySet<number> = new Set([400, 404, 422]);
 
 /** Leader election and the membership record on one Kubernetes Lease. */
 export class KubernetesLeaseStore implements LeaderStore {
@@ -350,15 +352,20 @@ export class KubernetesLeaseStore implements LeaderStore {
     this.handlers?.storeStatus(true);
   }
 
-  /** Logged once per change of problem, not once per retry. */
+  /**
+   * Logged once per change of problem, not once per retry. A request the API refused on its merits
+   * (400, 404, 422: a record too large for an annotation, say) leaves the store up: it answered.
+   */
   private storeFailed(error: unknown): void {
     const problem = error instanceof KubernetesApiError ? `${error.code} ${error.reason}` : error instanceof Error ? error.message : String(error);
+    const refused = error instanceof KubernetesApiError && REFUSED_ON_ITS_MERITS.has(error.code);
+    if (refused) this.storeAnswered();
     if (problem !== this.lastProblem) {
       const hint = error instanceof KubernetesApiError && (error.code === 401 || error.code === 403) ? ' (check the service account token and the Role)' : '';
-      this.logger.warn({ err: error }, `the Kubernetes API is not usable${hint}`);
+      this.logger.warn({ err: error }, refused ? 'the Kubernetes API refused the request' : `the Kubernetes API is not usable${hint}`);
       this.lastProblem = problem;
     }
-    if (this.storeUp !== false) {
+    if (!refused && this.storeUp !== false) {
       this.storeUp = false;
       this.handlers?.storeStatus(false);
     }
