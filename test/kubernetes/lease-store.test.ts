@@ -119,6 +119,32 @@ function record(term: number, brokers: string[]): MembershipRecord {
   return { version: 1, term, brokers, workers: ['ws://10.0.1.1:8000'], withdrawn: [], lastTime: 1_700_000_000_000, handover: null, savedAt: 1_700_000_000_123 };
 }
 
+describe('the contract server', () => {
+  it('answers as the fixture documents: 401, 404 NotFound, 201, 409 AlreadyExists, 200, 409 Conflict, 422', async () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/lease-api.json', import.meta.url), 'utf8')) as { status: Record<string, unknown> };
+    const api = await contractServer({ tokens: ['t'] });
+    const item = `${api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases/${LEASE}`;
+    const call = async (method: string, url: string, body?: unknown, token = 't') => {
+      const response = await fetch(url, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    };
+    expect(await call('GET', item, undefined, 'wrong')).toEqual({ status: 401, body: fixture.status['unauthorized'] });
+    expect(await call('GET', item)).toEqual({ status: 404, body: fixture.status['notFound'] });
+    const created = await call('POST', `${api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases`, EMPTY_LEASE);
+    expect(created.status).toBe(201);
+    expect(created.body['metadata']['resourceVersion']).toMatch(/^\d+$/);
+    expect(await call('POST', `${api.url}/apis/coordination.k8s.io/v1/namespaces/default/leases`, EMPTY_LEASE)).toEqual({ status: 409, body: fixture.status['alreadyExists'] });
+    const read = await call('GET', item);
+    expect(read).toEqual({ status: 200, body: created.body });
+    const renewed = await call('PUT', item, { ...read.body, spec: { holderIdentity: 'x', renewTime: '2026-12-02T04:35:27.123456Z' } });
+    expect(renewed.status).toBe(200);
+    expect(renewed.body['metadata']['resourceVersion']).not.toBe(read.body['metadata']['resourceVersion']);
+    expect(await call('PUT', item, read.body)).toEqual({ status: 409, body: fixture.status['conflict'] });
+    const millis = await call('PUT', item, { ...renewed.body, spec: { renewTime: '2026-12-02T04:35:27.123Z' } });
+    expect([millis.status, millis.body['reason']]).toEqual([422, 'Invalid']);
+  });
+});
+
 describe('KubernetesLeaseStore against the Lease API contract', () => {
   it('two replicas on one Lease: exactly one leads, and the other follows it (id, address, term)', async () => {
     const api = await contractServer();
