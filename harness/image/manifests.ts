@@ -7,11 +7,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Lease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { readBrokerConfig, readStateConfig, readWorkerConfig, type Env } from '@scc-ts/shared';
 
@@ -33,6 +37,10 @@ const MODELS: Readonly<Record<string, new (data: never) => { validate(): void }>
   'apps/v1/Deployment': Deployment,
   'v1/Service': Service,
   'v1/Secret': Secret,
+  'v1/ServiceAccount': ServiceAccount,
+  'coordination.k8s.io/v1/Lease': Lease,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'networking.k8s.io/v1/Ingress': Ingress,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
@@ -94,14 +102,15 @@ export function containerOf(d: IDeployment): IContainer {
 }
 
 /** Stand-ins for values the cluster fills in, so the env can be fed to the real config readers. */
-export const STAND_INS = { podIP: '10.244.1.17', secret: 'stand-in-auth-key' } as const;
+export const STAND_INS = { podIP: '10.244.1.17', secret: 'stand-in-auth-key', podName: 'scc-state-6f9d8c7b5-x2k4q' } as const;
 
 /** The container's environment as the service would see it, `valueFrom` replaced by stand-ins. */
-export function resolvedEnv(container: IContainer, standIns: { podIP: string; secret: string } = STAND_INS): Record<string, string> {
+export function resolvedEnv(container: IContainer, standIns: { podIP: string; secret: string; podName?: string } = STAND_INS): Record<string, string> {
   const env: Record<string, string> = {};
   for (const e of container.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;
     else if (e.valueFrom?.fieldRef?.fieldPath === 'status.podIP') env[e.name] = standIns.podIP;
+    else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = standIns.podName ?? STAND_INS.podName;
     else if (e.valueFrom?.secretKeyRef) env[e.name] = standIns.secret;
     else throw new Error(`${container.name}: env ${e.name} has a source this test does not model`);
   }

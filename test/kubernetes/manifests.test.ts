@@ -12,6 +12,10 @@ import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisrup
 import type { IService } from 'kubernetes-models/v1/Service';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import type { IRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import type { ILease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import {
   HEALTH_CHECK_PATH,
   METRICS_PATH,
@@ -20,8 +24,11 @@ import {
   DEFAULT_STATE_SERVER_PORT,
   readBrokerConfig,
   readWorkerConfig,
+  createLogger,
 } from '@scc-ts/shared';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../../packages/shared/src/service.js';
+import { KubernetesLeaseStore } from '../../packages/scc-state/src/leadership/kubernetes.js';
+import { KubernetesContractServer, type StoredLease } from '../helpers/kubernetes-api.js';
 import {
   ROOT,
   STAND_INS,
@@ -74,13 +81,18 @@ describe('kubernetes/ manifests', () => {
         'apps/v1/Deployment',
         'apps/v1/Deployment',
         'apps/v1/Deployment',
+        'coordination.k8s.io/v1/Lease',
         'networking.k8s.io/v1/Ingress',
         'networking.k8s.io/v1/NetworkPolicy',
         'policy/v1/PodDisruptionBudget',
         'policy/v1/PodDisruptionBudget',
+        'policy/v1/PodDisruptionBudget',
+        'rbac.authorization.k8s.io/v1/Role',
+        'rbac.authorization.k8s.io/v1/RoleBinding',
         'v1/Service',
         'v1/Service',
         'v1/Service',
+        'v1/ServiceAccount',
       ].sort(),
     );
     expect([...deployments.keys()].sort()).toEqual(['scc-broker', 'scc-state', 'scc-worker']);
@@ -111,10 +123,72 @@ describe('kubernetes/ manifests', () => {
     expect(() => validateManifest(oldBackend)).toThrow(/pathType/);
   });
 
-  it('scc-state runs exactly one replica and never two during a rollout', () => {
+  it('scc-state runs replicated, and a rollout keeps every replica ready (any replica serves)', () => {
     const d = deployment('scc-state');
-    expect(d.spec?.replicas).toBe(1);
-    expect(d.spec?.strategy?.type).toBe('Recreate');
+    expect(d.spec?.replicas).toBeGreaterThanOrEqual(2);
+    expect(d.spec?.strategy?.type).toBe('RollingUpdate');
+    expect(d.spec?.strategy?.rollingUpdate?.maxUnavailable).toBe(0);
+  });
+
+  it('scc-state replicas elect through the shipped Lease, named by their pod and reached at their pod IP', () => {
+    const c = containerOf(deployment('scc-state'));
+    const lease = c.env?.find((e) => e.name === 'SCC_STATE_SERVER_KUBERNETES_LEASE')?.value;
+    expect(ofKind('Lease').map((m) => m.name)).toEqual([lease]);
+    expect(c.env?.find((e) => e.name === 'SCC_INSTANCE_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    expect(c.env?.find((e) => e.name === 'SCC_INSTANCE_IP')?.valueFrom?.fieldRef?.fieldPath).toBe('status.podIP');
+    // Created empty: nobody holds it until a replica acquires it.
+    expect((ofKind('Lease')[0]!.doc as unknown as ILease).spec ?? {}).toEqual({});
+  });
+
+  it('only scc-state gets an API token, from its own service account, bound to its Role', () => {
+    const state = deployment('scc-state').spec!.template.spec!;
+    const account = ofKind('ServiceAccount').map((m) => m.doc as unknown as IServiceAccount);
+    expect(account.map((a) => a.metadata?.name)).toEqual([state.serviceAccountName]);
+    expect(state.automountServiceAccountToken).toBe(true);
+    expect(account[0]!.automountServiceAccountToken).toBe(false);
+    for (const name of ['scc-broker', 'scc-worker'] as const) {
+      const pod = deployment(name).spec!.template.spec!;
+      expect(pod.automountServiceAccountToken, name).toBe(false);
+      expect(pod.serviceAccountName, name).toBeUndefined();
+    }
+    const bindings = ofKind('RoleBinding').map((m) => m.doc as unknown as IRoleBinding);
+    expect(bindings).toHaveLength(1);
+    expect(bindings[0]!.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ofKind('Role')[0]!.name });
+    expect(bindings[0]!.subjects).toEqual([{ kind: 'ServiceAccount', name: state.serviceAccountName, namespace: expect.any(String) }]);
+  });
+
+  it('the Role grants exactly the verbs the Lease store uses, on its Lease only', async () => {
+    const roles = ofKind('Role').map((m) => m.doc as unknown as IRole);
+    expect(roles).toHaveLength(1);
+    const leaseName = ofKind('Lease')[0]!.name;
+    expect(roles[0]!.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [leaseName], verbs: expect.any(Array) }]);
+    // Run the real store on the shipped Lease through a whole term (elect, renew, save, resign) and
+    // map its requests to RBAC verbs.
+    const api = await KubernetesContractServer.start({ tokens: ['t'] });
+    try {
+      api.seed(ofKind('Lease')[0]!.doc as unknown as StoredLease);
+      const store = new KubernetesLeaseStore({
+        self: { id: STAND_INS.podName, address: `${STAND_INS.podIP}:7777` },
+        leaseTtlMs: 1500,
+        leaseName,
+        namespace: api.namespace,
+        apiServer: api.url,
+        token: () => 't',
+        logger: createLogger({ name: 'manifests-test', level: 0, format: 'json' }),
+      });
+      const elected = new Promise<number>((resolve) => store.start({ elected: (term) => resolve(term), deposed: () => undefined, leaderChanged: () => undefined, storeStatus: () => undefined }));
+      const term = await Promise.race([elected, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('not elected within 3 s')), 3000))]);
+      await new Promise((r) => setTimeout(r, 700));
+      await store.save({ version: 1, term, brokers: [], workers: [], withdrawn: [], lastTime: 0, handover: null, savedAt: 0 });
+      await store.close();
+      expect(api.lease(leaseName)?.spec?.holderIdentity).toBe(''); // resigned
+      const verb: Record<string, string> = { GET: 'get', PUT: 'update', POST: 'create', PATCH: 'patch', DELETE: 'delete' };
+      const used = [...new Set(api.log.map((r) => verb[r.method] ?? r.method))].sort();
+      expect([...(roles[0]!.rules?.[0]?.verbs ?? [])].sort()).toEqual(used);
+      expect(api.log.every((r) => r.path.endsWith(`/leases/${leaseName}`))).toBe(true);
+    } finally {
+      await api.close();
+    }
   });
 
   it.each(['scc-state', 'scc-broker', 'scc-worker'] as const)('%s runs `node server` in its package folder, non-root, read-only, bounded', (name) => {
@@ -217,22 +291,22 @@ describe('kubernetes/ manifests', () => {
     }
   });
 
-  it('PodDisruptionBudgets cover brokers and workers', () => {
+  it('PodDisruptionBudgets cover the state replicas, brokers and workers', () => {
     const pdbs = ofKind('PodDisruptionBudget').map((m) => m.doc as unknown as IPodDisruptionBudget);
-    for (const name of ['scc-broker', 'scc-worker'] as const) {
+    for (const name of ['scc-state', 'scc-broker', 'scc-worker'] as const) {
       const covering = pdbs.filter((p) => selects(p.spec?.selector?.matchLabels, podLabels(deployment(name))));
       expect(covering).toHaveLength(1);
       expect(covering[0]!.spec?.maxUnavailable ?? covering[0]!.spec?.minAvailable).toBeDefined();
     }
   });
 
-  it('workers prefer to spread over nodes', () => {
-    const d = deployment('scc-worker');
+  it.each(['scc-worker', 'scc-state'] as const)('%s prefers to spread over nodes', (name) => {
+    const d = deployment(name);
     const terms = d.spec?.template.spec?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
     expect(terms.some((t) => t.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && selects(t.podAffinityTerm.labelSelector?.matchLabels, podLabels(d)))).toBe(true);
   });
 
-  it('only brokers and workers may reach the state server', () => {
+  it('only brokers, workers and the other state replicas (pass-through to the leader) may reach the state server', () => {
     const policies = ofKind('NetworkPolicy').map((m) => m.doc as unknown as INetworkPolicy);
     const state = deployment('scc-state');
     const policy = policies.find((p) => selects(p.spec?.podSelector.matchLabels, podLabels(state)));
@@ -242,7 +316,7 @@ describe('kubernetes/ manifests', () => {
     const peers = (policy!.spec?.ingress ?? []).flatMap((rule) => rule.from ?? []);
     expect(peers.every((p) => p.podSelector && !p.namespaceSelector && !p.ipBlock)).toBe(true);
     const allowed = [...deployments.entries()].filter(([, d]) => peers.some((p) => selects(p.podSelector?.matchLabels, podLabels(d)))).map(([n]) => n);
-    expect(allowed.sort()).toEqual(['scc-broker', 'scc-worker']);
+    expect(allowed.sort()).toEqual(['scc-broker', 'scc-state', 'scc-worker']);
     const ports = (policy!.spec?.ingress ?? []).flatMap((rule) => rule.ports ?? []).map((p) => p.port);
     expect(ports).toEqual(containerOf(state).ports?.map((p) => p.containerPort));
   });
