@@ -6,7 +6,7 @@
  */
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { docker, runCommand, type DockerCli } from './docker.js';
-import { containerOf, resolvedEnv, serviceOf, type ServiceName } from './manifests.js';
+import { containerOf, offClusterEnv, resolvedEnv, serviceOf, type ServiceName } from './manifests.js';
 
 /** Label on every container the check starts, so a cleanup can find them all. */
 export const CHECK_LABEL = 'scc-ts.image-check';
@@ -56,7 +56,7 @@ export class ServiceContainer {
    */
   static async run(cli: DockerCli, options: { image: string; name: string; deployment: IDeployment; port: number; podIP: string; authKey: string; overrides: Record<string, string> }): Promise<ServiceContainer> {
     const c = containerOf(options.deployment);
-    const env = { ...resolvedEnv(c, { podIP: options.podIP, secret: options.authKey }), ...options.overrides };
+    const env = { ...offClusterEnv(resolvedEnv(c, { podIP: options.podIP, secret: options.authKey })), ...options.overrides };
     const envFlags = Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
     const command = c.command ?? [];
     await docker(cli, ['run', '--detach', '--name', options.name, '--label', `${CHECK_LABEL}=${process.pid}`, ...runFlags(options.deployment), ...envFlags, options.image, ...command, ...(c.args ?? [])]);

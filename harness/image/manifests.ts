@@ -118,6 +118,16 @@ export function resolvedEnv(container: IContainer, standIns: { podIP: string; se
 }
 
 /**
+ * The environment for running a manifest's container off Kubernetes (the image checks): the state
+ * server's Lease election needs an API server and a service account, which cannot run here, so it
+ * runs alone. The Lease backend itself is tested against the API's contract (test/kubernetes/lease-store.test.ts).
+ */
+export function offClusterEnv(env: Record<string, string>): Record<string, string> {
+  const { SCC_STATE_SERVER_KUBERNETES_LEASE: _lease, SCC_STATE_SERVER_KUBERNETES_NAMESPACE: _namespace, ...rest } = env;
+  return rest;
+}
+
+/**
  * Runs the service's real config reader on `env` and returns the variable names it looked up, so a
  * manifest cannot set a variable the service ignores (a typo would otherwise lie dormant).
  */

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { FAST_PEER_ENV, FAST_STATE_ENV, spawnService, started, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
 import { contextSources, ignoredBy, npxPnpm, parseDockerfile, replayStage, runCommands, type ReplayedImage } from './dockerfile.js';
-import { IMAGE_APP_DIR, ROOT, asDeployment, containerOf, loadManifests, resolvedEnv, serviceOf, type ServiceName } from '../../harness/image/manifests.js';
+import { IMAGE_APP_DIR, ROOT, asDeployment, containerOf, loadManifests, offClusterEnv, resolvedEnv, serviceOf, type ServiceName } from '../../harness/image/manifests.js';
 
 const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const rootPackage = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string; scripts: Record<string, string> };
@@ -50,7 +50,7 @@ const inImage = (path: string): string => join(image.root, path);
 async function startFromImage(service: ServiceName, overrides: Record<string, string>): Promise<ServiceProcess> {
   const c = containerOf(deployments.get(service)!);
   expect(c.command).toEqual(['node', 'server']);
-  const env = { ...image.env, ...resolvedEnv(c, { podIP: '127.0.0.1', secret: 'image-test-key' }), ...overrides };
+  const env = { ...image.env, ...offClusterEnv(resolvedEnv(c, { podIP: '127.0.0.1', secret: 'image-test-key' })), ...overrides };
   return started(spawnService(service, service, env, inImage(c.workingDir!)));
 }
 

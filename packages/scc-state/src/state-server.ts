@@ -25,6 +25,7 @@ import { createStateMetrics, type StateMetrics } from './metrics.js';
 import { startCoordinator, type Coordinator } from './coordinator.js';
 import { Replica } from './leadership/replica.js';
 import { EtcdStore, defaultReplicaId } from './leadership/etcd.js';
+import { kubernetesStoreFromServiceAccount } from './leadership/kubernetes-service-account.js';
 import type { LeaderStore, ReplicaInfo } from './leadership/store.js';
 
 /** Answers 200 only on the leader of replicated state servers (and on the single state server). */
@@ -59,7 +60,8 @@ function makeStore(config: Readonly<StateConfig>, self: ReplicaInfo, logger: Log
   if (!election) throw new Error('no election configured');
   const { store } = election;
   if (store.kind === 'etcd') return new EtcdStore({ self, leaseTtlMs: election.leaseTtlMs, endpoints: store.endpoints, prefix: store.prefix, logger });
-  throw new Error(`election store ${store.kind} is not available in this build`);
+  // Inside a pod: the API server and credentials the service account mounts (KubernetesUnavailableError otherwise).
+  return kubernetesStoreFromServiceAccount({ self, leaseTtlMs: election.leaseTtlMs, leaseName: store.lease, ...(store.namespace === null ? {} : { namespace: store.namespace }), logger });
 }
 
 /** Starts scc-state and resolves once it is listening. */
