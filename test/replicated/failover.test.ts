@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogEvent } from '@scc-ts/shared';
 import { connect, disconnectAll, waitUntil, Collector, type Client } from '../../harness/clients.js';
-import { startEtcd, SpyWorker, type Etcd } from '../helpers/replicas.js';
+import { startEtcd, SpyWorker, leaders as leadersOf, waitForLeader as waitForLeaderOf, type Etcd, type Leading } from '../helpers/replicas.js';
 import { startBroker, startState, startWorker, stopAll, uriOf, waitForBrokerCount, type ServiceProcess } from '../helpers/processes.js';
 
 const LEASE_TTL_MS = 2000;
@@ -38,42 +38,11 @@ function replicaEnv(id: string, port?: number): Record<string, string> {
   };
 }
 
-interface Leading {
-  id: string;
-  term: number;
-}
+/** The replicas leading now. */
+const leaders = (): Promise<Leading[]> => leadersOf(replicas);
 
-/** What a replica's /ready says of itself: its term while it leads, else null. */
-async function leadsWith(replica: ServiceProcess): Promise<number | null> {
-  if (!replica.alive) return null;
-  const body = await fetch(`http://127.0.0.1:${replica.port}/ready`, { signal: AbortSignal.timeout(500) }).then(
-    (r) => r.json() as Promise<{ role?: string; leader?: { term: number } | null }>,
-    () => null,
-  );
-  return body?.role === 'leader' ? (body.leader?.term ?? null) : null;
-}
-
-/** The replicas leading now, by their own word (/ready, which answers from the same state as /leader). */
-async function leaders(): Promise<Leading[]> {
-  const found: Leading[] = [];
-  await Promise.all([...replicas].map(async ([id, r]) => {
-    const term = await leadsWith(r);
-    if (term !== null) found.push({ id, term });
-  }));
-  return found;
-}
-
-/** Waits for exactly one leader of a term above `after` (never two at once). */
-async function waitForLeader(timeoutMs: number, after = 0): Promise<Leading> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const now = await leaders();
-    expect(now.length, 'never two leaders').toBeLessThanOrEqual(1);
-    if (now.length === 1 && now[0]!.term > after) return now[0]!;
-    if (Date.now() > deadline) throw new Error(`no leader of a term above ${after} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Waits for exactly one leader of a term above `after`; two at once fail the test. */
+const waitForLeader = (timeoutMs: number, after = 0): Promise<Leading> => waitForLeaderOf(replicas, { afterTerm: after, timeoutMs });
 
 /** Publishes `tag-N` on every channel every `everyMs` until stopped; returns what was sent per channel. */
 function publishing(tag: string, everyMs = 20): { stop(): Promise<Map<string, string[]>> } {
@@ -123,11 +92,11 @@ function expectNoPartialList(live: readonly string[], since: number): void {
  */
 async function killLeader(): Promise<{ old: Leading; killedAt: number; restarted: Promise<void> }> {
   const old = await waitForLeader(5000);
-  const leader = replicas.get(old.id)!;
+  const leader = replicas.get(old.key)!;
   const killedAt = Date.now();
   await leader.stop('SIGKILL');
-  const restarted = startState(replicaEnv(old.id, leader.port)).then((r) => {
-    replicas.set(old.id, r);
+  const restarted = startState(replicaEnv(old.key, leader.port)).then((r) => {
+    replicas.set(old.key, r);
   });
   return { old, killedAt, restarted };
 }
@@ -138,7 +107,7 @@ beforeAll(async () => {
   for (const id of ['r1', 'r2', 'r3']) replicas.set(id, await startState(replicaEnv(id)));
   const first = await waitForLeader(10_000);
   // Peers dial a follower (the address they are configured with), which passes them through.
-  via = [...replicas].find(([id]) => id !== first.id)![1];
+  via = [...replicas].find(([id]) => id !== first.key)![1];
   brokers = await Promise.all([startBroker(via.port), startBroker(via.port)]);
   workers = await Promise.all([startWorker(via.port), startWorker(via.port)]);
   await Promise.all(workers.map((w) => waitForBrokerCount(w, 2, 0, 15_000)));
@@ -216,7 +185,7 @@ describe('replicated scc-state through etcd', () => {
   }, 40_000);
 
   it('SIGKILL of the leader while a broker scale-out (2 → 3) is in progress: the scale-out completes, exactly once and in order', async () => {
-    const leader = replicas.get((await waitForLeader(5000)).id)!;
+    const leader = replicas.get((await waitForLeader(5000)).key)!;
     const since = Date.now();
     const flow = publishing('scale');
     const marks = workers.map((w) => w.mark());
@@ -238,7 +207,7 @@ describe('replicated scc-state through etcd', () => {
 
   it('etcd unavailable: the leader steps down within its lease, no replica leads meanwhile, pub/sub goes on; back, a leader is elected and scaling resumes', async () => {
     const old = await waitForLeader(5000);
-    const leader = replicas.get(old.id)!;
+    const leader = replicas.get(old.key)!;
     const from = leader.mark();
     const flow = publishing('store');
     etcd.pause();

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, disconnectAll, waitUntil, Collector, type Client } from '../../harness/clients.js';
-import { startEtcd, type Etcd } from '../helpers/replicas.js';
+import { startEtcd, waitForLeader, type Etcd } from '../helpers/replicas.js';
 import { startBroker, startState, startWorker, stopAll, uriOf, waitForBrokerCount, type ServiceProcess } from '../helpers/processes.js';
 import { startOriginalBroker, startOriginalWorker, waitForBrokers, waitForJoin } from '../helpers/originals.js';
 
@@ -33,21 +33,10 @@ const replicaEnv = (id: string, port?: number): Record<string, string> => ({
   ...(port === undefined ? {} : { SCC_STATE_SERVER_PORT: String(port) }),
 });
 
-async function role(replica: ServiceProcess): Promise<{ role: string; term: number } | null> {
-  if (!replica.alive) return null;
-  const body = await fetch(`http://127.0.0.1:${replica.port}/ready`, { signal: AbortSignal.timeout(500) }).then((r) => r.json() as Promise<{ role: string; leader: { term: number } | null }>, () => null);
-  return body ? { role: body.role, term: body.leader?.term ?? 0 } : null;
-}
-
+/** The leader's index in `replicas` and its term, once one of a term above `afterTerm` leads. */
 async function leaderIndex(afterTerm = 0, timeoutMs = 10_000): Promise<{ index: number; term: number }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const roles = await Promise.all(replicas.map(role));
-    const index = roles.findIndex((r) => r?.role === 'leader' && r.term > afterTerm);
-    if (index >= 0) return { index, term: roles[index]!.term };
-    if (Date.now() > deadline) throw new Error(`no leader above term ${afterTerm} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const { key, term } = await waitForLeader(new Map(replicas.map((r, i) => [String(i), r])), { afterTerm, timeoutMs });
+  return { index: Number(key), term };
 }
 
 /** One message each way on every channel arrives exactly once. */
