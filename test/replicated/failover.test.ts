@@ -184,6 +184,24 @@ describe('replicated scc-state through etcd', () => {
     expect(await leaders()).toEqual([next]);
   }, 40_000);
 
+  it('SIGTERM of the leader (a rolling update): it resigns, and a follower leads well within one lease', async () => {
+    const old = await waitForLeader(5000);
+    const leader = replicas.get(old.key)!;
+    const flow = publishing('term');
+    const stoppedAt = Date.now();
+    const exit = await leader.stop('SIGTERM');
+    expect(exit.code, 'a clean exit').toBe(0);
+    const next = await waitForLeader(LEASE_TTL_MS, old.term);
+    // Resigning revokes the lease: the next leader need not wait for it to expire.
+    expect(Date.now() - stoppedAt).toBeLessThan(LEASE_TTL_MS);
+    replicas.set(old.key, await startState(replicaEnv(old.key, leader.port)));
+    await Promise.all(workers.map((w) => waitForBrokerCount(w, brokers.length, 0, 10_000)));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const sent = await flow.stop();
+    await expectExactlyOnceInOrder('term', sent);
+    expect(next.term).toBeGreaterThan(old.term);
+  }, 40_000);
+
   it('SIGKILL of the leader while a broker scale-out (2 → 3) is in progress: the scale-out completes, exactly once and in order', async () => {
     const leader = replicas.get((await waitForLeader(5000)).key)!;
     const since = Date.now();
