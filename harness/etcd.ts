@@ -25,6 +25,10 @@ export interface Etcd {
   /** Makes the store unavailable (SIGSTOP): requests hang until resume(). */
   pause(): void;
   resume(): void;
+  /** Stops the process (SIGTERM) but keeps its data: requests are refused until restart(). */
+  halt(): Promise<void>;
+  /** Starts it again on the same ports and data (after halt()). */
+  restart(): Promise<void>;
   /** Stops it (SIGTERM, then SIGKILL) and removes its data. */
   stop(): Promise<void>;
 }
@@ -35,7 +39,7 @@ export async function startEtcd(options: { name?: string; timeoutMs?: number } =
   const [clientPort, peerPort] = await freePorts(2);
   const dataDir = mkdtempSync(join(tmpdir(), 'scc-etcd-'));
   const endpoint = `http://127.0.0.1:${clientPort}`;
-  const child = spawnProcess({
+  const spawnEtcd = (): ServiceProcess => spawnProcess({
     name: options.name ?? 'etcd',
     command: ETCD_BINARY,
     args: [
@@ -51,25 +55,39 @@ export async function startEtcd(options: { name?: string; timeoutMs?: number } =
     cwd: dataDir,
     env: {},
   });
-  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
-  for (;;) {
-    if (!child.alive) throw new Error(`etcd exited at start: ${child.tail(5)}`);
-    const healthy = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) })
-      .then(async (r) => r.ok && ((await r.json()) as { health?: string }).health === 'true')
-      .catch(() => false);
-    if (healthy) break;
-    if (Date.now() > deadline) {
-      await child.stop('SIGKILL');
-      throw new Error(`etcd did not become healthy within ${options.timeoutMs ?? 15_000} ms: ${child.tail(5)}`);
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const healthy = async (child: ServiceProcess): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!child.alive) throw new Error(`etcd exited at start: ${child.tail(5)}`);
+      const ok = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(500) })
+        .then(async (r) => r.ok && ((await r.json()) as { health?: string }).health === 'true')
+        .catch(() => false);
+      if (ok) return;
+      if (Date.now() > deadline) {
+        await child.stop('SIGKILL');
+        throw new Error(`etcd did not become healthy within ${timeoutMs} ms: ${child.tail(5)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  };
+  let child = spawnEtcd();
+  await healthy(child);
   let stopped = false;
   return {
     endpoint,
-    process: child,
+    get process() {
+      return child;
+    },
     pause: () => process.kill(child.pid, 'SIGSTOP'),
     resume: () => process.kill(child.pid, 'SIGCONT'),
+    async halt() {
+      await child.stop('SIGTERM');
+    },
+    async restart() {
+      child = spawnEtcd();
+      await healthy(child);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

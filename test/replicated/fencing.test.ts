@@ -72,6 +72,28 @@ describe('the membership record is written only under the leading term', () => {
   }, 20_000);
 });
 
+describe('etcd stopped and started again', () => {
+  it('the leader steps down within its lease; back, a leader is elected from the record', async () => {
+    const prefix = `/stop-${randomUUID()}/`;
+    const store = new EtcdStore({ self: { id: 'solo', address: '127.0.0.1:1' }, leaseTtlMs: 2000, endpoints: [etcd.endpoint], prefix, logger });
+    const events = recorder();
+    store.start(events);
+    await waitUntil(() => events.events.some((e) => e.kind === 'elected'), 5000, 'elected');
+    await store.save(record(events.events[0]!.term!, ['ws://10.0.0.7:8888']));
+    const haltedAt = Date.now();
+    await etcd.halt();
+    await waitUntil(() => events.events.some((e) => e.kind === 'deposed'), 4000, 'deposed');
+    const deposedAt = events.events.find((e) => e.kind === 'deposed')!.at;
+    expect(deposedAt - haltedAt, 'stepped down within the lease').toBeLessThanOrEqual(2000);
+    await etcd.restart();
+    await waitUntil(() => events.events.filter((e) => e.kind === 'elected').length === 2, 10_000, 'elected again');
+    const again = events.events.filter((e) => e.kind === 'elected')[1]!;
+    expect(again.term).toBeGreaterThan(events.events[0]!.term!);
+    expect(again.record?.brokers).toEqual(['ws://10.0.0.7:8888']);
+    await store.close();
+  }, 30_000);
+});
+
 describe('a worker and a replaced leader', () => {
   it('refuses a push of an older term (StaleTermError) and applies the newer ones', async () => {
     const spy = await SpyStateServer.start({ authKey: null, brokerURIs: () => [] });
