@@ -14,10 +14,11 @@ import type { StateReplicasOptions } from '../state-replicas.js';
 import { LoadClient } from './load-client.js';
 import {
   CHAOS_REPLICAS,
-  countPartialLists,
+  describePartial,
   FAILOVER_BOUND_MS,
   killLeaderDuringScaleOut,
   killStateDuringScaleOut,
+  partialLists,
   storeDownDuringScaleOut,
   type StateFacts,
 } from './state-scenarios.js';
@@ -39,11 +40,12 @@ export interface ClusterTimings {
 }
 
 /**
- * A chaos cluster: our state server, `brokers` brokers and workers A and B of `system`, every port
- * chosen up front so a restarted process comes back on its own. The services' default handover
- * timings apply (not the tests' fast ones): the suite measures what a deployment gets.
+ * A chaos cluster: our state server (or `stateReplicas`), `brokers` brokers and workers A and B of
+ * `system`, every port chosen up front so a restarted process comes back on its own. The services'
+ * default handover timings apply (not the tests' fast ones): the suite measures what a deployment
+ * gets. Also the state-failover benchmark's cluster.
  */
-function startChaosCluster(system: SystemName, brokers: number, timings: ClusterTimings, workerEnv: Record<string, string> = {}, stateReplicas?: StateReplicasOptions): Promise<Cluster> {
+export function startChaosCluster(system: SystemName, brokers: number, timings: ClusterTimings, workerEnv: Record<string, string> = {}, stateReplicas?: StateReplicasOptions): Promise<Cluster> {
   const retry = String(timings.retryDelayMs);
   return Cluster.start({
     system,
@@ -382,7 +384,11 @@ export async function runScenario(system: SystemName, id: ScenarioId, options: C
     await sleep(options.settleMs);
     const log = await load.stop();
     const check = checkChaosLog(log);
-    if (spy) Object.assign(facts, { spyLists: spy.lists.length, partialLists: countPartialLists(spy.lists) });
+    if (spy) {
+      const partial = partialLists(spy.lists);
+      Object.assign(facts, { spyLists: spy.lists.length, partialLists: partial.length });
+      for (const p of partial) notes.push(`spy: ${describePartial(p, eventAt)}`);
+    }
     if (scenario.replicated) facts.doubleLeaders = cluster.doubleLeaders;
     const loadSeconds = (log.loadStoppedAt - log.loadStartedAt) / 1000;
     return {

@@ -52,15 +52,27 @@ export interface StateEventContext {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** One list that misses a broker an earlier list had, and which. */
+export interface PartialList {
+  list: SeenList;
+  missing: string[];
+}
+
 /** Lists that miss a broker some earlier list had: a peer handed one would drop a live broker's channels. */
-export function countPartialLists(lists: readonly SeenList[]): number {
+export function partialLists(lists: readonly SeenList[]): PartialList[] {
   const seen = new Set<string>();
-  let partial = 0;
+  const partial: PartialList[] = [];
   for (const list of lists) {
-    if ([...seen].some((uri) => !list.brokers.includes(uri))) partial += 1;
+    const missing = [...seen].filter((uri) => !list.brokers.includes(uri));
+    if (missing.length > 0) partial.push({ list, missing });
     for (const uri of list.brokers) seen.add(uri);
   }
   return partial;
+}
+
+/** A partial list for a note: its source, term and what it missed, relative to `since` (ms). */
+export function describePartial({ list, missing }: PartialList, since: number): string {
+  return `${list.source} list at ${list.at - since} ms (term ${list.term ?? '-'}, time ${list.time}) of ${list.brokers.length} brokers missing ${missing.join(', ')}`;
 }
 
 /**
