@@ -133,10 +133,13 @@ export class Cluster {
    * then every worker (once each is ready with every broker). Stops what it started on failure.
    */
   static async start(options: ClusterOptions): Promise<Cluster> {
+    const count = options.stateReplicas?.count;
+    if (count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new RangeError(`stateReplicas.count must be an integer ≥ 1, got ${count}`);
     const cluster = new Cluster(options);
     try {
-      const fixed = options.ports ?? (options.fixedPorts || options.endpointsOnly ? await cluster.pickPorts() : undefined);
-      if (options.stateReplicas) await cluster.startReplicas(options.stateReplicas.count, fixed?.state);
+      const picked = !options.ports && (options.fixedPorts || options.endpointsOnly) ? await cluster.pickPorts() : undefined;
+      const fixed = options.ports ?? picked;
+      if (options.stateReplicas) await cluster.startReplicas(options.stateReplicas.count, picked?.replicas ?? [fixed?.state]);
       else cluster.state = await cluster.spawnState(fixed?.state, options.stateEnv);
       await Promise.all(Array.from({ length: options.brokers }, (_, i) => cluster.addBroker(fixed?.brokers[i])));
       await Promise.all(Array.from({ length: options.workers }, (_, i) => cluster.startWorkerAt(i, fixed?.workers[i])));
@@ -149,17 +152,17 @@ export class Cluster {
     return cluster;
   }
 
-  private async pickPorts(): Promise<{ state: number; brokers: number[]; workers: number[] }> {
+  /** One batch of free ports for every process (so none is handed out twice): the state server's (every replica's) first. */
+  private async pickPorts(): Promise<{ state: number; replicas: number[]; brokers: number[]; workers: number[] }> {
     const { brokers, workers } = this.options;
-    const ports = await freePorts(1 + brokers + workers);
-    return { state: ports[0]!, brokers: ports.slice(1, 1 + brokers), workers: ports.slice(1 + brokers) };
+    const states = this.options.stateReplicas?.count ?? 1;
+    const ports = await freePorts(states + brokers + workers);
+    return { state: ports[0]!, replicas: ports.slice(0, states), brokers: ports.slice(states, states + brokers), workers: ports.slice(states + brokers) };
   }
 
-  /** Starts every replica (replica 0 on `port0` if given; the others on free ports, chosen up front when `fixedPorts`) and waits for a leader. */
-  private async startReplicas(count: number, port0: number | undefined): Promise<void> {
-    const others = this.options.fixedPorts && count > 1 ? await freePorts(count - 1) : [];
-    const ports = Array.from({ length: count }, (_, i) => (i === 0 ? port0 : others[i - 1]));
-    await Promise.all(ports.map((port, i) => this.spawnReplica(i, port)));
+  /** Starts `count` replicas (replica i on `ports[i]`, else a port of its own choosing) and waits for a leader. */
+  private async startReplicas(count: number, ports: readonly (number | undefined)[]): Promise<void> {
+    await Promise.all(Array.from({ length: count }, (_, i) => this.spawnReplica(i, ports[i])));
     await this.waitForLeader(0);
   }
 
