@@ -82,8 +82,8 @@ import {
 } from '../harness/chaos/multi-host.js';
 import { multiHostFailures } from '../harness/chaos/multi-host-bounds.js';
 import { TestBed, TestBedUnavailableError } from '../harness/netns/testbed.js';
+import { assertionFailures } from '../harness/chaos/assertions.js';
 import {
-  assertionFailures,
   CI_PROFILE,
   FULL_PROFILE,
   runSuite,

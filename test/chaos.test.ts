@@ -9,7 +9,8 @@
  * an original-style spy, never two leaders, failover within the bound.
  */
 import { describe, expect, it } from 'vitest';
-import { assertionFailures, CI_PROFILE, profileOptions, runScenario, SCENARIOS, type ScenarioId, type ScenarioRun } from '../harness/chaos/scenarios.js';
+import { assertionFailures } from '../harness/chaos/assertions.js';
+import { CI_PROFILE, profileOptions, runScenario, SCENARIOS, type ScenarioId, type ScenarioRun } from '../harness/chaos/scenarios.js';
 import { FAILOVER_BOUND_MS } from '../harness/chaos/state-scenarios.js';
 
 const options = profileOptions(CI_PROFILE, ['ours']);
