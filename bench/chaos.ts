@@ -2,7 +2,7 @@
  * The chaos suite: does pub/sub lose, duplicate or reorder messages while the cluster changes?
  *
  *   pnpm chaos [--ci] [--assert] [--rate N] [--channels N] [--state-down-ms N] [--systems ours,original]
- *              [--scenarios 1,2,3,3b,4,5] [--json path] [--warmup-ms N] [--settle-ms N] [--late-ms N]
+ *              [--scenarios 1,2,3,3b,4,5,6,6s,7] [--etcd-down-ms N] [--lease-ttl-ms N] [--json path] [--warmup-ms N] [--settle-ms N] [--late-ms N]
  *              [--scale-out-ms N] [--scale-back-ms N] [--startup-delay-ms N] [--retry-delay-ms N] [--wait-timeout-ms N]
  *              [--logs dir]   (write every process's log of every run to dir)
  *   pnpm chaos --multi-host [--ci] [--assert] [--scenarios m1,m1b,m2,m3,m4,m5] [--cut-ms N] [--state-cut-ms N]
@@ -28,6 +28,15 @@
  *      delay                                   every broker and worker has re-joined it
  *   5  worker B gets SIGTERM and is started again on its port; its clients reconnect (autoReconnect)
  *      and resubscribe                         B re-joined with 2 brokers, B's sockets open, all resubscribed
+ *   6  replicated state (3 replicas through an etcd the run starts): a broker is added (2 → 3), the leader
+ *      is SIGKILLed once it logged "pushing 3 brokers" and restarted at once on its port
+ *                                              a leader of a higher term; every worker applied 3 brokers
+ *   6s the same against the single state server, restarted after --state-down-ms   (every member re-joined; 3 applied)
+ *   7  replicated: etcd SIGSTOPped for --etcd-down-ms (60000; 5000 with --ci), a broker started meanwhile;
+ *      every 200 ms every replica is asked whether it leads      a new leader after etcd resumes; 3 applied
+ *   6, 6s and 7 run a spy (an original-style worker joined at the start) and count the broker lists it
+ *   was handed that miss a broker an earlier list had; 6 and 7 count polls that found two leaders.
+ *   --lease-ttl-ms sets the replicas' SCC_STATE_SERVER_LEASE_TTL (default: the service's 3000; 2000 with --ci).
  *
  * Checker (harness/chaos/checker.ts): a message is EXPECTED at a subscriber socket if its publisher got
  * the ack, the subscriber's subscription to the channel was acked before the message was sent (and not
@@ -53,7 +62,8 @@
  *
  * Prints a table per scenario, systems side by side, and writes JSON with --json. Always exits 0 (a
  * report), except `--ci --assert`: exit 1 if ours lost, duplicated or reordered anything in scenarios
- * 1, 2, 3b, 4 or 5, or any run of ours failed.
+ * 1, 2, 3b, 4, 5, 6 or 7, was handed a partial list or had two leaders in 6 or 7, failed over in more
+ * than 5000 ms in 6, or any run of ours failed.
  */
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -72,8 +82,8 @@ import {
 } from '../harness/chaos/multi-host.js';
 import { multiHostFailures } from '../harness/chaos/multi-host-bounds.js';
 import { TestBed, TestBedUnavailableError } from '../harness/netns/testbed.js';
+import { assertionFailures } from '../harness/chaos/assertions.js';
 import {
-  assertionFailures,
   CI_PROFILE,
   FULL_PROFILE,
   runSuite,
@@ -97,6 +107,8 @@ const { values } = (() => {
         rate: { type: 'string' },
         channels: { type: 'string' },
         'state-down-ms': { type: 'string' },
+        'etcd-down-ms': { type: 'string' },
+        'lease-ttl-ms': { type: 'string' },
         systems: { type: 'string', default: 'ours,original' },
         scenarios: { type: 'string' },
         'multi-host': { type: 'boolean', default: false },
@@ -147,6 +159,8 @@ const options: ChaosOptions = {
   rate: int('rate', values.rate, defaults.rate, 1),
   channels: int('channels', values.channels, defaults.channels, 1),
   stateDownMs: int('state-down-ms', values['state-down-ms'], defaults.stateDownMs, 0),
+  storeDownMs: int('etcd-down-ms', values['etcd-down-ms'], defaults.storeDownMs, 0),
+  leaseTtlMs: values['lease-ttl-ms'] === undefined ? defaults.leaseTtlMs : int('lease-ttl-ms', values['lease-ttl-ms'], 0, 1),
   warmupMs: int('warmup-ms', values['warmup-ms'], defaults.warmupMs, 0),
   settleMs: int('settle-ms', values['settle-ms'], defaults.settleMs, 0),
   lateMs: int('late-ms', values['late-ms'], defaults.lateMs, 0),
@@ -185,7 +199,8 @@ console.log(`Chaos suite${values.ci ? ' (CI)' : ''}: ${[...options.scenarios, ..
 if (options.scenarios.length > 0) {
   console.log(
     `Loopback scenarios: ${options.rate} msg/s offered over ${options.channels} channels; warm-up ${options.warmupMs} ms, settle ${options.settleMs} ms; ` +
-      `scale-out ${t.scaleOutDelayMs} ms, scale-back ${t.scaleBackDelayMs} ms, startup delay on restart ${t.startupDelayMs} ms, retry ${t.retryDelayMs} ms; state down ${options.stateDownMs} ms`,
+      `scale-out ${t.scaleOutDelayMs} ms, scale-back ${t.scaleBackDelayMs} ms, startup delay on restart ${t.startupDelayMs} ms, retry ${t.retryDelayMs} ms; state down ${options.stateDownMs} ms; ` +
+      `etcd down ${options.storeDownMs} ms; lease TTL ${options.leaseTtlMs ?? 'default'} ms`,
   );
 }
 console.log(`machine: ${machine.cpus} × ${machine.model ?? '?'}, node ${machine.node}, load average ${machine.loadavg.join(' ')}\n`);

@@ -6,6 +6,9 @@
  *
  *   ours     — packages/scc-broker and packages/scc-worker (of this checkout, or of `root`);
  *   original — scc-broker 10.0.1's server.js and harness/original-worker.mjs.
+ *
+ * The state server is one process, or (`stateReplicas`) several replicas that elect a leader through
+ * etcd; peers dial replica 0, which passes them through to the leader while it follows.
  */
 import { join } from 'node:path';
 import { freePorts } from './ports.js';
@@ -24,6 +27,7 @@ import {
 } from './services.js';
 import { LogEvent } from '@scc-ts/shared';
 import type { ExitStatus, ServiceProcess, SpawnOptions } from './service-process.js';
+import { leadersAmong, NoLeaderError, replicaEnv, replicaId, type Leading, type NewLeader, type StateReplicasOptions } from './state-replicas.js';
 
 export type ClusterSystem = 'ours' | 'original';
 export type Role = 'state' | 'broker' | 'worker';
@@ -40,8 +44,13 @@ export interface ClusterOptions {
    * suite). Otherwise ours take port 0 and report it.
    */
   fixedPorts?: boolean;
-  /** Exact ports (the local cluster's well-known ones); implies fixed ports. */
+  /** Exact ports (the local cluster's well-known ones); implies fixed ports. `state` is replica 0's with `stateReplicas` (the others take free ones). */
   ports?: { state: number; brokers: readonly number[]; workers: readonly number[] };
+  /**
+   * Replicated state servers: `count` replicas (ids r1…) electing through etcd at `etcdEndpoint`
+   * under `prefix`, each with `stateEnv` and then `env`. Peers dial replica 0. Absent: one state server.
+   */
+  stateReplicas?: StateReplicasOptions;
   /** Fast test timings (FAST_STATE_ENV / FAST_PEER_ENV); default true. */
   fast?: boolean;
   stateEnv?: Readonly<Record<string, string>>;
@@ -69,9 +78,25 @@ export interface ClusterOptions {
 }
 
 const DEFAULT_NAMES = (role: Role): string => role;
+/** How often `waitForLeader` asks every replica's /ready by default, ms. */
+const LEADER_POLL_MS = 50;
+
+/** What `killLeader` did: the replica it killed, its term, when (epoch ms), and its restart on the same port. */
+export interface LeaderKill extends Leading {
+  killedAt: number;
+  /** Resolves once the replica listens again (as a follower, unless it wins the next election). */
+  restarted: Promise<ServiceProcess>;
+}
 
 export class Cluster {
+  /** The state server; with `stateReplicas`, replica 0 (the one peers dial). */
   state!: ServiceProcess;
+  /** With `stateReplicas`: every replica in start order (an entry is replaced when it restarts); else empty. */
+  readonly replicas: ServiceProcess[] = [];
+  /** Polls of `leaders()` that found more than one replica leading (must stay 0). */
+  doubleLeaders = 0;
+  /** Replica restarts under way (awaited by stop and close, so none outlives the cluster). */
+  private readonly restarting = new Set<Promise<unknown>>();
   readonly brokers: ServiceProcess[] = [];
   /** Workers in start order; an entry is replaced when the worker restarts. */
   readonly workers: ServiceProcess[] = [];
@@ -108,10 +133,14 @@ export class Cluster {
    * then every worker (once each is ready with every broker). Stops what it started on failure.
    */
   static async start(options: ClusterOptions): Promise<Cluster> {
+    const count = options.stateReplicas?.count;
+    if (count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new RangeError(`stateReplicas.count must be an integer ≥ 1, got ${count}`);
     const cluster = new Cluster(options);
     try {
-      const fixed = options.ports ?? (options.fixedPorts || options.endpointsOnly ? await cluster.pickPorts() : undefined);
-      cluster.state = await cluster.spawnState(fixed?.state, options.stateEnv);
+      const picked = !options.ports && (options.fixedPorts || options.endpointsOnly) ? await cluster.pickPorts() : undefined;
+      const fixed = options.ports ?? picked;
+      if (options.stateReplicas) await cluster.startReplicas(options.stateReplicas.count, picked?.replicas ?? [fixed?.state]);
+      else cluster.state = await cluster.spawnState(fixed?.state, options.stateEnv);
       await Promise.all(Array.from({ length: options.brokers }, (_, i) => cluster.addBroker(fixed?.brokers[i])));
       await Promise.all(Array.from({ length: options.workers }, (_, i) => cluster.startWorkerAt(i, fixed?.workers[i])));
       cluster.workersStarted = options.workers;
@@ -123,10 +152,81 @@ export class Cluster {
     return cluster;
   }
 
-  private async pickPorts(): Promise<{ state: number; brokers: number[]; workers: number[] }> {
+  /** One batch of free ports for every process (so none is handed out twice): the state server's (every replica's) first. */
+  private async pickPorts(): Promise<{ state: number; replicas: number[]; brokers: number[]; workers: number[] }> {
     const { brokers, workers } = this.options;
-    const ports = await freePorts(1 + brokers + workers);
-    return { state: ports[0]!, brokers: ports.slice(1, 1 + brokers), workers: ports.slice(1 + brokers) };
+    const states = this.options.stateReplicas?.count ?? 1;
+    const ports = await freePorts(states + brokers + workers);
+    return { state: ports[0]!, replicas: ports.slice(0, states), brokers: ports.slice(states, states + brokers), workers: ports.slice(states + brokers) };
+  }
+
+  /** Starts `count` replicas (replica i on `ports[i]`, else a port of its own choosing) and waits for a leader. */
+  private async startReplicas(count: number, ports: readonly (number | undefined)[]): Promise<void> {
+    await Promise.all(Array.from({ length: count }, (_, i) => this.spawnReplica(i, ports[i])));
+    await this.waitForLeader(0);
+  }
+
+  /** Starts replica `index` (on `port`, or a free one) and puts it in its place. */
+  private async spawnReplica(index: number, port: number | undefined): Promise<ServiceProcess> {
+    const replicas = this.options.stateReplicas!;
+    const options = this.serviceOptions('state', index, { ...this.options.stateEnv, ...replicaEnv(replicas, index) }, port);
+    const replica = await startState({ ...options, name: `${options.name} ${replicaId(index)}` });
+    this.replicas[index] = replica;
+    if (index === 0) this.state = replica;
+    return replica;
+  }
+
+  /** The replicas that say they lead now (/ready); counts a poll that finds two or more in `doubleLeaders`. */
+  async leaders(): Promise<Leading[]> {
+    const found = await leadersAmong(this.replicas);
+    if (found.length > 1) this.doubleLeaders += 1;
+    return found;
+  }
+
+  /** The leader now: waits (bounded by the cluster's timeout) until exactly one replica leads. */
+  async leader(): Promise<Leading> {
+    const { index, term } = await this.waitForLeader(0);
+    return { index, term };
+  }
+
+  /**
+   * Waits until exactly one replica leads with a term above `afterTerm`, asking every replica's
+   * /ready each `pollMs`; resolves with it and when it was first seen leading. Throws NoLeaderError
+   * after `timeoutMs`.
+   */
+  async waitForLeader(afterTerm = 0, timeoutMs = this.timeoutMs, pollMs = LEADER_POLL_MS): Promise<NewLeader> {
+    if (this.replicas.length === 0) throw new NoLeaderError('not a replicated cluster: there is no leader to wait for');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = await this.leaders();
+      if (found.length === 1 && found[0]!.term > afterTerm) return { ...found[0]!, at: Date.now() };
+      if (Date.now() > deadline) throw new NoLeaderError(`no single leader of a term above ${afterTerm} within ${timeoutMs} ms (leading: ${JSON.stringify(found)})`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  /**
+   * SIGKILLs the leader and starts it again on its port after `restartAfterMs` (at once by default),
+   * without waiting for the restart: peers that dial it come back through it as a follower.
+   */
+  async killLeader({ restartAfterMs = 0 }: { restartAfterMs?: number } = {}): Promise<LeaderKill> {
+    const { index, term } = await this.leader();
+    const victim = this.replicas[index]!;
+    const killedAt = Date.now();
+    await victim.stop('SIGKILL');
+    this.retired.push(victim);
+    const restarted = (async () => {
+      await new Promise((r) => setTimeout(r, restartAfterMs));
+      if (this.closed) throw new Error(`cluster closed before replica ${replicaId(index)} restarted`);
+      return this.spawnReplica(index, victim.port);
+    })();
+    this.restarting.add(restarted);
+    // Handled here so that a caller that fails before awaiting it leaves no unhandled rejection.
+    restarted.then(
+      () => this.restarting.delete(restarted),
+      () => this.restarting.delete(restarted),
+    );
+    return { index, term, killedAt, restarted };
   }
 
   private serviceOptions(role: Role, index: number, env: Readonly<Record<string, string>> | undefined, port: number | undefined): ServiceOptions {
@@ -151,11 +251,17 @@ export class Cluster {
 
   /** Starts one more broker (on `port`, or a free one) and resolves once the state server lists it. */
   async addBroker(port?: number, env: Readonly<Record<string, string>> | undefined = this.options.brokerEnv): Promise<ServiceProcess> {
+    const broker = await this.spawnBroker(port, env);
+    await waitForMembers(this.statePort, { brokers: [uriOf(broker)] }, { timeoutMs: this.timeoutMs, process: broker });
+    return broker;
+  }
+
+  /** Starts one more broker and resolves once it listens, not waiting for it to join (e.g. while no state server leads). */
+  async spawnBroker(port?: number, env: Readonly<Record<string, string>> | undefined = this.options.brokerEnv): Promise<ServiceProcess> {
     // Counted before any await: brokers started together still get distinct indexes (and names).
     const options = this.serviceOptions('broker', this.brokersStarted++, env, port);
     const broker = this.system === 'ours' ? await startBroker(this.statePort, options) : await startOriginalBroker(this.statePort, options);
     this.brokers.push(broker);
-    await waitForMembers(this.statePort, { brokers: [uriOf(broker)] }, { timeoutMs: this.timeoutMs, process: broker });
     return broker;
   }
 
@@ -217,6 +323,7 @@ export class Cluster {
    * (e.g. a startup delay), and waits until every live broker and every worker has re-joined it.
    */
   async restartState(downMs: number, env: Readonly<Record<string, string>> = {}, rejoinTimeoutMs = this.timeoutMs, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.replicas.length > 0) throw new Error('restartState is for the single state server; replicated clusters use killLeader');
     const port = this.statePort;
     await this.state.stop(signal, this.timeoutMs);
     this.retired.push(this.state);
@@ -270,7 +377,12 @@ export class Cluster {
 
   /** Every process started, live or not, state first. */
   all(): ServiceProcess[] {
-    return [this.state, ...this.brokers, ...this.workers].filter(Boolean);
+    return [...this.stateProcesses(), ...this.brokers, ...this.workers].filter(Boolean);
+  }
+
+  /** The state server, or every replica. */
+  private stateProcesses(): ServiceProcess[] {
+    return this.replicas.length > 0 ? this.replicas : [this.state];
   }
 
   /** The last lines of every process's log, for an error report. */
@@ -292,7 +404,8 @@ export class Cluster {
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs?: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const group of [this.workers, this.brokers, [this.state]]) {
+    await Promise.allSettled([...this.restarting]);
+    for (const group of [this.workers, this.brokers, this.stateProcesses()]) {
       await Promise.all(group.filter(Boolean).map((p) => p.stop(signal, timeoutMs)));
     }
   }
@@ -301,6 +414,7 @@ export class Cluster {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.allSettled([...this.restarting]);
     await Promise.all(this.all().map((p) => p.stop('SIGKILL')));
   }
 }

@@ -2,7 +2,8 @@
  * A spy that joins a state server as an original worker would (socketcluster-client, the original
  * handshake query, `sccWorkerJoinCluster` without our extensions) and records every broker list it
  * is handed: the join reply on every (re)connect and every push. Tests hold those lists against the
- * brokers that were alive, to prove no list handed out was partial.
+ * brokers that were alive, to prove no list handed out was partial. A refused join (e.g. during the
+ * state server's startup delay) is retried after a delay, as scc-broker-client 9.2.0 does.
  */
 import socketClusterClient from 'socketcluster-client';
 
@@ -17,9 +18,14 @@ export interface SeenList {
 
 type Request = { data: unknown; end(data?: unknown): void };
 
+/** Delay before a refused join is tried again, ms (scc-broker-client's is its retryDelay). */
+const JOIN_RETRY_MS = 500;
+
 export class SpyWorker {
   readonly lists: SeenList[] = [];
   private readonly socket: ReturnType<typeof socketClusterClient.create>;
+  private closed = false;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(statePort: number, options: { instancePort?: number; authKey?: string | null } = {}) {
     const socket = socketClusterClient.create({
@@ -43,13 +49,20 @@ export class SpyWorker {
       })();
     }
     void (async () => {
-      for await (const _ of socket.listener('connect')) {
-        socket.invoke('sccWorkerJoinCluster', { instanceId: 'spy', instanceIp: '127.0.0.9' }).then(
-          (reply) => this.record('join', reply),
-          () => undefined,
-        );
-      }
+      for await (const _ of socket.listener('connect')) this.join();
     })();
+  }
+
+  /** Joins; a refusal (or a timeout) is retried after JOIN_RETRY_MS while the socket stays open. */
+  private join(): void {
+    clearTimeout(this.retry);
+    this.socket.invoke('sccWorkerJoinCluster', { instanceId: 'spy', instanceIp: '127.0.0.9' }).then(
+      (reply) => this.record('join', reply),
+      () => {
+        if (this.closed || this.socket.state !== this.socket.OPEN) return;
+        this.retry = setTimeout(() => this.join(), JOIN_RETRY_MS);
+      },
+    );
   }
 
   private record(source: 'join' | 'push', data: unknown): void {
@@ -64,6 +77,8 @@ export class SpyWorker {
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
     this.socket.disconnect();
     this.socket.closeAllListeners();
   }

@@ -3,10 +3,15 @@
  * real processes, a separate load-generator process, 500 msg/s over 20 channels. Scenarios 1, 2, 3b, 4
  * and 5 must lose, duplicate and reorder nothing; scenario 3 (SIGKILL, default mode) duplicates and
  * reorders nothing and may lose only what was in flight to the dead broker: on its channels, in the
- * window around the kill, at most that window's traffic, reported with its time window.
+ * window around the kill, at most that window's traffic, reported with its time window. Scenarios 6
+ * and 7 run replicated state (three replicas, a real etcd): the leader SIGKILLed mid scale-out, and
+ * etcd paused while a broker joins — nothing lost, duplicated or reordered, no partial list handed to
+ * an original-style spy, never two leaders, failover within the bound.
  */
 import { describe, expect, it } from 'vitest';
+import { assertionFailures } from '../harness/chaos/assertions.js';
 import { CI_PROFILE, profileOptions, runScenario, SCENARIOS, type ScenarioId, type ScenarioRun } from '../harness/chaos/scenarios.js';
+import { FAILOVER_BOUND_MS } from '../harness/chaos/state-scenarios.js';
 
 const options = profileOptions(CI_PROFILE, ['ours']);
 /** One scenario's bound: above the harness's own bounds (30 s per cluster wait), so a stuck run reports its own error. */
@@ -35,6 +40,8 @@ function summary(run: ScenarioRun): Record<string, unknown> {
     lostByPath: c?.lostByPath,
     published: c?.published,
     expected: c?.expected,
+    state: run.state,
+    notes: run.notes,
   };
 }
 
@@ -76,4 +83,26 @@ describe('chaos suite, CI version, our services', () => {
       expect(affected.lost).toBe(c.lost);
     }
   }, SCENARIO_TIMEOUT_MS);
+
+  for (const id of ['6', '7'] as ScenarioId[]) {
+    it(`scenario ${id}: ${SCENARIOS[id].title}: nothing lost, duplicated or out of order; no partial list; never two leaders`, async () => {
+      const run = await runScenario('ours', id, options);
+      const report = JSON.stringify(summary(run));
+      expect(summary(run), report).toMatchObject({ status: 'ok', error: undefined, lost: 0, duplicated: 0, outOfOrder: 0 });
+      expect(run.check!.published).toBeGreaterThan(options.rate * ((options.warmupMs + options.settleMs) / 1000) * 0.5);
+      const state = run.state!;
+      expect(state.spyLists, report).toBeGreaterThan(0);
+      expect(state, report).toMatchObject({ partialLists: 0, doubleLeaders: 0 });
+      if (id === '6') {
+        expect(state.failoverMs, report).toBeGreaterThan(0);
+        expect(state.failoverMs, report).toBeLessThanOrEqual(FAILOVER_BOUND_MS);
+      } else {
+        // The leader steps down within its lease once etcd is gone, and nobody leads until it is back.
+        expect(state.stepDownMs, report).not.toBeNull();
+        expect(state.stepDownMs!, report).toBeLessThanOrEqual(options.leaseTtlMs!);
+        expect(state.leaderWhileStoreDown, report).toBe(0);
+      }
+      expect(assertionFailures([run])).toEqual([]);
+    }, SCENARIO_TIMEOUT_MS);
+  }
 });

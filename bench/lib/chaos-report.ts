@@ -25,14 +25,27 @@ const ROWS: Row[] = [
   ['event until stable (ms)', (r) => n(r.eventMs)],
 ];
 
+const ms = (v: number | null | undefined): string => (v === undefined ? '-' : v === null ? 'never' : String(v));
+/** Rows of the state-server scenarios (6, 6s, 7), shown when a run has them. */
+const STATE_ROWS: Row[] = [
+  ['kill → new leader serving (ms)', (r) => ms(r.state?.failoverMs)],
+  ['etcd paused → leader stepped down (ms)', (r) => ms(r.state?.stepDownMs)],
+  ['etcd back → new leader serving (ms)', (r) => ms(r.state?.reelectedMs)],
+  ['event → 3 brokers applied (ms)', (r) => ms(r.state?.scaleOutMs)],
+  ['spy: partial lists / lists', (r) => (r.state?.spyLists === undefined ? '-' : `${r.state.partialLists} / ${r.state.spyLists}`)],
+  ['polls with two leaders', (r) => ms(r.state?.doubleLeaders)],
+  ['polls with a leader, etcd down', (r) => ms(r.state?.leaderWhileStoreDown)],
+];
+
 /** The table of one scenario, systems side by side. */
 export function formatScenario(id: ScenarioId, runs: readonly ScenarioRun[], systems: readonly SystemName[]): string {
   const bySystem = systems.map((s) => runs.find((r) => r.scenario === id && r.system === s));
-  const columns = bySystem.map((run) => (run === undefined ? ROWS.map(() => '-') : run.check ? ROWS.map(([, f]) => f(run)) : ROWS.map(() => run.status)));
-  const labelWidth = Math.max(...ROWS.map(([l]) => l.length));
+  const rows = bySystem.some((r) => r?.state) ? [...ROWS, ...STATE_ROWS] : ROWS;
+  const columns = bySystem.map((run) => (run === undefined ? rows.map(() => '-') : run.check || run.state ? rows.map(([, f]) => f(run)) : rows.map(() => run.status)));
+  const labelWidth = Math.max(...rows.map(([l]) => l.length));
   const widths = systems.map((s, i) => Math.max(s.length, ...columns[i]!.map((v) => v.length)));
   const line = (label: string, values: string[]): string => `  ${label.padEnd(labelWidth)}  ${values.map((v, i) => v.padStart(widths[i]!)).join('  ')}`;
-  const out = [`Scenario ${id}: ${SCENARIOS[id].title}`, line('', [...systems]), ...ROWS.map(([label], r) => line(label, columns.map((c) => c[r]!)))];
+  const out = [`Scenario ${id}: ${SCENARIOS[id].title}`, line('', [...systems]), ...rows.map(([label], r) => line(label, columns.map((c) => c[r]!)))];
   for (const [i, run] of bySystem.entries()) {
     if (run?.status === 'error') out.push(`  ${systems[i]} error: ${run.error}`);
     for (const note of run?.notes ?? []) out.push(`  ${systems[i]}: ${note}`);
