@@ -67,3 +67,25 @@ export async function leadersAmong(replicas: readonly ServiceProcess[]): Promise
 export class NoLeaderError extends Error {
   override readonly name = 'NoLeaderError';
 }
+
+/** Two replicas said they led at once. */
+export class SplitBrainError extends Error {
+  override readonly name = 'SplitBrainError';
+}
+
+/**
+ * Waits for exactly one leader of a term above `afterTerm` among `replicas`; throws SplitBrainError
+ * the moment two lead at once (the tests' rule; the launcher counts them instead, for the chaos
+ * report), and NoLeaderError after `timeoutMs`.
+ */
+export async function waitForLeaderAmong(replicas: readonly ServiceProcess[], options: { afterTerm?: number; timeoutMs: number; pollMs?: number }): Promise<Leading> {
+  const after = options.afterTerm ?? 0;
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const now = await leadersAmong(replicas);
+    if (now.length > 1) throw new SplitBrainError(`two replicas lead at once: ${now.map((l) => `${replicaId(l.index)} (term ${l.term})`).join(', ')}`);
+    if (now.length === 1 && now[0]!.term > after) return now[0]!;
+    if (Date.now() > deadline) throw new NoLeaderError(`no leader of a term above ${after} within ${options.timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 50));
+  }
+}

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogEvent } from '@scc-ts/shared';
 import { connect, disconnectAll, waitUntil, Collector, type Client } from '../../harness/clients.js';
-import { startEtcd, SpyWorker, leaders as leadersOf, waitForLeader as waitForLeaderOf, type Etcd, type Leading } from '../helpers/replicas.js';
+import { startEtcd, SpyWorker, leadersAmong, replicaEnv as replicaEnvOf, replicaId, waitForLeaderAmong, type Etcd, type Leading } from '../helpers/replicas.js';
 import { startBroker, startState, startWorker, stopAll, uriOf, waitForBrokerCount, type ServiceProcess } from '../helpers/processes.js';
 
 const LEASE_TTL_MS = 2000;
@@ -18,7 +18,7 @@ const channels = Array.from({ length: 10 }, (_, i) => `ha/${i}`);
 
 let etcd: Etcd;
 let prefix: string;
-const replicas = new Map<string, ServiceProcess>();
+const replicas: ServiceProcess[] = [];
 let brokers: ServiceProcess[] = [];
 let workers: ServiceProcess[] = [];
 let via: ServiceProcess;
@@ -26,23 +26,16 @@ let publisher: Client;
 let collector: Collector;
 let spy: SpyWorker;
 
-function replicaEnv(id: string, port?: number): Record<string, string> {
-  return {
-    SCC_STATE_SERVER_ETCD_ENDPOINTS: etcd.endpoint,
-    SCC_STATE_SERVER_ETCD_PREFIX: prefix,
-    SCC_INSTANCE_ID: id,
-    SCC_INSTANCE_IP: '127.0.0.1',
-    SCC_STATE_SERVER_LEASE_TTL: String(LEASE_TTL_MS),
-    SCC_STATE_SERVER_REJOIN_TIMEOUT: '4000',
-    ...(port === undefined ? {} : { SCC_STATE_SERVER_PORT: String(port) }),
-  };
+function replicaEnv(index: number, port?: number): Record<string, string> {
+  const env = replicaEnvOf({ count: 3, etcdEndpoint: etcd.endpoint, prefix, env: { SCC_STATE_SERVER_LEASE_TTL: String(LEASE_TTL_MS), SCC_STATE_SERVER_REJOIN_TIMEOUT: '4000' } }, index);
+  return port === undefined ? env : { ...env, SCC_STATE_SERVER_PORT: String(port) };
 }
 
 /** The replicas leading now. */
-const leaders = (): Promise<Leading[]> => leadersOf(replicas);
+const leaders = (): Promise<Leading[]> => leadersAmong(replicas);
 
 /** Waits for exactly one leader of a term above `after`; two at once fail the test. */
-const waitForLeader = (timeoutMs: number, after = 0): Promise<Leading> => waitForLeaderOf(replicas, { afterTerm: after, timeoutMs });
+const waitForLeader = (timeoutMs: number, after = 0): Promise<Leading> => waitForLeaderAmong(replicas, { afterTerm: after, timeoutMs });
 
 /** Publishes `tag-N` on every channel every `everyMs` until stopped; returns what was sent per channel. */
 function publishing(tag: string, everyMs = 20): { stop(): Promise<Map<string, string[]>> } {
@@ -92,11 +85,11 @@ function expectNoPartialList(live: readonly string[], since: number): void {
  */
 async function killLeader(): Promise<{ old: Leading; killedAt: number; restarted: Promise<void> }> {
   const old = await waitForLeader(5000);
-  const leader = replicas.get(old.key)!;
+  const leader = replicas[old.index]!;
   const killedAt = Date.now();
   await leader.stop('SIGKILL');
-  const restarted = startState(replicaEnv(old.key, leader.port)).then((r) => {
-    replicas.set(old.key, r);
+  const restarted = startState(replicaEnv(old.index, leader.port)).then((r) => {
+    replicas[old.index] = r;
   });
   return { old, killedAt, restarted };
 }
@@ -104,10 +97,10 @@ async function killLeader(): Promise<{ old: Leading; killedAt: number; restarted
 beforeAll(async () => {
   etcd = await startEtcd();
   prefix = `/test-${randomUUID()}/`;
-  for (const id of ['r1', 'r2', 'r3']) replicas.set(id, await startState(replicaEnv(id)));
+  for (let i = 0; i < 3; i++) replicas.push(await startState(replicaEnv(i)));
   const first = await waitForLeader(10_000);
   // Peers dial a follower (the address they are configured with), which passes them through.
-  via = [...replicas].find(([id]) => id !== first.key)![1];
+  via = replicas.find((_, i) => i !== first.index)!;
   brokers = await Promise.all([startBroker(via.port), startBroker(via.port)]);
   workers = await Promise.all([startWorker(via.port), startWorker(via.port)]);
   await Promise.all(workers.map((w) => waitForBrokerCount(w, 2, 0, 15_000)));
@@ -120,7 +113,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (process.env['HA_LOGS']) for (const [id, r] of replicas) r.writeLog(`${process.env['HA_LOGS']}/${id}.log`);
+  if (process.env['HA_LOGS']) replicas.forEach((r, i) => r.writeLog(`${process.env['HA_LOGS']}/${replicaId(i)}.log`));
   spy?.close();
   disconnectAll();
   await stopAll();
@@ -130,8 +123,8 @@ afterAll(async () => {
 describe('replicated scc-state through etcd', () => {
   it('elects exactly one leader; every replica is ready; the view through a follower shows the leader, its term and the replicas', async () => {
     expect(await leaders()).toHaveLength(1);
-    expect((await Promise.all([...replicas.values()].map((r) => fetch(`http://127.0.0.1:${r.port}/leader`).then((x) => x.status)))).sort()).toEqual([200, 503, 503]);
-    for (const r of replicas.values()) expect((await fetch(`http://127.0.0.1:${r.port}/ready`)).status).toBe(200);
+    expect((await Promise.all(replicas.map((r) => fetch(`http://127.0.0.1:${r.port}/leader`).then((x) => x.status)))).sort()).toEqual([200, 503, 503]);
+    for (const r of replicas) expect((await fetch(`http://127.0.0.1:${r.port}/ready`)).status).toBe(200);
     type View = { brokers: unknown[]; replication: { role: string; term: number; store: string; replicas: Array<{ id: string; role: string }> } };
     const read = async (): Promise<View> => (await (await fetch(`http://127.0.0.1:${via.port}/cluster.json`)).json()) as View;
     // The leader reads the replica list from etcd every half lease: the last replica to start may not be in it yet.
@@ -152,7 +145,7 @@ describe('replicated scc-state through etcd', () => {
     const leaderId = view.replication.replicas.find((r) => r.role === 'leader')!.id;
     expect(page).toContain(`etcd, term ${view.replication.term}: leader <code>${leaderId}</code>`);
     expect(page).toMatch(/replicas r1 \((leader|follower)\), r2 \((leader|follower)\), r3 \((leader|follower)\)/);
-    const metrics = await Promise.all([...replicas.values()].map((r) => fetch(`http://127.0.0.1:${r.port}/metrics`).then((m) => m.text())));
+    const metrics = await Promise.all(replicas.map((r) => fetch(`http://127.0.0.1:${r.port}/metrics`).then((m) => m.text())));
     const leaderGauges = metrics.map((text) => Number(/^scc_state_leader (\d)/m.exec(text)?.[1]));
     expect(leaderGauges.sort()).toEqual([0, 0, 1]);
   });
@@ -186,7 +179,7 @@ describe('replicated scc-state through etcd', () => {
 
   it('SIGTERM of the leader (a rolling update): it resigns, and a follower leads well within one lease', async () => {
     const old = await waitForLeader(5000);
-    const leader = replicas.get(old.key)!;
+    const leader = replicas[old.index]!;
     const flow = publishing('term');
     const stoppedAt = Date.now();
     const exit = await leader.stop('SIGTERM');
@@ -194,7 +187,7 @@ describe('replicated scc-state through etcd', () => {
     const next = await waitForLeader(LEASE_TTL_MS, old.term);
     // Resigning revokes the lease: the next leader need not wait for it to expire.
     expect(Date.now() - stoppedAt).toBeLessThan(LEASE_TTL_MS);
-    replicas.set(old.key, await startState(replicaEnv(old.key, leader.port)));
+    replicas[old.index] = await startState(replicaEnv(old.index, leader.port));
     await Promise.all(workers.map((w) => waitForBrokerCount(w, brokers.length, 0, 10_000)));
     await new Promise((resolve) => setTimeout(resolve, 500));
     const sent = await flow.stop();
@@ -203,7 +196,7 @@ describe('replicated scc-state through etcd', () => {
   }, 40_000);
 
   it('SIGKILL of the leader while a broker scale-out (2 → 3) is in progress: the scale-out completes, exactly once and in order', async () => {
-    const leader = replicas.get((await waitForLeader(5000)).key)!;
+    const leader = replicas[(await waitForLeader(5000)).index]!;
     const since = Date.now();
     const flow = publishing('scale');
     const marks = workers.map((w) => w.mark());
@@ -225,7 +218,7 @@ describe('replicated scc-state through etcd', () => {
 
   it('etcd unavailable: the leader steps down within its lease, no replica leads meanwhile, pub/sub goes on; back, a leader is elected and scaling resumes', async () => {
     const old = await waitForLeader(5000);
-    const leader = replicas.get(old.key)!;
+    const leader = replicas[old.index]!;
     const from = leader.mark();
     const flow = publishing('store');
     etcd.pause();

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, disconnectAll, waitUntil, Collector, type Client } from '../../harness/clients.js';
-import { startEtcd, waitForLeader, type Etcd } from '../helpers/replicas.js';
+import { startEtcd, replicaEnv as replicaEnvOf, waitForLeaderAmong, type Etcd } from '../helpers/replicas.js';
 import { startBroker, startState, startWorker, stopAll, uriOf, waitForBrokerCount, type ServiceProcess } from '../helpers/processes.js';
 import { startOriginalBroker, startOriginalWorker, waitForBrokers, waitForJoin } from '../helpers/originals.js';
 
@@ -23,20 +23,14 @@ let toOriginal: Client;
 const collector = new Collector();
 const channels = ['orig/a', 'orig/b', 'orig/c', 'orig/d'];
 
-const replicaEnv = (id: string, port?: number): Record<string, string> => ({
-  SCC_STATE_SERVER_ETCD_ENDPOINTS: etcd.endpoint,
-  SCC_STATE_SERVER_ETCD_PREFIX: prefix,
-  SCC_INSTANCE_ID: id,
-  SCC_INSTANCE_IP: '127.0.0.1',
-  SCC_STATE_SERVER_LEASE_TTL: '2000',
-  SCC_STATE_SERVER_REJOIN_TIMEOUT: '4000',
+const replicaEnv = (index: number, port?: number): Record<string, string> => ({
+  ...replicaEnvOf({ count: 2, etcdEndpoint: etcd.endpoint, prefix, env: { SCC_STATE_SERVER_LEASE_TTL: '2000', SCC_STATE_SERVER_REJOIN_TIMEOUT: '4000' } }, index),
   ...(port === undefined ? {} : { SCC_STATE_SERVER_PORT: String(port) }),
 });
 
 /** The leader's index in `replicas` and its term, once one of a term above `afterTerm` leads. */
 async function leaderIndex(afterTerm = 0, timeoutMs = 10_000): Promise<{ index: number; term: number }> {
-  const { key, term } = await waitForLeader(new Map(replicas.map((r, i) => [String(i), r])), { afterTerm, timeoutMs });
-  return { index: Number(key), term };
+  return waitForLeaderAmong(replicas, { afterTerm, timeoutMs });
 }
 
 /** One message each way on every channel arrives exactly once. */
@@ -57,7 +51,7 @@ async function crossBothWays(tag: string): Promise<void> {
 beforeAll(async () => {
   etcd = await startEtcd();
   prefix = `/orig-${randomUUID()}/`;
-  for (const id of ['r1', 'r2']) replicas.push(await startState(replicaEnv(id)));
+  for (let i = 0; i < 2; i++) replicas.push(await startState(replicaEnv(i)));
   const { index } = await leaderIndex();
   via = replicas[1 - index]!;
   brokers = [await startOriginalBroker(via.port), await startBroker(via.port)];
@@ -87,7 +81,7 @@ describe('original peers through a failover of replicated scc-state', () => {
     const killedAt = Date.now();
     const old = replicas[index]!;
     await old.stop('SIGKILL');
-    replicas[index] = await startState(replicaEnv(`r${index + 1}`, old.port));
+    replicas[index] = await startState(replicaEnv(index, old.port));
     await leaderIndex(term, 8000);
     // Every original peer re-joins the new leader (through the address it knows).
     for (const b of brokers) await waitForJoin(via, 'scc-broker', uriOf(b), killedAt);
