@@ -85,10 +85,11 @@ export class Replica {
         if (before?.id !== leader?.id || before?.term !== leader?.term) {
           logger.info({ event: LogEvent.LeaderChanged, leader }, leader ? `leader: ${leader.id} at ${leader.address} (term ${leader.term})` : 'no leader known');
         }
-        // Connections relayed to another address went to a leader that is no longer: drop them, so
-        // their peers reconnect. Those relayed to the same address (a replica restarted on it, now
-        // elected) reached the leader: they stay. A leader that steps down alive closes its own.
-        if (before && leader && before.address !== leader.address) this.relay.dropRelayed();
+        // Relayed connections are not dropped here: one to a dead leader ends with its TCP
+        // connection, one to a leader that stepped down is closed by it, and one to a leader cut
+        // off ends at the peer's ping timeout (the link timeout). Dropping them on every change would
+        // also drop those relayed on to a replica restarted on the old address, which passes them to
+        // the new leader: their peers would re-join twice.
         if (leader && leader.id !== self.id) this.relay.release();
       },
       storeStatus: (up) => {
