@@ -113,7 +113,12 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (process.env['HA_LOGS']) replicas.forEach((r, i) => r.writeLog(`${process.env['HA_LOGS']}/${replicaId(i)}.log`));
+  if (process.env['HA_LOGS']) {
+    const dir = process.env['HA_LOGS'];
+    replicas.forEach((r, i) => r.writeLog(`${dir}/${replicaId(i)}.log`));
+    brokers.forEach((b, i) => b.writeLog(`${dir}/broker-${i}.log`));
+    workers.forEach((w, i) => w.writeLog(`${dir}/worker-${i}.log`));
+  }
   spy?.close();
   disconnectAll();
   await stopAll();

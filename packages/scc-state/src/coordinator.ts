@@ -181,7 +181,7 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
   let lastBrokerBroadcast: { time: number; uris: string[] } | null = null;
   const termField = replication ? { sccTerm: replication.term } : {};
 
-  const notifier = new Notifier({
+  const notifier: Notifier = new Notifier({
     registry,
     brokerList: publishedBrokers,
     extraFields: (kind, socketId) => {
@@ -189,7 +189,7 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
       const withdrawn = links.withdrawn();
       return withdrawn.length === 0 ? { sccHandover: true, ...termField } : { sccHandover: true, sccWithdrawn: withdrawn, ...termField };
     },
-    ...(replication ? { beforeBroadcast: () => persist(), lastTime: record?.lastTime ?? 0 } : {}),
+    ...(replication ? { beforeBroadcast: () => persist(), brokersReady: (): Promise<void> => succession.settled, lastTime: record?.lastTime ?? 0 } : {}),
     push: async (socketId, procedure, data) => {
       const socket = sockets.get(socketId);
       if (!socket) throw new Error('socket closed');
@@ -221,7 +221,7 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
     },
   });
 
-  const succession = new Succession({
+  const succession: Succession = new Succession({
     replication,
     registry,
     logger,
@@ -394,38 +394,38 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
       }
     })();
     async function replyToWorker(request: Request, member: Member, worker: WorkerJoinPayload | null): Promise<void> {
-      {
-        // A re-joining worker of ours that routes by brokers not joined here (this server has just
-        // come back: restarted, or healed from a partition, and they have not re-joined yet) keeps its
-        // list; the settled list follows as a coordinated push, so no worker is handed a partial one.
-        const joined = new Set(registry.brokerURIs());
-        const unknownBrokers = worker?.sccBrokerURIs?.some((uri) => !joined.has(uri)) ?? false;
-        if (unknownBrokers) {
-          notifier.changed('brokers', 'out');
-          logger.info(`worker ${member.uri} routes by brokers not joined here yet: it keeps its list until the settled one is pushed`);
-        }
-        // A new leader still settling pushes the settled list to everyone once it has it.
-        const pushFollows = unknownBrokers || (succession.settling && worker?.sccHandover === true);
-        // The reply lists what is stored, so a leader that dies next leaves no worker ahead of its record.
-        try {
-          await persist();
-        } catch (error) {
-          request.error(error as Error);
-          return;
-        }
-        const withdrawn = links.withdrawn();
-        const reply: WorkerJoinReply = {
-          sccWorkerURIs: registry.workerURIs(),
-          sccBrokerURIs: publishedBrokers(),
-          time: notifier.nextTime(),
-          sccSourceWorkerURI: member.uri,
-          sccHandover: true,
-          ...(pushFollows ? { sccPushFollows: true } : {}),
-          ...(withdrawn.length > 0 ? { sccWithdrawn: withdrawn } : {}),
-          ...termField,
-        };
-        request.end(reply);
+      // The reply lists what is stored, so a leader that dies next leaves no worker ahead of its record.
+      try {
+        await persist();
+      } catch (error) {
+        request.error(error as Error);
+        return;
       }
+      // Decided with the reply's time, in one turn: a push that follows has a newer time, and one
+      // already sent (older) is not waited for. A re-joining worker of ours that routes by brokers
+      // not joined here (this server has just come back: restarted, or healed from a partition, and
+      // they have not re-joined yet) keeps its list; so does one joining a new leader that still
+      // waits for the last record's members. The settled list follows as a coordinated push, so no
+      // worker is handed a partial one.
+      const joined = new Set(registry.brokerURIs());
+      const unknownBrokers = worker?.sccBrokerURIs?.some((uri) => !joined.has(uri)) ?? false;
+      if (unknownBrokers) {
+        notifier.changed('brokers', 'out');
+        logger.info(`worker ${member.uri} routes by brokers not joined here yet: it keeps its list until the settled one is pushed`);
+      }
+      const pushFollows = unknownBrokers || (succession.settling && worker?.sccHandover === true);
+      const withdrawn = links.withdrawn();
+      const reply: WorkerJoinReply = {
+        sccWorkerURIs: registry.workerURIs(),
+        sccBrokerURIs: publishedBrokers(),
+        time: notifier.nextTime(),
+        sccSourceWorkerURI: member.uri,
+        sccHandover: true,
+        ...(pushFollows ? { sccPushFollows: true } : {}),
+        ...(withdrawn.length > 0 ? { sccWithdrawn: withdrawn } : {}),
+        ...termField,
+      };
+      request.end(reply);
     }
     void (async () => {
       for await (const request of socket.procedure(Procedure.BrokerLeaveCluster) as AsyncIterable<Request>) {

@@ -32,6 +32,12 @@ export interface NotifierOptions {
    * rejection (no longer the leader, store unreachable) skips the push.
    */
   beforeBroadcast?: () => Promise<void>;
+  /**
+   * Replicated state servers: resolves once a broker list may be pushed at all. A new leader waits
+   * for the members of the last record to re-join: a coordinated handover pushed before then would
+   * leave out the workers still on their way back, which keep publishing by their old list.
+   */
+  brokersReady?: () => Promise<void>;
   /** The newest `time` handed out before (the last leader's, from its record): later times exceed it. */
   lastTime?: number;
 }
@@ -75,11 +81,10 @@ export class Notifier {
     clearTimeout(this.timers[kind]);
     const delay = delayMs ?? (direction === 'out' ? this.options.scaleOutDelayMs : this.options.scaleBackDelayMs);
     const timer = setTimeout(() => {
-      const list = this.list(kind);
-      const stored = this.options.beforeBroadcast?.();
-      if (!stored) {
+      const ready = kind === 'brokers' ? this.options.brokersReady?.() : undefined;
+      if (!ready && !this.options.beforeBroadcast) {
         this.timers[kind] = undefined;
-        this.broadcast(kind, direction, list);
+        this.broadcast(kind, direction, this.list(kind));
         return;
       }
       // Pending until pushed: a view asking meanwhile sees the push as still to come. A newer
@@ -87,16 +92,19 @@ export class Notifier {
       const settle = (): void => {
         if (this.timers[kind] === timer) this.timers[kind] = undefined;
       };
-      stored.then(
-        () => {
+      void (async () => {
+        try {
+          await ready;
+          // The list as it is once pushing may go ahead, stored before it is pushed.
+          const list = this.list(kind);
+          await this.options.beforeBroadcast?.();
           settle();
           if (!this.closed) this.broadcast(kind, direction, list);
-        },
-        (error: unknown) => {
+        } catch (error) {
           settle();
           if (!this.closed) this.options.logger.warn(`${kind} list not pushed: the membership could not be stored (${(error as Error).name}: ${(error as Error).message})`);
-        },
-      );
+        }
+      })();
     }, delay);
     this.timers[kind] = timer;
   }

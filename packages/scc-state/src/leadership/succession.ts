@@ -26,12 +26,21 @@ export class Succession {
   private closed = false;
   private settlingNow: boolean;
   private settleTimer: NodeJS.Timeout | undefined;
+  /** Resolves when settled (at once when there was nothing to settle). */
+  readonly settled: Promise<void>;
+  private resolveSettled: () => void = () => undefined;
 
   constructor(private readonly options: SuccessionOptions) {
     const { replication, registry, logger } = options;
     const record = replication?.record ?? null;
     this.settlingNow = record !== null;
-    if (!record || !replication) return;
+    this.settled = new Promise<void>((resolve) => {
+      this.resolveSettled = resolve;
+    });
+    if (!record || !replication) {
+      this.resolveSettled();
+      return;
+    }
     // A new leader lists the record's members until they re-join; those that do not within the
     // re-join timeout leave as usual. Meanwhile our workers keep the lists they route by
     // (sccPushFollows); once settled, one coordinated push hands everyone the settled list, which
@@ -69,6 +78,7 @@ export class Succession {
       { event: LogEvent.Settled, why, forgotten: gone },
       `membership settled (${why}): ${registry.brokerURIs().length} brokers, ${registry.workerURIs().length} workers${gone.length > 0 ? `; not re-joined: ${gone.join(', ')}` : ''}`,
     );
+    this.resolveSettled();
     this.options.onSettled(forgotten);
     this.persistQuietly();
   }
