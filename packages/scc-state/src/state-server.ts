@@ -95,7 +95,13 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     }
     const coordinator = current();
     if (coordinator?.handleRequest(req, res)) return;
-    if (!coordinator && replica?.relay.request(req, res)) return;
+    if (!coordinator && replica) {
+      if (replica.relay.request(req, res)) return;
+      // A follower during an election: the view is the leader's, and there is none yet.
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Retry-After': '1' });
+      res.end(JSON.stringify({ error: 'no state server leader is elected; try again shortly' }));
+      return;
+    }
     notFound(res);
   });
   httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
