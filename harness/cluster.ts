@@ -139,7 +139,12 @@ export class Cluster {
     try {
       const picked = !options.ports && (options.fixedPorts || options.endpointsOnly) ? await cluster.pickPorts() : undefined;
       const fixed = options.ports ?? picked;
-      if (options.stateReplicas) await cluster.startReplicas(options.stateReplicas.count, picked?.replicas ?? [fixed?.state]);
+      if (options.stateReplicas) {
+        // With exact ports (the local cluster's), replica 0 takes the state port and the others free
+        // ones chosen here: waiting on endpoints only, a replica must be handed its port.
+        const others = options.ports && options.endpointsOnly ? await freePorts(options.stateReplicas.count - 1) : [];
+        await cluster.startReplicas(options.stateReplicas.count, picked?.replicas ?? [fixed?.state, ...others]);
+      }
       else cluster.state = await cluster.spawnState(fixed?.state, options.stateEnv);
       await Promise.all(Array.from({ length: options.brokers }, (_, i) => cluster.addBroker(fixed?.brokers[i])));
       await Promise.all(Array.from({ length: options.workers }, (_, i) => cluster.startWorkerAt(i, fixed?.workers[i])));

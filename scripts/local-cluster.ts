@@ -13,6 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Role } from '../harness/cluster.js';
+import { startEtcd, type Etcd } from '../harness/etcd.js';
 import { CONTROL_HOST, DEFAULT_CONTROL_PORT, dashboardOrigins, startControlApi, type ControlApi } from './playground/control-api.js';
 import { keyHelp, readKeys, type KeyReader } from './playground/keys.js';
 import { ACTIONS, Playground, formatMembership, type ActionName, type ActionResult } from './playground/playground.js';
@@ -29,11 +30,27 @@ const WAIT_TIMEOUT_MS = 60_000;
 const NAME_WIDTH = 12;
 const COLOURS: Readonly<Record<Role, number>> = { state: 35, broker: 36, worker: 32 };
 
-const { values: flags } = parseArgs({ options: { 'free-ports': { type: 'boolean', default: false }, 'control-port': { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { 'free-ports': { type: 'boolean', default: false }, 'control-port': { type: 'string' }, 'state-replicas': { type: 'string' } } });
 const controlPort = flags['control-port'] === undefined ? DEFAULT_CONTROL_PORT : Number(flags['control-port']);
 if (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65_535) {
   process.stderr.write(`local-cluster: --control-port must be a port number (0 for a free one), got ${JSON.stringify(flags['control-port'])}\n`);
   process.exit(1);
+}
+
+/** Replicated state servers: 1 (the single one, the default) or 2–5 replicas electing through a local etcd. */
+const stateReplicas = flags['state-replicas'] === undefined ? 1 : Number(flags['state-replicas']);
+if (!Number.isInteger(stateReplicas) || stateReplicas < 1 || stateReplicas > 5) {
+  process.stderr.write(`local-cluster: --state-replicas must be a whole number from 1 to 5, got ${JSON.stringify(flags['state-replicas'])}\n`);
+  process.exit(1);
+}
+let etcd: Etcd | undefined;
+if (stateReplicas > 1) {
+  try {
+    etcd = await startEtcd({ name: 'etcd' });
+  } catch (error) {
+    process.stderr.write(`local-cluster: --state-replicas needs etcd: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
 }
 
 const color = process.stdout.isTTY ? (code: number, s: string): string => `\x1b[${code}m${s}\x1b[0m` : (_code: number, s: string): string => s;
@@ -47,6 +64,7 @@ const playground = new Playground({
   timeoutMs: WAIT_TIMEOUT_MS,
   say,
   onLine: (name, role, _stream, line) => void process.stdout.write(`${color(COLOURS[role], name.padEnd(NAME_WIDTH))} | ${line}\n`),
+  ...(etcd ? { stateReplicas: { count: stateReplicas, etcdEndpoint: etcd.endpoint, prefix: `/scc-local-${process.pid}/` } } : {}),
 });
 
 let api: ControlApi | undefined;
@@ -60,6 +78,7 @@ async function quit(exitCode: number): Promise<void> {
   say('stopping the cluster…');
   await api?.close();
   await playground.stop();
+  await etcd?.stop();
   say('all processes stopped');
   process.exit(exitCode);
 }
@@ -103,10 +122,11 @@ try {
   process.exit(1);
 }
 
+const states = stateReplicas > 1 ? `${stateReplicas} state server replicas through etcd at ${etcd?.endpoint}` : '1 state server';
 say(
   flags['free-ports']
-    ? `starting 1 state server, ${BROKERS} brokers and ${WORKERS} workers on free ports`
-    : `starting 1 state server (:${STATE_PORT}), ${BROKERS} brokers (:${FIRST_BROKER_PORT}…), ${WORKERS} workers (:${FIRST_WORKER_PORT}…)`,
+    ? `starting ${states}, ${BROKERS} brokers and ${WORKERS} workers on free ports`
+    : `starting ${states} (:${STATE_PORT}${stateReplicas > 1 ? ' and free ports' : ''}), ${BROKERS} brokers (:${FIRST_BROKER_PORT}…), ${WORKERS} workers (:${FIRST_WORKER_PORT}…)`,
 );
 // From the start, so that Ctrl-C is a key (not a signal) while the cluster comes up too; actions
 // are refused until the ready line (PlaygroundNotReadyError).

@@ -10,6 +10,7 @@ import { Cluster, type ClusterOptions, type Role } from '../../harness/cluster.j
 import { freePort } from '../../harness/ports.js';
 import { clusterSnapshot, waitForMembers, type ClusterSnapshot } from '../../harness/ready.js';
 import { runningProcesses, type ExitStatus, type ServiceProcess } from '../../harness/service-process.js';
+import { replicaId, type StateReplicasOptions } from '../../harness/state-replicas.js';
 import { ActionFailedError, NoBrokerLeftError, NoWorkerLeftError, PlaygroundBusyError, PlaygroundError, PlaygroundNotReadyError } from './errors.js';
 
 /** Every action, by the name the control API takes (`POST /actions/<name>`). */
@@ -82,6 +83,8 @@ export interface PlaygroundOptions {
   say: (line: string) => void;
   /** Every output line of every child. */
   onLine: NonNullable<ClusterOptions['onLine']>;
+  /** Replicated state servers (several replicas electing a leader through etcd); absent: the single one. */
+  stateReplicas?: StateReplicasOptions;
 }
 
 /** `code 0` or `SIGKILL`. */
@@ -135,17 +138,18 @@ export class Playground {
       fast: false,
       endpointsOnly: true,
       stateEnv: this.options.env,
+      ...(this.options.stateReplicas ? { stateReplicas: this.options.stateReplicas } : {}),
       brokerEnv: this.options.env,
       workerEnv: this.options.env,
       timeoutMs: this.options.timeoutMs,
-      names: (role, _index, port) => (role === 'state' ? 'state' : `${role}:${port ?? '?'}`),
+      names: (role, index, port) => (role === 'state' ? (this.options.stateReplicas ? `state:${replicaId(index)}` : 'state') : `${role}:${port ?? '?'}`),
       // Own process group: a terminal's Ctrl-C (when it is a signal) reaches only this runner, which
       // stops the children in order (a second signal would make them exit without leaving the cluster).
       spawn: { inheritEnv: true, detached: true },
       onLine: this.options.onLine,
     });
     const cluster = this.cluster;
-    this.watch(cluster.state, 'state');
+    for (const state of cluster.replicas.length > 0 ? cluster.replicas : [cluster.state]) this.watch(state, 'state');
     for (const broker of cluster.brokers) this.watch(broker, 'broker');
     for (const worker of cluster.workers) this.watch(worker, 'worker');
     if (this.phase === 'starting') this.phase = 'ready';
@@ -211,6 +215,7 @@ export class Playground {
         return `removed ${worker.name}: its clients were told to reconnect (code 1012) and it left the cluster (${describeExit(exit)})`;
       }
       case 'restart-state': {
+        if (cluster.replicas.length > 0) return this.failover(cluster);
         const old = cluster.state;
         this.expected.add(old);
         this.mark(old, 'stopping');
@@ -220,6 +225,22 @@ export class Playground {
         return `restarted the state server (pid ${old.pid} → ${cluster.state.pid}); every broker and worker re-joined`;
       }
     }
+  }
+
+  /**
+   * Replicated state servers: the leader is SIGKILLed and started again at once on its port; a
+   * follower takes over and every peer re-joins it (through the replica it dials).
+   */
+  private async failover(cluster: Cluster): Promise<string> {
+    const { index } = await cluster.leader();
+    const victim = cluster.replicas[index]!;
+    this.expected.add(victim);
+    this.mark(victim, 'killed');
+    const kill = await cluster.killLeader();
+    const next = await cluster.waitForLeader(kill.term);
+    const restarted = await kill.restarted;
+    this.watch(restarted, 'state');
+    return `killed the state leader ${replicaId(kill.index)} (term ${kill.term}); ${replicaId(next.index)} leads (term ${next.term}) ${next.at - kill.killedAt} ms later, and ${replicaId(kill.index)} came back as a replica`;
   }
 
   /** The most recently started broker or worker still running and not being stopped. */

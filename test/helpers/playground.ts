@@ -9,11 +9,11 @@ import { REPO_ROOT } from '../../harness/services.js';
 export type { ChildStatus, PlaygroundStatus } from '../../scripts/playground/playground.js';
 
 /** Starts the runner; `env` passes through to every service it starts. */
-export function startPlayground(controlPort: number, env: Readonly<Record<string, string>> = {}): ServiceProcess {
+export function startPlayground(controlPort: number, env: Readonly<Record<string, string>> = {}, extraArgs: readonly string[] = []): ServiceProcess {
   return spawnProcess({
     name: 'playground',
     command: process.execPath,
-    args: ['--import', 'tsx', 'scripts/local-cluster.ts', '--free-ports', '--control-port', String(controlPort)],
+    args: ['--import', 'tsx', 'scripts/local-cluster.ts', '--free-ports', '--control-port', String(controlPort), ...extraArgs],
     cwd: REPO_ROOT,
     env,
   });
