@@ -62,6 +62,9 @@ function listKind(type: InstanceTypeName): ListKind {
   return type === InstanceType.Broker ? 'brokers' : 'workers';
 }
 
+/** Most saves of the record a worker's join reply waits for while the membership keeps changing. */
+const MAX_SAVES_BEFORE_REPLY = 3;
+
 /** Headers by which a follower replica passes on the address of the peer it relays. */
 export const RELAYED_FOR_HEADER = 'x-scc-relayed-for';
 export const RELAY_PROOF_HEADER = 'x-scc-relay-proof';
@@ -394,9 +397,11 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
       }
     })();
     async function replyToWorker(request: Request, member: Member, worker: WorkerJoinPayload | null): Promise<void> {
-      // The reply lists what is stored, so a leader that dies next leaves no worker ahead of its record.
+      // The reply lists what is stored, so a leader that dies next leaves no worker ahead of its
+      // record: saved again while members joined or left during the save (bounded: under constant
+      // churn the reply goes out with the last save).
       try {
-        await persist();
+        for (let saves = 0; saves === 0 || (!succession.current && saves < MAX_SAVES_BEFORE_REPLY); saves += 1) await persist();
       } catch (error) {
         request.error(error as Error);
         return;
@@ -413,7 +418,11 @@ export function startCoordinator(config: Readonly<StateConfig>, logger: Logger, 
         notifier.changed('brokers', 'out');
         logger.info(`worker ${member.uri} routes by brokers not joined here yet: it keeps its list until the settled one is pushed`);
       }
-      const pushFollows = unknownBrokers || (succession.settling && worker?.sccHandover === true);
+      // And one already taking part in a coordinated handover (pushed while its join waited for the
+      // save): the reply must not replace that round's list with an uncoordinated copy of it, or the
+      // round would wait for this worker's acknowledgements until its timeout.
+      const inRound = handover.progress()?.participants.includes(member.socketId) ?? false;
+      const pushFollows = unknownBrokers || (worker?.sccHandover === true && (succession.settling || inRound));
       const withdrawn = links.withdrawn();
       const reply: WorkerJoinReply = {
         sccWorkerURIs: registry.workerURIs(),

@@ -31,6 +31,12 @@ export class Registry {
   private readonly workers = new Map<string, Member>();
   /** URIs of the last record not re-joined yet, per type, in the record's order. */
   private readonly remembered: Record<InstanceTypeName, Set<string>> = { [InstanceType.Broker]: new Set(), [InstanceType.Worker]: new Set() };
+  private changes = 0;
+
+  /** Grows with every change of the lists (a replica's record says which version it stored). */
+  get version(): number {
+    return this.changes;
+  }
 
   private table(type: InstanceTypeName): Map<string, Member> {
     return type === InstanceType.Broker ? this.brokers : this.workers;
@@ -39,6 +45,7 @@ export class Registry {
   /** Lists `uris` (of the last record) until each re-joins or `forgetRemembered()` drops it. */
   remember(type: InstanceTypeName, uris: readonly string[]): void {
     for (const uri of uris) this.remembered[type].add(uri);
+    this.changes += 1;
   }
 
   /** Remembered URIs not re-joined yet, per type. */
@@ -50,6 +57,7 @@ export class Registry {
   forgetRemembered(type: InstanceTypeName): string[] {
     const gone = [...this.remembered[type]];
     this.remembered[type].clear();
+    if (gone.length > 0) this.changes += 1;
     return gone;
   }
 
@@ -63,6 +71,7 @@ export class Registry {
     // Map.set on an existing key keeps its insertion position, like the original's object keys.
     const stored = previous ? { ...member, joinedAt: previous.joinedAt } : member;
     table.set(member.socketId, stored);
+    this.changes += 1;
     // A remembered member re-joining changes no list: it was listed all along.
     const wasRemembered = this.remembered[member.instanceType].delete(member.uri);
     return { member: stored, changed: previous?.uri !== member.uri && !wasRemembered };
@@ -72,7 +81,7 @@ export class Registry {
   leave(type: InstanceTypeName, socketId: string): Member | undefined {
     const table = this.table(type);
     const member = table.get(socketId);
-    table.delete(socketId);
+    if (table.delete(socketId)) this.changes += 1;
     return member;
   }
 

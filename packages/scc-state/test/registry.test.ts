@@ -11,6 +11,37 @@ function worker(socketId: string, uri: string, instanceId: string | null = `id-$
 }
 
 describe('Registry', () => {
+  it('lists remembered members (a new leader\'s record) until they re-join, which changes no list', () => {
+    const registry = new Registry();
+    registry.remember(InstanceType.Broker, ['ws://10.0.0.1:8888', 'ws://10.0.0.2:8888']);
+    expect(registry.brokerURIs()).toEqual(['ws://10.0.0.1:8888', 'ws://10.0.0.2:8888']);
+    expect(registry.brokerMembers()).toEqual([]);
+    expect(registry.join(broker('s1', 'ws://10.0.0.1:8888')).changed, 'a remembered broker re-joining').toBe(false);
+    expect(registry.join(broker('s3', 'ws://10.0.0.3:8888')).changed, 'a new broker').toBe(true);
+    expect(registry.rejoining(InstanceType.Broker)).toEqual(['ws://10.0.0.2:8888']);
+    expect(registry.forgetRemembered(InstanceType.Broker)).toEqual(['ws://10.0.0.2:8888']);
+    expect(registry.brokerURIs()).toEqual(['ws://10.0.0.1:8888', 'ws://10.0.0.3:8888']);
+  });
+
+  it('counts every change of the lists in its version, and nothing for an identical re-join', () => {
+    const registry = new Registry();
+    const versions = [registry.version];
+    registry.remember(InstanceType.Worker, ['ws://10.0.1.1:8000']);
+    versions.push(registry.version);
+    registry.join(broker('s1', 'ws://10.0.0.1:8888'));
+    versions.push(registry.version);
+    registry.join(broker('s1', 'ws://10.0.0.1:8888', 'id-s1'));
+    expect(registry.version, 'an identical re-join').toBe(versions.at(-1));
+    registry.leave(InstanceType.Broker, 's1');
+    versions.push(registry.version);
+    registry.leave(InstanceType.Broker, 's1');
+    expect(registry.version, 'leaving twice').toBe(versions.at(-1));
+    registry.forgetRemembered(InstanceType.Worker);
+    versions.push(registry.version);
+    expect(new Set(versions).size, 'each change a new version').toBe(versions.length);
+    expect([...versions].sort((a, b) => a - b)).toEqual(versions);
+  });
+
   it('starts empty', () => {
     const registry = new Registry();
     expect(registry.brokerURIs()).toEqual([]);

@@ -23,6 +23,8 @@ export interface SuccessionOptions {
 export class Succession {
   private saving: Promise<void> | null = null;
   private dirty = false;
+  /** The registry version the last stored record was built from (-1: none stored yet). */
+  private storedVersionNow = -1;
   private closed = false;
   private settlingNow: boolean;
   private settleTimer: NodeJS.Timeout | undefined;
@@ -83,6 +85,11 @@ export class Succession {
     this.persistQuietly();
   }
 
+  /** Whether the stored record holds the membership as it is now. */
+  get current(): boolean {
+    return this.options.replication === null || this.storedVersionNow === this.options.registry.version;
+  }
+
   private record(term: number): MembershipRecord {
     const { registry } = this.options;
     return {
@@ -106,9 +113,11 @@ export class Succession {
         continue;
       }
       this.dirty = false;
+      const version = this.options.registry.version;
       this.saving = replication.save(this.record(replication.term));
       try {
         await this.saving;
+        this.storedVersionNow = version;
       } catch (error) {
         if (!this.closed) logger.warn({ err: error as Error }, `membership record not saved: ${(error as Error).name}: ${(error as Error).message}`);
         throw error;
