@@ -35,12 +35,6 @@ export interface EtcdStoreOptions extends StoreOptions {
   logger: Logger;
 }
 
-/** The leader key's value. */
-interface LeaderValue {
-  id: string;
-  address: string;
-}
-
 /** Share of the time-to-live kept back from the lease's expiry before a leader steps down. */
 const STEP_DOWN_MARGIN_FRACTION = 1 / 6;
 
@@ -185,7 +179,7 @@ export class EtcdStore implements LeaderStore {
   private async follow(): Promise<void> {
     if (this.leaseId === null) return;
     const self = this.options.self;
-    const value = JSON.stringify({ id: self.id, address: self.address } satisfies LeaderValue);
+    const value = JSON.stringify({ id: self.id, address: self.address } satisfies ReplicaInfo);
     const result = await this.client
       .if(this.keys.leader, 'Create', '==', 0)
       .then(this.client.put(this.keys.leader).value(value).lease(this.leaseId), this.client.get(this.keys.record))
@@ -213,13 +207,7 @@ export class EtcdStore implements LeaderStore {
       this.setLeader(null);
       return;
     }
-    let parsed: LeaderValue | null = null;
-    try {
-      const v = JSON.parse(entry.value.toString()) as Partial<LeaderValue>;
-      if (typeof v.id === 'string' && typeof v.address === 'string') parsed = { id: v.id, address: v.address };
-    } catch {
-      parsed = null;
-    }
+    let parsed = parseReplicaValue(entry.value.toString());
     // A leader key with this replica's own id, while it does not lead, is its previous life's (a
     // restart before that lease expired): nobody serves under it, an election follows its expiry.
     if (parsed?.id === self.id) parsed = null;
@@ -266,12 +254,8 @@ export class EtcdStore implements LeaderStore {
     const values = await this.client.getAll().prefix(this.keys.replicas).strings();
     const replicas: ReplicaInfo[] = [];
     for (const text of Object.values(values)) {
-      try {
-        const v = JSON.parse(text) as Partial<ReplicaInfo>;
-        if (typeof v.id === 'string' && typeof v.address === 'string') replicas.push({ id: v.id, address: v.address });
-      } catch {
-        // A value this version did not write: not a replica of ours.
-      }
+      const replica = parseReplicaValue(text);
+      if (replica) replicas.push(replica);
     }
     return replicas.sort((a, b) => a.id.localeCompare(b.id));
   }
@@ -287,6 +271,19 @@ export class EtcdStore implements LeaderStore {
     if (this.lease) await this.lease.revoke().catch(() => undefined);
     if (leading) this.options.logger.info('resigned the leadership (lease revoked)');
     this.client.close();
+  }
+}
+
+/**
+ * The `{id, address}` a replica writes under its presence key and, leading, the leader key; null for
+ * a value this version did not write (not JSON, or without both strings).
+ */
+function parseReplicaValue(text: string): ReplicaInfo | null {
+  try {
+    const v = JSON.parse(text) as Partial<ReplicaInfo>;
+    return typeof v.id === 'string' && typeof v.address === 'string' ? { id: v.id, address: v.address } : null;
+  } catch {
+    return null;
   }
 }
 

@@ -7,8 +7,9 @@
  * (state-server.ts answers them before anything reaches here).
  *
  * While no leader is known (an election under way) an upgrade is held, up to `holdMs`, and goes on
- * as soon as one is; a change of leader drops every relayed connection, so its peers reconnect and
- * reach the new one.
+ * as soon as one is. A relayed connection ends with the leader's: a dead one's TCP connection, one
+ * that stepped down closes its own, one cut off is dropped at the peer's ping timeout; the replica
+ * drops the ones it relays when it is elected itself (replica.ts).
  */
 import { connect, type Socket } from 'node:net';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -85,7 +86,7 @@ export class Relay {
     this.held.add(held);
   }
 
-  /** Drops every relayed connection (the leader changed or went): their peers reconnect. */
+  /** Drops every relayed connection (this replica was elected): their peers reconnect, to it. */
   dropRelayed(): void {
     for (const socket of this.relayed) socket.destroy();
     this.relayed.clear();
