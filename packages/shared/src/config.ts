@@ -77,6 +77,6 @@ export type { CommonConfig, StateLinkConfig } from './config/common.js';
 export { readStateConfig, STATE_SETTINGS } from './config/state.js';
 export type { StateConfig, ElectionConfig, ElectionStore } from './config/state.js';
 export { readBrokerConfig, BROKER_SETTINGS } from './config/broker.js';
-export type { BrokerConfig } from './config/broker.js';
+export type { BrokerConfig, HistoryConfig } from './config/broker.js';
 export { readWorkerConfig, WORKER_SETTINGS, WORKER_LIMIT_SETTINGS } from './config/worker.js';
 export type { WorkerConfig, WorkerClusterConfig } from './config/worker.js';

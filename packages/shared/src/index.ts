@@ -44,6 +44,7 @@ export {
   BrokerPublishError,
 } from './errors.js';
 export type { SccErrorOptions } from './errors.js';
+export * from './history.js';
 export {
   parseBrokerJoin,
   parseWorkerJoin,
@@ -152,6 +153,7 @@ export type {
   ElectionConfig,
   ElectionStore,
   BrokerConfig,
+  HistoryConfig,
   WorkerConfig,
   WorkerClusterConfig,
   StateLinkConfig,

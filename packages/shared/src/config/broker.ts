@@ -13,6 +13,18 @@ export interface BrokerConfig extends CommonConfig, StateLinkConfig {
   socketClusterOptions: Readonly<Record<string, unknown>> | null;
   /** Longest drain on SIGTERM before exiting anyway, ms (`SCC_DRAIN_TIMEOUT`; 0: no wait). */
   drainTimeoutMs: number;
+  history: HistoryConfig;
+}
+
+/** A broker's channel history (docs/history.md); `channelPrefixes` empty: off. */
+export interface HistoryConfig {
+  channelPrefixes: readonly string[];
+  /** Most messages per channel. */
+  size: number;
+  /** How long a message is kept, ms (0: no time limit). */
+  ttlMs: number;
+  channelMaxBytes: number;
+  maxBytes: number;
 }
 
 // A broker socket carries every channel of its worker: a per-socket limit would break clusters.
@@ -36,6 +48,11 @@ export const BROKER_SETTINGS: readonly Setting[] = Object.freeze([
   SETTINGS.brokerSecure,
   SETTINGS.socketClusterOptions,
   SETTINGS.drainTimeout,
+  SETTINGS.historyChannels,
+  SETTINGS.historySize,
+  SETTINGS.historyTtl,
+  SETTINGS.historyChannelMaxBytes,
+  SETTINGS.historyMaxBytes,
 ]);
 
 /** Reads scc-broker's configuration; `SCC_STATE_SERVER_HOST` is required. */
@@ -51,5 +68,12 @@ export function readBrokerConfig(env: Env = process.env, isTty = Boolean(process
     secure: r.read(SETTINGS.brokerSecure),
     socketClusterOptions: r.read(SETTINGS.socketClusterOptions),
     drainTimeoutMs: r.read(SETTINGS.drainTimeout),
+    history: {
+      channelPrefixes: r.read(SETTINGS.historyChannels),
+      size: r.read(SETTINGS.historySize),
+      ttlMs: r.read(SETTINGS.historyTtl),
+      channelMaxBytes: r.read(SETTINGS.historyChannelMaxBytes),
+      maxBytes: r.read(SETTINGS.historyMaxBytes),
+    },
   });
 }

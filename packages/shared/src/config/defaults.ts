@@ -129,3 +129,11 @@ export const DEFAULT_DELIVERY_MODE: DeliveryModeName = DELIVERY_MODES[0];
 export const DEFAULT_IP_FAMILY: IpFamily = IP_FAMILIES[0];
 /** `SCC_LOG_FORMAT` values. */
 export const LOG_FORMATS = Object.freeze(['json', 'pretty'] as const);
+/** Broker: most messages of history kept per channel (`SCC_HISTORY_SIZE`). */
+export const DEFAULT_HISTORY_SIZE = 1000;
+/** Broker: how long a history message is kept, ms (`SCC_HISTORY_TTL`; 0: no time limit). */
+export const DEFAULT_HISTORY_TTL_MS = 300_000;
+/** Broker: most bytes of history kept per channel (`SCC_HISTORY_CHANNEL_MAX_BYTES`). */
+export const DEFAULT_HISTORY_CHANNEL_MAX_BYTES = 1024 * 1024;
+/** Broker: most bytes of history kept over all channels (`SCC_HISTORY_MAX_BYTES`). */
+export const DEFAULT_HISTORY_MAX_BYTES = 128 * 1024 * 1024;

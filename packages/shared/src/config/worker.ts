@@ -31,6 +31,8 @@ export interface WorkerClusterConfig extends StateLinkConfig {
   deliveryMode: DeliveryModeName;
   /** Channels starting with one of these prefixes are at-least-once whatever `deliveryMode` says. */
   atLeastOnceChannelPrefixes: readonly string[];
+  /** Channel prefixes that keep history on their broker (`SCC_HISTORY_CHANNELS`, docs/history.md). */
+  historyChannelPrefixes: readonly string[];
   handoverDelayMs: number;
   handoverGraceMs: number;
   reorderWindowMs: number;
@@ -76,6 +78,7 @@ export const WORKER_SETTINGS: readonly Setting[] = Object.freeze([
   SETTINGS.brokerRetryDelay,
   SETTINGS.deliveryMode,
   SETTINGS.atLeastOnceChannels,
+  SETTINGS.historyChannels,
   SETTINGS.handoverDelay,
   SETTINGS.handoverGrace,
   SETTINGS.reorderWindow,
@@ -97,6 +100,7 @@ export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process
     brokerRetryDelayMs: r.read(SETTINGS.brokerRetryDelay),
     deliveryMode: r.read(SETTINGS.deliveryMode),
     atLeastOnceChannelPrefixes: r.read(SETTINGS.atLeastOnceChannels),
+    historyChannelPrefixes: r.read(SETTINGS.historyChannels),
     handoverDelayMs: r.read(SETTINGS.handoverDelay),
     handoverGraceMs: r.read(SETTINGS.handoverGrace),
     reorderWindowMs: r.read(SETTINGS.reorderWindow),

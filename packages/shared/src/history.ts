@@ -1,0 +1,196 @@
+/**
+ * Channel history and recovery (docs/history.md): the names, shapes and guards that workers and
+ * brokers share. A broker keeps the history of the channels it owns and gives each message a
+ * position `{epoch, offset}`; a worker replays it to clients that subscribe with a position.
+ */
+import { InvalidPayloadError, SccError } from './errors.js';
+
+/** A channel matches no `SCC_HISTORY_CHANNELS` prefix: it keeps no history. */
+export class HistoryNotEnabledError extends SccError {
+  override readonly name = 'HistoryNotEnabledError';
+}
+
+/** A client asked for the history of a channel it is not subscribed to. */
+export class HistoryNotSubscribedError extends SccError {
+  override readonly name = 'HistoryNotSubscribedError';
+}
+
+/** A position that is not `{epoch: string, offset: integer ≥ 0}` or lies beyond the channel's history. */
+export class InvalidPositionError extends SccError {
+  override readonly name = 'InvalidPositionError';
+}
+
+/** The owner broker keeps no history (an original broker, or history off there). */
+export class HistoryUnavailableError extends SccError {
+  override readonly name = 'HistoryUnavailableError';
+}
+
+/** Procedures a worker calls on its brokers (docs/history.md, "Broker wire"). */
+export const HistoryProcedure = Object.freeze({
+  Fetch: 'sccHistoryFetch',
+  Moves: 'sccHistoryMoves',
+  Export: 'sccHistoryExport',
+  Import: 'sccHistoryImport',
+} as const);
+
+/** The procedure a client invokes on its worker for a history page. */
+export const CLIENT_HISTORY_PROCEDURE = 'sccHistory';
+
+/** The key of a subscription's `data` that asks for positions (and, with `since`, recovery). */
+export const SUBSCRIBE_HISTORY_KEY = 'sccHistory';
+
+/** Longest epoch accepted, characters. */
+export const MAX_EPOCH_LENGTH = 64;
+/** Most messages one history page holds (a replay is fetched page by page). */
+export const MAX_HISTORY_PAGE = 1000;
+/** Messages a client's history fetch returns when it names no limit. */
+export const DEFAULT_CLIENT_HISTORY_LIMIT = 100;
+/** How long a new owner holds the packets of a moved channel waiting for its history, ms. */
+export const HISTORY_PENDING_TIMEOUT_MS = 10_000;
+/** Most channels one `sccHistoryMoves` answer lists. */
+export const MAX_HISTORY_MOVES = 10_000;
+
+/** The value of `SCC_HISTORY_CHANNELS` that means every channel. */
+export const ALL_CHANNELS = '*';
+
+/** A message's place in its channel's history. */
+export interface Position {
+  epoch: string;
+  offset: number;
+}
+
+/** Fields a broker adds to a relayed packet of a history channel: the position of its first message. */
+export interface PositionFields {
+  sccEpoch: string;
+  sccOffset: number;
+}
+
+/** An answer to `sccHistoryFetch` (docs/history.md). */
+export interface HistoryPage {
+  /** null: the channel was never published in this broker's lifetime. */
+  epoch: string | null;
+  /** Oldest retained offset (first > last: none retained). */
+  first: number;
+  /** Newest offset (0: none yet). */
+  last: number;
+  /** Offset of `messages[0]`. */
+  from: number;
+  messages: unknown[];
+}
+
+/** A channel's history as it moves between brokers (`sccHistoryExport` / `sccHistoryImport`). */
+export interface HistoryState {
+  epoch: string;
+  last: number;
+  from: number;
+  messages: unknown[];
+  /** When each message was stored, ms since the Unix epoch (the time-to-live keeps counting). */
+  times: number[];
+}
+
+/** Why a recovery was not complete (stable names, docs/history.md). */
+export const RecoveryReason = Object.freeze({
+  NoPosition: 'NoPosition',
+  EpochChanged: 'EpochChanged',
+  TooOld: 'TooOld',
+  HistoryUnavailable: 'HistoryUnavailable',
+  InvalidPosition: 'InvalidPositionError',
+} as const);
+export type RecoveryReasonName = (typeof RecoveryReason)[keyof typeof RecoveryReason];
+
+/** The envelope a position-wanting subscriber gets for each message. */
+export interface MessageEnvelope {
+  type: 'message';
+  epoch: string;
+  offset: number;
+  data: unknown;
+}
+
+/** The first thing a position-wanting subscriber gets on a channel. */
+export interface RecoveryNotice {
+  type: 'recovery';
+  recovered: boolean;
+  reason: RecoveryReasonName | null;
+  epoch: string | null;
+  /** The messages that follow have offsets offset + 1, offset + 2, … */
+  offset: number;
+  /** How many of them are replayed history (the rest are live). */
+  replayed: number;
+}
+
+/** Whether channel names match a list of prefixes (`*` alone: every channel); empty list: none. */
+export function historyMatcher(prefixes: readonly string[]): (channel: string) => boolean {
+  if (prefixes.length === 0) return () => false;
+  if (prefixes.includes(ALL_CHANNELS)) return () => true;
+  const list = [...prefixes];
+  return (channel) => {
+    for (const prefix of list) if (channel.startsWith(prefix)) return true;
+    return false;
+  };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+/** Guards a position from a peer: a fresh `{epoch, offset}`, or InvalidPositionError naming what is wrong. */
+export function parsePosition(value: unknown, what = 'position'): Position {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidPositionError(`${what} must be an object {epoch, offset}, got ${describe(value)}`);
+  }
+  const { epoch, offset } = value as { epoch?: unknown; offset?: unknown };
+  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > MAX_EPOCH_LENGTH) {
+    throw new InvalidPositionError(`${what}.epoch must be a non-empty string of at most ${MAX_EPOCH_LENGTH} characters, got ${describe(epoch)}${typeof epoch === 'string' ? ` of ${epoch.length}` : ''}`);
+  }
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new InvalidPositionError(`${what}.offset must be a safe integer ≥ 0, got ${typeof offset === 'number' ? String(offset) : describe(offset)}`);
+  }
+  return { epoch, offset };
+}
+
+/** Guards a page limit: an integer 0 … MAX_HISTORY_PAGE (`fallback` when absent), or InvalidPayloadError. */
+export function parseLimit(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_HISTORY_PAGE) {
+    throw new InvalidPayloadError(`limit must be an integer 0 … ${MAX_HISTORY_PAGE}, got ${typeof value === 'number' ? String(value) : describe(value)}`);
+  }
+  return value;
+}
+
+/** The positions a broker put on a relayed packet, or null when it has none or they are malformed. */
+export function positionOf(packet: unknown): Position | null {
+  const p = packet as Partial<PositionFields> | null;
+  if (p === null || typeof p !== 'object') return null;
+  const { sccEpoch, sccOffset } = p;
+  if (typeof sccEpoch !== 'string' || sccEpoch.length === 0 || sccEpoch.length > MAX_EPOCH_LENGTH) return null;
+  if (typeof sccOffset !== 'number' || !Number.isSafeInteger(sccOffset) || sccOffset < 1) return null;
+  return { epoch: sccEpoch, offset: sccOffset };
+}
+
+/** Guards a `HistoryPage` from a broker, or InvalidPayloadError. */
+export function parseHistoryPage(value: unknown): HistoryPage {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidPayloadError(`a history page must be an object, got ${describe(value)}`);
+  const { epoch, first, last, from, messages } = value as Record<string, unknown>;
+  if (epoch !== null && (typeof epoch !== 'string' || epoch.length > MAX_EPOCH_LENGTH)) throw new InvalidPayloadError('a history page needs an epoch string or null');
+  for (const [name, n] of [['first', first], ['last', last], ['from', from]] as const) {
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new InvalidPayloadError(`a history page's ${name} must be an integer ≥ 0`);
+  }
+  if (!Array.isArray(messages) || messages.length > MAX_HISTORY_PAGE) throw new InvalidPayloadError(`a history page's messages must be an array of at most ${MAX_HISTORY_PAGE}`);
+  return { epoch: epoch as string | null, first: first as number, last: last as number, from: from as number, messages };
+}
+
+/** Guards a `HistoryState` (an export), or InvalidPayloadError; null stays null. */
+export function parseHistoryState(value: unknown): HistoryState | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidPayloadError(`a history state must be an object or null, got ${describe(value)}`);
+  const { epoch, last, from, messages, times } = value as Record<string, unknown>;
+  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > MAX_EPOCH_LENGTH) throw new InvalidPayloadError('a history state needs an epoch string');
+  if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0) throw new InvalidPayloadError('a history state\'s last must be an integer ≥ 0');
+  if (typeof from !== 'number' || !Number.isSafeInteger(from) || from < 1) throw new InvalidPayloadError('a history state\'s from must be an integer ≥ 1');
+  if (!Array.isArray(messages) || !Array.isArray(times) || times.length !== messages.length) throw new InvalidPayloadError('a history state needs messages and times of one length');
+  if (messages.length > 0 && from + messages.length - 1 !== last) throw new InvalidPayloadError('a history state\'s messages must end at last');
+  if (!times.every((t) => typeof t === 'number' && Number.isFinite(t))) throw new InvalidPayloadError('a history state\'s times must be numbers');
+  return { epoch, last, from, messages, times: times as number[] };
+}
