@@ -48,6 +48,7 @@ describe('resolveClusterOptions', () => {
       stateServerReconnectRandomness: 1000,
       version: DEFAULT_ANNOUNCED_VERSION,
       holdSubscribeAcks: true,
+      historyChannels: [],
     });
     expect(resolved.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(resolved.instanceId).toMatch(UUID);
