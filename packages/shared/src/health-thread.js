@@ -63,6 +63,9 @@ function readyAnswer() {
   return { status: ready ? 200 : 503, body: JSON.stringify(ready ? { ready } : { ready, detail: 'not ready' }) };
 }
 
+/** Most connections at once: probes open one each, a few a second; a flood of them is refused, not served. */
+const MAX_CONNECTIONS = 256;
+
 const server = createServer((req, res) => {
   const path = (req.url ?? '/').split('?', 1)[0];
   if (path === data.healthCheckPath) {
@@ -87,6 +90,7 @@ const server = createServer((req, res) => {
   res.end('Not found');
 });
 
+server.maxConnections = MAX_CONNECTIONS;
 server.once('error', (/** @type {NodeJS.ErrnoException} */ error) => {
   port.postMessage({ type: 'error', name: error.name, code: error.code ?? null, message: error.message });
 });

@@ -112,8 +112,12 @@ export async function startHealthResponder(options: HealthResponderOptions): Pro
   heartbeat.unref();
 
   let closing: Promise<void> | undefined;
+  // A thread lost for good leaves the port unanswered: the liveness probe then restarts the process.
   worker.on('error', (error) => {
     if (!closing) options.logger?.error({ err: error }, `health responder on port ${port} failed: ${error.message}`);
+  });
+  worker.on('exit', (code) => {
+    if (!closing) options.logger?.error(`health responder on port ${port} stopped (thread exit code ${code}); /health-check and /ready remain on the service port`);
   });
   return {
     port,
