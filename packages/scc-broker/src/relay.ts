@@ -104,6 +104,8 @@ export interface RelayOptions {
   onAuthRefused?: (error: Error, remoteAddress: string | undefined) => void;
   /** Channel history (docs/history.md); absent or no prefixes: off. */
   history?: HistoryConfig;
+  /** How long a moved channel waits for its history, ms (default HISTORY_PENDING_TIMEOUT_MS; tests shorten it). */
+  historyPendingTimeoutMs?: number;
 }
 
 /** One relayed publish, as the `relayed` listeners see it. */
@@ -403,7 +405,7 @@ export class Relay {
       this.answer(peer, cid, this.unencodable(channel, error));
       return;
     }
-    if (isMovedPacket(data) && !store.has(channel)) store.beginPending(channel, HISTORY_PENDING_TIMEOUT_MS, (c) => this.releasePending(c));
+    if (isMovedPacket(data) && !store.has(channel)) store.beginPending(channel, this.options.historyPendingTimeoutMs ?? HISTORY_PENDING_TIMEOUT_MS, (c) => this.releasePending(c));
     if (store.isPending(channel)) {
       if (store.hold(channel, { kind: 'publish', peer, cid, data, packet }, packet?.bytes ?? 0)) return;
       // Past the pending bound: a new epoch at once, then this packet.
