@@ -12,6 +12,9 @@ import { LogEvent, type Logger } from '@scc-ts/shared';
 import type { Relay } from './relay.js';
 import type { HistoryStore } from './history.js';
 
+/** Least time between two counts of the live history channels during a drain, ms. */
+const HISTORY_CHECK_MS = 50;
+
 export interface DrainOptions {
   relay: Relay;
   /** Leaves the cluster and closes the state link (never throws). */
@@ -53,8 +56,13 @@ export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
   const stopListening = relay.onChannelEmpty(() => {
     if (done()) wake?.();
   });
+  // Counting live history channels walks them all: after an export, checked at most every HISTORY_CHECK_MS.
+  let check: NodeJS.Timeout | undefined;
   const stopHistory = history?.onForget(() => {
-    if (done()) wake?.();
+    check ??= setTimeout(() => {
+      check = undefined;
+      if (done()) wake?.();
+    }, HISTORY_CHECK_MS);
   });
   const empty = new Promise<'drained'>((resolve) => {
     wake = () => resolve('drained');
@@ -72,6 +80,7 @@ export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
     clearTimeout(timer);
     stopListening();
     stopHistory?.();
+    clearTimeout(check);
   }
   const result: DrainResult = {
     outcome,
