@@ -20,8 +20,13 @@ export type EvictionReason = 'size' | 'bytes' | 'total' | 'ttl';
 
 /** Most packets (and waiting fetches) a pending channel holds; past it the channel starts a new epoch at once. */
 export const MAX_PENDING_ITEMS = 10_000;
-/** Interval of the sweep that expires messages and forgets channels that retain nothing, ms. */
+/** Interval of the sweep that expires messages (and forgets empty channels past the cap), ms. */
 export const HISTORY_SWEEP_INTERVAL_MS = 1000;
+/**
+ * Channels that retain no message whose epoch and offset are still kept (so a client that has
+ * everything still recovers after a quiet spell); past it the sweep forgets the oldest of them.
+ */
+export const MAX_EMPTY_CHANNELS = 100_000;
 
 /** One retained message. */
 interface Entry {
@@ -99,6 +104,8 @@ export interface HistoryStoreOptions {
   now?: () => number;
   /** Whether the periodic sweep runs (tests call sweep() themselves). */
   sweep?: boolean;
+  /** Empty channels kept (default MAX_EMPTY_CHANNELS). */
+  maxEmptyChannels?: number;
 }
 
 /** A fresh epoch: base-36 time and 64 random bits (at most 24 characters). */
@@ -121,6 +128,7 @@ interface Pending<T> {
 export class HistoryStore<T = unknown> {
   private readonly limits: HistoryLimits;
   private readonly now: () => number;
+  private readonly maxEmptyChannels: number;
   private readonly states = new Map<string, ChannelHistory>();
   private readonly pendings = new Map<string, Pending<T>>();
   /** Every stored message in arrival order, as (state, offset); entries of dropped messages are stale. */
@@ -133,6 +141,7 @@ export class HistoryStore<T = unknown> {
   constructor(limits: HistoryLimits, options: HistoryStoreOptions = {}) {
     this.limits = { ...limits };
     this.now = options.now ?? Date.now;
+    this.maxEmptyChannels = options.maxEmptyChannels ?? MAX_EMPTY_CHANNELS;
     if (options.sweep !== false) {
       this.sweeper = setInterval(() => this.sweep(), HISTORY_SWEEP_INTERVAL_MS);
       this.sweeper.unref();
@@ -265,12 +274,23 @@ export class HistoryStore<T = unknown> {
     return () => this.forgetListeners.delete(listener);
   }
 
-  /** Expires messages past the time to live and forgets the channels that retain nothing. */
+  /**
+   * Expires messages past the time to live; past maxEmptyChannels channels that retain nothing,
+   * forgets the oldest of those (first created), so their next publish starts a new epoch.
+   */
   sweep(): void {
     const now = this.now();
-    for (const [channel, state] of this.states) {
+    let empty = 0;
+    for (const state of this.states.values()) {
       this.expire(state, now);
-      if (state.count === 0) this.forget(channel, state);
+      if (state.count === 0) empty += 1;
+    }
+    // Map order is creation order: the first empty ones are the oldest.
+    for (const [channel, state] of this.states) {
+      if (empty <= this.maxEmptyChannels) break;
+      if (state.count > 0) continue;
+      this.forget(channel, state);
+      empty -= 1;
     }
     this.compactOrder();
   }

@@ -120,7 +120,7 @@ describe('bounds', () => {
 });
 
 describe('time to live', () => {
-  it('expires messages lazily on access and forgets a channel that retains nothing at the sweep', () => {
+  it('expires messages lazily on access and at the sweep, keeping the epoch of a channel that retains nothing', () => {
     const s = store({ ttlMs: 1000 });
     const { epoch } = add(s, 'a', 1);
     clock += 600;
@@ -128,26 +128,39 @@ describe('time to live', () => {
     clock += 500;
     expect(s.page('a', undefined, 10)).toEqual({ epoch, first: 2, last: 2, from: 2, messages: [2] });
     expect(s.counts).toMatchObject({ messages: 1, evicted: { ttl: 1 } });
-    const forgotten: number[] = [];
-    s.onForget(() => forgotten.push(s.counts.channels));
-    s.sweep();
-    expect(s.has('a')).toBe(true);
     expect(s.liveChannels()).toBe(1);
     clock += 600;
     expect(s.liveChannels()).toBe(0);
     s.sweep();
-    expect(s.has('a')).toBe(false);
-    expect(forgotten).toEqual([0]);
-    expect(s.counts).toMatchObject({ channels: 0, messages: 0, bytes: 0, evicted: { ttl: 2 } });
-    // A later publish starts a new epoch.
-    expect(add(s, 'a', 3).epoch).not.toBe(epoch);
+    expect(s.counts).toMatchObject({ channels: 1, messages: 0, bytes: 0, evicted: { ttl: 2 } });
+    // Nothing retained, the position kept: a client at 2 has everything, the next message is 3.
+    expect(s.page('a', { epoch, offset: 2 }, 10)).toEqual({ epoch, first: 3, last: 2, from: 3, messages: [] });
+    expect(add(s, 'a', 3)).toEqual({ epoch, offset: 3 });
+  });
+
+  it('forgets the oldest channels that retain nothing past maxEmptyChannels', () => {
+    const s = new HistoryStore({ ...LIMITS, ttlMs: 1000 }, { now: () => clock, sweep: false, maxEmptyChannels: 2 });
+    stores.push(s);
+    const forgotten: number[] = [];
+    s.onForget(() => forgotten.push(s.counts.channels));
+    const epochs = ['a', 'b', 'c', 'd'].map((c) => add(s, c, 1).epoch);
+    add(s, 'e', 1);
+    clock += 500;
+    add(s, 'e', 2);
+    clock += 600;
+    s.sweep();
+    // a, b, c, d are empty; e retains 2. The two oldest empty ones go.
+    expect([...s.channels()]).toEqual(['c', 'd', 'e']);
+    expect(forgotten).toEqual([4, 3]);
+    expect(add(s, 'a', 9).epoch).not.toBe(epochs[0]);
+    expect(add(s, 'c', 9)).toEqual({ epoch: epochs[2], offset: 2 });
   });
 
   it('runs its sweep on an unref’d timer when asked to', async () => {
     const s = new HistoryStore({ ...LIMITS, ttlMs: 50 }, {});
     stores.push(s);
     add(s, 'a', 1);
-    await expect.poll(() => s.has('a'), { timeout: 3000 }).toBe(false);
+    await expect.poll(() => s.counts.messages, { timeout: 3000 }).toBe(0);
   });
 });
 
