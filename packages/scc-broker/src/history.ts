@@ -8,6 +8,8 @@
  * Bytes are the length of a message's JSON text, which the relay has at hand (it encodes every
  * message once to relay it). The global bound evicts in arrival order at this broker: a queue of
  * (channel, offset) in the order messages were stored, stale entries skipped and compacted away.
+ * A channel whose messages are all gone keeps its epoch and newest offset (a client that has
+ * everything still recovers), up to MAX_EMPTY_CHANNELS such channels.
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidPositionError, encodeValue, type HistoryConfig, type HistoryPage, type HistoryState, type Position } from '@scc-ts/shared';
