@@ -348,7 +348,7 @@ export class Relay {
         this.historyProcedure(peer, event, packet.data, cid);
         return;
       default: {
-        const error = new UnsupportedActionError(`a broker serves only #subscribe, #unsubscribe and #publish, not ${shortName(event)}`);
+        const error = new UnsupportedActionError(`a broker serves only #subscribe, #unsubscribe, #publish and the history procedures, not ${shortName(event)}`);
         if (cid !== undefined) this.queue(peer, encodeErrorResponse(cid, error));
         else this.warnings.warn(`socket ${peer.id} from ${peer.remoteAddress}: ${error.name}: ${error.message}`);
       }
