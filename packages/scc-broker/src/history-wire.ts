@@ -1,7 +1,7 @@
 /**
  * The broker's side of the history wire (docs/history.md, "Broker wire"): a publish packet made
  * ready for positions (each message encoded once, so its length is known and the relayed text is
- * spliced, never encoded twice), and the guards of the four procedures' requests. Every guard
+ * spliced, never encoded twice), and the guards of the five procedures' requests. Every guard
  * throws a named error before anything changes.
  */
 import {

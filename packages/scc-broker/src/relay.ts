@@ -14,7 +14,7 @@
  * the connection limit, close 4100 for a slow consumer).
  *
  * With history on (docs/history.md), a publish on a history channel gets positions and is stored
- * (history.ts); a channel that has just moved here holds its packets until its history is imported.
+ * (history.ts); a channel a handover is moving here (`sccHistoryExpect`) holds its packets until its history is imported.
  * The answer to such a publish still follows its relayed copy. Other channels take the path above.
  */
 import { randomUUID } from 'node:crypto';
@@ -448,7 +448,7 @@ export class Relay {
   }
 
   /**
-   * The four history procedures (docs/history.md): answered `{rid, data}` or refused by name,
+   * The five history procedures (docs/history.md): answered `{rid, data}` or refused by name,
    * nothing changed by a refusal; without a cid, refused in a (rate-limited) warning.
    */
   private historyProcedure(peer: Peer, procedure: string, data: unknown, cid: number | undefined): void {
