@@ -83,6 +83,14 @@ describe('history client on a real cluster', () => {
     const missed = Array.from({ length: MISSED }, (_, i) => `missed ${i + 1}`);
     await Promise.all(missed.map((text) => publisher.invokePublish(channel, text)));
     const seen = r.messages.length;
+    // A publish is acknowledged by the publisher's worker, before the owner broker stores it: wait until
+    // the owner has all of them, so that the whole gap is replayed (later ones would come live, which is
+    // right too, but proves less).
+    const watcher = await connect(cluster.workers[0]!.port);
+    await watcher.subscribe(channel).listener('subscribe').once(WAIT_MS);
+    const stored = async () => (await fetchHistory(watcher, channel, { limit: 0 })).last;
+    for (let i = 0; i < 100 && (await stored()) < last.offset + MISSED; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await stored()).toBe(last.offset + MISSED);
     socket.connect();
     await waitUntil(() => r.notices.length === 2 && r.messages.length === seen + MISSED, WAIT_MS, 'the replay');
     expect(r.notices[1]).toEqual({ type: 'recovery', recovered: true, reason: null, epoch: last.epoch, offset: last.offset, replayed: MISSED });
