@@ -546,25 +546,16 @@ export class Router {
       return Promise.reject(new NoMatchingBrokerError(`no broker for channel ${shown(channel)}: the cluster has no brokers`));
     }
     const uri = transport.uri;
-    if (this.isHistory(channel)) return this.publishHistory(channel, packet, strict, transport);
     // At-least-once needs the broker's acknowledgement (and which broker gave it, for re-sends
     // should it die); otherwise a transmit saves the broker an answer per packet (the handover's
     // 'switched' phase uses a barrier instead, see signal()).
     const sent = strict ? transport.publish(channel, packet).then(() => uri) : transport.transmit(channel, packet);
     // While a move is pending, a copy goes to the new owner too. An original worker in the cluster
     // switches at once, so it may already listen only there; our workers hear both and drop the
-    // copy by seq. The copy's fate does not decide the publish.
-    if (target.copyTo !== null) this.transports.get(target.copyTo)?.transmit(channel, packet).catch(() => undefined);
+    // copy by seq. The copy's fate does not decide the publish. Not on a history channel: the copy
+    // would reach receivers without a position and could win the race for its seq.
+    if (target.copyTo !== null && !this.isHistory(channel)) this.transports.get(target.copyTo)?.transmit(channel, packet).catch(() => undefined);
     return sent;
-  }
-
-  /**
-   * A history channel's packet goes to its owner only: no copy to a pending owner (the copy would
-   * reach receivers without a position and win the race for its seq).
-   */
-  private publishHistory(channel: string, packet: unknown, strict: boolean, transport: Transport): Promise<string | void> {
-    const uri = transport.uri;
-    return strict ? transport.publish(channel, packet).then(() => uri) : transport.transmit(channel, packet);
   }
 
   /** Closes every transport and stops every timer. Safe to call twice. */
