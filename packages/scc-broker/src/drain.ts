@@ -6,7 +6,8 @@
  * still heard. Ends when no subscription is left or at the deadline, whichever comes first.
  *
  * With history on it also waits until no channel with live (unexpired) history is left here: the
- * handover's worker exports each to its new owner (docs/history.md, "The handover").
+ * handover's worker exports each to its new owner (docs/history.md, "The handover"); not once no
+ * worker is connected any more (nobody could).
  */
 import { LogEvent, type Logger } from '@scc-ts/shared';
 import type { Relay } from './relay.js';
@@ -41,7 +42,9 @@ export interface DrainResult {
 export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
   const { relay, logger } = options;
   const history = options.history ?? null;
-  const done = () => relay.channelCount === 0 && (history === null || history.liveChannels() === 0);
+  // History waits for an export only while a worker is connected: with none left (the whole
+  // cluster stopping) nobody could carry it, and the wait would last the whole drain timeout.
+  const done = () => relay.channelCount === 0 && (history === null || relay.connectionCount === 0 || history.liveChannels() === 0);
   const startedAt = Date.now();
   logger.info(
     { event: LogEvent.DrainStarted, connections: relay.connectionCount, subscriptions: relay.subscriptionCount, channels: relay.channelCount },
@@ -67,6 +70,10 @@ export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
   const empty = new Promise<'drained'>((resolve) => {
     wake = () => resolve('drained');
   });
+  // The last worker leaving raises no event here when it held no subscription: looked for as often.
+  const poll = history === null ? undefined : setInterval(() => {
+    if (done()) wake?.();
+  }, HISTORY_CHECK_MS);
   let outcome: DrainResult['outcome'] = 'drained';
   try {
     if ((await Promise.race([options.leave().then(() => 'left' as const), deadline])) === 'timeout') {
@@ -81,6 +88,7 @@ export async function drainBroker(options: DrainOptions): Promise<DrainResult> {
     stopListening();
     stopHistory?.();
     clearTimeout(check);
+    clearInterval(poll);
   }
   const result: DrainResult = {
     outcome,

@@ -380,6 +380,20 @@ describe('drain and metrics', () => {
     expect(result.durationMs).toBeLessThan(2000);
   });
 
+  it('a drain stops waiting for exports once no worker is connected (nobody could carry the history)', async () => {
+    const { port, relay } = await start();
+    const a = await session(port);
+    await a.call('#publish', { channel: 'h/1', data: { sender: 'w', messages: [1] } });
+    const drain = drainBroker({ relay, history: relay.history, leave: async () => undefined, timeoutMs: 10_000, logger });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    a.close();
+    const result = await drain;
+    expect(result).toMatchObject({ outcome: 'drained', historyChannelsLeft: 1 });
+    // It waited while the worker was there, and ended soon after it left.
+    expect(result.durationMs).toBeGreaterThanOrEqual(150);
+    expect(result.durationMs).toBeLessThan(5000);
+  });
+
   it('reports the scc_broker_history_* series', async () => {
     const { port, relay } = await start({ history: { ...HISTORY, size: 2 } });
     const metrics = createBrokerMetrics({ relay, joined: () => true, draining: () => false });
