@@ -25,9 +25,17 @@
  *
  * Order with other traffic: a publish no longer queues behind packets a server's own code put on a
  * socket's outbound stream with `socket.transmit` in the same instant; publishes keep their order.
+ *
+ * - **History channels** (docs/history.md; only once the cluster's recovery stage sets `history`):
+ *   a local publish is not delivered locally at once but when its owner broker relays it back with
+ *   its position (`publishPositioned`), so every subscriber on every worker sees the same order. A
+ *   socket subscribing such a channel is handed to the recovery stage, which learns from the
+ *   subscription's options whether it wants plain data (then it joins the ordinary fan-out through
+ *   `addPlainSubscriber`) or envelopes with positions and perhaps a replay first.
  */
 import AGSimpleBroker from 'ag-simple-broker';
-import { consume, type AGServer } from '@scc-ts/shared';
+import { consume, type AGServer, type Position } from '@scc-ts/shared';
+import type { PositionedPublisher } from './cluster/local-delivery.js';
 
 /** Called synchronously with every publish that raises the `publish` event. */
 export type PublishListener = (channel: string, data: unknown) => void;
@@ -55,11 +63,21 @@ export function onEnginePublish(engine: PublishStreamEngine, listener: PublishLi
   return consume(engine.listener('publish').createConsumer(), ({ channel, data }: { channel: string; data: unknown }) => listener(channel, data));
 }
 
+/** What the recovery stage (cluster/recovery.ts) takes over for history channels. */
+export interface HistoryHooks {
+  isHistory(channel: string): boolean;
+  /** A socket subscribed a history channel: it is not a plain subscriber until the stage says so. */
+  subscribed(socket: SubscriberSocket, channel: string): void;
+  unsubscribed(socket: SubscriberSocket, channel: string): void;
+  /** A message of a history channel, for the subscribers that are not plain. */
+  positioned(channel: string, data: unknown, position: Position | null): void;
+}
+
 /** Resolves once a channel is subscribed upstream (never rejects). */
 export type SubscriptionReady = (channel: string) => Promise<void>;
 
 /** A subscriber socket, as the fan-out uses it (AGServerSocket's public members). */
-interface SubscriberSocket {
+export interface SubscriberSocket {
   readonly id: string;
   readonly state: string;
   readonly OPEN: string;
@@ -111,11 +129,13 @@ export interface WorkerBrokerEngineOptions {
   sliceSockets?: number;
 }
 
-export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
+export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks, PositionedPublisher {
   private readonly sliceSockets: number;
   private publishListeners: readonly PublishListener[] = [];
   /** Set once the cluster plugin is attached; null in standalone mode (nothing to wait for). */
   ready: SubscriptionReady | null = null;
+  /** Set by the cluster's recovery stage when history is on; null: no channel is a history channel. */
+  history: HistoryHooks | null = null;
   private server: Pick<AGServer, 'hasMiddleware' | 'MIDDLEWARE_OUTBOUND'> | null = null;
   private codec: Codec | null = null;
   /** Subscriber sockets by channel (socketcluster-server subscribes each socket once per channel). */
@@ -151,16 +171,26 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
 
   override async subscribeSocket(client: { id: string }, channelName: string): Promise<void> {
     // Ours first and synchronously, as ag-simple-broker registers: a publish right after the call
-    // reaches the socket.
-    add(this.sockets, channelName, client as SubscriberSocket);
+    // reaches the socket (a history channel's: held for it by the recovery stage).
+    const socket = client as SubscriberSocket;
+    const history = this.history !== null && this.history.isHistory(channelName);
+    // A repeated subscribe of a plain subscriber keeps it plain.
+    if (history && !(this.sockets.get(channelName)?.has(socket) ?? false)) this.history?.subscribed(socket, channelName);
+    else add(this.sockets, channelName, socket);
     // Locally first (socketcluster-server counts the subscription only once this resolves), then
     // upstream: a local refusal never reaches the brokers.
-    await super.subscribeSocket(client, channelName);
+    try {
+      await super.subscribeSocket(client, channelName);
+    } catch (error) {
+      if (history) this.history?.unsubscribed(socket, channelName);
+      throw error;
+    }
     if (this.ready !== null) await this.ready(channelName);
   }
 
   override async unsubscribeSocket(client: { id: string }, channelName: string): Promise<void> {
     remove(this.sockets, channelName, client as SubscriberSocket);
+    this.history?.unsubscribed(client as SubscriberSocket, channelName);
     await super.unsubscribeSocket(client, channelName);
   }
 
@@ -180,10 +210,9 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
 
   override async transmitPublish(channelName: string, data: unknown, suppressEvent?: boolean): Promise<void> {
     const packet: PublishPacket = { channel: channelName, data };
-    const sockets = this.sockets.get(channelName);
-    if (sockets !== undefined) this.fanOut(sockets, packet);
-    const clients = this.clients.get(channelName);
-    if (clients !== undefined) for (const client of clients) client.transmit('#publish', packet);
+    const history = this.history !== null && this.history.isHistory(channelName);
+    // A local publish on a history channel is delivered when its broker relays it back, positioned.
+    if (!history || suppressEvent) this.deliverLocally(packet, history ? null : undefined);
     if (suppressEvent) return;
     for (const listener of this.publishListeners) {
       try {
@@ -193,6 +222,43 @@ export class WorkerBrokerEngine extends AGSimpleBroker implements PublishHooks {
       }
     }
     this.emit('publish', packet);
+  }
+
+  /** A history channel's message from its broker (never published upstream again). */
+  publishPositioned(channelName: string, data: unknown, position: Position | null): void {
+    this.deliverLocally({ channel: channelName, data }, position);
+  }
+
+  /**
+   * To every local subscriber: plain sockets and server-side clients get the packet; with `position`
+   * given (null included: a history channel's message without one) the recovery stage gets it for
+   * the subscribers that asked for positions.
+   */
+  private deliverLocally(packet: PublishPacket, position: Position | null | undefined): void {
+    const sockets = this.sockets.get(packet.channel);
+    if (sockets !== undefined) this.fanOut(sockets, packet);
+    const clients = this.clients.get(packet.channel);
+    if (clients !== undefined) for (const client of clients) client.transmit('#publish', packet);
+    if (position !== undefined) this.history?.positioned(packet.channel, packet.data, position);
+  }
+
+  /** Makes `socket` a plain subscriber of a history channel (the recovery stage found it wants plain data). */
+  addPlainSubscriber(socket: SubscriberSocket, channelName: string): void {
+    add(this.sockets, channelName, socket);
+  }
+
+  /**
+   * Encodes `{event: '#publish', data: {channel, data}}` as the server's codec does; throws what the
+   * codec throws (a value it cannot encode).
+   */
+  encodePublish(channelName: string, data: unknown): string {
+    const packet = { event: '#publish', data: { channel: channelName, data } };
+    return this.codec === null ? JSON.stringify(packet) : (this.codec.encode(packet) as string);
+  }
+
+  /** Sends an encoded packet to one socket as the fan-out does (nothing when it is not open). */
+  sendEncoded(socket: SubscriberSocket, text: string, channelName: string, data: unknown): void {
+    deliver(socket, text, text, { channel: channelName, data });
   }
 
   /** Sends every fan-out still queued, now (before the server closes its sockets). */

@@ -149,6 +149,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
       version: c.announceVersion,
       statsInterval: c.statsIntervalMs,
       holdSubscribeAcks: false,
+      historyChannels: c.historyChannelPrefixes,
       logger,
     });
     brokerEngine.ready = cluster.subscriptionReady.bind(cluster);

@@ -48,6 +48,7 @@ describe('resolveClusterOptions', () => {
       stateServerReconnectRandomness: 1000,
       version: DEFAULT_ANNOUNCED_VERSION,
       holdSubscribeAcks: true,
+      historyChannels: [],
     });
     expect(resolved.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(resolved.instanceId).toMatch(UUID);
@@ -79,12 +80,14 @@ describe('resolveClusterOptions', () => {
       reorderWindow: 450,
       publishRetryTimeout: 5000,
       holdSubscribeAcks: false,
+      historyChannels: ['chat/'],
       linkTimeout: 1500,
       version: '9.2.0',
       statsInterval: 0,
       logger,
     });
     expect(resolved).toEqual({
+      historyChannels: ['chat/'],
       stateServerHost: '10.0.0.2',
       stateServerPort: 7000,
       authKey: 'k',

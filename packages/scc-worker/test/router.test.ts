@@ -53,6 +53,12 @@ class MemoryTransport implements Transport {
   barrier(): Promise<void> {
     return Promise.resolve();
   }
+  keepsHistory(): boolean {
+    return false;
+  }
+  request(): Promise<unknown> {
+    return Promise.reject(new Error('no procedures here'));
+  }
   close(): void {
     this.closed += 1;
   }

@@ -95,6 +95,8 @@ export class BrokerLink {
   private ws: WebSocket | undefined;
   /** Open: handshake answered; requests go out directly (batched per turn). */
   open = false;
+  /** Whether the broker said in its handshake answer that it keeps channel history (last connection). */
+  keepsHistory = false;
   private cid = 0;
   private readonly pending = new Map<number, Pending>();
   /** Texts for this turn's frame, or waiting for the handshake while connecting. */
@@ -136,7 +138,11 @@ export class BrokerLink {
       // The handshake goes alone and first; everything else waits for its answer.
       ws.send(encodeEvent(ScEvent.Handshake, {}, cid));
       this.await(cid, ScEvent.Handshake, CONNECT_TIMEOUT_MS).then(
-        () => this.opened(ws),
+        (answer) => {
+          // Our broker says whether it keeps channel history (docs/history.md); the original never does.
+          this.keepsHistory = (answer as { sccHistory?: unknown } | null)?.sccHistory === true;
+          this.opened(ws);
+        },
         (error: Error) => {
           this.options.logger.warn(`${this.label}: handshake failed: ${error.name}: ${error.message}`);
           this.lose(ws, CONNECT_TIMEOUT_CLOSE_CODE, 'handshake failed');

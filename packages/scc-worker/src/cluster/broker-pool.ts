@@ -105,6 +105,17 @@ export class BrokerPool {
     return this.links.flatMap((link) => [...link.subscriptions.keys()]);
   }
 
+  /** Whether the broker keeps channel history (it said so when the channel's link connected). */
+  keepsHistory(channel: string): boolean {
+    const link = this.linkFor(channel);
+    return link.open && link.keepsHistory;
+  }
+
+  /** Calls one of the broker's procedures on the link that carries `channel`; resolves with its answer. */
+  request(channel: string, procedure: string, data: unknown): Promise<unknown> {
+    return this.linkFor(channel).invoke(procedure, data);
+  }
+
   /** Publishes a packet; resolves when the broker acknowledges it (it has relayed the packet). */
   async publish(channel: string, packet: unknown): Promise<void> {
     await this.linkFor(channel).invoke(ScEvent.Publish, { channel, data: packet });

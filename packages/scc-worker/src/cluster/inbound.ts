@@ -4,9 +4,20 @@
  * to every subscriber, and we delivered ours locally already), numbered packets go through the
  * sequencer (order, duplicates, gaps), and local-delivery.ts publishes each message to local
  * subscribers. Each step holds the next: the sequencer hands ordered packets to local delivery itself.
+ *
+ * A history channel (docs/history.md) differs in two ways: our own packets are not skipped (the
+ * worker did not deliver them at publish time, so that every subscriber sees the owner's order and
+ * positions), and after the sequencer its packets pass positions.ts, which orders them by offset.
  */
-import { parsePublishPacket, type Logger } from '@scc-ts/shared';
+
+/** A history channel's packet on its way through the sequencer. */
+interface HistoryPayload {
+  messages: unknown[];
+  position: Position | null;
+}
+import { parsePublishPacket, positionOf, type Logger, type Position } from '@scc-ts/shared';
 import { LocalDelivery, type LocalEngine } from './local-delivery.js';
+import { PositionOrder } from './positions.js';
 import { Sequencer } from './sequencer.js';
 import { ThrottledWarnings, type ClusterStats } from './stats.js';
 
@@ -20,6 +31,8 @@ export interface InboundOptions {
   engine: LocalEngine;
   /** How long a packet after a gap is held waiting for the gap to fill, ms. */
   reorderWindowMs: number;
+  /** Whether a channel keeps history (SCC_HISTORY_CHANNELS); none when left out. */
+  isHistory?: (channel: string) => boolean;
   stats: ClusterStats;
   logger: Logger;
 }
@@ -28,7 +41,9 @@ export interface InboundOptions {
 export class Inbound {
   private readonly options: InboundOptions;
   private readonly local: LocalDelivery;
-  private readonly sequencer: Sequencer;
+  private readonly sequencer: Sequencer<unknown[] | HistoryPayload>;
+  private readonly positions: PositionOrder;
+  private readonly isHistory: (channel: string) => boolean;
   private readonly warnings: ThrottledWarnings;
   private readonly stats: ClusterStats;
 
@@ -37,9 +52,21 @@ export class Inbound {
     this.stats = options.stats;
     this.local = new LocalDelivery(options.engine, options.stats);
     this.warnings = new ThrottledWarnings(options.logger);
-    this.sequencer = new Sequencer({
+    this.isHistory = options.isHistory ?? (() => false);
+    this.positions = new PositionOrder({
       windowMs: options.reorderWindowMs,
-      deliver: this.local.deliver,
+      deliver: this.local.deliverPositioned,
+      onGap: (channel, epoch, from, to) => {
+        this.stats.packetsMissed += 1;
+        this.warnings.warn('missed', `missed offsets ${from}..${to} of epoch ${epoch} on ${channel}`);
+      },
+    });
+    this.sequencer = new Sequencer<unknown[] | HistoryPayload>({
+      windowMs: options.reorderWindowMs,
+      deliver: (channel, payload) => {
+        if (Array.isArray(payload)) this.local.deliver(channel, payload);
+        else this.deliverHistory(channel, payload);
+      },
       onDuplicate: () => {
         this.stats.duplicatesDropped += 1;
       },
@@ -61,11 +88,20 @@ export class Inbound {
       this.warnings.warn('malformed', `dropped a packet on ${channel}: ${(error as Error).message}`);
       return;
     }
-    if (packet.sender === this.options.instanceId) return;
+    const history = this.isHistory(channel);
+    if (packet.sender === this.options.instanceId && !history) return;
+    const payload: unknown[] | HistoryPayload = history ? { messages: packet.messages, position: positionOf(data) } : packet.messages;
     // Numbered packets (from our workers) go through the sequencer; an original worker's are delivered as they come.
-    if (packet.seq !== undefined && packet.sender != null) this.sequencer.accept(channel, packet.sender, packet.seq, packet.messages);
-    else this.local.deliver(channel, packet.messages);
+    if (packet.seq !== undefined && packet.sender != null) this.sequencer.accept(channel, packet.sender, packet.seq, payload);
+    else if (Array.isArray(payload)) this.local.deliver(channel, payload);
+    else this.deliverHistory(channel, payload);
   };
+
+  /** A history channel's packet in its sender's order: by offset when positioned, else as it comes. */
+  private deliverHistory(channel: string, payload: HistoryPayload): void {
+    if (payload.position === null) this.local.deliverPositioned(channel, { position: null, messages: payload.messages });
+    else this.positions.accept(channel, payload.position, payload.messages);
+  }
 
   /**
    * The channel's last local subscriber left: held packets are delivered and its streams forgotten,
@@ -73,10 +109,12 @@ export class Inbound {
    */
   forgetChannel(channel: string): void {
     this.sequencer.forgetChannel(channel);
+    this.positions.forgetChannel(channel);
   }
 
   /** Stops the sequencer's timers; held packets are dropped. Safe to call twice. */
   close(): void {
     this.sequencer.close();
+    this.positions.close();
   }
 }

@@ -10,14 +10,38 @@
  *
  * The control path: state-link.ts (the state server) → router.setBrokers / router.signal, and the
  * handover phases back to the state server. Counters live in one ClusterStats (stats.ts).
+ *
+ * History channels (docs/history.md) add recovery.ts between the engine and client sockets, and
+ * positions.ts after the sequencer; they need the worker's own broker engine.
  */
+
+/** Logged once by attach() when history channels are configured on a server without our broker engine. */
+export const HISTORY_ENGINE_WARNING =
+  'attach(): historyChannels needs the WorkerBrokerEngine of @scc-ts/scc-worker as the server\'s brokerEngine; history channels are served as plain channels';
+
+function isRecoveryEngine(engine: unknown): engine is RecoveryEngine {
+  const e = engine as Partial<RecoveryEngine> | null;
+  return e !== null && typeof e === 'object' && 'history' in e && typeof e.addPlainSubscriber === 'function' && typeof e.encodePublish === 'function' && typeof e.sendEncoded === 'function';
+}
 import { EventEmitter } from 'node:events';
-import { consume, isServedByWsEngine, type ListenerConsumer, type AGServer, type Readiness, LogEvent } from '@scc-ts/shared';
+import {
+  HistoryNotEnabledError,
+  consume,
+  historyMatcher,
+  isServedByWsEngine,
+  type HistoryPage,
+  type ListenerConsumer,
+  type AGServer,
+  type Position,
+  type Readiness,
+  LogEvent,
+} from '@scc-ts/shared';
 import { onEnginePublish } from '../broker-engine.js';
 import { BrokerPool } from './broker-pool.js';
 import { Inbound } from './inbound.js';
 import { resolveClusterOptions, type ClusterOptions, type ResolvedClusterOptions } from './options.js';
 import { Outbound, type DeliveryMode } from './outbound.js';
+import { Recovery, type RecoveryEngine } from './recovery.js';
 import { Router, type ReshardSummary } from './router.js';
 import type { Coordination } from './handover.js';
 import { SubscribeGate } from './subscribe-gate.js';
@@ -56,6 +80,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
   private announcedBrokers: string | null = null;
   private closing: Promise<void> | undefined;
   private readonly gate: SubscribeGate | undefined;
+  private readonly recovery: Recovery | null = null;
 
   constructor(agServer: AGServer, options: ClusterOptions) {
     super();
@@ -75,9 +100,19 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     }
     const { stats } = this;
     const broker = agServer.brokerEngine;
+    const wantsHistory = this.options.historyChannels.length > 0;
+    if (wantsHistory && !isRecoveryEngine(broker)) logger.warn(HISTORY_ENGINE_WARNING);
+    const isHistory = wantsHistory && isRecoveryEngine(broker) ? historyMatcher(this.options.historyChannels) : undefined;
 
     // Built from the end of the path backwards, so each stage is given the next one.
-    const inbound = new Inbound({ instanceId: this.instanceId, engine: broker, reorderWindowMs: this.options.reorderWindow, stats, logger });
+    const inbound = new Inbound({
+      instanceId: this.instanceId,
+      engine: broker,
+      reorderWindowMs: this.options.reorderWindow,
+      ...(isHistory ? { isHistory } : {}),
+      stats,
+      logger,
+    });
     const router = new Router({
       mappingEngine: this.options.mappingEngine,
       delayMs: this.options.handoverDelay,
@@ -86,6 +121,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
       logger,
       linkTimeoutMs: this.options.linkTimeout,
       onReachability: (unreachable) => this.link.reportLinks(unreachable),
+      ...(isHistory ? { isHistory, carriesHistory: () => this.carriesHistory() } : {}),
       createTransport: (uri, onStatus) =>
         new BrokerPool({
           uri,
@@ -113,6 +149,10 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.inbound = inbound;
     this.router = router;
     this.outbound = outbound;
+    if (isHistory && isRecoveryEngine(broker)) {
+      this.recovery = new Recovery(agServer, broker, { isHistory, fetch: (channel, since, limit) => router.historyPage(channel, since, limit), logger });
+      this.recovery.install();
+    }
     this.link = new WorkerStateLink(this.options, {
       onBrokers: (uris, list) => this.applyBrokers(uris, list),
       currentBrokers: () => router.newestURIs(),
@@ -198,6 +238,26 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.emit('reshard', summary);
   }
 
+  /**
+   * Whether this worker carries history to new owners at a handover's release: the first of the
+   * sorted worker list does (any worker that does not know the list or itself yet, too).
+   */
+  private carriesHistory(): boolean {
+    if (this.selfURI === null || this.workers.length === 0) return true;
+    return [...this.workers].sort()[0] === this.selfURI;
+  }
+
+  /**
+   * A page of a history channel's history from its owner broker (docs/history.md): the last
+   * `limit` messages (default 100, at most 1000), or those after `since`. Rejects with
+   * HistoryNotEnabledError for a channel that keeps none, InvalidPositionError for a bad `since`,
+   * HistoryUnavailableError when its broker keeps none.
+   */
+  history(channel: string, query: { limit?: number; since?: Position } = {}): Promise<HistoryPage> {
+    if (this.recovery === null) return Promise.reject(new HistoryNotEnabledError('this worker has no history channels (historyChannels / SCC_HISTORY_CHANNELS)'));
+    return this.recovery.history(channel, query);
+  }
+
   /** Brokers of the list in use this worker cannot reach now (it reports them to our state server). */
   unreachableBrokers(): string[] {
     return this.router.unreachable();
@@ -255,6 +315,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.closing ??= (async () => {
       for (const stop of this.stopConsumers) stop();
       this.gate?.close();
+      this.recovery?.close();
       this.outbound.flush();
       await this.link.leave();
       await this.link.close();

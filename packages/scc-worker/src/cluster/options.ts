@@ -79,6 +79,13 @@ export interface ClusterOptions {
    */
   holdSubscribeAcks?: boolean;
   /**
+   * Channel-name prefixes that keep history on their owner broker (`*`: every channel;
+   * docs/history.md): clients may subscribe with positions and recover what they missed. Set the
+   * same list as the brokers' `SCC_HISTORY_CHANNELS`; it needs the worker's own broker engine
+   * (`WorkerBrokerEngine`). Default none.
+   */
+  historyChannels?: readonly string[];
+  /**
    * Silence after which a broker link counts as dead, ms; heartbeats go every third of it. Default
    * `DEFAULT_LINK_TIMEOUT_MS` (3000): a silently partitioned broker is routed around within seconds.
    */
@@ -117,6 +124,7 @@ export interface ResolvedClusterOptions {
   reorderWindow: number;
   publishRetryTimeout: number;
   holdSubscribeAcks: boolean;
+  historyChannels: readonly string[];
   linkTimeout: number;
   version: string;
   statsInterval: number;
@@ -158,6 +166,7 @@ export const OPTION_SETTINGS = Object.freeze({
   reorderWindow: SETTINGS.reorderWindow,
   publishRetryTimeout: SETTINGS.publishRetryTimeout,
   holdSubscribeAcks: SETTINGS.holdSubscribeAcks,
+  historyChannels: SETTINGS.historyChannels,
   linkTimeout: SETTINGS.linkTimeout,
   version: SETTINGS.announceVersion,
   statsInterval: SETTINGS.statsInterval,

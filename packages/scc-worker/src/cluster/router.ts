@@ -5,6 +5,12 @@
  * handover says, and let go of what no list needs any more.
  */
 import {
+  HistoryProcedure,
+  HistoryUnavailableError,
+  MAX_HISTORY_PAGE,
+  parseHistoryPage,
+  type HistoryPage,
+  type Position,
   BrokerUnavailableError,
   InvalidChannelError,
   NoMatchingBrokerError,
@@ -58,7 +64,16 @@ export interface RouterOptions {
   linkTimeoutMs: number;
   /** The brokers this worker cannot reach changed (reported to the state server). */
   onReachability?: (unreachable: string[]) => void;
+  /** Whether a channel keeps history (docs/history.md); none when left out. */
+  isHistory?: (channel: string) => boolean;
+  /** Whether this worker carries history from old owners to new ones at a handover's release. */
+  carriesHistory?: () => boolean;
 }
+
+/** Longest a release waits for the history it carries before leaving the old owners anyway, ms. */
+const HISTORY_CARRY_TIMEOUT_MS = 5000;
+/** Channels whose history is carried at once. */
+const HISTORY_CARRY_CONCURRENCY = 16;
 
 /** How a broker list arrived. */
 export interface ListOrigin {
@@ -124,10 +139,16 @@ export class Router {
   private readonly withdrawnListeners = new Set<(uri: string) => void>();
   private readonly reachability: Reachability;
   private readonly options: RouterOptions;
+  private readonly isHistory: (channel: string) => boolean;
+  /** The list published to before the switch in progress (history is carried from its owners). */
+  private movedFrom: BrokerList | null = null;
+  /** History channels this worker told a new owner, since the switch, that they just moved (`sccMoved`). */
+  private movedSent = new Set<string>();
   private closed = false;
 
   constructor(options: RouterOptions) {
     this.options = options;
+    this.isHistory = options.isHistory ?? (() => false);
     const { mappingEngine } = options;
     // A custom mapper object is one shared instance and cannot be copied into a second list.
     const makeList = typeof mappingEngine === 'string' ? (uris: readonly string[]) => this.newList(uris) : null;
@@ -138,6 +159,8 @@ export class Router {
       makeList,
       onSwitch: (active) => {
         options.stats.handovers += 1;
+        this.movedFrom = this.handover.draining;
+        this.movedSent = new Set();
         options.logger.info({ event: LogEvent.PublishingThrough, brokers: active.uris.size }, `publishing through ${active.uris.size} brokers of the new list`);
         // Publishing has left a withdrawn broker: what went there lately may not have reached a
         // worker cut off from it, so publishers re-send it (receivers drop what they already had).
@@ -148,7 +171,7 @@ export class Router {
           for (const listener of this.withdrawnListeners) listener(uri);
         }
       },
-      onRelease: () => this.releaseUnneeded(),
+      onRelease: () => this.release(),
     });
     this.reachability = new Reachability({
       linkTimeoutMs: options.linkTimeoutMs,
@@ -289,6 +312,111 @@ export class Router {
     );
   }
 
+  /**
+   * Step 3 of a handover: the history of moved channels is carried to their new owners first (by
+   * the one worker that carries it), then the old owners are left.
+   */
+  private release(): void {
+    const from = this.movedFrom;
+    const moved = this.movedSent;
+    this.movedFrom = null;
+    this.movedSent = new Set();
+    const to = this.handover.active;
+    if (from === null || to === null || !(this.options.carriesHistory?.() ?? true) || (moved.size === 0 && !this.anyKeepsHistory(from))) {
+      this.releaseUnneeded();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, HISTORY_CARRY_TIMEOUT_MS)));
+    void Promise.race([this.carryHistory(from, to, moved), timeout]).finally(() => {
+      clearTimeout(timer);
+      if (!this.closed) this.releaseUnneeded();
+    });
+  }
+
+  private anyKeepsHistory(list: BrokerList): boolean {
+    for (const uri of list.uris) if (this.transports.get(uri)?.keepsHistory('') ?? false) return true;
+    return false;
+  }
+
+  /**
+   * Carries history from `from`'s owners to `to`'s (docs/history.md, "The handover"): each old broker
+   * lists its history channels that moved; each is exported there and imported on its new owner.
+   * Channels this worker marked moved that no old owner listed start afresh on their new owner.
+   */
+  private async carryHistory(from: BrokerList, to: BrokerList, movedSent: ReadonlySet<string>): Promise<void> {
+    const { logger } = this.options;
+    const mapping = typeof this.options.mappingEngine === 'string' ? this.options.mappingEngine : null;
+    const carried = new Set<string>();
+    const jobs: Array<{ channel: string; oldOwner: string; newOwner: string }> = [];
+    for (const uri of from.uris) {
+      const old = this.transports.get(uri);
+      if (old === undefined || mapping === null || !old.keepsHistory('')) continue;
+      try {
+        const answer = (await old.request('', HistoryProcedure.Moves, { brokers: [...to.uris], self: uri, mapping })) as { channels?: unknown };
+        const channels = Array.isArray(answer?.channels) ? answer.channels : [];
+        for (const entry of channels as Array<{ channel?: unknown }>) {
+          const channel = entry?.channel;
+          if (typeof channel !== 'string' || carried.has(channel)) continue;
+          const newOwner = to.ownerOf(channel);
+          if (newOwner === null || newOwner === uri) continue;
+          carried.add(channel);
+          jobs.push({ channel, oldOwner: uri, newOwner });
+        }
+      } catch (error) {
+        logger.warn(`history: ${uri} did not list its moved channels: ${(error as Error).name}: ${(error as Error).message}`);
+      }
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < jobs.length && !this.closed) {
+        const job = jobs[next++]!;
+        await this.carryOne(job.channel, job.oldOwner, job.newOwner);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HISTORY_CARRY_CONCURRENCY, jobs.length) }, worker));
+    // Marked moved, but no old owner had history for them: they start their first epoch on the new owner.
+    for (const channel of movedSent) {
+      if (carried.has(channel) || this.closed) continue;
+      const newOwner = to.ownerOf(channel);
+      const transport = newOwner === null ? undefined : this.transports.get(newOwner);
+      if (transport === undefined || !transport.keepsHistory(channel)) continue;
+      await transport.request(channel, HistoryProcedure.Import, { channel, state: null }).catch(() => undefined);
+    }
+    if (jobs.length > 0) logger.info({ channels: jobs.length }, `history: carried ${jobs.length} channels to their new owners`);
+  }
+
+  private async carryOne(channel: string, oldOwner: string, newOwner: string): Promise<void> {
+    const old = this.transports.get(oldOwner);
+    const next = this.transports.get(newOwner);
+    if (old === undefined || next === undefined) return;
+    let state: unknown = null;
+    try {
+      state = await old.request(channel, HistoryProcedure.Export, { channel });
+    } catch (error) {
+      this.options.logger.warn(`history: exporting ${shown(channel)} from ${oldOwner} failed (${(error as Error).name}); it starts a new epoch on ${newOwner}`);
+    }
+    await next.request(channel, HistoryProcedure.Import, { channel, state }).catch((error: unknown) => {
+      this.options.logger.warn(`history: importing ${shown(channel)} on ${newOwner} failed: ${(error as Error).name}: ${(error as Error).message}`);
+    });
+  }
+
+  /**
+   * A page of a history channel from the broker it is published to now (docs/history.md):
+   * `since` in the same epoch gives what followed it, without `since` the last `limit` messages.
+   * Rejects with HistoryUnavailableError when that broker keeps no history, and with the broker's
+   * refusal (InvalidPositionError, …) by name.
+   */
+  async historyPage(channel: string, since: Position | undefined, limit: number): Promise<HistoryPage> {
+    if (!isSafeChannelName(channel)) throw refused(channel);
+    const { uri } = this.handover.publishTarget(channel, false);
+    const transport = uri === null ? undefined : this.transports.get(uri);
+    if (transport === undefined) throw new NoMatchingBrokerError(`no broker for channel ${shown(channel)}: the cluster has no brokers`);
+    if (!transport.keepsHistory(channel)) throw new HistoryUnavailableError(`the broker of ${shown(channel)} (${transport.uri}) keeps no history`);
+    const answer = await transport.request(channel, HistoryProcedure.Fetch, { channel, limit: Math.min(limit, MAX_HISTORY_PAGE), ...(since ? { since } : {}) });
+    return parseHistoryPage(answer);
+  }
+
   /** Leaves every subscription no list needs any more and closes transports no list names. */
   private releaseUnneeded(): void {
     const inUse = this.handover.inUse();
@@ -364,6 +492,7 @@ export class Router {
       return Promise.reject(new NoMatchingBrokerError(`no broker for channel ${shown(channel)}: the cluster has no brokers`));
     }
     const uri = transport.uri;
+    if (this.isHistory(channel)) return this.publishHistory(channel, packet, strict, transport);
     // At-least-once needs the broker's acknowledgement (and which broker gave it, for re-sends
     // should it die); otherwise a transmit saves the broker an answer per packet (the handover's
     // 'switched' phase uses a barrier instead, see signal()).
@@ -373,6 +502,23 @@ export class Router {
     // copy by seq. The copy's fate does not decide the publish.
     if (target.copyTo !== null) this.transports.get(target.copyTo)?.transmit(channel, packet).catch(() => undefined);
     return sent;
+  }
+
+  /**
+   * A history channel's packet: no copy to a pending owner (the copy would reach receivers without
+   * a position and win the race for its seq), and while the channel has just moved here from an old
+   * owner that keeps history, the packet says so (`sccMoved`): the new owner then holds the channel
+   * until its history has been carried over.
+   */
+  private publishHistory(channel: string, packet: unknown, strict: boolean, transport: Transport): Promise<string | void> {
+    const uri = transport.uri;
+    const oldOwner = this.movedFrom?.ownerOf(channel) ?? null;
+    let sent = packet;
+    if (oldOwner !== null && oldOwner !== uri && (this.transports.get(oldOwner)?.keepsHistory(channel) ?? false) && packet !== null && typeof packet === 'object') {
+      sent = { ...(packet as object), sccMoved: true };
+      this.movedSent.add(channel);
+    }
+    return strict ? transport.publish(channel, sent).then(() => uri) : transport.transmit(channel, sent);
   }
 
   /** Closes every transport and stops every timer. Safe to call twice. */

@@ -21,11 +21,11 @@ export interface SequencerEvents {
   onDuplicate(channel: string, sender: string, seq: number): void;
 }
 
-export interface SequencerOptions extends SequencerEvents {
+export interface SequencerOptions<T = unknown[]> extends SequencerEvents {
   /** How long a packet after a gap is held waiting for the gap to fill, ms. */
   windowMs: number;
-  /** Hands a packet's messages on to local subscribers. */
-  deliver(channel: string, messages: unknown[]): void;
+  /** Hands a packet's payload (its messages, by default) on to local subscribers. */
+  deliver(channel: string, messages: T): void;
   /** Most packets held per stream before the gap is declared lost at once (bounds memory). */
   maxHeld?: number;
 }
@@ -34,11 +34,11 @@ export interface SequencerOptions extends SequencerEvents {
 const MAX_MISSING_REMEMBERED = 4096;
 const DEFAULT_MAX_HELD = 10_000;
 
-interface Stream {
+interface Stream<T> {
   /** The seq expected next. */
   next: number;
   /** Packets that arrived ahead of `next`, by seq. */
-  held: Map<number, unknown[]>;
+  held: Map<number, T>;
   /** Seqs declared lost; a late arrival is delivered once and removed. */
   missing: Set<number>;
   timer: NodeJS.Timeout | undefined;
@@ -51,14 +51,14 @@ const SWEEP_INTERVAL_MS = 60_000;
 /** Sweeps a stream may stay silent before it is forgotten (a sender that left never speaks again). */
 const IDLE_SWEEPS = 5;
 
-export class Sequencer {
-  private readonly channels = new Map<string, Map<string, Stream>>();
-  private readonly options: SequencerOptions;
+export class Sequencer<T = unknown[]> {
+  private readonly channels = new Map<string, Map<string, Stream<T>>>();
+  private readonly options: SequencerOptions<T>;
   private readonly maxHeld: number;
   private tick = 0;
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(options: SequencerOptions) {
+  constructor(options: SequencerOptions<T>) {
     this.options = options;
     this.maxHeld = options.maxHeld ?? DEFAULT_MAX_HELD;
     // A coarse clock instead of Date.now() per packet: idle streams are rare and need no precision.
@@ -77,7 +77,7 @@ export class Sequencer {
   }
 
   /** Takes one numbered packet from `sender` on `channel`. */
-  accept(channel: string, sender: string, seq: number, messages: unknown[]): void {
+  accept(channel: string, sender: string, seq: number, messages: T): void {
     let streams = this.channels.get(channel);
     if (!streams) {
       streams = new Map();
@@ -121,7 +121,7 @@ export class Sequencer {
   }
 
   /** Delivers held packets that follow `next` without a gap. */
-  private release(channel: string, sender: string, stream: Stream): void {
+  private release(channel: string, sender: string, stream: Stream<T>): void {
     while (stream.held.size > 0) {
       const messages = stream.held.get(stream.next);
       if (messages === undefined) return;
@@ -133,7 +133,7 @@ export class Sequencer {
   }
 
   /** The window ran out: declare the first gap lost and deliver what follows it. */
-  private skipGap(channel: string, sender: string, stream: Stream): void {
+  private skipGap(channel: string, sender: string, stream: Stream<T>): void {
     if (stream.held.size === 0) return;
     const first = Math.min(...stream.held.keys());
     for (let seq = stream.next; seq < first; seq++) {
@@ -157,7 +157,7 @@ export class Sequencer {
     }
   }
 
-  private stop(stream: Stream): void {
+  private stop(stream: Stream<T>): void {
     clearTimeout(stream.timer);
     stream.timer = undefined;
   }
@@ -173,7 +173,7 @@ export class Sequencer {
     for (const stream of streams.values()) {
       this.stop(stream);
       const seqs = [...stream.held.keys()].sort((a, b) => a - b);
-      for (const seq of seqs) this.options.deliver(channel, stream.held.get(seq) as unknown[]);
+      for (const seq of seqs) this.options.deliver(channel, stream.held.get(seq) as T);
     }
   }
 

@@ -26,6 +26,10 @@ export interface Transport {
   publish(channel: string, packet: unknown): Promise<void>;
   /** Sends a packet without asking for an acknowledgement. */
   transmit(channel: string, packet: unknown): Promise<void>;
+  /** Whether the broker keeps channel history (its handshake said so on the connection of `channel`). */
+  keepsHistory(channel: string): boolean;
+  /** Calls one of the broker's procedures on the connection of `channel`; resolves with the answer. */
+  request(channel: string, procedure: string, data: unknown): Promise<unknown>;
   /** Resolves once the broker has processed everything sent before on every connection; never rejects. */
   barrier(): Promise<void>;
   /** How long the connections have heard nothing, ms (the longest of them), at clock time `now`. */

@@ -485,6 +485,7 @@ export const SETTINGS = table({
     type: 'list',
     default: [],
     env: 'SCC_HISTORY_CHANNELS',
+    option: 'historyChannels',
     doc: 'channel prefixes that keep history on their broker (`*`: every channel); the same list on brokers and workers',
   },
   historySize: { ...COUNT, default: DEFAULT_HISTORY_SIZE, env: 'SCC_HISTORY_SIZE', doc: 'most history messages kept per channel' },
