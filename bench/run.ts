@@ -442,7 +442,7 @@ if (Object.keys(ratios).length) {
     for (const [column, figures] of Object.entries(table)) for (const [figure, value] of Object.entries(figures)) (out[figure] ??= {})[column] = value;
     return out;
   };
-  console.log('\nratios ours ÷ other (throughput: higher is better; latency, CPU, memory, health latency: lower is better)');
+  console.log('\nratios, column ÷ other (ours ÷ each system, ours-history ÷ ours; throughput: higher is better; latency, CPU, memory, health latency: lower is better)');
   console.table(byFigure(ratios));
   if (flowWorkloads.length) {
     console.log('\nhop and fan-out, round by round then the median (each pair ran back to back)');
