@@ -21,6 +21,13 @@ await runService({
       { event: LogEvent.Listening, port: broker.port },
       `scc-broker ${SCC_TS_VERSION} listening on port ${broker.port}, joining state server ${config.stateServerHost}:${config.stateServerPort}`,
     );
+    const { channelPrefixes, size, ttlMs, channelMaxBytes, maxBytes } = config.history;
+    if (channelPrefixes.length > 0) {
+      lifecycle.info(
+        { history: config.history },
+        `channel history on for ${channelPrefixes.join(', ')}: at most ${size} messages and ${channelMaxBytes} bytes per channel, ${maxBytes} bytes in all, ${ttlMs === 0 ? 'no time limit' : `for ${ttlMs} ms`}`,
+      );
+    }
     return {
       async close() {
         lifecycle.info('scc-broker leaving the cluster and shutting down');

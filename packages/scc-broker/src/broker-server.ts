@@ -88,6 +88,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     logger,
     refuseChannel: refusePrototypeName,
     onAuthRefused: (error) => metrics?.handshakeRefused(error),
+    history: config.history,
   });
   metrics = createBrokerMetrics({ relay, joined: () => link?.joined ?? false, draining: () => draining !== undefined });
   relay.onConnection(({ remoteAddress }) => logger.info(`worker connected from ${remoteAddress} (${relay.connectionCount} connections)`));
@@ -142,6 +143,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
     drain(timeoutMs = config.drainTimeoutMs) {
       draining ??= drainBroker({
         relay,
+        history: relay.history,
         logger: lifecycle,
         timeoutMs,
         leave: async () => {

@@ -1,8 +1,10 @@
 /**
  * scc-broker's Prometheus series. Gauges read the relay's counts at scrape time; the relay totals
  * (RelayTotals) are counted by one synchronous listener of the relay's relayed-packet event, and
- * both /metrics and the `sccStats` reports to the state server read them.
+ * both /metrics and the `sccStats` reports to the state server read them. The history series read
+ * the relay's history store (all 0 when history is off).
  */
+import { Counter } from 'prom-client';
 import { SCC_TS_VERSION, counterFrom, createMetricsRegistry, drainingGauge, gaugeFrom, handshakeRefusalCounter, type MetricsRegistry } from '@scc-ts/shared';
 import type { Relay } from './relay.js';
 
@@ -54,6 +56,7 @@ export function createBrokerMetrics(sources: BrokerMetricsSources): BrokerMetric
   counterFrom(registry, 'scc_broker_messages_in_total', 'Messages inside the packets received (a batching worker sends several per packet)', () => totals.messagesIn);
   counterFrom(registry, 'scc_broker_packets_out_total', 'Packets relayed to subscribed worker sockets (one per subscriber per packet)', () => totals.packetsOut);
   counterFrom(registry, 'scc_broker_messages_out_total', 'Messages inside the packets relayed (once per subscriber)', () => totals.messagesOut);
+  historyMetrics(registry, relay);
   const stop = relay.onRelayed(({ data, subscribers }) => {
     totals.packetsIn += 1;
     const messages = (data as { messages?: unknown } | null)?.messages;
@@ -72,4 +75,27 @@ export function createBrokerMetrics(sources: BrokerMetricsSources): BrokerMetric
       stop();
     },
   };
+}
+
+/** Eviction reasons, each a series from the start. */
+const EVICTION_REASONS = ['size', 'bytes', 'total', 'ttl'] as const;
+
+/** `scc_broker_history_*`: what the store holds, its byte bound, and what it evicted by reason. */
+function historyMetrics(registry: MetricsRegistry, relay: Relay): void {
+  const counts = () => relay.history?.counts;
+  gaugeFrom(registry, 'scc_broker_history_channels', 'Channels with a history kept on this broker', () => counts()?.channels ?? 0);
+  gaugeFrom(registry, 'scc_broker_history_messages', 'History messages kept on this broker', () => counts()?.messages ?? 0);
+  gaugeFrom(registry, 'scc_broker_history_bytes', 'Bytes (encoded messages) of history kept on this broker', () => counts()?.bytes ?? 0);
+  gaugeFrom(registry, 'scc_broker_history_limit_bytes', 'Most bytes of history kept over all channels (SCC_HISTORY_MAX_BYTES; 0 when history is off)', () => relay.history?.bounds.maxBytes ?? 0);
+  new Counter({
+    name: 'scc_broker_history_evicted_total',
+    help: 'History messages evicted, by reason: size (SCC_HISTORY_SIZE), bytes (per channel), total (SCC_HISTORY_MAX_BYTES), ttl',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const evicted = counts()?.evicted;
+      for (const reason of EVICTION_REASONS) this.inc({ reason }, evicted?.[reason] ?? 0);
+    },
+  });
 }

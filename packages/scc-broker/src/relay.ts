@@ -12,6 +12,10 @@
  * Refusals follow socketcluster-server where a peer can see them (close codes 4005, 4008, 4009,
  * 1009, HTTP 401; a failed subscribe answers `BrokerError`), plus the limits it lacks (HTTP 503 at
  * the connection limit, close 4100 for a slow consumer).
+ *
+ * With history on (docs/history.md), a publish on a history channel gets positions and is stored
+ * (history.ts); a channel that has just moved here holds its packets until its history is imported.
+ * The answer to such a publish still follows its relayed copy. Other channels take the path above.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
@@ -20,6 +24,14 @@ import {
   BadClusterAuthError,
   BrokerError,
   ConnectionLimitError,
+  HISTORY_PENDING_TIMEOUT_MS,
+  HistoryNotEnabledError,
+  HistoryProcedure,
+  MAX_HISTORY_MOVES,
+  createMapper,
+  historyMatcher,
+  type HistoryConfig,
+  type Position,
   InvalidChannelError,
   InvalidFrameError,
   InvalidHandshakeError,
@@ -50,6 +62,18 @@ import {
 import { ChannelTable, channelProblem } from './channel-table.js';
 import { Listeners, type Listener } from './listeners.js';
 import { WarningBudget } from './warning-budget.js';
+import { HistoryStore } from './history.js';
+import {
+  isMovedPacket,
+  parseExportRequest,
+  parseFetchRequest,
+  parseImportRequest,
+  parseMovesRequest,
+  positionedText,
+  preparePacket,
+  type ChannelRules,
+  type PreparedPacket,
+} from './history-wire.js';
 
 /** How long close() lets sockets finish their closing handshake before cutting them, ms (the services' one grace). */
 export const CLOSE_GRACE_MS = CLOSE_HANDSHAKE_GRACE_MS;
@@ -78,6 +102,10 @@ export interface RelayOptions {
   refuseChannel?: (channel: string) => Error | null;
   /** Called for each upgrade refused for its auth key, with the error sent. */
   onAuthRefused?: (error: Error, remoteAddress: string | undefined) => void;
+  /** Channel history (docs/history.md); absent or no prefixes: off. */
+  history?: HistoryConfig;
+  /** How long a moved channel waits for its history, ms (default HISTORY_PENDING_TIMEOUT_MS; tests shorten it). */
+  historyPendingTimeoutMs?: number;
 }
 
 /** One relayed publish, as the `relayed` listeners see it. */
@@ -89,6 +117,11 @@ export interface RelayedPacket {
   /** How many sockets it was queued for. */
   subscribers: number;
 }
+
+/** What a pending channel holds (history.ts), in arrival order. */
+type HeldItem =
+  | { kind: 'publish'; peer: Peer; cid: number | undefined; data: unknown; packet: PreparedPacket | null }
+  | { kind: 'fetch'; peer: Peer; cid: number; since: Position | undefined; limit: number };
 
 /** A socket's life: upgraded, handshaken, gone. */
 const PeerState = { Pending: 0, Open: 1, Closed: 2 } as const;
@@ -126,11 +159,17 @@ export class Relay {
   private readonly relayedListeners = new Listeners<RelayedPacket>();
   private readonly channelEmptyListeners = new Listeners<string>();
   private readonly connectionListeners = new Listeners<{ id: string; remoteAddress: string | undefined }>();
+  /** Null when history is off. */
+  private readonly store: HistoryStore<HeldItem> | null;
+  private readonly rules: ChannelRules;
 
   constructor(options: RelayOptions) {
     this.options = options;
     this.logger = options.logger;
     this.warnings = new WarningBudget(options.logger);
+    const prefixes = options.history?.channelPrefixes ?? [];
+    this.store = options.history !== undefined && prefixes.length > 0 ? new HistoryStore<HeldItem>(options.history) : null;
+    this.rules = { refuseChannel: options.refuseChannel, isHistory: historyMatcher(prefixes) };
     this.wss = new WebSocketServer({
       server: options.server,
       path: SOCKETCLUSTER_PATH,
@@ -170,6 +209,11 @@ export class Relay {
   /** Sockets subscribed to `channel` (0 for any name nobody subscribed). */
   subscriberCount(channel: string): number {
     return this.table.subscribers(channel)?.size ?? 0;
+  }
+
+  /** The history store (null when history is off): its counts, and what a drain waits for. */
+  get history(): HistoryStore | null {
+    return this.store;
   }
 
   /** The channels with at least one subscriber. */
@@ -297,8 +341,14 @@ export class Relay {
       case ScEvent.Unsubscribe:
         this.unsubscribe(peer, packet.data, cid);
         return;
+      case HistoryProcedure.Fetch:
+      case HistoryProcedure.Moves:
+      case HistoryProcedure.Export:
+      case HistoryProcedure.Import:
+        this.historyProcedure(peer, event, packet.data, cid);
+        return;
       default: {
-        const error = new UnsupportedActionError(`a broker serves only #subscribe, #unsubscribe and #publish, not ${shortName(event)}`);
+        const error = new UnsupportedActionError(`a broker serves only #subscribe, #unsubscribe, #publish and the history procedures, not ${shortName(event)}`);
         if (cid !== undefined) this.queue(peer, encodeErrorResponse(cid, error));
         else this.warnings.warn(`socket ${peer.id} from ${peer.remoteAddress}: ${error.name}: ${error.message}`);
       }
@@ -322,7 +372,8 @@ export class Relay {
     peer.handshakeTimer = undefined;
     peer.state = PeerState.Open;
     this.openCount += 1;
-    this.queue(peer, encodeResponse(cid, { id: peer.id, pingTimeout: this.options.pingTimeoutMs, isAuthenticated: false }));
+    const answer = { id: peer.id, pingTimeout: this.options.pingTimeoutMs, isAuthenticated: false };
+    this.queue(peer, encodeResponse(cid, this.store === null ? answer : { ...answer, sccHistory: true }));
     if (this.connectionListeners.size > 0) this.connectionListeners.emit({ id: peer.id, remoteAddress: peer.remoteAddress }, this.logger);
   }
 
@@ -335,33 +386,150 @@ export class Relay {
       else this.warnings.warn(`socket ${peer.id} from ${peer.remoteAddress}: ${problem.name}: ${problem.message}`);
       return;
     }
+    if (this.store !== null && this.rules.isHistory(channel as string)) {
+      this.publishHistory(peer, channel as string, body?.data, cid);
+      return;
+    }
     const failed = this.relay(channel as string, body?.data);
     // Behind the relayed copies in this socket's queue: the answer proves they went first.
     if (cid !== undefined) this.queue(peer, failed === null ? encodeResponse(cid) : encodeErrorResponse(cid, failed));
+  }
+
+  /** A publish on a history channel: positioned and stored, or held while the channel is pending. */
+  private publishHistory(peer: Peer, channel: string, data: unknown, cid: number | undefined): void {
+    const store = this.store as HistoryStore<HeldItem>;
+    let packet: PreparedPacket | null;
+    try {
+      packet = preparePacket(data);
+    } catch (error) {
+      this.answer(peer, cid, this.unencodable(channel, error));
+      return;
+    }
+    if (isMovedPacket(data) && !store.has(channel)) store.beginPending(channel, this.options.historyPendingTimeoutMs ?? HISTORY_PENDING_TIMEOUT_MS, (c) => this.releasePending(c));
+    if (store.isPending(channel)) {
+      if (store.hold(channel, { kind: 'publish', peer, cid, data, packet }, packet?.bytes ?? 0)) return;
+      // Past the pending bound: a new epoch at once, then this packet.
+      this.releasePending(channel);
+    }
+    this.deliver(peer, channel, data, packet, cid);
+  }
+
+  /** Relays a history channel's packet (positioned when prepared) and answers its publisher after it. */
+  private deliver(peer: Peer, channel: string, data: unknown, packet: PreparedPacket | null, cid: number | undefined): void {
+    if (packet === null) {
+      this.answer(peer, cid, this.relay(channel, data));
+      return;
+    }
+    const position = (this.store as HistoryStore<HeldItem>).append(channel, packet.messages, packet.lengths);
+    this.fanOut(channel, data, positionedText(channel, packet, position));
+    this.answer(peer, cid, null);
+  }
+
+  /** Ends a channel's pending state: what it held is positioned, relayed and answered in arrival order. */
+  private releasePending(channel: string): void {
+    const store = this.store;
+    if (store === null) return;
+    for (const item of store.release(channel)) {
+      if (item.kind === 'publish') this.deliver(item.peer, channel, item.data, item.packet, item.cid);
+      else this.answerFetch(item.peer, item.cid, channel, item.since, item.limit);
+    }
+  }
+
+  /** Answers a publish: nothing without a cid, else an acknowledgement or the refusal. */
+  private answer(peer: Peer, cid: number | undefined, failed: Error | null): void {
+    if (cid !== undefined) this.queue(peer, failed === null ? encodeResponse(cid) : encodeErrorResponse(cid, failed));
+  }
+
+  private unencodable(channel: string, error: unknown): InvalidPayloadError {
+    // JSON.parse takes nesting deeper than JSON.stringify's stack allows: such a packet is dropped.
+    const refusal = new InvalidPayloadError(`the packet on ${shortName(channel)} cannot be encoded again: ${(error as Error).message}`, { cause: error });
+    this.warnings.warn(`not relayed: ${refusal.name}: ${refusal.message}`);
+    return refusal;
+  }
+
+  /**
+   * The four history procedures (docs/history.md): answered `{rid, data}` or refused by name,
+   * nothing changed by a refusal; without a cid, refused in a (rate-limited) warning.
+   */
+  private historyProcedure(peer: Peer, procedure: string, data: unknown, cid: number | undefined): void {
+    if (cid === undefined) {
+      this.warnings.warn(`socket ${peer.id} from ${peer.remoteAddress}: InvalidPayloadError: ${shortName(procedure)} without a cid`);
+      return;
+    }
+    try {
+      const store = this.store;
+      if (store === null) throw new HistoryNotEnabledError('this broker keeps no history (SCC_HISTORY_CHANNELS is not set)');
+      switch (procedure) {
+        case HistoryProcedure.Fetch: {
+          const { channel, since, limit } = parseFetchRequest(data, this.rules);
+          if (store.isPending(channel)) {
+            if (store.hold(channel, { kind: 'fetch', peer, cid, since, limit }, 0)) return;
+            this.releasePending(channel);
+          }
+          this.answerFetch(peer, cid, channel, since, limit);
+          return;
+        }
+        case HistoryProcedure.Moves: {
+          const { brokers, self, mapping } = parseMovesRequest(data);
+          const mapper = createMapper(mapping);
+          mapper.setSites(brokers);
+          this.queue(peer, encodeResponse(cid, { channels: store.moves((c) => mapper.findSite(c), self, MAX_HISTORY_MOVES) }));
+          return;
+        }
+        case HistoryProcedure.Export: {
+          const channel = parseExportRequest(data, this.rules);
+          this.queue(peer, encodeResponse(cid, store.export(channel)));
+          return;
+        }
+        default: {
+          const { channel, state, lengths } = parseImportRequest(data, this.rules);
+          const wasPending = store.isPending(channel);
+          const adopted = store.import(channel, state, lengths);
+          // What the channel held goes first, continuing the imported history.
+          if (wasPending) this.releasePending(channel);
+          this.queue(peer, encodeResponse(cid, { adopted }));
+        }
+      }
+    } catch (error) {
+      this.queue(peer, encodeErrorResponse(cid, error as Error));
+    }
+  }
+
+  /** Answers a fetch with a page, or InvalidPositionError for a since beyond the newest offset. */
+  private answerFetch(peer: Peer, cid: number, channel: string, since: Position | undefined, limit: number): void {
+    try {
+      this.queue(peer, encodeResponse(cid, (this.store as HistoryStore<HeldItem>).page(channel, since, limit)));
+    } catch (error) {
+      this.queue(peer, encodeErrorResponse(cid, error as Error));
+    }
   }
 
   /** Encodes the publish once and queues the same text for every subscriber; the refusal if it cannot be encoded. */
   private relay(channel: string, data: unknown): InvalidPayloadError | null {
     const subscribers = this.table.subscribers(channel);
     let text: string | null = null;
-    let count = 0;
     if (subscribers !== undefined) {
       try {
         text = encodePublishText(channel, encodeValue(data));
       } catch (error) {
-        // JSON.parse takes nesting deeper than JSON.stringify's stack allows: such a packet is dropped.
-        const refusal = new InvalidPayloadError(`the packet on ${shortName(channel)} cannot be encoded again: ${(error as Error).message}`, { cause: error });
-        this.warnings.warn(`not relayed: ${refusal.name}: ${refusal.message}`);
-        return refusal;
+        return this.unencodable(channel, error);
       }
+    }
+    this.fanOut(channel, data, text, subscribers);
+    return null;
+  }
+
+  /** Queues `text` for every open subscriber (none: nothing was encoded, or nobody hears it) and tells the listeners. */
+  private fanOut(channel: string, data: unknown, text: string | null, subscribers = this.table.subscribers(channel)): void {
+    let count = 0;
+    if (subscribers !== undefined && text !== null) {
       for (const subscriber of subscribers) {
         if (subscriber.state !== PeerState.Open) continue;
         this.queue(subscriber, text);
         count += 1;
       }
     }
-    if (this.relayedListeners.size > 0) this.relayedListeners.emit({ channel, data, text, subscribers: count }, this.logger);
-    return null;
+    if (this.relayedListeners.size > 0) this.relayedListeners.emit({ channel, data, text: subscribers === undefined ? null : text, subscribers: count }, this.logger);
   }
 
   private subscribe(peer: Peer, data: unknown, cid: number | undefined): void {
@@ -470,6 +638,7 @@ export class Relay {
   close(code = 1012, reason = 'scc-broker shutting down'): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.pingTicker);
+      this.store?.close();
       if (this.flushScheduled) clearImmediate(this.flushScheduled);
       this.flush();
       const sockets = [...this.peers].map((peer) => peer.ws);

@@ -111,6 +111,15 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
     'At-least-once packets re-sent because the state server withdrew the broker that acknowledged them',
     stat('withdrawalResends'),
   );
+  counterFrom(registry, 'scc_worker_history_recovered_total', 'History subscriptions with a position whose replay was complete', stat('historyRecovered'));
+  counterFrom(
+    registry,
+    'scc_worker_history_not_recovered_total',
+    'History subscriptions that started without a complete replay (no position, epoch changed, too old, no history at the broker)',
+    stat('historyNotRecovered'),
+  );
+  counterFrom(registry, 'scc_worker_history_replayed_messages_total', 'Messages replayed from history to recovering subscribers', stat('historyReplayed'));
+  counterFrom(registry, 'scc_worker_history_refused_total', 'History subscriptions refused for a hostile position', stat('historyRefused'));
 
   const stop = onEnginePublish(engine, () => {
     if (sources.cluster() === null) standalonePublished += 1;

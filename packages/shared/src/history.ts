@@ -31,6 +31,7 @@ export const HistoryProcedure = Object.freeze({
   Moves: 'sccHistoryMoves',
   Export: 'sccHistoryExport',
   Import: 'sccHistoryImport',
+  Expect: 'sccHistoryExpect',
 } as const);
 
 /** The procedure a client invokes on its worker for a history page. */

@@ -17,7 +17,7 @@ export const LogEvent = Object.freeze({
   DrainStarted: 'drainStarted',
   /**
    * scc-broker, scc-worker: the drain is over. Fields: `durationMs`; broker `outcome` ('drained' | 'timeout') and
-   * `subscriptionsLeft`; worker `clients` and `left` (whether leaving the cluster finished in time).
+   * `subscriptionsLeft`, `historyChannelsLeft`; worker `clients` and `left` (whether leaving the cluster finished in time).
    */
   DrainFinished: 'drainFinished',
   /** scc-state: a broker or worker left. Fields: `instanceType`, `uri`, `how` ('announced', or 'socket closed, code N'), `remaining` (count of its kind). */

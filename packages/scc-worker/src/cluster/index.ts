@@ -150,7 +150,7 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.router = router;
     this.outbound = outbound;
     if (isHistory && isRecoveryEngine(broker)) {
-      this.recovery = new Recovery(agServer, broker, { isHistory, fetch: (channel, since, limit) => router.historyPage(channel, since, limit), logger });
+      this.recovery = new Recovery(agServer, broker, { isHistory, fetch: (channel, since, limit) => router.historyPage(channel, since, limit), stats, logger });
       this.recovery.install();
     }
     this.link = new WorkerStateLink(this.options, {

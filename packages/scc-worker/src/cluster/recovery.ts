@@ -39,6 +39,7 @@ import {
   type RecoveryReasonName,
 } from '@scc-ts/shared';
 import type { HistoryHooks, SubscriberSocket } from '../broker-engine.js';
+import type { ClusterStats } from './stats.js';
 
 /** What recovery needs of the worker's broker engine (WorkerBrokerEngine). */
 export interface RecoveryEngine {
@@ -68,6 +69,8 @@ export type FetchPage = (channel: string, since: Position | undefined, limit: nu
 export interface RecoveryOptions {
   isHistory: (channel: string) => boolean;
   fetch: FetchPage;
+  /** Where recoveries, replayed messages and refusals are counted. */
+  stats: ClusterStats;
   logger: Logger;
 }
 
@@ -95,8 +98,6 @@ export class Recovery implements HistoryHooks {
   private readonly sessions = new Map<string, Map<SubscriberSocket, Session>>();
   private readonly stops: Array<() => void> = [];
   readonly isHistory: (channel: string) => boolean;
-  /** Counts for metrics and tests. */
-  readonly counts = { recovered: 0, notRecovered: 0, replayed: 0, refused: 0 };
 
   constructor(
     private readonly agServer: AGServer,
@@ -275,7 +276,7 @@ export class Recovery implements HistoryHooks {
       this.sendPage(session, page);
     }
     if (session.ended) return;
-    this.counts.replayed += target - since.offset;
+    this.options.stats.historyReplayed += target - since.offset;
     this.goLive(session);
   }
 
@@ -307,15 +308,15 @@ export class Recovery implements HistoryHooks {
   }
 
   private notice(session: Session, recovered: boolean, reason: RecoveryReasonName | null, epoch: string | null, offset: number, replayed: number): void {
-    if (recovered) this.counts.recovered += 1;
-    else this.counts.notRecovered += 1;
+    if (recovered) this.options.stats.historyRecovered += 1;
+    else this.options.stats.historyNotRecovered += 1;
     const notice: RecoveryNotice = { type: 'recovery', recovered, reason, epoch, offset, replayed };
     this.engine.sendEncoded(session.socket, this.engine.encodePublish(session.channel, notice), session.channel, notice);
   }
 
   /** A hostile position: a notice naming the refusal, then out of the channel. */
   private refuse(session: Session, error: Error): void {
-    this.counts.refused += 1;
+    this.options.stats.historyRefused += 1;
     this.notice(session, false, RecoveryReason.InvalidPosition, null, 0, 0);
     this.kick(session, `${error.name}: ${error.message}`);
   }

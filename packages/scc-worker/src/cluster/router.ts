@@ -7,6 +7,7 @@
 import {
   HistoryProcedure,
   HistoryUnavailableError,
+  MAX_HISTORY_MOVES,
   MAX_HISTORY_PAGE,
   parseHistoryPage,
   type HistoryPage,
@@ -75,6 +76,13 @@ const HISTORY_CARRY_TIMEOUT_MS = 5000;
 /** Channels whose history is carried at once. */
 const HISTORY_CARRY_CONCURRENCY = 16;
 
+/** `promise`, or undefined once `ms` have passed (never rejects). */
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise.then(() => undefined, () => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
 /** How a broker list arrived. */
 export interface ListOrigin {
   /** The state server coordinates the handover of this list (its signals, for the round `time`). */
@@ -142,8 +150,8 @@ export class Router {
   private readonly isHistory: (channel: string) => boolean;
   /** The list published to before the switch in progress (history is carried from its owners). */
   private movedFrom: BrokerList | null = null;
-  /** History channels this worker told a new owner, since the switch, that they just moved (`sccMoved`). */
-  private movedSent = new Set<string>();
+  /** History channels the new owners were told to expect (held there until carried), by new owner. */
+  private expected = new Map<string, string>();
   private closed = false;
 
   constructor(options: RouterOptions) {
@@ -160,7 +168,6 @@ export class Router {
       onSwitch: (active) => {
         options.stats.handovers += 1;
         this.movedFrom = this.handover.draining;
-        this.movedSent = new Set();
         options.logger.info({ event: LogEvent.PublishingThrough, brokers: active.uris.size }, `publishing through ${active.uris.size} brokers of the new list`);
         // Publishing has left a withdrawn broker: what went there lately may not have reached a
         // worker cut off from it, so publishers re-send it (receivers drop what they already had).
@@ -272,6 +279,8 @@ export class Router {
     const { coordination } = origin;
     if (origin.coordinatedServer !== undefined) this.handover.coordinatedServer = origin.coordinatedServer;
     const before = this.handover.newest;
+    // Where publishes go now: the brokers that hold the history of channels the new list moves.
+    const publishedTo = this.handover.active;
     // Owners before the change, read before `next` exists: a custom mapper is one shared object.
     const ownersBefore = new Map<string, string | null>();
     if (before) for (const channel of this.channels) ownersBefore.set(channel, before.ownerOf(channel));
@@ -292,6 +301,8 @@ export class Router {
       const owner = next.ownerOf(channel);
       if (owner) acks.push(this.transport(owner).subscribe(channel));
     }
+    // The history of moved channels is announced to the new owners before anyone publishes there.
+    if (publishedTo && this.carriesHistoryNow()) acks.push(withTimeout(this.prepareHistory(publishedTo, next), HISTORY_CARRY_TIMEOUT_MS));
     const round = this.handover.round;
     const subscribed = Promise.all(acks).then(() => round !== null && this.handover.round === round && !this.closed);
     return { summary: { brokers: next.uris.size, channels: this.channels.size, moved, added, removed, handoverMs }, subscribed };
@@ -313,25 +324,84 @@ export class Router {
   }
 
   /**
+   * Before a handover's switch, the worker that carries history asks each old owner which of its
+   * history channels the new list moves, and tells each new owner to expect them: a new owner holds
+   * an expected channel's publishes (and fetches) until its history is carried over at the release,
+   * so offsets continue where the old owner stopped. Resolves when done (or after the carry timeout):
+   * the worker reports the 'subscribed' phase only then, so nobody publishes to a new owner before.
+   */
+  private async prepareHistory(from: BrokerList, to: BrokerList): Promise<void> {
+    const moves = await this.listMoves(from, to);
+    const byOwner = new Map<string, string[]>();
+    for (const { channel, newOwner } of moves) {
+      this.expected.set(channel, newOwner);
+      const list = byOwner.get(newOwner) ?? [];
+      list.push(channel);
+      byOwner.set(newOwner, list);
+    }
+    await Promise.all(
+      [...byOwner].map(async ([uri, channels]) => {
+        const transport = this.transports.get(uri);
+        if (transport === undefined) return;
+        // A new broker may still be connecting: the request waits for its handshake.
+        for (let i = 0; i < channels.length; i += MAX_HISTORY_MOVES) {
+          await transport.request('', HistoryProcedure.Expect, { channels: channels.slice(i, i + MAX_HISTORY_MOVES) }).catch((error: unknown) => {
+            this.options.logger.warn(`history: ${uri} was not told to expect ${channels.length} channels: ${(error as Error).name}: ${(error as Error).message}`);
+          });
+        }
+      }),
+    );
+  }
+
+  /** The history channels each old broker holds that `to` gives another owner (old brokers that keep history and answer). */
+  private async listMoves(from: BrokerList, to: BrokerList): Promise<Array<{ channel: string; oldOwner: string; newOwner: string }>> {
+    const mapping = typeof this.options.mappingEngine === 'string' ? this.options.mappingEngine : null;
+    const moves: Array<{ channel: string; oldOwner: string; newOwner: string }> = [];
+    if (mapping === null) return moves;
+    const seen = new Set<string>();
+    await Promise.all(
+      [...from.uris].map(async (uri) => {
+        const old = this.transports.get(uri);
+        if (old === undefined || !old.connected || !old.keepsHistory('')) return;
+        try {
+          const answer = (await old.request('', HistoryProcedure.Moves, { brokers: [...to.uris], self: uri, mapping })) as { channels?: unknown };
+          for (const entry of Array.isArray(answer?.channels) ? (answer.channels as Array<{ channel?: unknown }>) : []) {
+            const channel = entry?.channel;
+            if (typeof channel !== 'string' || seen.has(channel)) continue;
+            const newOwner = to.ownerOf(channel);
+            if (newOwner === null || newOwner === uri) continue;
+            seen.add(channel);
+            moves.push({ channel, oldOwner: uri, newOwner });
+          }
+        } catch (error) {
+          this.options.logger.warn(`history: ${uri} did not list its moved channels: ${(error as Error).name}: ${(error as Error).message}`);
+        }
+      }),
+    );
+    return moves;
+  }
+
+  /**
    * Step 3 of a handover: the history of moved channels is carried to their new owners first (by
    * the one worker that carries it), then the old owners are left.
    */
   private release(): void {
     const from = this.movedFrom;
-    const moved = this.movedSent;
+    const expected = this.expected;
     this.movedFrom = null;
-    this.movedSent = new Set();
+    this.expected = new Map();
     const to = this.handover.active;
-    if (from === null || to === null || !(this.options.carriesHistory?.() ?? true) || (moved.size === 0 && !this.anyKeepsHistory(from))) {
+    if (from === null || to === null || !this.carriesHistoryNow() || (expected.size === 0 && !this.anyKeepsHistory(from))) {
       this.releaseUnneeded();
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, HISTORY_CARRY_TIMEOUT_MS)));
-    void Promise.race([this.carryHistory(from, to, moved), timeout]).finally(() => {
-      clearTimeout(timer);
+    void withTimeout(this.carryHistory(from, to, expected), HISTORY_CARRY_TIMEOUT_MS).finally(() => {
       if (!this.closed) this.releaseUnneeded();
     });
+  }
+
+  private carriesHistoryNow(): boolean {
+    return this.options.isHistory !== undefined && (this.options.carriesHistory?.() ?? true);
   }
 
   private anyKeepsHistory(list: BrokerList): boolean {
@@ -342,31 +412,10 @@ export class Router {
   /**
    * Carries history from `from`'s owners to `to`'s (docs/history.md, "The handover"): each old broker
    * lists its history channels that moved; each is exported there and imported on its new owner.
-   * Channels this worker marked moved that no old owner listed start afresh on their new owner.
+   * Channels a new owner was told to expect that no old owner has now start their first epoch there.
    */
-  private async carryHistory(from: BrokerList, to: BrokerList, movedSent: ReadonlySet<string>): Promise<void> {
-    const { logger } = this.options;
-    const mapping = typeof this.options.mappingEngine === 'string' ? this.options.mappingEngine : null;
-    const carried = new Set<string>();
-    const jobs: Array<{ channel: string; oldOwner: string; newOwner: string }> = [];
-    for (const uri of from.uris) {
-      const old = this.transports.get(uri);
-      if (old === undefined || mapping === null || !old.keepsHistory('')) continue;
-      try {
-        const answer = (await old.request('', HistoryProcedure.Moves, { brokers: [...to.uris], self: uri, mapping })) as { channels?: unknown };
-        const channels = Array.isArray(answer?.channels) ? answer.channels : [];
-        for (const entry of channels as Array<{ channel?: unknown }>) {
-          const channel = entry?.channel;
-          if (typeof channel !== 'string' || carried.has(channel)) continue;
-          const newOwner = to.ownerOf(channel);
-          if (newOwner === null || newOwner === uri) continue;
-          carried.add(channel);
-          jobs.push({ channel, oldOwner: uri, newOwner });
-        }
-      } catch (error) {
-        logger.warn(`history: ${uri} did not list its moved channels: ${(error as Error).name}: ${(error as Error).message}`);
-      }
-    }
+  private async carryHistory(from: BrokerList, to: BrokerList, expected: ReadonlyMap<string, string>): Promise<void> {
+    const jobs = await this.listMoves(from, to);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < jobs.length && !this.closed) {
@@ -375,15 +424,12 @@ export class Router {
       }
     };
     await Promise.all(Array.from({ length: Math.min(HISTORY_CARRY_CONCURRENCY, jobs.length) }, worker));
-    // Marked moved, but no old owner had history for them: they start their first epoch on the new owner.
-    for (const channel of movedSent) {
+    const carried = new Set(jobs.map((job) => job.channel));
+    for (const [channel, newOwner] of expected) {
       if (carried.has(channel) || this.closed) continue;
-      const newOwner = to.ownerOf(channel);
-      const transport = newOwner === null ? undefined : this.transports.get(newOwner);
-      if (transport === undefined || !transport.keepsHistory(channel)) continue;
-      await transport.request(channel, HistoryProcedure.Import, { channel, state: null }).catch(() => undefined);
+      await this.transports.get(newOwner)?.request(channel, HistoryProcedure.Import, { channel, state: null }).catch(() => undefined);
     }
-    if (jobs.length > 0) logger.info({ channels: jobs.length }, `history: carried ${jobs.length} channels to their new owners`);
+    if (jobs.length > 0) this.options.logger.info({ channels: jobs.length }, `history: carried ${jobs.length} channels to their new owners`);
   }
 
   private async carryOne(channel: string, oldOwner: string, newOwner: string): Promise<void> {
@@ -505,20 +551,12 @@ export class Router {
   }
 
   /**
-   * A history channel's packet: no copy to a pending owner (the copy would reach receivers without
-   * a position and win the race for its seq), and while the channel has just moved here from an old
-   * owner that keeps history, the packet says so (`sccMoved`): the new owner then holds the channel
-   * until its history has been carried over.
+   * A history channel's packet goes to its owner only: no copy to a pending owner (the copy would
+   * reach receivers without a position and win the race for its seq).
    */
   private publishHistory(channel: string, packet: unknown, strict: boolean, transport: Transport): Promise<string | void> {
     const uri = transport.uri;
-    const oldOwner = this.movedFrom?.ownerOf(channel) ?? null;
-    let sent = packet;
-    if (oldOwner !== null && oldOwner !== uri && (this.transports.get(oldOwner)?.keepsHistory(channel) ?? false) && packet !== null && typeof packet === 'object') {
-      sent = { ...(packet as object), sccMoved: true };
-      this.movedSent.add(channel);
-    }
-    return strict ? transport.publish(channel, sent).then(() => uri) : transport.transmit(channel, sent);
+    return strict ? transport.publish(channel, packet).then(() => uri) : transport.transmit(channel, packet);
   }
 
   /** Closes every transport and stops every timer. Safe to call twice. */

@@ -32,6 +32,14 @@ export interface ClusterStats {
   withdrawalResends: number;
   /** Messages published by local clients (each handed to the outbound stage). */
   messagesPublished: number;
+  /** History subscriptions with a position whose replay was complete (docs/history.md). */
+  historyRecovered: number;
+  /** History subscriptions that started without a complete replay (no position, epoch changed, too old, unavailable). */
+  historyNotRecovered: number;
+  /** Messages replayed from history to recovering subscribers. */
+  historyReplayed: number;
+  /** Subscriptions and history requests refused for a hostile position. */
+  historyRefused: number;
 }
 
 /** A fresh set of counters, all 0. */
@@ -50,6 +58,10 @@ export function createClusterStats(): ClusterStats {
     handovers: 0,
     withdrawalResends: 0,
     messagesPublished: 0,
+    historyRecovered: 0,
+    historyNotRecovered: 0,
+    historyReplayed: 0,
+    historyRefused: 0,
   };
 }
 
