@@ -10,6 +10,7 @@ import { SkeletonRendezvousMapper, type Position } from '@scc-ts/shared';
 import { Collector, connect, disconnectAll, waitUntil, type Client } from '../../harness/clients.js';
 import { HistoryReader, type HistoryRequest } from '../../harness/history.js';
 import { freePort } from '../../harness/ports.js';
+import { BrokerSpy } from '../../harness/spy.js';
 import { startOriginalBroker, startOriginalWorker, waitForBrokers, waitForJoin } from '../helpers/originals.js';
 import { startBroker, startCluster, stopAll, uriOf, waitForBrokerCount, type ServiceProcess, type TestCluster } from '../helpers/processes.js';
 
@@ -40,7 +41,16 @@ beforeAll(async () => {
   plain = new Collector();
 });
 
+/** Processes started outside the cluster (the third broker, the originals), for HISTORY_LOGS. */
+const extra: ServiceProcess[] = [];
+
 afterAll(async () => {
+  // HISTORY_LOGS=DIR writes every process's log there.
+  const dir = process.env['HISTORY_LOGS'];
+  if (dir && cluster) {
+    cluster.writeLogs(dir, 'history');
+    extra.forEach((p, i) => p.writeLog(`${dir}/history-extra-${i}-${p.name}.log`));
+  }
   disconnectAll();
   await stopAll();
 });
@@ -153,26 +163,40 @@ describe('channel history and recovery', () => {
     before.client.disconnect();
 
     const missed = ids('b', MISSED);
-    const sentAt: number[] = [];
+    let sent = 0;
+    /** The last 200 wait for the scale-in, so that some go out on 2 brokers again. */
+    let scaledIn!: () => void;
+    const twoAgain = new Promise<void>((resolve) => (scaledIn = resolve));
     const publishing = (async () => {
-      // Paced over about 4 s so the publishes span the scale-out, the handover and the drain.
+      // 5 every 20 ms, so the publishes span the scale-out, the handover and the drain.
       for (let i = 0; i < missed.length; i += 5) {
+        if (i === MISSED - 200) await twoAgain;
         await Promise.all(missed.slice(i, i + 5).map((id) => publisher.invokePublish(channel, { id })));
-        sentAt.push(Date.now());
+        sent = i + 5;
         await sleep(20);
       }
     })();
+    const startedAt = Date.now();
     const marks = cluster.workers.map((w) => w.logs.length);
     const third = await startBroker(cluster.state.port, { ...HISTORY, SCC_BROKER_SERVER_PORT: String(thirdPort) });
+    extra.push(third);
+    // It relays the channel while it owns it: evidence that the history really moved there and back.
+    const spy = await BrokerSpy.attach(third.port, [channel]);
     await Promise.all(cluster.workers.map((w, i) => waitForBrokerCount(w, 3, marks[i])));
-    const threeAt = Date.now();
+    const sentBeforeThree = sent;
+    // Publishing goes on with the channel on the third broker for 200 more messages, then it drains.
+    await waitUntil(() => sent >= sentBeforeThree + 200, 10_000, '200 publishes with three brokers');
     const marks2 = cluster.workers.map((w) => w.logs.length);
     await third.stop('SIGTERM');
     await Promise.all(cluster.workers.map((w, i) => waitForBrokerCount(w, 2, marks2[i])));
-    const twoAt = Date.now();
+    const sentBeforeTwo = sent;
+    const scaledInMs = Date.now() - startedAt;
+    scaledIn();
     await publishing;
     await plainHave(channel, missed);
-    console.info(`[figure] history scaling: of ${MISSED} missed, ${sentAt.filter((t) => t <= threeAt).length * 5} published before 3 brokers were in use, ${sentAt.filter((t) => t > threeAt && t <= twoAt).length * 5} while the third owned the channel or drained`);
+    const relayedByThird = missed.filter((id) => spy.relayed(channel, id)).length;
+    expect(relayedByThird, 'missed messages the third broker relayed').toBeGreaterThan(0);
+    console.info(`[figure] history scaling: 2 → 3 → 2 brokers in ${scaledInMs} ms; of ${MISSED} missed, ${sentBeforeThree} published on 2 brokers, ${sentBeforeTwo - sentBeforeThree} on 3 and during the drain (${relayedByThird} relayed by the third), ${MISSED - sentBeforeTwo} on 2 again`);
 
     const after = await recover(channel, since);
     expect(after.notice).toEqual({ type: 'recovery', recovered: true, reason: null, epoch: since.epoch, offset: since.offset, replayed: MISSED });
@@ -291,6 +315,7 @@ describe('channel history and recovery', () => {
   it('e: an original worker on our brokers gets plain data for every message; a channel an original broker owns says HistoryUnavailable', async () => {
     const channel = 'hist/e';
     const original = await startOriginalWorker(cluster.state.port);
+    extra.push(original);
     await waitForBrokers(original, cluster.brokers.length);
     await waitForJoin(cluster.state, 'scc-worker', uriOf(original));
     const [origSub, origPub] = await Promise.all([connect(original.port), connect(original.port)]);
@@ -329,6 +354,7 @@ describe('channel history and recovery', () => {
     const position = reader.position!;
     const marks = cluster.workers.map((w) => w.logs.length);
     const ob = await startOriginalBroker(cluster.state.port);
+    extra.push(ob);
     await waitForJoin(cluster.state, 'scc-broker', uriOf(ob));
     await Promise.all(cluster.workers.map((w, i) => waitForBrokerCount(w, 2, marks[i])));
     const onOriginal = channelOwnedBy('hist/e/', uriOf(ob), [...cluster.brokers.map(uriOf), uriOf(ob)]);
@@ -339,7 +365,9 @@ describe('channel history and recovery', () => {
     await publisher.invokePublish(onOriginal, { id: 'e-on-original' });
     await waitUntil(() => recovering.all.some((d) => JSON.stringify(d).includes('e-on-original')), 10_000, 'a live message on the original broker\'s channel');
     await plainHave(onOriginal, ['e-on-original']);
+    // Without positions the messages still come in envelopes, with epoch and offset null (docs/history.md, "Mixed clusters").
     const shape = recovering.all.find((d) => JSON.stringify(d).includes('e-on-original'));
+    expect(shape).toEqual({ type: 'message', epoch: null, offset: null, data: { id: 'e-on-original' } });
     console.info(`[figure] history on an original broker's channel: notice ${JSON.stringify(recovering.notice)}, then live deliveries look like ${JSON.stringify(shape)}`);
   });
 });
