@@ -32,6 +32,7 @@ COPY packages/shared/package.json packages/shared/
 COPY packages/scc-state/package.json packages/scc-state/
 COPY packages/scc-broker/package.json packages/scc-broker/
 COPY packages/scc-worker/package.json packages/scc-worker/
+COPY packages/scc-history-client/package.json packages/scc-history-client/
 
 FROM pnpm AS build
 RUN --mount=type=secret,id=npm_ca \
@@ -52,6 +53,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=prod-deps /app ./
 COPY --from=build /app/packages/shared/dist packages/shared/dist
+COPY --from=build /app/packages/scc-history-client/dist packages/scc-history-client/dist
 COPY --from=build /app/packages/scc-state/server.js packages/scc-state/
 COPY --from=build /app/packages/scc-state/dist packages/scc-state/dist
 COPY --from=build /app/packages/scc-broker/server.js packages/scc-broker/

@@ -9,6 +9,7 @@ export default defineConfig({
     alias: {
       '@scc-ts/shared': here('./packages/shared/src/index.ts'),
       '@scc-ts/scc-worker': here('./packages/scc-worker/src/index.ts'),
+      '@scc-ts/history-client': here('./packages/scc-history-client/src/index.ts'),
     },
   },
   test: {

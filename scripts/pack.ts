@@ -1,5 +1,5 @@
 /**
- * `pnpm pack:all`: the four packages as npm tarballs in `dist-packages/` (ignored by git), ready for
+ * `pnpm pack:all`: the five packages as npm tarballs in `dist-packages/` (ignored by git), ready for
  * `npm install ./dist-packages/*.tgz` in any app, or for `npm publish`. Run after `tsc -b` (the root
  * script does both). Each package is packed with `pnpm pack`, which turns the `workspace:` ranges
  * into the real versions; every tarball is then checked: no `workspace:` left in its package.json,
@@ -15,9 +15,9 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Where the tarballs go. */
 export const PACK_DIR = join(ROOT, 'dist-packages');
 /** The packages, in dependency order. */
-export const PACKAGE_DIRS = ['shared', 'scc-state', 'scc-broker', 'scc-worker'] as const;
+export const PACKAGE_DIRS = ['shared', 'scc-state', 'scc-broker', 'scc-worker', 'scc-history-client'] as const;
 /** Where each package's tsconfig `rootDir` lies, relative to the package: `dist/x.js` is built from `<root>x.ts`. */
-const SOURCE_ROOTS: Readonly<Record<(typeof PACKAGE_DIRS)[number], string>> = { shared: 'src/', 'scc-state': '', 'scc-broker': '', 'scc-worker': '' };
+const SOURCE_ROOTS: Readonly<Record<(typeof PACKAGE_DIRS)[number], string>> = { shared: 'src/', 'scc-state': '', 'scc-broker': '', 'scc-worker': '', 'scc-history-client': 'src/' };
 /** Bound on one `pnpm pack`, ms (a first `npx pnpm` may fetch pnpm itself). */
 const PACK_TIMEOUT_MS = 120_000;
 /** Bound on reading a tarball with tar, ms. */

@@ -31,7 +31,7 @@ import { EXAMPLE_PATH } from '../../scripts/docs.js';
 
 /** Bound on `npm install` of the tarballs and socketcluster-server, ms. */
 const INSTALL_TIMEOUT_MS = 240_000;
-/** Bound on tsc -b plus `pnpm pack` of four packages, ms. */
+/** Bound on tsc -b plus `pnpm pack` of five packages, ms. */
 const PACK_TIMEOUT_MS = 180_000;
 /** Bound on one type check or import run in the app, ms (a loaded machine takes ~20 s to type-check). */
 const STEP_TIMEOUT_MS = 120_000;
@@ -114,7 +114,7 @@ afterAll(async () => {
 
 describe('the packed packages installed with plain npm in an app outside the repository', () => {
   it('carry real versions: no workspace: range is left', () => {
-    expect(packed.map((p) => p.name).sort()).toEqual(['@scc-ts/scc-broker', '@scc-ts/scc-state', '@scc-ts/scc-worker', '@scc-ts/shared']);
+    expect(packed.map((p) => p.name).sort()).toEqual(['@scc-ts/history-client', '@scc-ts/scc-broker', '@scc-ts/scc-state', '@scc-ts/scc-worker', '@scc-ts/shared']);
     for (const { name, version } of packed) {
       const text = readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8');
       expect(text, name).not.toContain('workspace:');
@@ -122,7 +122,9 @@ describe('the packed packages installed with plain npm in an app outside the rep
       expect(manifest.version, name).toBe(version);
       expect(manifest.private, name).toBeUndefined();
       expect(manifest.license, name).toBe('MIT');
-      if (name !== '@scc-ts/shared') expect(manifest.dependencies?.['@scc-ts/shared'], name).toBe(version);
+      // The history client is for apps' clients and browsers: it depends on nothing.
+      if (name === '@scc-ts/history-client') expect(manifest.dependencies, name).toBeUndefined();
+      else if (name !== '@scc-ts/shared') expect(manifest.dependencies?.['@scc-ts/shared'], name).toBe(version);
       expect(existsSync(join(app, 'node_modules', name, 'LICENSE')), `${name} LICENSE`).toBe(true);
     }
     // Each service's `node server` entry, as a bin (`npx scc-state`, …).
@@ -138,6 +140,8 @@ describe('the packed packages installed with plain npm in an app outside the rep
         "import socketClusterServer from 'socketcluster-server';",
         "import { attach, workerServerOptions, type ClusterClient } from '@scc-ts/scc-worker';",
         "import { ConfigError } from '@scc-ts/shared';",
+        "import socketClusterClient from 'socketcluster-client';",
+        "import { subscribeWithHistory, type Position } from '@scc-ts/history-client';",
         'const agServer = socketClusterServer.attach(createServer(), workerServerOptions({ limits: { maxConnections: 100 } }));',
         "const cluster: ClusterClient = attach(agServer, { stateServerHost: '127.0.0.1', instancePort: 8000 });",
         '// @ts-expect-error clientPoolSize is a number',
@@ -146,6 +150,12 @@ describe('the packed packages installed with plain npm in an app outside the rep
         'agServer.noSuchMember;',
         'const problems: readonly string[] = new ConfigError([]).problems;',
         'void cluster.close(), problems;',
+        "// A stock client socket is what the history client takes.",
+        "const sub = subscribeWithHistory(socketClusterClient.create({ port: 8000, autoConnect: false }), 'chat/1', { onMessage: () => {} });",
+        'const position: Position | null = sub.position;',
+        '// @ts-expect-error a position is {epoch, offset}',
+        "subscribeWithHistory(socketClusterClient.create({ autoConnect: false }), 'chat/1', { position: { offset: 1 }, onMessage: () => {} });",
+        'void position;',
         '',
       ].join('\n'),
     );
@@ -159,13 +169,14 @@ describe('the packed packages installed with plain npm in an app outside the rep
   it('import every documented entry point', async () => {
     writeFileSync(
       join(app, 'entries.mjs'),
-      "const names = {};\nfor (const pkg of ['@scc-ts/shared', '@scc-ts/scc-state', '@scc-ts/scc-broker', '@scc-ts/scc-worker']) names[pkg] = Object.keys(await import(pkg));\nconsole.log(JSON.stringify(names));\n",
+      "const names = {};\nfor (const pkg of ['@scc-ts/shared', '@scc-ts/scc-state', '@scc-ts/scc-broker', '@scc-ts/scc-worker', '@scc-ts/history-client']) names[pkg] = Object.keys(await import(pkg));\nconsole.log(JSON.stringify(names));\n",
     );
     const names = JSON.parse(await run(process.execPath, ['entries.mjs'], STEP_TIMEOUT_MS)) as Record<string, string[]>;
     expect(names['@scc-ts/scc-worker']).toEqual(expect.arrayContaining(['attach', 'workerServerOptions', 'ClusterClient', 'WorkerBrokerEngine', 'startWorkerServer', 'createWorkerMetrics']));
     expect(names['@scc-ts/shared']).toEqual(expect.arrayContaining(['SETTINGS', 'ConfigError', 'hardenedServerOptions', 'harden', 'createLogger', 'LogEvent']));
     expect(names['@scc-ts/scc-state']).toEqual(expect.arrayContaining(['startStateServer', 'Registry', 'Notifier']));
     expect(names['@scc-ts/scc-broker']).toEqual(expect.arrayContaining(['startBrokerServer', 'Relay', 'drainBroker']));
+    expect(names['@scc-ts/history-client']).toEqual(expect.arrayContaining(['subscribeWithHistory', 'fetchHistory', 'HistoryTracker', 'historyEntries']));
   }, STEP_TIMEOUT_MS);
 
   it('run the installed worker service (its bin) with the demo page', async () => {

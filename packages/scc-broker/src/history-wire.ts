@@ -1,10 +1,11 @@
 /**
  * The broker's side of the history wire (docs/history.md, "Broker wire"): a publish packet made
  * ready for positions (each message encoded once, so its length is known and the relayed text is
- * spliced, never encoded twice), and the guards of the four procedures' requests. Every guard
+ * spliced, never encoded twice), and the guards of the five procedures' requests. Every guard
  * throws a named error before anything changes.
  */
 import {
+  MAX_HISTORY_MOVES,
   DEFAULT_CLIENT_HISTORY_LIMIT,
   HistoryNotEnabledError,
   InvalidPayloadError,
@@ -36,14 +37,14 @@ const POSITION_KEYS = new Set(['sccEpoch', 'sccOffset']);
 
 /**
  * Encodes a history channel's packet data for positions, or null when it gets none (not an object
- * with a non-empty `messages` array, or a handover copy): such a packet is relayed as it is. Throws
+ * with a non-empty `messages` array): such a packet is relayed as it is. Throws
  * what JSON.stringify throws (nesting too deep).
  */
 export function preparePacket(data: unknown): PreparedPacket | null {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return null;
   const fields = data as Record<string, unknown>;
   const messages = fields['messages'];
-  if (!Array.isArray(messages) || messages.length === 0 || fields['sccCopy'] === true) return null;
+  if (!Array.isArray(messages) || messages.length === 0) return null;
   const texts = messages.map((message) => encodeValue(message));
   const lengths = texts.map((text) => text.length);
   const parts: string[] = [];
@@ -59,11 +60,6 @@ export function preparePacket(data: unknown): PreparedPacket | null {
 /** The relayed `#publish` text of a prepared packet: its fields plus `sccEpoch` and `sccOffset`. */
 export function positionedText(channel: string, packet: PreparedPacket, position: Position): string {
   return encodePublishText(channel, `{${packet.body},"sccEpoch":${JSON.stringify(position.epoch)},"sccOffset":${position.offset}}`);
-}
-
-/** Whether a packet says its channel has just moved here (`sccMoved: true`). */
-export function isMovedPacket(data: unknown): boolean {
-  return data !== null && typeof data === 'object' && (data as { sccMoved?: unknown }).sccMoved === true;
 }
 
 /** What the procedure guards need of the relay. */
@@ -106,6 +102,17 @@ export function parseFetchRequest(data: unknown, rules: ChannelRules): FetchRequ
 /** `sccHistoryExport {channel}`. */
 export function parseExportRequest(data: unknown, rules: ChannelRules): string {
   return historyChannel(bodyOf(data, 'sccHistoryExport'), rules);
+}
+
+/**
+ * `sccHistoryExpect {channels}`: the history channels a handover is about to move here (at most
+ * MAX_HISTORY_MOVES); every name is checked before any is used.
+ */
+export function parseExpectRequest(data: unknown, rules: ChannelRules): string[] {
+  const body = bodyOf(data, 'sccHistoryExpect');
+  const channels = body['channels'];
+  if (!Array.isArray(channels) || channels.length > MAX_HISTORY_MOVES) throw new InvalidPayloadError(`sccHistoryExpect needs channels, an array of at most ${MAX_HISTORY_MOVES} names`);
+  return channels.map((channel) => historyChannel({ channel }, rules));
 }
 
 export interface ImportRequest {

@@ -14,7 +14,7 @@
  * the connection limit, close 4100 for a slow consumer).
  *
  * With history on (docs/history.md), a publish on a history channel gets positions and is stored
- * (history.ts); a channel that has just moved here holds its packets until its history is imported.
+ * (history.ts); a channel a handover is moving here (`sccHistoryExpect`) holds its packets until its history is imported.
  * The answer to such a publish still follows its relayed copy. Other channels take the path above.
  */
 import { randomUUID } from 'node:crypto';
@@ -64,7 +64,7 @@ import { Listeners, type Listener } from './listeners.js';
 import { WarningBudget } from './warning-budget.js';
 import { HistoryStore } from './history.js';
 import {
-  isMovedPacket,
+  parseExpectRequest,
   parseExportRequest,
   parseFetchRequest,
   parseImportRequest,
@@ -345,6 +345,7 @@ export class Relay {
       case HistoryProcedure.Moves:
       case HistoryProcedure.Export:
       case HistoryProcedure.Import:
+      case HistoryProcedure.Expect:
         this.historyProcedure(peer, event, packet.data, cid);
         return;
       default: {
@@ -405,7 +406,6 @@ export class Relay {
       this.answer(peer, cid, this.unencodable(channel, error));
       return;
     }
-    if (isMovedPacket(data) && !store.has(channel)) store.beginPending(channel, this.options.historyPendingTimeoutMs ?? HISTORY_PENDING_TIMEOUT_MS, (c) => this.releasePending(c));
     if (store.isPending(channel)) {
       if (store.hold(channel, { kind: 'publish', peer, cid, data, packet }, packet?.bytes ?? 0)) return;
       // Past the pending bound: a new epoch at once, then this packet.
@@ -448,7 +448,7 @@ export class Relay {
   }
 
   /**
-   * The four history procedures (docs/history.md): answered `{rid, data}` or refused by name,
+   * The five history procedures (docs/history.md): answered `{rid, data}` or refused by name,
    * nothing changed by a refusal; without a cid, refused in a (rate-limited) warning.
    */
   private historyProcedure(peer: Peer, procedure: string, data: unknown, cid: number | undefined): void {
@@ -479,6 +479,17 @@ export class Relay {
         case HistoryProcedure.Export: {
           const channel = parseExportRequest(data, this.rules);
           this.queue(peer, encodeResponse(cid, store.export(channel)));
+          return;
+        }
+        case HistoryProcedure.Expect: {
+          // A handover is about to move these here: each without state waits for its history (or the timeout).
+          let pending = 0;
+          for (const channel of parseExpectRequest(data, this.rules)) {
+            if (store.has(channel) || store.isPending(channel)) continue;
+            store.beginPending(channel, this.options.historyPendingTimeoutMs ?? HISTORY_PENDING_TIMEOUT_MS, (c) => this.releasePending(c));
+            pending += 1;
+          }
+          this.queue(peer, encodeResponse(cid, { pending }));
           return;
         }
         default: {

@@ -135,11 +135,11 @@ describe('positioned relay', () => {
     expect(relay.history?.counts).toMatchObject({ channels: 2, messages: 4 });
   });
 
-  it('relays handover copies, empty and non-packet data on a history channel as they are, unstored', async () => {
+  it('relays empty and non-packet data on a history channel as they are, unstored', async () => {
     const { port, relay } = await start();
     const a = await session(port);
     await a.call('#subscribe', { channel: 'h/1' });
-    const datas = [{ sender: 'w', messages: [1], sccCopy: true }, { sender: 'w', messages: [] }, 'plain', null];
+    const datas = [{ sender: 'w', messages: [] }, 'plain', null];
     for (const data of datas) await a.call('#publish', { channel: 'h/1', data });
     expect(a.publishes('h/1')).toEqual(datas);
     expect(relay.history?.counts.messages).toBe(0);
@@ -263,6 +263,12 @@ describe('procedures', () => {
       [HistoryProcedure.Import, { channel: 'h/new', state: { ...good, last: 5 } }, 'InvalidPayloadError'],
       [HistoryProcedure.Import, { channel: 'h/new', state: { ...good, times: [] } }, 'InvalidPayloadError'],
       [HistoryProcedure.Import, { channel: 'h/new', state: { ...good, times: ['now'] } }, 'InvalidPayloadError'],
+      [HistoryProcedure.Expect, null, 'InvalidPayloadError'],
+      [HistoryProcedure.Expect, { channels: 'h/new' }, 'InvalidPayloadError'],
+      [HistoryProcedure.Expect, { channels: Array.from({ length: 10_001 }, (_, i) => `h/${i}`) }, 'InvalidPayloadError'],
+      // One bad name refuses the whole request: the good one before it is not made pending.
+      [HistoryProcedure.Expect, { channels: ['h/new', 'plain'] }, 'HistoryNotEnabledError'],
+      [HistoryProcedure.Expect, { channels: ['h/new', 7] }, 'InvalidChannelError'],
     ];
     const names: string[] = [];
     for (const [procedure, data] of cases) names.push(await a.refusal(procedure, data));
@@ -272,6 +278,7 @@ describe('procedures', () => {
     a.send(JSON.stringify({ event: HistoryProcedure.Import, data: { channel: 'h/new', state: good } }));
     expect(await fetch(a, { channel: 'h/1', limit: 10 })).toEqual(before);
     expect(relay.history?.has('h/new')).toBe(false);
+    expect(relay.history?.isPending('h/new')).toBe(false);
     expect(counts()).toBe(countsBefore);
     expect(a.open).toBe(true);
   });
@@ -293,7 +300,8 @@ describe('pending moved channels', () => {
     const a = await session(port);
     const worker = await session(port);
     await a.call('#subscribe', { channel: 'h/m' });
-    const p1 = worker.invoke('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['n1'], sccMoved: true } });
+    expect(await worker.call(HistoryProcedure.Expect, { channels: ['h/m', 'h/m'] })).toEqual({ pending: 1 });
+    const p1 = worker.invoke('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['n1'] } });
     worker.send(JSON.stringify({ event: '#publish', data: { channel: 'h/m', data: { sender: 'w', messages: ['n2', 'n3'] } } }));
     const f = worker.invoke(HistoryProcedure.Fetch, { channel: 'h/m', limit: 10 });
     // Another channel is not held.
@@ -306,7 +314,7 @@ describe('pending moved channels', () => {
     expect(await importer.call(HistoryProcedure.Import, { channel: 'h/m', state })).toEqual({ adopted: true });
     await expect.poll(() => a.publishes('h/m').length).toBe(2);
     expect(a.publishes('h/m')).toEqual([
-      { sender: 'w', messages: ['n1'], sccMoved: true, sccEpoch: 'moved', sccOffset: 6 },
+      { sender: 'w', messages: ['n1'], sccEpoch: 'moved', sccOffset: 6 },
       { sender: 'w', messages: ['n2', 'n3'], sccEpoch: 'moved', sccOffset: 7 },
     ]);
     expect(await worker.outcome(p1, 5000)).toEqual({ kind: 'replied' });
@@ -315,8 +323,9 @@ describe('pending moved channels', () => {
     // The worker's answer followed the relayed copy.
     const packets = worker.packets();
     expect(packets.findIndex((p) => p.rid === p1)).toBeGreaterThan(packets.findIndex((p) => p.event === '#publish' && p.data?.channel === 'h/m'));
-    // Once it has state, sccMoved changes nothing.
-    await worker.call('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['n4'], sccMoved: true } });
+    // Once it has state, an expectation changes nothing.
+    expect(await worker.call(HistoryProcedure.Expect, { channels: ['h/m'] })).toEqual({ pending: 0 });
+    await worker.call('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['n4'] } });
     expect(relay.history?.isPending('h/m')).toBe(false);
     expect((a.publishes('h/m')[2] as Positioned).sccOffset).toBe(9);
   });
@@ -325,8 +334,9 @@ describe('pending moved channels', () => {
     const { port } = await start({ historyPendingTimeoutMs: 200 });
     const a = await session(port);
     await a.call('#subscribe', { channel: 'h/m' });
+    await a.call(HistoryProcedure.Expect, { channels: ['h/m'] });
     const startedAt = Date.now();
-    await a.call('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['n1'], sccMoved: true } });
+    await a.call('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['n1'] } });
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(150);
     expect(a.publishes('h/m')).toMatchObject([{ messages: ['n1'], sccOffset: 1 }]);
     // A late import is not adopted.
@@ -337,7 +347,8 @@ describe('pending moved channels', () => {
     const { port } = await start({ history: { ...HISTORY, channelMaxBytes: 30 } });
     const a = await session(port);
     await a.call('#subscribe', { channel: 'h/m' });
-    a.send(JSON.stringify({ event: '#publish', data: { channel: 'h/m', data: { sender: 'w', messages: ['x'.repeat(10)], sccMoved: true } } }));
+    await a.call(HistoryProcedure.Expect, { channels: ['h/m'] });
+    a.send(JSON.stringify({ event: '#publish', data: { channel: 'h/m', data: { sender: 'w', messages: ['x'.repeat(10)] } } }));
     expect(await a.call('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['y'.repeat(20)] } })).toBeUndefined();
     expect(a.publishes('h/m')).toMatchObject([{ sccOffset: 1 }, { sccOffset: 2 }]);
   });
@@ -346,7 +357,8 @@ describe('pending moved channels', () => {
     const { port } = await start();
     const a = await session(port);
     await a.call('#subscribe', { channel: 'h/m' });
-    const p = a.invoke('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['n1'], sccMoved: true } });
+    await a.call(HistoryProcedure.Expect, { channels: ['h/m'] });
+    const p = a.invoke('#publish', { channel: 'h/m', data: { sender: 'w', messages: ['n1'] } });
     expect(await a.call(HistoryProcedure.Import, { channel: 'h/m', state: null })).toEqual({ adopted: true });
     expect(await a.outcome(p, 5000)).toEqual({ kind: 'replied' });
     expect(a.publishes('h/m')).toMatchObject([{ messages: ['n1'], sccOffset: 1 }]);

@@ -80,6 +80,8 @@ function loadAssets(maxPayloadBytes: number): Map<string, { type: string; body: 
     ['/', { type: 'text/html; charset=utf-8', body: Buffer.from(page.replaceAll(PAYLOAD_LIMIT_MARK, String(maxPayloadBytes))) }],
     ['/favicon.svg', { type: 'image/svg+xml', body: readFileSync(join(publicDir(), 'favicon.svg')) }],
     ['/socketcluster-client.min.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(clientBundle) }],
+    // The history helper is one ES module without imports: the page imports it as it is.
+    ['/scc-history-client.js', { type: 'text/javascript; charset=utf-8', body: readFileSync(require.resolve('@scc-ts/history-client')) }],
   ]);
 }
 
