@@ -85,7 +85,7 @@ export class HistoryReader {
     return this.envelopes.map((e) => e.data as T);
   }
 
-  /** Waits until `predicate()` holds, re-checked on every delivery and kick-out; throws after `timeoutMs`. */
+  /** Waits until `predicate()` holds, re-checked on every delivery and kick-out of THIS reader (wait on each reader apart); throws after `timeoutMs`. */
   async until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
     if (!(await this.waiters.until(predicate, timeoutMs))) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} on ${this.channel} (${this.notices.length} notice(s), ${this.envelopes.length} envelope(s), ${this.other.length} other, kick-outs [${this.kickOuts.join('; ')}])`);

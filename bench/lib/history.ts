@@ -77,7 +77,7 @@ async function prime(from: Client, channel: string, heard: () => boolean): Promi
   const deadline = Date.now() + RECOVER_TIMEOUT_MS;
   for (let k = 0; !heard(); k++) {
     if (Date.now() > deadline) throw new Error(`${channel} not primed`);
-    // Not awaited: a probe's ack must not hold the priming up (seen once: an ack that never came).
+    // Not awaited: the readers' deliveries, not the acks, say when priming is done.
     from.invokePublish(channel, { probe: k }).catch(() => undefined);
     await sleep(50);
   }
@@ -103,7 +103,8 @@ export async function runRecover(sys: RunningSystem, missed: number, size: numbe
     // A last marker, so that no probe is still on its way to the subscriber when it leaves.
     await publisher.invokePublish(channel, { mark: true });
     const marked = (r: HistoryReader): boolean => (r.data().at(-1) as { mark?: boolean } | undefined)?.mark === true;
-    await away.until(() => marked(away) && marked(watcher), RECOVER_TIMEOUT_MS, 'the marker');
+    // Each reader re-checks on its own deliveries only: one wait per reader.
+    await Promise.all([away, watcher].map((r) => r.until(() => marked(r), RECOVER_TIMEOUT_MS, 'the marker')));
     const since = away.position!;
     awayClient.disconnect();
 
