@@ -64,5 +64,6 @@ COPY --from=build /app/packages/scc-worker/public packages/scc-worker/public
 # Files stay owned by root and read-only to the service; the manifests also make the root filesystem read-only.
 USER 1000:1000
 WORKDIR /app/packages/scc-worker
-EXPOSE 7777 8888 8000
+# The services' ports, then their health ports (SCC_HEALTH_PORT in the manifests).
+EXPOSE 7777 8888 8000 7778 8889 8001
 CMD ["node", "server"]

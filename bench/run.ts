@@ -202,7 +202,8 @@ for (let r = 1; r <= settings.rounds; r++) {
         console.log(
           `round ${r} ${variant.name} ${name.padEnd(9)} to last subscriber p50 ${t.p50} / p99 ${t.p99} / max ${t.max} ms, ${record.cpuUsPerDelivery} µs CPU/delivery, ` +
             `published over ${record.publishSpanMs} ms (paced: ${round(((variant.broadcasts - 1) / variant.rate) * 1000)}), ` +
-            `health max ${Object.entries(record.health).map(([k, v]) => `${k} ${v.maxMs}`).join(', ')} ms, lost ${record.lost}, dup ${record.duplicated}, out of order ${record.outOfOrder}` +
+            `health max ${Object.entries(record.health).map(([k, v]) => `${k} ${v.maxMs}`).join(', ')} ms` +
+            `${Object.keys(record.healthPort).length ? `, health port max ${Object.entries(record.healthPort).map(([k, v]) => `${k} ${v.maxMs}`).join(', ')} ms` : ''}, lost ${record.lost}, dup ${record.duplicated}, out of order ${record.outOfOrder}` +
             `${record.published < record.planned ? `, SENT ONLY ${record.published} OF ${record.planned}` : ''}${record.generatorSaturated ? ', LOAD GENERATOR SATURATED' : ''}`,
         );
       }

@@ -47,6 +47,7 @@ interface HugeReport {
     incomplete: number;
     timeToLastMs: { max: number };
     health: Record<string, { polls: number }>;
+    healthPort: Record<string, { polls: number }>;
   }>;
 }
 
@@ -105,6 +106,10 @@ describe('benchmark smoke run', () => {
       // Health endpoints were polled during the run (every system serves /health-check).
       expect(Object.keys(r.health).some((k) => k.endsWith('/health-check')), `${what} health polled`).toBe(true);
       for (const [endpoint, e] of Object.entries(r.health)) expect(e.polls, `${what} ${endpoint} polls`).toBeGreaterThan(0);
+      // Ours also on the workers' health ports (SCC_HEALTH_PORT); the reference has none.
+      const expectedHealthPort = r.system === 'ours' ? ['worker-a /health-check', 'worker-a /ready', 'worker-b /health-check', 'worker-b /ready'] : [];
+      expect(Object.keys(r.healthPort).sort(), `${what} health port endpoints`).toEqual(expectedHealthPort);
+      for (const [endpoint, e] of Object.entries(r.healthPort)) expect(e.polls, `${what} health port ${endpoint} polls`).toBeGreaterThan(0);
     }
     expect(report.lossFree).toBe(true);
   }, 45_000);

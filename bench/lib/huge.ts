@@ -5,7 +5,8 @@
  * generator is not the bottleneck, and the publisher has a process of its own; each reports per broadcast when its last subscriber got it, and the
  * time to the LAST subscriber is the latest of those minus the publish time (lib/clock.ts). Measured
  * alongside: CPU of every server process (and per delivery), peak RSS per process, each generator's own
- * CPU (saturated at ≥ 90% of a core), and /health-check and /ready latency (lib/health-poller.ts).
+ * CPU (saturated at ≥ 90% of a core), and /health-check and /ready latency (lib/health-poller.ts) on
+ * the main port and, for a system that has one (ours: SCC_HEALTH_PORT), on the health port.
  */
 import type { HugeSliceResult } from './gen-huge.js';
 import { HealthPoller, type HealthReport } from './health-poller.js';
@@ -84,7 +85,10 @@ export interface HugeRecord {
   peakRssMiB: Record<string, number>;
   generators: GeneratorFigures[];
   generatorSaturated: boolean;
+  /** The main ports' endpoints. */
   health: HealthReport;
+  /** The health ports' endpoints, keyed as `health` (`worker-a /ready`); empty for a system without one. */
+  healthPort: HealthReport;
 }
 
 /** Subscriber slices: as even as possible, the publisher with the first. */
@@ -143,6 +147,7 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
   const gensBefore = gens.map((gen) => cpuSeconds(gen.pid));
   const gensWaitBefore = gens.map((gen) => runQueueWaitSeconds(gen.pid));
   const poller = new HealthPoller(sys.health);
+  const portPoller = new HealthPoller(sys.healthPort);
   const startedAt = Date.now();
   for (const gen of gens) gen.send({ type: 'huge-go' });
   const limitMs = (variant.broadcasts / variant.rate) * 1000 + STALL_MS + 120_000;
@@ -150,10 +155,11 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
   try {
     results = await Promise.all(gens.map((gen) => gen.next('huge-done', limitMs).then((m) => m.result)));
   } finally {
-    await poller.stop();
+    await Promise.all([poller.stop(), portPoller.stop()]);
   }
   const seconds = (Date.now() - startedAt) / 1000;
   const health = await poller.stop();
+  const healthPort = await portPoller.stop();
   const cpuS = Object.fromEntries(pids.map(({ role, pid }, i) => [role, round(cpuSeconds(pid) - before[i]!)]));
   const systemCpuS = Object.values(cpuS).reduce((a, b) => a + b, 0);
   const peakRssMiB = Object.fromEntries(pids.map(({ role, pid }) => [role, round(memoryKiB(pid).hwm / 1024)]));
@@ -209,6 +215,7 @@ export async function runHuge(sys: RunningSystem, gens: readonly LoadGenerator[]
     generators,
     generatorSaturated: generators.some((g) => g.share + g.waitShare >= SATURATED_SHARE),
     health,
+    healthPort,
   };
 }
 
@@ -224,6 +231,10 @@ export interface HugeSummary {
   healthP99Ms: Record<string, number>;
   /** Health polls that failed or timed out, over every run. */
   healthFailures: number;
+  /** As healthMaxMs / healthP99Ms / healthFailures, on the health port (empty / 0 for a system without one). */
+  healthPortMaxMs: Record<string, number>;
+  healthPortP99Ms: Record<string, number>;
+  healthPortFailures: number;
   /** The busiest generator process's CPU share of one core, and its share waiting for one (medians over rounds). */
   generatorShare: number;
   generatorWaitShare: number;
@@ -241,6 +252,7 @@ export function summarizeHuge(records: readonly HugeRecord[]): HugeSummary {
   const keys = (f: (r: HugeRecord) => Record<string, unknown>): string[] => [...new Set(records.flatMap((r) => Object.keys(f(r))))];
   const perKey = (names: string[], f: (r: HugeRecord, key: string) => number): Record<string, number> => Object.fromEntries(names.map((k) => [k, m((r) => f(r, k))]));
   const endpoints = keys((r) => r.health);
+  const portEndpoints = keys((r) => r.healthPort);
   return {
     timeToLastP50Ms: m((r) => r.timeToLastMs.p50),
     timeToLastP99Ms: m((r) => r.timeToLastMs.p99),
@@ -250,6 +262,9 @@ export function summarizeHuge(records: readonly HugeRecord[]): HugeSummary {
     healthMaxMs: perKey(endpoints, (r, k) => r.health[k]?.maxMs ?? NaN),
     healthP99Ms: perKey(endpoints, (r, k) => r.health[k]?.p99Ms ?? NaN),
     healthFailures: records.reduce((n, r) => n + Object.values(r.health).reduce((k, e) => k + e.failures, 0), 0),
+    healthPortMaxMs: perKey(portEndpoints, (r, k) => r.healthPort[k]?.maxMs ?? NaN),
+    healthPortP99Ms: perKey(portEndpoints, (r, k) => r.healthPort[k]?.p99Ms ?? NaN),
+    healthPortFailures: records.reduce((n, r) => n + Object.values(r.healthPort).reduce((k, e) => k + e.failures, 0), 0),
     generatorShare: m((r) => Math.max(...r.generators.map((g) => g.share))),
     generatorWaitShare: m((r) => Math.max(...r.generators.map((g) => g.waitShare))),
     generatorSaturated: records.some((r) => r.generatorSaturated),
@@ -281,6 +296,8 @@ export function hugeTableRow(s: HugeSummary): Record<string, string | number> {
     'health-check max ms a / b': pair(s.healthMaxMs, a('/health-check'), 'worker-b /health-check'),
     'health-check p99 ms a / b': pair(s.healthP99Ms, a('/health-check'), 'worker-b /health-check'),
     'ready max ms a / b': pair(s.healthMaxMs, a('/ready'), 'worker-b /ready'),
+    'health port: health-check max ms a / b': pair(s.healthPortMaxMs, a('/health-check'), 'worker-b /health-check'),
+    'health port: ready max ms a / b': pair(s.healthPortMaxMs, a('/ready'), 'worker-b /ready'),
     'loadgen CPU / wait share': `${s.generatorShare} / ${s.generatorWaitShare}${s.generatorSaturated ? ' SATURATED' : ''}`,
     lost: s.lost,
     dup: s.duplicated,

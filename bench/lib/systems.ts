@@ -16,7 +16,7 @@
  * Publishers go to the first server and subscribers to the second (both to the one for the ceiling).
  */
 import { spawnSync } from 'node:child_process';
-import { HEALTH_CHECK_PATH, READY_PATH } from '@scc-ts/shared';
+import { HEALTH_CHECK_PATH, LogEvent, READY_PATH } from '@scc-ts/shared';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type Role } from '../../harness/cluster.js';
 import { freePort } from '../../harness/ports.js';
@@ -64,6 +64,8 @@ export interface RunningSystem {
   idleTarget: ServiceProcess;
   /** The front servers' health endpoints (/health-check everywhere, /ready where served). */
   health: HealthTarget[];
+  /** The same on the front servers' health ports (ours: SCC_HEALTH_PORT; a baseline only if it has one); empty: none. */
+  healthPort: HealthTarget[];
   /** Whether the front servers serve Prometheus `/metrics` with nodejs_heap_size_used_bytes (ours). */
   heapMetrics: boolean;
   close(): Promise<void>;
@@ -97,12 +99,24 @@ function system(name: SystemName, protocol: Protocol, processes: RunningSystem['
     processes,
     idleTarget: sub,
     health: pub === sub ? [{ role: 'server', port: pub.port, paths }] : [{ role: 'worker-a', port: pub.port, paths }, { role: 'worker-b', port: sub.port, paths }],
+    healthPort: ourKind ? healthPortTargets([{ role: 'worker-a', process: pub }, { role: 'worker-b', process: sub }], paths) : [],
     heapMetrics: ourKind,
     // SIGTERM so that profiled processes write their .cpuprofile.
     close: async () => {
       await Promise.all(processes.map(({ process: p }) => p.stop('SIGTERM', STOP_TIMEOUT_MS)));
     },
   };
+}
+
+/**
+ * The health ports our workers wrote in their listening lines (SCC_HEALTH_PORT=0); none for a
+ * baseline whose lines have no `healthPort` (it predates the health port).
+ */
+function healthPortTargets(servers: ReadonlyArray<{ role: string; process: ServiceProcess }>, paths: string[]): HealthTarget[] {
+  return servers.flatMap(({ role, process: p }) => {
+    const port = p.logs.find((l) => l.event === LogEvent.Listening)?.['healthPort'];
+    return typeof port === 'number' ? [{ role, port, paths }] : [];
+  });
 }
 
 function roles(cluster: Cluster): RunningSystem['processes'] {
@@ -123,7 +137,8 @@ async function startOurs(name: 'ours' | 'ours-history' | 'baseline', options: St
     workers: 2,
     ...(root !== undefined && { root }),
     brokerEnv: options.oursEnv,
-    workerEnv: options.oursEnv,
+    // The workers' health ports (issue 17), any free port; the listening line says which.
+    workerEnv: { SCC_HEALTH_PORT: '0', ...options.oursEnv },
     nodeArgs: cpuProfArgs,
     timeoutMs: START_TIMEOUT_MS,
     names: (role, i) => (role === 'state' ? 'state' : role === 'broker' ? `broker-${i + 1}` : `worker-${'ab'[i] ?? i}`),

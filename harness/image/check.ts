@@ -144,7 +144,8 @@ export async function runImageCheck(options: ImageCheckOptions = {}): Promise<Im
   let frozen: FrozenClients | undefined;
   try {
     const run = async (service: ServiceName, name: string, port: number): Promise<ServiceContainer> => {
-      const overrides: Record<string, string> = { [PORT_ENV[service]]: String(port), ...(service === 'scc-state' ? FAST_STATE_ENV : { ...FAST_PEER_ENV, SCC_STATE_SERVER_HOST: '127.0.0.1', SCC_STATE_SERVER_PORT: String(statePort) }) };
+      // The containers share the host's network: the manifests' SCC_HEALTH_PORT would clash between two of a kind.
+      const overrides: Record<string, string> = { [PORT_ENV[service]]: String(port), SCC_HEALTH_PORT: '0', ...(service === 'scc-state' ? FAST_STATE_ENV : { ...FAST_PEER_ENV, SCC_STATE_SERVER_HOST: '127.0.0.1', SCC_STATE_SERVER_PORT: String(statePort) }) };
       const container = await ServiceContainer.run(cli, { image: built.tag, name: `${prefix}-${name}`, deployment: deployments.get(service)!, port, podIP: '127.0.0.1', authKey: AUTH_KEY, overrides });
       containers.push(container);
       await waitHttp(port, '/health-check', { timeoutMs: DEFAULT_READY_TIMEOUT_MS }).catch(async (error: Error) => {

@@ -78,7 +78,7 @@ export type ServiceName = 'scc-state' | 'scc-broker' | 'scc-worker';
 export const IMAGE_APP_DIR = '/app';
 
 /** Each service's env reader, exactly as its `node server` calls it. */
-export const READERS: Readonly<Record<ServiceName, (env: Env) => { port: number }>> = {
+export const READERS: Readonly<Record<ServiceName, (env: Env) => { port: number; healthPort: number | null }>> = {
   'scc-state': (env) => readStateConfig(env, false),
   'scc-broker': (env) => readBrokerConfig(env, false),
   'scc-worker': (env) => readWorkerConfig(env, false),
@@ -131,7 +131,7 @@ export function offClusterEnv(env: Record<string, string>): Record<string, strin
  * Runs the service's real config reader on `env` and returns the variable names it looked up, so a
  * manifest cannot set a variable the service ignores (a typo would otherwise lie dormant).
  */
-export function namesRead(service: ServiceName, env: Record<string, string>): { names: Set<string>; port: number } {
+export function namesRead(service: ServiceName, env: Record<string, string>): { names: Set<string>; port: number; healthPort: number | null } {
   const names = new Set<string>();
   const recording = new Proxy(env, {
     get(target, key) {
@@ -139,8 +139,8 @@ export function namesRead(service: ServiceName, env: Record<string, string>): { 
       return Reflect.get(target, key) as unknown;
     },
   });
-  const { port } = READERS[service](recording);
-  return { names, port };
+  const { port, healthPort } = READERS[service](recording);
+  return { names, port, healthPort };
 }
 
 /** True when every `selector` label is on `labels` (matchLabels semantics). */

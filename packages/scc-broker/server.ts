@@ -17,9 +17,10 @@ await runService({
     const lifecycle = lifecycleLogger(logger, config.logLevel);
     const broker = await startBrokerServer(config, logger);
     setProcessTitle(`scc-broker :${broker.port}`);
+    const health = broker.healthPort === null ? '' : `, health on port ${broker.healthPort}`;
     lifecycle.info(
-      { event: LogEvent.Listening, port: broker.port },
-      `scc-broker ${SCC_TS_VERSION} listening on port ${broker.port}, joining state server ${config.stateServerHost}:${config.stateServerPort}`,
+      { event: LogEvent.Listening, port: broker.port, healthPort: broker.healthPort },
+      `scc-broker ${SCC_TS_VERSION} listening on port ${broker.port}${health}, joining state server ${config.stateServerHost}:${config.stateServerPort}`,
     );
     const { channelPrefixes, size, ttlMs, channelMaxBytes, maxBytes } = config.history;
     if (channelPrefixes.length > 0) {

@@ -10,7 +10,8 @@ await runService({
     const server = await startStateServer(config, logger);
     const lifecycle = lifecycleLogger(logger, config.logLevel);
     setProcessTitle('scc-state');
-    lifecycle.info({ event: LogEvent.Listening, port: server.port }, `scc-state ${SCC_TS_VERSION} listening on port ${server.port}${config.authKey === null ? '' : ' (auth key required)'}`);
+    const health = server.healthPort === null ? '' : `, health on port ${server.healthPort}`;
+    lifecycle.info({ event: LogEvent.Listening, port: server.port, healthPort: server.healthPort }, `scc-state ${SCC_TS_VERSION} listening on port ${server.port}${health}${config.authKey === null ? '' : ' (auth key required)'}`);
     return {
       async close() {
         lifecycle.info('scc-state shutting down');

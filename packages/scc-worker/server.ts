@@ -14,7 +14,11 @@ await runService({
     const mode = config.cluster
       ? `cluster mode, state server ${config.cluster.stateServerHost}:${config.cluster.stateServerPort}`
       : 'standalone mode (SCC_STATE_SERVER_HOST not set)';
-    lifecycle.info({ event: LogEvent.Listening, port: worker.port }, `scc-worker ${SCC_TS_VERSION} listening on port ${worker.port}, ${mode}, instance ${worker.cluster?.instanceId ?? '-'}`);
+    const health = worker.healthPort === null ? '' : `, health on port ${worker.healthPort}`;
+    lifecycle.info(
+      { event: LogEvent.Listening, port: worker.port, healthPort: worker.healthPort },
+      `scc-worker ${SCC_TS_VERSION} listening on port ${worker.port}${health}, ${mode}, instance ${worker.cluster?.instanceId ?? '-'}`,
+    );
     return {
       async close() {
         lifecycle.info('scc-worker shutting down');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { LogEvent } from '@scc-ts/shared';
 import { FAST_PEER_ENV, FAST_STATE_ENV, spawnService, started, stopAll, waitReady, type ServiceProcess } from '../helpers/processes.js';
 import { contextSources, ignoredBy, npxPnpm, parseDockerfile, replayStage, runCommands, type ReplayedImage } from './dockerfile.js';
 import { IMAGE_APP_DIR, ROOT, asDeployment, containerOf, loadManifests, offClusterEnv, resolvedEnv, serviceOf, type ServiceName } from '../../harness/image/manifests.js';
@@ -50,7 +51,8 @@ const inImage = (path: string): string => join(image.root, path);
 async function startFromImage(service: ServiceName, overrides: Record<string, string>): Promise<ServiceProcess> {
   const c = containerOf(deployments.get(service)!);
   expect(c.command).toEqual(['node', 'server']);
-  const env = { ...image.env, ...offClusterEnv(resolvedEnv(c, { podIP: '127.0.0.1', secret: 'image-test-key' })), ...overrides };
+  // Port 0 for the manifest's SCC_HEALTH_PORT: this host is shared (the listening line gives the port).
+  const env = { ...image.env, ...offClusterEnv(resolvedEnv(c, { podIP: '127.0.0.1', secret: 'image-test-key' })), SCC_HEALTH_PORT: '0', ...overrides };
   return started(spawnService(service, service, env, inImage(c.workingDir!)));
 }
 
@@ -109,10 +111,12 @@ describe('the image (Dockerfile replayed without Docker)', () => {
     const worker = await startFromImage('scc-worker', { SOCKETCLUSTER_PORT: '0', ...peer });
     for (const [service, proc] of [['scc-state', state], ['scc-broker', broker], ['scc-worker', worker]] as const) {
       const c = containerOf(deployments.get(service)!);
-      expect(await get(proc.port, c.livenessProbe!.httpGet!.path!), `${service} liveness`).toEqual({ status: 200, body: 'OK' });
+      // The probes' port is the health port (the thread is in the image too).
+      const healthPort = Number((await proc.waitForEvent(LogEvent.Listening))['healthPort']);
+      expect(await get(healthPort, c.livenessProbe!.httpGet!.path!), `${service} liveness`).toEqual({ status: 200, body: 'OK' });
       // A worker is ready only once joined with its broker links up; a broker once joined.
       await waitReady(proc.port);
-      expect((await get(proc.port, c.readinessProbe!.httpGet!.path!)).status, `${service} readiness`).toBe(200);
+      expect((await get(healthPort, c.readinessProbe!.httpGet!.path!)).status, `${service} readiness`).toBe(200);
     }
     expect((await get(worker.port, '/')).body).toContain('SCC pub/sub demo');
   }, 30_000);

@@ -244,12 +244,14 @@ describe('kubernetes/ manifests', () => {
   it.each(['scc-state', 'scc-broker', 'scc-worker'] as const)('%s probes and ports match what the service serves', (name) => {
     const d = deployment(name);
     const c = containerOf(d);
-    const { port } = namesRead(name, resolvedEnv(c));
-    expect(c.ports?.map((p) => p.containerPort)).toEqual([port]);
+    const { port, healthPort } = namesRead(name, resolvedEnv(c));
+    // The probes go to the health port (SCC_HEALTH_PORT: a thread a busy event loop cannot starve).
+    expect(healthPort).not.toBeNull();
+    expect(c.ports?.map((p) => p.containerPort)).toEqual([port, healthPort]);
     expect(c.livenessProbe?.httpGet?.path).toBe(HEALTH_CHECK_PATH);
     expect(c.readinessProbe?.httpGet?.path).toBe(READY_PATH);
-    expect(containerPort(c, c.livenessProbe?.httpGet?.port)).toBe(port);
-    expect(containerPort(c, c.readinessProbe?.httpGet?.port)).toBe(port);
+    expect(containerPort(c, c.livenessProbe?.httpGet?.port)).toBe(healthPort);
+    expect(containerPort(c, c.readinessProbe?.httpGet?.port)).toBe(healthPort);
   });
 
   it('each Service selects its Deployment and targets a port the container has', () => {
@@ -318,7 +320,8 @@ describe('kubernetes/ manifests', () => {
     const allowed = [...deployments.entries()].filter(([, d]) => peers.some((p) => selects(p.podSelector?.matchLabels, podLabels(d)))).map(([n]) => n);
     expect(allowed.sort()).toEqual(['scc-broker', 'scc-state', 'scc-worker']);
     const ports = (policy!.spec?.ingress ?? []).flatMap((rule) => rule.ports ?? []).map((p) => p.port);
-    expect(ports).toEqual(containerOf(state).ports?.map((p) => p.containerPort));
+    // The state server's own port; the health port serves kubelet probes, which come from the node.
+    expect(ports).toEqual([namesRead('scc-state', resolvedEnv(containerOf(state))).port]);
   });
 
   it('termination grace periods cover the drain and the shutdown bound', () => {

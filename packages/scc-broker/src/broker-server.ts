@@ -9,6 +9,8 @@ import {
   SERVICE_RESTART_CLOSE_CODE,
   warnIfUnauthenticated,
   handleHealthRequest,
+  startHealthResponder,
+  type Readiness,
   lifecycleLogger,
   notFound,
   type BrokerConfig,
@@ -40,6 +42,8 @@ function refusePrototypeName(channel: string): Error | null {
 
 export interface BrokerServer {
   readonly port: number;
+  /** The health responder's port (`SCC_HEALTH_PORT`, health.ts); null: health on `port` only. */
+  readonly healthPort: number | null;
   readonly instanceId: string;
   /** The relay (connection, subscription and channel counts; relayed-packet events). */
   readonly relay: Relay;
@@ -65,15 +69,10 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
   let link: StateLink | undefined;
   let draining: Promise<DrainResult> | undefined;
   let metrics: BrokerMetrics | undefined;
+  const readiness = (): Readiness =>
+    draining ? { ready: false, detail: 'draining' } : link?.joined ? { ready: true } : { ready: false, detail: 'not joined to the state server' };
   const httpServer: Server = createServer((req, res) => {
-    const handled = handleHealthRequest(
-      req,
-      res,
-      () =>
-        draining ? { ready: false, detail: 'draining' } : link?.joined ? { ready: true } : { ready: false, detail: 'not joined to the state server' },
-      metrics?.registry,
-    );
-    if (!handled) notFound(res);
+    if (!handleHealthRequest(req, res, readiness, metrics?.registry)) notFound(res);
   });
   const relay = new Relay({
     server: httpServer,
@@ -126,11 +125,21 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
   link = created.link;
   link.start();
 
+  // Stopped last, so that probes see the drain.
+  const health = config.healthPort === null ? null : await startHealthResponder({ port: config.healthPort, host: config.bindHost, readiness, logger }).catch(async (error: unknown) => {
+    await created.link.close();
+    await relay.close();
+    httpServer.close();
+    metrics?.close();
+    throw error;
+  });
+
   let closing: Promise<void> | undefined;
   const stateLink = link;
   const brokerMetrics = metrics;
   return {
     port,
+    healthPort: health?.port ?? null,
     instanceId: created.instanceId,
     relay,
     metrics: brokerMetrics,
@@ -161,6 +170,7 @@ export async function startBrokerServer(config: Readonly<BrokerConfig>, logger: 
         // Workers still connected (a drain that timed out) reconnect elsewhere on 1012.
         await relay.close(SERVICE_RESTART_CLOSE_CODE, 'scc-broker shutting down');
         await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        await health?.close();
       })();
       return closing;
     },

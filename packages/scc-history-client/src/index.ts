@@ -10,7 +10,7 @@
  * Node APIs: dist/index.js is one ES module, imported as it is by Node and by browsers.
  */
 
-// ---- The contract's names and shapes (docs/history.md; the same as @scc-ts/shared's history.ts). ----
+// ---- The contract's names and shapes (docs/history.md). Their one home: @scc-ts/shared re-exports them. ----
 
 /** A message's place in its channel's history: the epoch names one lifetime of it, offsets count from 1. */
 export interface Position {

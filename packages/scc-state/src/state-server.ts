@@ -13,6 +13,7 @@ import {
   warnIfUnauthenticated,
   handleHealthRequest,
   listen,
+  startHealthResponder,
   closedWithin,
   trackConnections,
   notFound,
@@ -34,6 +35,8 @@ export const LEADER_PATH = '/leader';
 export interface StateServer {
   /** The port actually bound (useful when configured with 0). */
   readonly port: number;
+  /** The health responder's port (`SCC_HEALTH_PORT`, health.ts); null: health on `port` only. */
+  readonly healthPort: number | null;
   /** The membership served now (null on a replica that does not lead). */
   readonly registry: Registry | null;
   readonly metrics: StateMetrics;
@@ -134,9 +137,16 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     replica.start();
   }
 
+  const health = config.healthPort === null ? null : await startHealthResponder({ port: config.healthPort, host: config.bindHost, readiness, logger }).catch(async (error: unknown) => {
+    await Promise.all([single?.close(), replica?.close()]);
+    httpServer.close();
+    throw error;
+  });
+
   let closing: Promise<void> | undefined;
   return {
     port,
+    healthPort: health?.port ?? null,
     get registry() {
       return current()?.registry ?? null;
     },
@@ -148,6 +158,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
         // A peer that never answers its close frame must not hold the exit (see shutdown.ts).
         const dropped = await closedWithin(new Promise<void>((resolve) => httpServer.close(() => resolve())), connections);
         if (dropped > 0) logger.info({ dropped }, `dropped ${dropped} connections whose peer did not finish closing`);
+        await health?.close();
       })();
       return closing;
     },

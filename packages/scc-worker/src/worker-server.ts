@@ -15,6 +15,7 @@ import {
   handleHealthRequest,
   lifecycleLogger,
   listen,
+  startHealthResponder,
   logServerEvents,
   notFound,
   type AGServer,
@@ -33,6 +34,8 @@ import { workerServerOptions } from './server-options.js';
 
 export interface WorkerServer {
   readonly port: number;
+  /** The health responder's port (`SCC_HEALTH_PORT`, health.ts); null: health on `port` only. */
+  readonly healthPort: number | null;
   readonly agServer: AGServer;
   /** The cluster plugin; null in standalone mode. */
   readonly cluster: ClusterClient | null;
@@ -157,8 +160,18 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
     brokerEngine.ready = cluster.subscriptionReady.bind(cluster);
   }
 
+  // Last, so that its first readiness is the cluster plugin's; stopped last, so probes see the drain.
+  const health = config.healthPort === null ? null : await startHealthResponder({ port: config.healthPort, host: config.bindHost, readiness, logger }).catch(async (error: unknown) => {
+    await cluster?.close();
+    agServer.close();
+    httpServer.close();
+    workerMetrics.close();
+    throw error;
+  });
+
   return {
     port,
+    healthPort: health?.port ?? null,
     agServer,
     cluster,
     metrics: workerMetrics,
@@ -193,6 +206,7 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
         // A client that never answers its 1012 close frame must not hold the exit (see shutdown.ts).
         const dropped = await closedWithin(closed, connections);
         if (dropped > 0) lifecycle.info({ dropped }, `dropped ${dropped} connections whose peer did not finish closing`);
+        await health?.close();
       })();
       return closing;
     },

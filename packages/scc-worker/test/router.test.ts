@@ -84,7 +84,7 @@ function channelMoving(before: readonly string[], from: string, after: readonly 
   throw new Error('no such channel among 10,000 names');
 }
 
-function make(extra: { onReachability?: (unreachable: string[]) => void } = {}) {
+function make(extra: { onReachability?: (unreachable: string[]) => void; isHistory?: (channel: string) => boolean } = {}) {
   const clock = new FakeClock();
   const stats = createClusterStats();
   const log = captureLog();
@@ -246,6 +246,20 @@ describe('Router owners', () => {
 });
 
 describe('Router handover (timed)', () => {
+  it('sends no copy of a history channel to its pending owner (it would arrive unpositioned)', async () => {
+    const history = new Set<string>();
+    const { router, transport } = make({ isHistory: (channel) => history.has(channel) });
+    router.setBrokers([A, B]);
+    const moving = channelMoving([A, B], A, [A, B, C], C);
+    history.add(moving);
+    await router.subscribe(moving);
+    router.setBrokers([A, B, C]);
+    await router.publish(moving, packet(0), false);
+    expect(transport(A).sent).toEqual([[moving, packet(0), false]]);
+    // (The next test shows the copy a channel without history gets in the same place.)
+    expect(transport(C).sent).toEqual([]);
+  });
+
   it('subscribes old and new owner, copies to the new owner while pending, switches after the delay and releases the old subscription after the grace', async () => {
     const { clock, router, transport, subscribedOn, log } = make();
     router.setBrokers([A, B]);

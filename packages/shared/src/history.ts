@@ -3,7 +3,23 @@
  * brokers share. A broker keeps the history of the channels it owns and gives each message a
  * position `{epoch, offset}`; a worker replays it to clients that subscribe with a position.
  */
+import { MAX_EPOCH_LENGTH, MAX_HISTORY_PAGE, type HistoryPage, type Position } from '@scc-ts/history-client';
 import { InvalidPayloadError, SccError } from './errors.js';
+
+// What clients see (the envelope, the notice, pages, positions and their limits) has its one home in
+// the browser-safe client package; the services use the same names through this module.
+export {
+  CLIENT_HISTORY_PROCEDURE,
+  MAX_EPOCH_LENGTH,
+  MAX_HISTORY_PAGE,
+  RecoveryReason,
+  SUBSCRIBE_HISTORY_KEY,
+  type HistoryPage,
+  type MessageEnvelope,
+  type Position,
+  type RecoveryNotice,
+  type RecoveryReasonName,
+} from '@scc-ts/history-client';
 
 /** A channel matches no `SCC_HISTORY_CHANNELS` prefix: it keeps no history. */
 export class HistoryNotEnabledError extends SccError {
@@ -34,16 +50,6 @@ export const HistoryProcedure = Object.freeze({
   Expect: 'sccHistoryExpect',
 } as const);
 
-/** The procedure a client invokes on its worker for a history page. */
-export const CLIENT_HISTORY_PROCEDURE = 'sccHistory';
-
-/** The key of a subscription's `data` that asks for positions (and, with `since`, recovery). */
-export const SUBSCRIBE_HISTORY_KEY = 'sccHistory';
-
-/** Longest epoch accepted, characters. */
-export const MAX_EPOCH_LENGTH = 64;
-/** Most messages one history page holds (a replay is fetched page by page). */
-export const MAX_HISTORY_PAGE = 1000;
 /** Messages a client's history fetch returns when it names no limit. */
 export const DEFAULT_CLIENT_HISTORY_LIMIT = 100;
 /** How long a new owner holds the packets of a moved channel waiting for its history, ms. */
@@ -54,29 +60,10 @@ export const MAX_HISTORY_MOVES = 10_000;
 /** The value of `SCC_HISTORY_CHANNELS` that means every channel. */
 export const ALL_CHANNELS = '*';
 
-/** A message's place in its channel's history. */
-export interface Position {
-  epoch: string;
-  offset: number;
-}
-
 /** Fields a broker adds to a relayed packet of a history channel: the position of its first message. */
 export interface PositionFields {
   sccEpoch: string;
   sccOffset: number;
-}
-
-/** An answer to `sccHistoryFetch` (docs/history.md). */
-export interface HistoryPage {
-  /** null: the channel was never published in this broker's lifetime. */
-  epoch: string | null;
-  /** Oldest retained offset (first > last: none retained). */
-  first: number;
-  /** Newest offset (0: none yet). */
-  last: number;
-  /** Offset of `messages[0]`. */
-  from: number;
-  messages: unknown[];
 }
 
 /** A channel's history as it moves between brokers (`sccHistoryExport` / `sccHistoryImport`). */
@@ -87,36 +74,6 @@ export interface HistoryState {
   messages: unknown[];
   /** When each message was stored, ms since the Unix epoch (the time-to-live keeps counting). */
   times: number[];
-}
-
-/** Why a recovery was not complete (stable names, docs/history.md). */
-export const RecoveryReason = Object.freeze({
-  NoPosition: 'NoPosition',
-  EpochChanged: 'EpochChanged',
-  TooOld: 'TooOld',
-  HistoryUnavailable: 'HistoryUnavailable',
-  InvalidPosition: 'InvalidPositionError',
-} as const);
-export type RecoveryReasonName = (typeof RecoveryReason)[keyof typeof RecoveryReason];
-
-/** The envelope a position-wanting subscriber gets for each message. */
-export interface MessageEnvelope {
-  type: 'message';
-  epoch: string;
-  offset: number;
-  data: unknown;
-}
-
-/** The first thing a position-wanting subscriber gets on a channel. */
-export interface RecoveryNotice {
-  type: 'recovery';
-  recovered: boolean;
-  reason: RecoveryReasonName | null;
-  epoch: string | null;
-  /** The messages that follow have offsets offset + 1, offset + 2, … */
-  offset: number;
-  /** How many of them are replayed history (the rest are live). */
-  replayed: number;
 }
 
 /** Whether channel names match a list of prefixes (`*` alone: every channel); empty list: none. */

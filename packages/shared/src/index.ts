@@ -164,6 +164,8 @@ export { LogEvent } from './log-events.js';
 export type { LogEventName } from './log-events.js';
 export type { Logger, LoggerOptions, LogFormat, SccLogLevel } from './logger.js';
 export { handleHealthRequest, notFound } from './http.js';
+export { startHealthResponder, HealthPortError, HEARTBEAT_INTERVAL_MS, BUSY_AFTER_MS, STALLED_AFTER_MS } from './health.js';
+export type { HealthResponder, HealthResponderOptions } from './health.js';
 export type { Readiness } from './http.js';
 export { StateLink } from './state-link.js';
 export type { StateLinkOptions, StatsSource, ClientSocket } from './state-link.js';

@@ -549,3 +549,28 @@ describe('SCC_BIND_HOST', () => {
     for (const read of [state, broker, worker]) expectRejected(read, 'SCC_BIND_HOST', 'not a host!');
   });
 });
+
+describe('SCC_HEALTH_PORT', () => {
+  const services = [
+    [state, 'SCC_STATE_SERVER_PORT'],
+    [broker, 'SCC_BROKER_SERVER_PORT'],
+    [worker, 'SOCKETCLUSTER_PORT'],
+  ] as const;
+
+  it('defaults to none (health on the service port only) and reads a port, 0 included, for each service', () => {
+    for (const [read] of services) {
+      expect((read({}) as { healthPort: number | null }).healthPort).toBeNull();
+      expect((read({ SCC_HEALTH_PORT: '8001' }) as { healthPort: number | null }).healthPort).toBe(8001);
+      expect((read({ SCC_HEALTH_PORT: '0' }) as { healthPort: number | null }).healthPort).toBe(0);
+    }
+  });
+
+  it('refuses a value that is no port, and the service port itself, naming both', () => {
+    for (const [read, portVar] of services) {
+      for (const bad of ['65536', '-1', 'eight', '80.5']) expectRejected(read, 'SCC_HEALTH_PORT', bad);
+      expect(configError(read, { SCC_HEALTH_PORT: '9000', [portVar]: '9000' }).problems).toEqual([`SCC_HEALTH_PORT=9000: must differ from ${portVar}`]);
+      // Both 0: two different free ports.
+      expect((read({ SCC_HEALTH_PORT: '0', [portVar]: '0' }) as { port: number }).port).toBe(0);
+    }
+  });
+});

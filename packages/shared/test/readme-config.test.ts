@@ -36,7 +36,7 @@ const variableOf = (cell: string) => cell.split(' ')[0] ?? '';
 
 // Documented in the "Limits and hostile input" table (a column per service) and "All services".
 const LIMIT_VARIABLES = ['SCC_MAX_PAYLOAD', 'SCC_HANDSHAKE_TIMEOUT', 'SCC_SOCKET_CHANNEL_LIMIT', 'SCC_MAX_CONNECTIONS', 'SCC_MAX_OUTBOUND_BUFFER'];
-const ALL_SERVICES_VARIABLES = ['SCC_LOG_FORMAT', 'SCC_LINK_TIMEOUT', 'SCC_BIND_HOST'];
+const ALL_SERVICES_VARIABLES = ['SCC_LOG_FORMAT', 'SCC_LINK_TIMEOUT', 'SCC_BIND_HOST', 'SCC_HEALTH_PORT'];
 
 const services: readonly { heading: string; settings: readonly Setting[] }[] = [
   { heading: '### scc-state', settings: STATE_SETTINGS },
@@ -78,6 +78,7 @@ describe('README configuration tables', () => {
     expect(rows[0]?.[1]).toBe(defaultText(SETTINGS.logFormat));
     expect(rows[1]?.[1]).toBe(defaultText(SETTINGS.linkTimeout));
     expect(rows[2]?.[1]).toBe(defaultText(SETTINGS.bindHost));
+    expect(rows[3]?.[1]).toBe(defaultText(SETTINGS.healthPort));
   });
 
   it('Limits: each service column holds that service\'s default', () => {

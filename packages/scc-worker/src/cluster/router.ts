@@ -75,6 +75,8 @@ export interface RouterOptions {
 const HISTORY_CARRY_TIMEOUT_MS = 5000;
 /** Channels whose history is carried at once. */
 const HISTORY_CARRY_CONCURRENCY = 16;
+/** Most times a release asks the old brokers again for channels still to carry (each answer lists at most MAX_HISTORY_MOVES). */
+const MAX_CARRY_ROUNDS = 10;
 
 /** `promise`, or undefined once `ms` have passed (never rejects). */
 function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
@@ -415,21 +417,27 @@ export class Router {
    * Channels a new owner was told to expect that no old owner has now start their first epoch there.
    */
   private async carryHistory(from: BrokerList, to: BrokerList, expected: ReadonlyMap<string, string>): Promise<void> {
-    const jobs = await this.listMoves(from, to);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < jobs.length && !this.closed) {
-        const job = jobs[next++]!;
-        await this.carryOne(job.channel, job.oldOwner, job.newOwner);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(HISTORY_CARRY_CONCURRENCY, jobs.length) }, worker));
-    const carried = new Set(jobs.map((job) => job.channel));
+    const carried = new Set<string>();
+    // An old broker lists at most MAX_HISTORY_MOVES channels per answer; what is exported leaves its
+    // list, so asking again lists the rest (bounded, and only while each answer was full).
+    for (let round = 0; round < MAX_CARRY_ROUNDS && !this.closed; round++) {
+      const jobs = (await this.listMoves(from, to)).filter((job) => !carried.has(job.channel));
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < jobs.length && !this.closed) {
+          const job = jobs[next++]!;
+          carried.add(job.channel);
+          await this.carryOne(job.channel, job.oldOwner, job.newOwner);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(HISTORY_CARRY_CONCURRENCY, jobs.length) }, worker));
+      if (jobs.length < MAX_HISTORY_MOVES) break;
+    }
     for (const [channel, newOwner] of expected) {
       if (carried.has(channel) || this.closed) continue;
       await this.transports.get(newOwner)?.request(channel, HistoryProcedure.Import, { channel, state: null }).catch(() => undefined);
     }
-    if (jobs.length > 0) this.options.logger.info({ channels: jobs.length }, `history: carried ${jobs.length} channels to their new owners`);
+    if (carried.size > 0) this.options.logger.info({ channels: carried.size }, `history: carried ${carried.size} channels to their new owners`);
   }
 
   private async carryOne(channel: string, oldOwner: string, newOwner: string): Promise<void> {
@@ -538,25 +546,16 @@ export class Router {
       return Promise.reject(new NoMatchingBrokerError(`no broker for channel ${shown(channel)}: the cluster has no brokers`));
     }
     const uri = transport.uri;
-    if (this.isHistory(channel)) return this.publishHistory(channel, packet, strict, transport);
     // At-least-once needs the broker's acknowledgement (and which broker gave it, for re-sends
     // should it die); otherwise a transmit saves the broker an answer per packet (the handover's
     // 'switched' phase uses a barrier instead, see signal()).
     const sent = strict ? transport.publish(channel, packet).then(() => uri) : transport.transmit(channel, packet);
     // While a move is pending, a copy goes to the new owner too. An original worker in the cluster
     // switches at once, so it may already listen only there; our workers hear both and drop the
-    // copy by seq. The copy's fate does not decide the publish.
-    if (target.copyTo !== null) this.transports.get(target.copyTo)?.transmit(channel, packet).catch(() => undefined);
+    // copy by seq. The copy's fate does not decide the publish. Not on a history channel: the copy
+    // would reach receivers without a position and could win the race for its seq.
+    if (target.copyTo !== null && !this.isHistory(channel)) this.transports.get(target.copyTo)?.transmit(channel, packet).catch(() => undefined);
     return sent;
-  }
-
-  /**
-   * A history channel's packet goes to its owner only: no copy to a pending owner (the copy would
-   * reach receivers without a position and win the race for its seq).
-   */
-  private publishHistory(channel: string, packet: unknown, strict: boolean, transport: Transport): Promise<string | void> {
-    const uri = transport.uri;
-    return strict ? transport.publish(channel, packet).then(() => uri) : transport.transmit(channel, packet);
   }
 
   /** Closes every transport and stops every timer. Safe to call twice. */

@@ -1,7 +1,7 @@
 /** scc-broker's configuration from the environment. */
 import { SETTINGS, type Setting } from './definitions.js';
 import { EnvSettings, type Env } from './parse.js';
-import { COMMON_SETTINGS, STATE_LINK_SETTINGS, readCommon, readStateLink, type CommonConfig, type LimitSettings, type StateLinkConfig } from './common.js';
+import { COMMON_SETTINGS, STATE_LINK_SETTINGS, readCommon, readPort, readStateLink, type CommonConfig, type LimitSettings, type StateLinkConfig } from './common.js';
 
 /** scc-broker settings. */
 export interface BrokerConfig extends CommonConfig, StateLinkConfig {
@@ -59,10 +59,11 @@ export const BROKER_SETTINGS: readonly Setting[] = Object.freeze([
 export function readBrokerConfig(env: Env = process.env, isTty = Boolean(process.stdout.isTTY)): Readonly<BrokerConfig> {
   const r = new EnvSettings(env);
   const host = r.read(SETTINGS.brokerStateServerHost) ?? '';
+  const common = readCommon(r, SETTINGS.brokerLogLevel, BROKER_LIMITS, isTty);
   return r.done<BrokerConfig>({
-    ...readCommon(r, SETTINGS.brokerLogLevel, BROKER_LIMITS, isTty),
+    ...common,
     ...readStateLink(r, host),
-    port: r.read(SETTINGS.brokerPort),
+    port: readPort(r, SETTINGS.brokerPort, common.healthPort),
     retryDelayMs: r.read(SETTINGS.brokerServerRetryDelay),
     brokerAckTimeoutMs: r.read(SETTINGS.brokerAckTimeout),
     secure: r.read(SETTINGS.brokerSecure),

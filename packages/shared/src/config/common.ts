@@ -12,6 +12,11 @@ export interface CommonConfig {
   logFormat: LogFormat;
   /** Address to listen on (`SCC_BIND_HOST`); null: every interface, as the originals do. */
   bindHost: string | null;
+  /**
+   * Port of the health responder (`SCC_HEALTH_PORT`): /health-check and /ready answered from a thread
+   * of their own, so that a busy event loop cannot starve them (health.ts); null: the main port only.
+   */
+  healthPort: number | null;
   /** What one peer may cost this service (limits.ts). */
   limits: ServerLimits;
   /** Silence after which an internal link counts as dead, ms (`SCC_LINK_TIMEOUT`); heartbeats every third of it. */
@@ -40,7 +45,7 @@ export interface LimitSettings {
 }
 
 /** The settings `readCommon` reads, besides the service's log level and limits. */
-export const COMMON_SETTINGS = [SETTINGS.authKey, SETTINGS.logFormat, SETTINGS.bindHost, SETTINGS.handshakeTimeout, SETTINGS.maxConnections, SETTINGS.linkTimeout] as const;
+export const COMMON_SETTINGS = [SETTINGS.authKey, SETTINGS.logFormat, SETTINGS.bindHost, SETTINGS.healthPort, SETTINGS.handshakeTimeout, SETTINGS.maxConnections, SETTINGS.linkTimeout] as const;
 
 /** The settings `readStateLink` reads (the host is read by each service: required or not). */
 export const STATE_LINK_SETTINGS = [
@@ -61,6 +66,7 @@ export function readCommon(r: EnvSettings, logLevel: IntegerSetting, limits: Lim
     // Pretty on a terminal, JSON otherwise, unless SCC_LOG_FORMAT says.
     logFormat: r.read(SETTINGS.logFormat, isTty ? 'pretty' : 'json'),
     bindHost: r.read(SETTINGS.bindHost),
+    healthPort: r.read(SETTINGS.healthPort),
     limits: {
       maxPayloadBytes: r.read(limits.maxPayload),
       handshakeTimeoutMs: r.read(SETTINGS.handshakeTimeout),
@@ -70,6 +76,18 @@ export function readCommon(r: EnvSettings, logLevel: IntegerSetting, limits: Lim
     },
     linkTimeoutMs: r.read(SETTINGS.linkTimeout),
   };
+}
+
+/**
+ * Reads the service's own port (`setting`) and refuses a health port equal to it: the second listen
+ * would fail with EADDRINUSE, and the message would not say which setting to change.
+ */
+export function readPort(r: EnvSettings, setting: IntegerSetting, healthPort: number | null): number {
+  const port = r.read(setting) as number;
+  if (healthPort !== null && healthPort !== 0 && healthPort === port) {
+    r.problem(`${SETTINGS.healthPort.env}=${healthPort}: must differ from ${setting.env ?? 'the service port'}`);
+  }
+  return port;
 }
 
 /** Reads a broker's or worker's state-link settings; `host` was read by the caller. */

@@ -202,6 +202,12 @@ export const SETTINGS = table({
     env: 'SCC_BIND_HOST',
     doc: 'address the HTTP port is bound to, e.g. 127.0.0.1 for this host only',
   },
+  healthPort: {
+    ...LISTEN_PORT,
+    default: null,
+    env: 'SCC_HEALTH_PORT',
+    doc: 'second port serving /health-check and /ready from a thread of their own (health.ts); none: the main port only',
+  },
 
   // Limits (limits.ts), per service where the defaults differ.
   stateMaxPayload: { ...BYTES, default: DEFAULT_STATE_MAX_PAYLOAD_BYTES, env: 'SCC_MAX_PAYLOAD', doc: 'largest inbound message' },

@@ -2,7 +2,7 @@
 import { SETTINGS, type Setting } from './definitions.js';
 import { EnvSettings, type Env } from './parse.js';
 import { DEFAULT_ETCD_PREFIX } from './defaults.js';
-import { COMMON_SETTINGS, readCommon, type CommonConfig, type LimitSettings } from './common.js';
+import { COMMON_SETTINGS, readCommon, readPort, type CommonConfig, type LimitSettings } from './common.js';
 
 /** scc-state settings. */
 export interface StateConfig extends CommonConfig {
@@ -102,9 +102,10 @@ function readElection(r: EnvSettings): ElectionConfig | null {
 /** Reads scc-state's configuration; throws `ConfigError` naming every bad variable. */
 export function readStateConfig(env: Env = process.env, isTty = Boolean(process.stdout.isTTY)): Readonly<StateConfig> {
   const r = new EnvSettings(env);
+  const common = readCommon(r, SETTINGS.stateLogLevel, STATE_LIMITS, isTty);
   return r.done<StateConfig>({
-    ...readCommon(r, SETTINGS.stateLogLevel, STATE_LIMITS, isTty),
-    port: r.read(SETTINGS.statePort),
+    ...common,
+    port: readPort(r, SETTINGS.statePort, common.healthPort),
     // Node lower-cases incoming header names.
     forwardedForHeader: r.read(SETTINGS.forwardedForHeader)?.toLowerCase() ?? null,
     retryDelayMs: r.read(SETTINGS.stateRetryDelay),

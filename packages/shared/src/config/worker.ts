@@ -4,7 +4,7 @@ import type { MappingEngineName } from '../mapping/index.js';
 import type { DeliveryModeName } from './defaults.js';
 import { SETTINGS, type Setting } from './definitions.js';
 import { EnvSettings, type Env } from './parse.js';
-import { COMMON_SETTINGS, STATE_LINK_SETTINGS, readCommon, readStateLink, type CommonConfig, type LimitSettings, type StateLinkConfig } from './common.js';
+import { COMMON_SETTINGS, STATE_LINK_SETTINGS, readCommon, readPort, readStateLink, type CommonConfig, type LimitSettings, type StateLinkConfig } from './common.js';
 
 /** scc-worker settings; `cluster` is null in standalone mode (no `SCC_STATE_SERVER_HOST`). */
 export interface WorkerConfig extends CommonConfig {
@@ -106,9 +106,10 @@ export function readWorkerConfig(env: Env = process.env, isTty = Boolean(process
     reorderWindowMs: r.read(SETTINGS.reorderWindow),
     publishRetryTimeoutMs: r.read(SETTINGS.publishRetryTimeout),
   };
+  const common = readCommon(r, SETTINGS.workerLogLevel, WORKER_LIMITS, isTty);
   return r.done<WorkerConfig>({
-    ...readCommon(r, SETTINGS.workerLogLevel, WORKER_LIMITS, isTty),
-    port: r.read(SETTINGS.workerPort),
+    ...common,
+    port: readPort(r, SETTINGS.workerPort, common.healthPort),
     batchClientFrames: r.read(SETTINGS.batchClientFrames),
     cluster: host === null ? null : cluster,
     socketClusterOptions: r.read(SETTINGS.socketClusterOptions),
