@@ -5,13 +5,16 @@
  * load-generator processes (loadgen.ts), and stops it; runs alternate between systems (A B C D A B C D …)
  * and the tables show medians. Writes JSON with the ratios. Workloads: hop and fanout (below), huge
  * (lib/huge.ts: one channel, 10,000 subscribers) and storm (lib/storm.ts: 10,000 clients within 1 s);
- * idle memory per connection after them.
+ * idle memory per connection after them. Asked for by name, on ours only (lib/history.ts): recover (a
+ * reconnecting subscriber's replay of N missed messages) and history-memory (broker memory per 1,000
+ * retained messages); and the system ours-history (history on every channel) beside ours for its cost.
  *
  *   pnpm bench [--systems ours,reference,original,ceiling,socketio] [--workloads hop,fanout,huge,storm] [--rounds 3]
  *              [--hop-channels 200] [--hop-messages 50000] [--window 2000]
  *              [--fan-channels 20] [--fan-subscribers 10] [--fan-rate 5000] [--fan-duration 10]
  *              [--huge-subscribers 10000] [--huge-rates 1,20] [--huge-sizes 100,10000] [--huge-broadcasts 40] [--huge-generators 2]
  *              [--storm-clients 10000] [--storm-spread 1000] [--storm-channels 100] [--storm-flow-rate 200] [--storm-generators 2]
+ *              [--recover-messages 1000,10000] [--memory-messages 100000] [--memory-channels 100]
  *              [--size 100] [--publishers 4] [--idle 10000] [--idle-systems …] [--out FILE] [--smoke]
  *              [--cpu-prof worker,broker] [--ours-env KEY=VALUE,…] [--baseline DIR]
  *
@@ -31,7 +34,8 @@ import { median, round } from './lib/stats.js';
 import { runHuge, SATURATED_SHARE, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary } from './lib/huge.js';
 import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseSummary, type StormRecord } from './lib/storm.js';
 import { FLOW_WORKLOADS, readCommandLine, RESULTS_DIR, type FlowWorkload } from './lib/command-line.js';
-import { startSystem, type RunningSystem, type SystemName } from './lib/systems.js';
+import { HISTORY_BENCH_DRAIN_ENV, HISTORY_EVERYWHERE_ENV, isOurs, startSystem, type RunningSystem, type SystemName } from './lib/systems.js';
+import { memoryPerThousand, recoverEnv, runHistoryMemory, runRecover, type MemoryRecord, type RecoverRecord } from './lib/history.js';
 
 const { smoke, out: outFlag, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, connectionLimit, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce } = readCommandLine();
 
@@ -67,13 +71,13 @@ interface IdleRecord {
   heapKibPerConnection: number | null;
 }
 
-async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator, gens: LoadGenerator[]) => Promise<T>, generators = 1): Promise<T> {
+async function withSystem<T>(name: SystemName, body: (sys: RunningSystem, gen: LoadGenerator, gens: LoadGenerator[]) => Promise<T>, generators = 1, extraEnv: Record<string, string> = {}): Promise<T> {
   // The generators fork (and compile under tsx) while the system starts.
   const gens = Array.from({ length: generators }, () => new LoadGenerator());
   const gen = gens[0]!;
   const closeGens = async (): Promise<void> => void (await Promise.all(gens.map((g) => g.close())));
-  const ourKind = name === 'ours' || name === 'baseline';
-  const sys = await startSystem(name, { cpuProf: ourKind ? cpuProf : new Set(), cpuProfDir, oursEnv, ...(baselineRoot !== undefined && { baselineRoot }) }).catch(async (error: unknown) => {
+  const ourKind = isOurs(name);
+  const sys = await startSystem(name, { cpuProf: ourKind ? cpuProf : new Set(), cpuProfDir, oursEnv: { ...oursEnv, ...extraEnv }, ...(baselineRoot !== undefined && { baselineRoot }) }).catch(async (error: unknown) => {
     await closeGens();
     throw error;
   });
@@ -163,6 +167,17 @@ const runs: RunRecord[] = [];
 const idles: IdleRecord[] = [];
 const hugeRuns: HugeRecord[] = [];
 const stormRuns: StormRecord[] = [];
+const recoverRuns: RecoverRecord[] = [];
+const memoryRuns: MemoryRecord[] = [];
+/** The hop generator's burst for history-memory: every message retained (SCC_HISTORY_SIZE = messages per channel). */
+const memoryPerChannel = Math.ceil(settings.memoryMessages / settings.memoryChannels);
+const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x}`;
+const memoryConfig = (sys: RunningSystem): LoadConfig => ({
+  ...loadConfig('hop', sys),
+  channels: settings.memoryChannels,
+  messages: settings.memoryMessages,
+});
+if ((workloads.includes('recover') || workloads.includes('history-memory')) && !systems.includes('ours')) console.log('recover and history-memory run on ours only: add ours to --systems');
 for (let r = 1; r <= settings.rounds; r++) {
   // Alternate systems inside each round so drift on a busy machine hits all of them alike.
   for (const workload of flowWorkloads) {
@@ -207,6 +222,26 @@ for (let r = 1; r <= settings.rounds; r++) {
             `${p.generatorShare + p.generatorWaitShare >= SATURATED_SHARE ? ', LOAD GENERATOR SATURATED' : ''}`,
         );
       }
+    }
+  }
+  if (workloads.includes('recover') && systems.includes('ours')) {
+    // One system per round; each N on a channel of its own.
+    const env = recoverEnv(Math.max(...settings.recoverMessages), settings.size);
+    await withSystem('ours', async (sys) => {
+      for (const missed of settings.recoverMessages) {
+        const record = await runRecover(sys, missed, settings.size, r);
+        recoverRuns.push(record);
+        console.log(`round ${r} recover-${missed} ours notice after ${record.noticeMs} ms, last missed message after ${record.recoverMs} ms (publishing them took ${record.publishMs} ms), ${record.exactlyOnce ? 'exactly once in order' : `PROBLEMS: ${record.problems.join('; ')}`}`);
+      }
+    }, 1, env);
+  }
+  if (workloads.includes('history-memory') && systems.includes('ours')) {
+    // History on, then the control (the same burst, history off), back to back.
+    for (const historySize of [memoryPerChannel, 0]) {
+      const env: Record<string, string> = historySize > 0 ? { ...HISTORY_EVERYWHERE_ENV, SCC_HISTORY_SIZE: String(historySize) } : { ...HISTORY_BENCH_DRAIN_ENV };
+      const record = await withSystem('ours', (sys, gen) => runHistoryMemory(sys, gen, memoryConfig(sys), historySize, r), 1, env);
+      memoryRuns.push(record);
+      console.log(`round ${r} history-memory ${record.history ? 'on ' : 'off'} ${record.published} published over ${record.channels} channels, ${record.retained} retained: brokers RSS ${signed(record.rssDeltaMiB)} MiB, heap ${record.heapDeltaMiB === null ? 'n/a' : signed(record.heapDeltaMiB)} MiB, lost ${record.lost}, dup ${record.duplicated}`);
     }
   }
   if (settings.idle > 0) {
@@ -284,23 +319,37 @@ for (const name of systems) {
   if (rs.length) stormSummary[name] = summarizeStorm(rs);
 }
 
+/** Per recover size: the time to the last missed message over rounds, and whether every run was exactly once. */
+const recoverSummary: Record<string, { medianMs: number; minMs: number; maxMs: number; noticeMedianMs: number; runs: number; exactlyOnce: boolean }> = {};
+for (const missed of workloads.includes('recover') ? settings.recoverMessages : []) {
+  const rs = recoverRuns.filter((x) => x.missed === missed);
+  if (!rs.length) continue;
+  const ms = rs.map((x) => x.recoverMs);
+  recoverSummary[`recover-${missed}`] = { medianMs: round(median(ms)), minMs: Math.min(...ms), maxMs: Math.max(...ms), noticeMedianMs: round(median(rs.map((x) => x.noticeMs))), runs: rs.length, exactlyOnce: rs.every((x) => x.exactlyOnce) };
+}
+const historyMemory = memoryRuns.length
+  ? { perThousandRetained: memoryPerThousand(memoryRuns.filter((x) => x.history), memoryRuns.filter((x) => !x.history), median), messageBytes: settings.size }
+  : undefined;
+
 /** The systems ours is divided by, baseline first (before/after), then the others. */
 const RATIO_BASES = ['baseline', 'reference', 'original', 'socketio', 'ceiling'] as const;
+/** [numerator, denominator] of every ratio: ours ÷ each base, and ours with history everywhere ÷ ours (its cost). */
+const RATIO_PAIRS: ReadonlyArray<readonly [SystemName, SystemName]> = [...RATIO_BASES.map((b) => ['ours', b] as const), ['ours-history', 'ours']];
 
 /** ours ÷ other for each figure (throughput > 1 is better for ours; latency, CPU and memory < 1 are). */
 const ratios: Record<string, Record<string, number>> = {};
-for (const other of RATIO_BASES) {
-  if (!systems.includes('ours') || !systems.includes(other)) continue;
+for (const [num, other] of RATIO_PAIRS) {
+  if (!systems.includes(num) || !systems.includes(other)) continue;
   const r: Record<string, number> = {};
   for (const workload of flowWorkloads) {
-    const ours = summary[workload]!.ours!;
+    const ours = summary[workload]![num]!;
     const them = summary[workload]![other]!;
     r[`${workload}.throughput`] = round(ours.deliveriesPerS / them.deliveriesPerS);
     r[`${workload}.p99`] = round(ours.p99Ms / them.p99Ms);
     r[`${workload}.cpuPerDelivery`] = round(ours.cpuUsPerDelivery / them.cpuUsPerDelivery);
   }
   for (const [variant, bySystem] of Object.entries(hugeSummary)) {
-    const ours = bySystem.ours;
+    const ours = bySystem[num];
     const them = bySystem[other];
     if (ours === undefined || them === undefined) continue;
     r[`${variant}.timeToLastP99`] = round(ours.timeToLastP99Ms / them.timeToLastP99Ms);
@@ -308,17 +357,18 @@ for (const other of RATIO_BASES) {
     r[`${variant}.healthCheckMax`] = round(worstHealthMs(ours, '/health-check') / worstHealthMs(them, '/health-check'));
   }
   for (const phase of STORM_PHASES) {
-    const ours = stormSummary.ours?.[phase];
+    const ours = stormSummary[num]?.[phase];
     const them = stormSummary[other]?.[phase];
     if (ours === undefined || them === undefined) continue;
     r[`storm.${phase}.allSubscribed`] = round(ours.allSubscribedMs / them.allSubscribedMs);
     r[`storm.${phase}.flowP99`] = round(ours.flowP99Ms / them.flowP99Ms);
   }
-  if (idleSummary.ours !== undefined && idleSummary[other] !== undefined) r['idle.memoryPerConnection'] = round(idleSummary.ours / idleSummary[other]);
-  const heapOurs = idleHeapSummary.ours;
+  const idleOurs = idleSummary[num];
+  if (idleOurs !== undefined && idleSummary[other] !== undefined) r['idle.memoryPerConnection'] = round(idleOurs / idleSummary[other]);
+  const heapOurs = idleHeapSummary[num];
   const heapThem = idleHeapSummary[other];
   if (typeof heapOurs === 'number' && typeof heapThem === 'number') r['idle.heapPerConnection'] = round(heapOurs / heapThem);
-  ratios[`ours/${other}`] = r;
+  ratios[`${num}/${other}`] = r;
 }
 
 /**
@@ -326,20 +376,20 @@ for (const other of RATIO_BASES) {
  * back to back) and then the median: steadier than a ratio of medians when the machine's load drifts.
  */
 const pairedRatios: Record<string, Record<string, number>> = {};
-for (const other of RATIO_BASES) {
-  if (!systems.includes('ours') || !systems.includes(other)) continue;
+for (const [num, other] of RATIO_PAIRS) {
+  if (!systems.includes(num) || !systems.includes(other)) continue;
   const r: Record<string, number> = {};
   for (const workload of flowWorkloads) {
     const pairs = Array.from({ length: settings.rounds }, (_, i) => {
       const find = (name: SystemName): RunRecord | undefined => runs.find((x) => x.system === name && x.workload === workload && x.round === i + 1);
-      return [find('ours'), find(other)] as const;
+      return [find(num), find(other)] as const;
     }).filter((p): p is readonly [RunRecord, RunRecord] => p[0] !== undefined && p[1] !== undefined);
     const m = (f: (x: RunRecord) => number): number => round(median(pairs.map(([a, b]) => f(a) / f(b))));
     r[`${workload}.throughput`] = m((x) => x.load.deliveriesPerS);
     r[`${workload}.p99`] = m((x) => x.load.latencyMs.p99);
     r[`${workload}.cpuPerDelivery`] = m((x) => x.cpuUsPerDelivery);
   }
-  pairedRatios[`ours/${other}`] = r;
+  pairedRatios[`${num}/${other}`] = r;
 }
 
 const descriptions: Record<FlowWorkload, string> = {
@@ -378,6 +428,15 @@ if (Object.keys(idleSummary).length) {
   console.log(`\nidle memory: ${settings.idle} connections on one worker, RSS delta (/proc) and heapUsed delta (the worker's /metrics, no forced GC; n/a without /metrics) per connection, median of ${settings.rounds}`);
   console.table(Object.fromEntries(Object.entries(idleSummary).map(([name, kib]) => [name, { 'RSS KiB/connection': kib, 'heap KiB/connection': idleHeapSummary[name as SystemName] ?? 'n/a' }])));
 }
+if (Object.keys(recoverSummary).length) {
+  console.log(`\nrecover: a subscriber away while N messages of ${settings.size} B went by subscribes again with its position on the other worker; from that subscribe to the last missed message, over ${settings.rounds} round(s)`);
+  console.table(Object.fromEntries(Object.entries(recoverSummary).map(([k, s]) => [k, { 'median ms': s.medianMs, 'min ms': s.minMs, 'max ms': s.maxMs, 'notice median ms': s.noticeMedianMs, 'exactly once': s.exactlyOnce }])));
+}
+if (historyMemory) {
+  const p = historyMemory.perThousandRetained;
+  console.log(`\nhistory-memory: ${settings.memoryMessages} messages of ${settings.size} B over ${settings.memoryChannels} channels, ${p.retained} retained; both brokers' growth with history minus without (no forced GC), median of ${settings.rounds}`);
+  console.table({ 'per 1,000 retained': { 'RSS KiB': p.rssKiB, 'heap KiB': p.heapKiB ?? 'n/a' } });
+}
 if (Object.keys(ratios).length) {
   // One row per figure, one column per system divided by (the figures outnumber the systems).
   const byFigure = (table: Record<string, Record<string, number>>): Record<string, Record<string, number>> => {
@@ -385,7 +444,7 @@ if (Object.keys(ratios).length) {
     for (const [column, figures] of Object.entries(table)) for (const [figure, value] of Object.entries(figures)) (out[figure] ??= {})[column] = value;
     return out;
   };
-  console.log('\nratios ours ÷ other (throughput: higher is better; latency, CPU, memory, health latency: lower is better)');
+  console.log('\nratios, column ÷ other (ours ÷ each system, ours-history ÷ ours; throughput: higher is better; latency, CPU, memory, health latency: lower is better)');
   console.table(byFigure(ratios));
   if (flowWorkloads.length) {
     console.log('\nhop and fan-out, round by round then the median (each pair ran back to back)');
@@ -397,7 +456,7 @@ let profiles: Record<string, ReturnType<typeof selfTimes>> | undefined;
 if (cpuProf.size) {
   profiles = {};
   const files = readdirSync(cpuProfDir).filter((f) => f.endsWith('.cpuprofile'));
-  for (const kind of ['ours', 'baseline'] as const) {
+  for (const kind of ['ours', 'ours-history', 'baseline'] as const) {
     for (const role of cpuProf) {
       const mine = files.filter((f) => f.startsWith(`${kind}-${role}-`)).map((f) => join(cpuProfDir, f));
       if (!mine.length) continue;
@@ -415,10 +474,12 @@ if (cpuProf.size) {
 const lossFree =
   runs.every((r) => r.load.lost === 0 && r.load.duplicated === 0 && r.load.misrouted === 0 && r.load.published > 0 && r.load.published === r.load.planned) &&
   hugeRuns.every((r) => r.lost === 0 && r.duplicated === 0 && r.outOfOrder === 0 && r.published > 0 && r.published === r.planned) &&
-  stormRuns.every((r) => r.flow.lost === 0 && r.flow.duplicated === 0 && r.flow.outOfOrder === 0 && r.flow.published > 0);
+  stormRuns.every((r) => r.flow.lost === 0 && r.flow.duplicated === 0 && r.flow.outOfOrder === 0 && r.flow.published > 0) &&
+  recoverRuns.every((r) => r.exactlyOnce) &&
+  memoryRuns.every((r) => r.lost === 0 && r.duplicated === 0 && r.published === settings.memoryMessages);
 /** Storm clients that failed to connect, handshake or subscribe, or were dropped (the target is 0). */
 const stormFailures = stormRuns.reduce((n, r) => n + r.phases.reduce((k, p) => k + p.failed, 0), 0);
-const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, storm: stormSummary, stormFailures, idle: idleSummary, idleHeap: idleHeapSummary, ratios, pairedRatios, profiles, runs, hugeRuns, stormRuns, idleRuns: idles };
+const report = { bench: 'throughput', date: new Date().toISOString(), command: process.argv.slice(2).join(' '), machine, settings, oursEnv, baselineRoot, systems, workloads, lossFree, summary, huge: hugeSummary, storm: stormSummary, stormFailures, recover: recoverSummary, historyMemory, idle: idleSummary, idleHeap: idleHeapSummary, ratios, pairedRatios, profiles, runs, hugeRuns, stormRuns, recoverRuns, memoryRuns, idleRuns: idles };
 const out = outFlag ?? join(RESULTS_DIR, `bench-${stamp}${smoke ? '-smoke' : ''}.json`);
 mkdirSync(join(out, '..'), { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);

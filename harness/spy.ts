@@ -34,6 +34,11 @@ export class BrokerSpy {
     return spy;
   }
 
+  /** Disconnects the spy (a broker that drains waits for its subscriptions as for a worker's). */
+  close(): void {
+    this.client.disconnect();
+  }
+
   /** Whether this broker relayed message `id` on `channel`. */
   relayed(channel: string, id: string): boolean {
     return this.seen.get(channel)?.has(id) ?? false;

@@ -1,9 +1,9 @@
 /**
  * Keeps the benchmarks from rotting: runs `bench/run.ts --smoke` (a few seconds of small numbers) for
  * ours and the original (hop, fan-out), for ours and the bare-ws reference (huge: 200 subscribers × 5
- * broadcasts; storm: 300 clients per phase within 0.5 s), and the mapper benchmark on a small key set. Asserts only
- * that they complete, that every planned message was sent and none lost, duplicated or reordered, and
- * that no storm client failed — never a speed (figures come from `pnpm bench`). Socket.IO + Redis and
+ * broadcasts; storm: 300 clients per phase within 0.5 s), history recovery on ours (200 missed
+ * messages), and the mapper benchmark on a small key set. Asserts only that they complete, that
+ * every planned message was sent and none lost, duplicated or reordered, and that no storm client failed — never a speed (figures come from `pnpm bench`). Socket.IO + Redis and
  * the single-process ceiling are left out here to keep the suite fast; the full benchmark runs them.
  */
 import { execFile } from 'node:child_process';
@@ -64,6 +64,12 @@ interface StormReport {
   lossFree: boolean;
   stormFailures: number;
   stormRuns: Array<{ system: string; flow: StormFlow; phases: Array<{ phase: string; attempted: number; subscribed: number; failures: Record<string, number>; flow: StormFlow }> }>;
+}
+
+interface RecoverReport {
+  lossFree: boolean;
+  recover: Record<string, { runs: number; exactlyOnce: boolean }>;
+  recoverRuns: Array<{ workload: string; exactlyOnce: boolean; problems: string[]; notice: unknown; recoverMs: number }>;
 }
 
 describe('benchmark smoke run', () => {
@@ -129,6 +135,21 @@ describe('benchmark smoke run', () => {
     expect(report.stormFailures).toBe(0);
     expect(report.lossFree).toBe(true);
   }, 60_000);
+
+  it('history recover: a reconnecting subscriber gets every missed message once, in order, on ours', async () => {
+    const out = join(dir, 'recover.json');
+    await tsx('bench/run.ts', ['--smoke', '--systems', 'ours', '--workloads', 'recover', '--idle', '0', '--out', out], 40_000);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as RecoverReport;
+    expect(report.recoverRuns.map((r) => r.workload)).toEqual(['recover-200']);
+    for (const r of report.recoverRuns) {
+      expect(r.problems, r.workload).toEqual([]);
+      expect(r.exactlyOnce).toBe(true);
+      expect(r.notice).toMatchObject({ type: 'recovery', recovered: true, replayed: 200 });
+      expect(r.recoverMs).toBeGreaterThan(0);
+    }
+    expect(report.recover['recover-200']).toMatchObject({ runs: 1, exactlyOnce: true });
+    expect(report.lossFree).toBe(true);
+  }, 45_000);
 
   it('mapper benchmark: a joining broker takes close to its fair share of channels', async () => {
     const out = join(dir, 'mapper.json');

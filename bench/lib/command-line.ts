@@ -49,8 +49,10 @@ function staleBuild(root: string): string | null {
 }
 
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
-export const WORKLOADS = ['hop', 'fanout', 'huge', 'storm'] as const;
+export const WORKLOADS = ['hop', 'fanout', 'huge', 'storm', 'recover', 'history-memory'] as const;
 export type Workload = (typeof WORKLOADS)[number];
+/** What a plain `pnpm bench` runs: the history workloads (lib/history.ts, ours only) are asked for by name. */
+export const DEFAULT_WORKLOADS: readonly Workload[] = ['hop', 'fanout', 'huge', 'storm'];
 /** The workloads measured with the hop/fanout generator (their figures stay comparable with earlier runs). */
 export const FLOW_WORKLOADS = ['hop', 'fanout'] as const;
 export type FlowWorkload = (typeof FLOW_WORKLOADS)[number];
@@ -69,7 +71,7 @@ export function readCommandLine() {
       return parseArgs({
         options: {
           systems: { type: 'string' },
-          workloads: { type: 'string', default: WORKLOADS.join(',') },
+          workloads: { type: 'string', default: DEFAULT_WORKLOADS.join(',') },
           rounds: { type: 'string' },
           'hop-channels': { type: 'string' },
           'hop-messages': { type: 'string' },
@@ -92,6 +94,9 @@ export function readCommandLine() {
           'storm-flow-rate': { type: 'string' },
           'storm-generators': { type: 'string' },
           'idle-systems': { type: 'string' },
+          'recover-messages': { type: 'string' },
+          'memory-messages': { type: 'string' },
+          'memory-channels': { type: 'string' },
           out: { type: 'string' },
           smoke: { type: 'boolean', default: false },
           'cpu-prof': { type: 'string', default: '' },
@@ -167,6 +172,9 @@ export function readCommandLine() {
     stormChannels: intFlag('storm-channels', 100, 10),
     stormFlowRate: intFlag('storm-flow-rate', 200, 200),
     stormGenerators: intFlag('storm-generators', 2, 1),
+    recoverMessages: intListFlag('recover-messages', [1_000, 10_000], [200]),
+    memoryMessages: intFlag('memory-messages', 100_000, 5_000),
+    memoryChannels: intFlag('memory-channels', 100, 10),
   };
   /** Each combination of --huge-rates × --huge-sizes is a workload variant of its own. */
   const hugeVariants: HugeVariant[] = settings.hugeRates.flatMap((rate) =>

@@ -4,6 +4,8 @@
  *   ours     — our scc-state, 2 scc-brokers, 2 scc-workers (this checkout);
  *   baseline — the same, run from another checkout (`--baseline DIR`, built already): before/after
  *              side by side in one run;
+ *   ours-history — ours with history on every channel (SCC_HISTORY_CHANNELS=* on brokers and workers,
+ *              docs/history.md): its cost beside `ours` in one run (ratios ours-history ÷ ours);
  *   original — our scc-state, 2 × scc-broker@10.0.1 (its server.js), 2 × socketcluster-server 20 with
  *              scc-broker-client@9.2.0 attached (harness/original-worker.mjs);
  *   ceiling  — one socketcluster-server 20 process, no cluster (harness/original-worker.mjs alone);
@@ -23,10 +25,25 @@ import { spawnProcess, type ServiceProcess } from '../../harness/service-process
 import { awaitListening, startOriginalWorker } from '../../harness/services.js';
 import type { Protocol } from './wire.js';
 
-export const SYSTEMS = ['ours', 'baseline', 'reference', 'original', 'ceiling', 'socketio'] as const;
+export const SYSTEMS = ['ours', 'ours-history', 'baseline', 'reference', 'original', 'ceiling', 'socketio'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 /** The systems a plain `pnpm bench` runs (baseline needs --baseline DIR). */
 export const DEFAULT_SYSTEMS: readonly SystemName[] = ['ours', 'reference', 'original', 'ceiling', 'socketio'];
+
+/** Our services (this checkout or the baseline's): they serve /ready and /metrics. */
+export function isOurs(name: SystemName): boolean {
+  return name === 'ours' || name === 'ours-history' || name === 'baseline';
+}
+
+/**
+ * A short drain for the bench's history systems: at the end of a run every process gets SIGTERM at
+ * once, and a broker holding live history waits (up to its drain timeout, longer than the stop's 10 s)
+ * for a worker to export it, though none is left to. Outside the measured phase.
+ */
+export const HISTORY_BENCH_DRAIN_ENV = { SCC_DRAIN_TIMEOUT: '500' } as const;
+
+/** What `ours-history` adds to our brokers' and workers' environment. */
+export const HISTORY_EVERYWHERE_ENV = { SCC_HISTORY_CHANNELS: '*', ...HISTORY_BENCH_DRAIN_ENV } as const;
 
 /** A front server's HTTP endpoints the bench polls during a run. */
 export interface HealthTarget {
@@ -71,7 +88,7 @@ const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 
 function system(name: SystemName, protocol: Protocol, processes: RunningSystem['processes'], pub: ServiceProcess, sub: ServiceProcess): RunningSystem {
-  const ourKind = name === 'ours' || name === 'baseline';
+  const ourKind = isOurs(name);
   // Every system serves /health-check (200 OK, as SocketCluster's boilerplate does); only ours /ready.
   const paths = ourKind ? [HEALTH_CHECK_PATH, READY_PATH] : [HEALTH_CHECK_PATH];
   return {
@@ -112,7 +129,7 @@ function roles(cluster: Cluster): RunningSystem['processes'] {
 }
 
 /** Our services (this checkout, or `root` for the baseline): 2 brokers, 2 workers, fast test timings. */
-async function startOurs(name: 'ours' | 'baseline', options: StartOptions, root?: string): Promise<RunningSystem> {
+async function startOurs(name: 'ours' | 'ours-history' | 'baseline', options: StartOptions, root?: string): Promise<RunningSystem> {
   const cpuProfArgs = (role: Role, processName: string): string[] =>
     options.cpuProf.has(role) ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${name}-${role}-${processName}-${Date.now()}.cpuprofile`] : [];
   const cluster = await Cluster.start({
@@ -241,6 +258,8 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
   switch (name) {
     case 'ours':
       return startOurs('ours', options);
+    case 'ours-history':
+      return startOurs('ours-history', { ...options, oursEnv: { ...options.oursEnv, ...HISTORY_EVERYWHERE_ENV } });
     case 'baseline':
       if (options.baselineRoot === undefined) throw new Error('the baseline system needs --baseline DIR');
       return startOurs('baseline', options, options.baselineRoot);
