@@ -34,7 +34,7 @@ import { median, round } from './lib/stats.js';
 import { runHuge, SATURATED_SHARE, summarizeHuge, hugeTableRow, worstHealthMs, type HugeRecord, type HugeSummary } from './lib/huge.js';
 import { runStorm, STORM_PHASES, stormTableRow, summarizeStorm, type StormPhaseSummary, type StormRecord } from './lib/storm.js';
 import { FLOW_WORKLOADS, readCommandLine, RESULTS_DIR, type FlowWorkload } from './lib/command-line.js';
-import { HISTORY_BENCH_DRAIN_ENV, HISTORY_EVERYWHERE_ENV, isOurs, startSystem, type RunningSystem, type SystemName } from './lib/systems.js';
+import { HISTORY_EVERYWHERE_ENV, isOurs, startSystem, type RunningSystem, type SystemName } from './lib/systems.js';
 import { memoryPerThousand, recoverEnv, runHistoryMemory, runRecover, type MemoryRecord, type RecoverRecord } from './lib/history.js';
 
 const { smoke, out: outFlag, systems, workloads, idleSystems, settings, hugeVariants, oursEnv, connectionLimit, cpuProf, baselineRoot, stamp, cpuProfDir, openFiles, ports, connectionsAtOnce } = readCommandLine();
@@ -238,7 +238,7 @@ for (let r = 1; r <= settings.rounds; r++) {
   if (workloads.includes('history-memory') && systems.includes('ours')) {
     // History on, then the control (the same burst, history off), back to back.
     for (const historySize of [memoryPerChannel, 0]) {
-      const env: Record<string, string> = historySize > 0 ? { ...HISTORY_EVERYWHERE_ENV, SCC_HISTORY_SIZE: String(historySize) } : { ...HISTORY_BENCH_DRAIN_ENV };
+      const env: Record<string, string> = historySize > 0 ? { ...HISTORY_EVERYWHERE_ENV, SCC_HISTORY_SIZE: String(historySize) } : {};
       const record = await withSystem('ours', (sys, gen) => runHistoryMemory(sys, gen, memoryConfig(sys), historySize, r), 1, env);
       memoryRuns.push(record);
       console.log(`round ${r} history-memory ${record.history ? 'on ' : 'off'} ${record.published} published over ${record.channels} channels, ${record.retained} retained: brokers RSS ${signed(record.rssDeltaMiB)} MiB, heap ${record.heapDeltaMiB === null ? 'n/a' : signed(record.heapDeltaMiB)} MiB, lost ${record.lost}, dup ${record.duplicated}`);

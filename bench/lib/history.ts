@@ -21,7 +21,7 @@ import { heapUsedBytes } from './heap-metrics.js';
 import type { LoadGenerator } from './loadgen-process.js';
 import { memoryKiB } from './proc.js';
 import { round } from './stats.js';
-import { HISTORY_BENCH_DRAIN_ENV, type RunningSystem } from './systems.js';
+import type { RunningSystem } from './systems.js';
 
 /** The channel prefix the recover workload keeps history on. */
 const RECOVER_PREFIX = 'recover/';
@@ -33,7 +33,6 @@ const RECOVER_TIMEOUT_MS = 120_000;
 /** Our brokers' and workers' environment for the recover workload: history on its channels, room for `most` messages of `size` B. */
 export function recoverEnv(most: number, size: number): Record<string, string> {
   return {
-    ...HISTORY_BENCH_DRAIN_ENV,
     SCC_HISTORY_CHANNELS: RECOVER_PREFIX,
     SCC_HISTORY_SIZE: String(most),
     SCC_HISTORY_CHANNEL_MAX_BYTES: String(Math.max(1_048_576, most * (size + 200) * 2)),

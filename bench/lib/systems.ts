@@ -35,15 +35,8 @@ export function isOurs(name: SystemName): boolean {
   return name === 'ours' || name === 'ours-history' || name === 'baseline';
 }
 
-/**
- * A short drain for the bench's history systems: at the end of a run every process gets SIGTERM at
- * once, and a broker holding live history waits (up to its drain timeout, longer than the stop's 10 s)
- * for a worker to export it, though none is left to. Outside the measured phase.
- */
-export const HISTORY_BENCH_DRAIN_ENV = { SCC_DRAIN_TIMEOUT: '500' } as const;
-
 /** What `ours-history` adds to our brokers' and workers' environment. */
-export const HISTORY_EVERYWHERE_ENV = { SCC_HISTORY_CHANNELS: '*', ...HISTORY_BENCH_DRAIN_ENV } as const;
+export const HISTORY_EVERYWHERE_ENV = { SCC_HISTORY_CHANNELS: '*' } as const;
 
 /** A front server's HTTP endpoints the bench polls during a run. */
 export interface HealthTarget {
