@@ -334,7 +334,11 @@ const historyMemory = memoryRuns.length
 /** The systems ours is divided by, baseline first (before/after), then the others. */
 const RATIO_BASES = ['baseline', 'reference', 'original', 'socketio', 'ceiling'] as const;
 /** [numerator, denominator] of every ratio: ours ÷ each base, and ours with history everywhere ÷ ours (its cost). */
-const RATIO_PAIRS: ReadonlyArray<readonly [SystemName, SystemName]> = [...RATIO_BASES.map((b) => ['ours', b] as const), ['ours-history', 'ours']];
+const RATIO_PAIRS: ReadonlyArray<readonly [SystemName, SystemName]> = [
+  ...RATIO_BASES.map((b) => ['ours', b] as const),
+  ['ours-history', 'ours'],
+  ['ours-history-elsewhere', 'ours'],
+];
 
 /** ours ÷ other for each figure (throughput > 1 is better for ours; latency, CPU and memory < 1 are). */
 const ratios: Record<string, Record<string, number>> = {};
@@ -444,7 +448,7 @@ if (Object.keys(ratios).length) {
     for (const [column, figures] of Object.entries(table)) for (const [figure, value] of Object.entries(figures)) (out[figure] ??= {})[column] = value;
     return out;
   };
-  console.log('\nratios, column ÷ other (ours ÷ each system, ours-history ÷ ours; throughput: higher is better; latency, CPU, memory, health latency: lower is better)');
+  console.log('\nratios, column ÷ other (ours ÷ each system, ours-history and ours-history-elsewhere ÷ ours; throughput: higher is better; latency, CPU, memory, health latency: lower is better)');
   console.table(byFigure(ratios));
   if (flowWorkloads.length) {
     console.log('\nhop and fan-out, round by round then the median (each pair ran back to back)');
@@ -456,7 +460,7 @@ let profiles: Record<string, ReturnType<typeof selfTimes>> | undefined;
 if (cpuProf.size) {
   profiles = {};
   const files = readdirSync(cpuProfDir).filter((f) => f.endsWith('.cpuprofile'));
-  for (const kind of ['ours', 'ours-history', 'baseline'] as const) {
+  for (const kind of ['ours', 'ours-history', 'ours-history-elsewhere', 'baseline'] as const) {
     for (const role of cpuProf) {
       const mine = files.filter((f) => f.startsWith(`${kind}-${role}-`)).map((f) => join(cpuProfDir, f));
       if (!mine.length) continue;

@@ -6,6 +6,8 @@
  *              side by side in one run;
  *   ours-history — ours with history on every channel (SCC_HISTORY_CHANNELS=* on brokers and workers,
  *              docs/history.md): its cost beside `ours` in one run (ratios ours-history ÷ ours);
+ *   ours-history-elsewhere — ours with history on for a prefix no workload uses: what history costs
+ *              the other channels (ratios ours-history-elsewhere ÷ ours);
  *   original — our scc-state, 2 × scc-broker@10.0.1 (its server.js), 2 × socketcluster-server 20 with
  *              scc-broker-client@9.2.0 attached (harness/original-worker.mjs);
  *   ceiling  — one socketcluster-server 20 process, no cluster (harness/original-worker.mjs alone);
@@ -25,18 +27,23 @@ import { spawnProcess, type ServiceProcess } from '../../harness/service-process
 import { awaitListening, startOriginalWorker } from '../../harness/services.js';
 import type { Protocol } from './wire.js';
 
-export const SYSTEMS = ['ours', 'ours-history', 'baseline', 'reference', 'original', 'ceiling', 'socketio'] as const;
+export const SYSTEMS = ['ours', 'ours-history', 'ours-history-elsewhere', 'baseline', 'reference', 'original', 'ceiling', 'socketio'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 /** The systems a plain `pnpm bench` runs (baseline needs --baseline DIR). */
 export const DEFAULT_SYSTEMS: readonly SystemName[] = ['ours', 'reference', 'original', 'ceiling', 'socketio'];
 
 /** Our services (this checkout or the baseline's): they serve /ready and /metrics. */
 export function isOurs(name: SystemName): boolean {
-  return name === 'ours' || name === 'ours-history' || name === 'baseline';
+  return name === 'ours' || name === 'ours-history' || name === 'ours-history-elsewhere' || name === 'baseline';
 }
 
 /** What `ours-history` adds to our brokers' and workers' environment. */
 export const HISTORY_EVERYWHERE_ENV = { SCC_HISTORY_CHANNELS: '*' } as const;
+/**
+ * What `ours-history-elsewhere` adds: history on, for a prefix no workload's channel has, so its
+ * ratio to `ours` is what history costs the channels that do not keep it (the issue: nothing).
+ */
+export const HISTORY_ELSEWHERE_ENV = { SCC_HISTORY_CHANNELS: 'elsewhere/' } as const;
 
 /** A front server's HTTP endpoints the bench polls during a run. */
 export interface HealthTarget {
@@ -122,7 +129,7 @@ function roles(cluster: Cluster): RunningSystem['processes'] {
 }
 
 /** Our services (this checkout, or `root` for the baseline): 2 brokers, 2 workers, fast test timings. */
-async function startOurs(name: 'ours' | 'ours-history' | 'baseline', options: StartOptions, root?: string): Promise<RunningSystem> {
+async function startOurs(name: 'ours' | 'ours-history' | 'ours-history-elsewhere' | 'baseline', options: StartOptions, root?: string): Promise<RunningSystem> {
   const cpuProfArgs = (role: Role, processName: string): string[] =>
     options.cpuProf.has(role) ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=${name}-${role}-${processName}-${Date.now()}.cpuprofile`] : [];
   const cluster = await Cluster.start({
@@ -253,6 +260,8 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
       return startOurs('ours', options);
     case 'ours-history':
       return startOurs('ours-history', { ...options, oursEnv: { ...options.oursEnv, ...HISTORY_EVERYWHERE_ENV } });
+    case 'ours-history-elsewhere':
+      return startOurs('ours-history-elsewhere', { ...options, oursEnv: { ...options.oursEnv, ...HISTORY_ELSEWHERE_ENV } });
     case 'baseline':
       if (options.baselineRoot === undefined) throw new Error('the baseline system needs --baseline DIR');
       return startOurs('baseline', options, options.baselineRoot);
