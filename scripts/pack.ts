@@ -88,8 +88,12 @@ function check(dir: (typeof PACKAGE_DIRS)[number], file: string): { problems: st
   // tsc -b never deletes output: a built file whose source is gone is stale and must not ship.
   for (const path of paths) {
     if (!path.startsWith('dist/') || !/\.(d\.ts|js)$/.test(path)) continue;
-    const source = `${SOURCE_ROOTS[dir]}${path.slice('dist/'.length).replace(/\.(d\.ts|js)$/, '.ts')}`;
-    if (!existsSync(join(ROOT, 'packages', dir, source))) problems.push(at(`${path} has no source ${source} (a stale build: remove dist/ and build again)`));
+    // A source is TypeScript, or JavaScript that tsc checks and copies (allowJs: shared's health thread).
+    const stem = `${SOURCE_ROOTS[dir]}${path.slice('dist/'.length).replace(/\.(d\.ts|js)$/, '')}`;
+    const source = `${stem}.ts`;
+    if (!existsSync(join(ROOT, 'packages', dir, source)) && !existsSync(join(ROOT, 'packages', dir, `${stem}.js`))) {
+      problems.push(at(`${path} has no source ${source} (a stale build: remove dist/ and build again)`));
+    }
   }
   const source = JSON.parse(readFileSync(join(ROOT, 'packages', dir, 'package.json'), 'utf8')) as Manifest;
   if (manifest.version !== source.version) problems.push(at(`packed version ${manifest.version} differs from ${source.version}`));

@@ -82,7 +82,9 @@ describe('health responder', () => {
   it('answers from its own thread while this one is held: busy past the threshold, 503 on /health-check past the stall limit', async () => {
     const { port } = await start(() => ({ ready: true }), { busyAfterMs: 300, stalledAfterMs: 900 });
     const seen = await probedWhileHeld(port, ['/health-check', '/ready'], 1_300, 50, 40);
-    expect(Math.max(...seen.map(([, , , ms]) => ms)), 'slowest answer, ms').toBeLessThan(100);
+    // Far below the 1,300 ms hold: the answers came from the thread while this one was held. How fast
+    // they are is the bench's business (huge workload, health port); CI's loaded cores once took 143 ms.
+    expect(Math.max(...seen.map(([, , , ms]) => ms)), 'slowest answer, ms').toBeLessThan(500);
     const ready = seen.filter(([, path]) => path === '/ready');
     const check = seen.filter(([, path]) => path === '/health-check');
     const busy = ready.filter(([, , status]) => status === 503);
