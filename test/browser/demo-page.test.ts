@@ -16,13 +16,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium, type Chromium } from '../helpers/chromium.js';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DemoPages, UI_TIMEOUT_MS, connected, entry, publish, subscribe } from '../helpers/demo-page.js';
 import { startCluster, startWorker, stopAll, type ServiceProcess, type TestCluster } from '../helpers/processes.js';
 
 /** playwright's default viewport, for every page but the phone-sized one. */
-const DESKTOP = { width: 1280, height: 720 };
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', import.meta.url));
 /** The cluster workers' SCC_MAX_PAYLOAD: not the default, so the page must have read it from the worker. */
 const MAX_PAYLOAD_BYTES = 8 * 1024;
@@ -33,18 +32,14 @@ const OVERRIDDEN_MAX_PAYLOAD_BYTES = 5_000;
 /** Bounds for priming a channel (see `prime`). */
 const PRIME_ATTEMPTS = 40;
 const PRIME_WAIT_MS = 250;
-/** Bound on waiting for one delivery or state change in the page, ms. */
-const UI_TIMEOUT_MS = 10_000;
 /** The width of a small phone, CSS pixels. */
 const PHONE_WIDTH = 390;
 const PHONE_HEIGHT = 844;
 
 let cluster: TestCluster;
+const pages = new DemoPages();
 /** A standalone worker that refuses every client publish, allows CHANNEL_LIMIT channels per socket and OVERRIDDEN_MAX_PAYLOAD_BYTES per message. */
 let refusing: ServiceProcess;
-let browser: Chromium | undefined;
-/** What went wrong in each page: console errors, page errors and HTTP responses of 400 and above. */
-const problems = new WeakMap<Page, string[]>();
 
 beforeAll(async () => {
   [cluster, refusing] = await Promise.all([
@@ -58,57 +53,15 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await pages.close();
   await stopAll();
 });
 
-/**
- * Launches Chromium headless with a fresh profile, once; a missing Chromium fails the test that asks
- * (it is not skipped, as a failing beforeAll would be).
- */
-async function chromiumContext(): Promise<BrowserContext> {
-  browser ??= await launchChromium(DESKTOP);
-  return browser.context;
-}
-
-/** Opens the demo page served by the worker on `port` and waits until its socket is connected. */
+/** Opens the demo page served by the worker on `port`, waits until its socket is connected, and checks the port it shows. */
 async function openDemo(port: number): Promise<Page> {
-  const page = await (await chromiumContext()).newPage();
-  const seen: string[] = [];
-  problems.set(page, seen);
-  page.on('console', (m) => m.type() === 'error' && seen.push(`console: ${m.text()}`));
-  page.on('pageerror', (e) => seen.push(`page error: ${e.message}`));
-  page.on('response', (r) => r.status() >= 400 && seen.push(`HTTP ${r.status()} ${r.url()}`));
-  await page.goto(`http://127.0.0.1:${port}/`);
-  await connected(page);
+  const page = await pages.open(port);
   expect(await page.textContent('#port')).toBe(`:${port}`);
   return page;
-}
-
-async function connected(page: Page): Promise<void> {
-  await page.locator('#status[data-state="connected"]').waitFor({ timeout: UI_TIMEOUT_MS });
-}
-
-// Tabs share one window: a background tab gets no animation frames, which Playwright's clicks wait
-// on, so the acting tab comes to the front first.
-
-/** Subscribes the tab to `channel` and waits until the worker acknowledged it. */
-async function subscribe(page: Page, channel: string): Promise<void> {
-  await page.bringToFront();
-  await page.fill('#channel', channel);
-  await page.click('#subscribe');
-  await entry(page, channel).locator('.state', { hasText: /^subscribed$/ }).waitFor({ timeout: UI_TIMEOUT_MS });
-}
-
-/** The tab's subscription entry for `channel`. */
-const entry = (page: Page, channel: string) => page.locator(`#subscriptions li[data-channel="${channel}"]`);
-
-/** Types `text` for `channel` and clicks Publish (which the page may refuse). */
-async function publish(page: Page, channel: string, text: string): Promise<void> {
-  await page.bringToFront();
-  await page.fill('#channel', channel);
-  await page.fill('#text', text);
-  await page.click('#publish');
 }
 
 /** Publishes `text` and waits until the worker acknowledged it. */
@@ -194,8 +147,8 @@ describe('demo page in Chromium', () => {
     expect(icon.status()).toBe(200);
     expect(icon.headers()['content-type']).toBe('image/svg+xml');
     expect((await icon.text()).startsWith('<svg')).toBe(true);
-    expect(problems.get(a)).toEqual([]);
-    expect(problems.get(b)).toEqual([]);
+    expect(pages.problems(a)).toEqual([]);
+    expect(pages.problems(b)).toEqual([]);
 
     await shot(a, 'publisher');
     await shot(b, 'subscriber');
@@ -259,7 +212,7 @@ describe('demo page in Chromium', () => {
     // The socket was never closed for a message too big.
     expect(await a.getAttribute('#status', 'data-state')).toBe('connected');
     expect(await a.textContent('#status-detail')).toBe('');
-    expect(problems.get(a)).toEqual([]);
+    expect(pages.problems(a)).toEqual([]);
   }, 60_000);
 
   it("shows the worker's refusal of a publish and of a subscribe, with the error's name and message", async () => {
@@ -351,7 +304,7 @@ describe('demo page in Chromium', () => {
       expect(box!.height, control).toBeGreaterThanOrEqual(24);
     }
     await shot(page, 'phone-390');
-    expect(problems.get(page)).toEqual([]);
+    expect(pages.problems(page)).toEqual([]);
     await page.close();
   }, 60_000);
 

@@ -11,12 +11,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, type Chromium } from '../helpers/chromium.js';
+import { DemoPages, UI_TIMEOUT_MS, connected, entry, publish, subscribe } from '../helpers/demo-page.js';
 import { startCluster, stopAll, type TestCluster } from '../helpers/processes.js';
 
-const DESKTOP = { width: 1280, height: 720 };
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', import.meta.url));
 /** The prefix that keeps history, on brokers and workers. */
 const HISTORY_PREFIX = 'hist/';
@@ -26,13 +25,9 @@ const MISSED = 5;
 /** Bounds for priming a channel (see `prime`). */
 const PRIME_ATTEMPTS = 40;
 const PRIME_WAIT_MS = 250;
-/** Bound on waiting for one delivery or state change in the page, ms. */
-const UI_TIMEOUT_MS = 10_000;
 
 let cluster: TestCluster;
-let browser: Chromium | undefined;
-/** What went wrong in each page: console errors, page errors and HTTP responses of 400 and above. */
-const problems = new WeakMap<Page, string[]>();
+const pages = new DemoPages();
 
 beforeAll(async () => {
   cluster = await startCluster({ brokers: 2, workers: 2, brokerEnv: HISTORY_ENV, workerEnv: HISTORY_ENV });
@@ -40,44 +35,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await pages.close();
   await stopAll();
 });
 
-async function chromiumContext(): Promise<BrowserContext> {
-  browser ??= await launchChromium(DESKTOP);
-  return browser.context;
-}
-
-async function openDemo(port: number): Promise<Page> {
-  const page = await (await chromiumContext()).newPage();
-  const seen: string[] = [];
-  problems.set(page, seen);
-  page.on('console', (m) => m.type() === 'error' && seen.push(`console: ${m.text()}`));
-  page.on('pageerror', (e) => seen.push(`page error: ${e.message}`));
-  page.on('response', (r) => r.status() >= 400 && seen.push(`HTTP ${r.status()} ${r.url()}`));
-  await page.goto(`http://127.0.0.1:${port}/`);
-  await connected(page);
-  return page;
-}
-
-const connected = (page: Page) => page.locator('#status[data-state="connected"]').waitFor({ timeout: UI_TIMEOUT_MS });
-const entry = (page: Page, channel: string) => page.locator(`#subscriptions li[data-channel="${channel}"]`);
-
-async function subscribe(page: Page, channel: string): Promise<void> {
-  await page.bringToFront();
-  await page.fill('#channel', channel);
-  await page.click('#subscribe');
-  await entry(page, channel).locator('.state', { hasText: /^subscribed$/ }).waitFor({ timeout: UI_TIMEOUT_MS });
-}
-
-async function publish(page: Page, channel: string, text: string): Promise<void> {
-  await page.bringToFront();
-  await page.fill('#channel', channel);
-  await page.fill('#text', text);
-  await page.click('#publish');
-}
-
+const openDemo = (port: number): Promise<Page> => pages.open(port);
 async function publishAcked(page: Page, channel: string, text: string): Promise<void> {
   await publish(page, channel, text);
   await expect.poll(() => page.locator('#publish-notice').textContent(), { timeout: UI_TIMEOUT_MS }).toContain(`Published to ${channel}`);
@@ -188,8 +150,8 @@ describe('demo page on a history channel, in Chromium', () => {
     expect((await shown(a, channel)).at(-1)).toEqual({ text: live, epoch: last.epoch, offset: last.offset! + MISSED + 1 });
     await arrives(b, channel, live);
     expect((await shown(b, channel)).slice(-(MISSED + 2))).toEqual([last, ...afterRecovery, { text: live, epoch: last.epoch, offset: last.offset! + MISSED + 1 }]);
-    expect(problems.get(a)).toEqual([]);
-    expect(problems.get(b)).toEqual([]);
+    expect(pages.problems(a)).toEqual([]);
+    expect(pages.problems(b)).toEqual([]);
     await shot(a, 'recovered');
     await a.close();
     await b.close();
@@ -209,7 +171,7 @@ describe('demo page on a history channel, in Chromium', () => {
     expect((await shown(b, channel)).find((m) => m.text === text)).toEqual({ text, epoch: null, offset: null });
     expect(await recoveries(b, channel)).toEqual([]);
     expect(await entry(b, channel).locator('.recovery').textContent()).toBe('');
-    expect(problems.get(b)).toEqual([]);
+    expect(pages.problems(b)).toEqual([]);
     await a.close();
     await b.close();
   }, 60_000);
