@@ -53,6 +53,9 @@ if (stateReplicas > 1) {
   }
 }
 
+/** Channel-name prefixes that keep history in the local cluster unless SCC_HISTORY_CHANNELS says otherwise. */
+const DEMO_HISTORY_CHANNELS = 'history/';
+
 const color = process.stdout.isTTY ? (code: number, s: string): string => `\x1b[${code}m${s}\x1b[0m` : (_code: number, s: string): string => s;
 const say = (line: string): void => void process.stdout.write(`${color(1, 'cluster'.padEnd(NAME_WIDTH))} | ${line}\n`);
 
@@ -60,7 +63,12 @@ const playground = new Playground({
   ports: flags['free-ports'] ? { kind: 'free' } : { kind: 'well-known', state: STATE_PORT, firstBroker: FIRST_BROKER_PORT, firstWorker: FIRST_WORKER_PORT },
   brokers: BROKERS,
   workers: WORKERS,
-  env: { SCC_LOG_FORMAT: process.env['SCC_LOG_FORMAT'] ?? 'pretty', SCC_BIND_HOST: process.env['SCC_BIND_HOST'] ?? '127.0.0.1' },
+  env: {
+    SCC_LOG_FORMAT: process.env['SCC_LOG_FORMAT'] ?? 'pretty',
+    SCC_BIND_HOST: process.env['SCC_BIND_HOST'] ?? '127.0.0.1',
+    // The demo's history channels (docs/history.md): the page shows their positions and recoveries.
+    SCC_HISTORY_CHANNELS: process.env['SCC_HISTORY_CHANNELS'] ?? DEMO_HISTORY_CHANNELS,
+  },
   timeoutMs: WAIT_TIMEOUT_MS,
   say,
   onLine: (name, role, _stream, line) => void process.stdout.write(`${color(COLOURS[role], name.padEnd(NAME_WIDTH))} | ${line}\n`),
