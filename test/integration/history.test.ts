@@ -18,11 +18,10 @@ const HISTORY = { SCC_HISTORY_CHANNELS: 'hist/', SCC_HISTORY_SIZE: '5000' };
 /** Messages a subscriber misses while away. */
 const MISSED = 1000;
 /**
- * How long it stays away, ms. The time away matters to recovery only through SCC_HISTORY_TTL (300 s
- * here): what is tested is that 1,000 messages published while it is gone, paced rather than in one
- * burst, come back; 2 s rather than the issue's 5 s keeps the file within its share of the suite.
+ * How long it stays away, ms: the issue's 5 s, over which the 1,000 messages are published paced
+ * (rather than in one burst). The time away matters to recovery only through SCC_HISTORY_TTL (300 s here).
  */
-const AWAY_MS = 2000;
+const AWAY_MS = 5000;
 
 let cluster: TestCluster;
 let workerA: ServiceProcess;
