@@ -17,6 +17,7 @@ import {
   closedWithin,
   trackConnections,
   notFound,
+  hostPort,
   type Logger,
   type StateConfig,
   type Readiness,
@@ -53,9 +54,6 @@ function defaultReplicaHost(): string {
   return '127.0.0.1';
 }
 
-function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /** The election store the configuration names. */
 function makeStore(config: Readonly<StateConfig>, self: ReplicaInfo, logger: Logger): LeaderStore {
@@ -122,7 +120,7 @@ export async function startStateServer(config: Readonly<StateConfig>, logger: Lo
     const election = config.election;
     const self: ReplicaInfo = {
       id: election.instanceId ?? defaultReplicaId(),
-      address: formatAddress(election.instanceIp ?? defaultReplicaHost(), port),
+      address: hostPort(election.instanceIp ?? defaultReplicaHost(), port),
     };
     replica = new Replica({
       store: makeStore(config, self, logger),

@@ -77,7 +77,7 @@ export type {
   LinkReport,
   StatsLinkReport,
 } from './payloads.js';
-export { formatInstanceUri, parseInstanceUri, isHostOrIp } from './uri.js';
+export { formatInstanceUri, hostPort, parseInstanceUri, isHostOrIp } from './uri.js';
 export type { InstanceAddress, UriTarget } from './uri.js';
 export {
   SETTINGS,

@@ -26,6 +26,11 @@ export interface InstanceAddress {
   secure: boolean;
 }
 
+/** `host:port` for a URL or a log line: an IPv6 address (it holds a colon) in brackets. */
+export function hostPort(host: string, port: number | string): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /**
  * The peer's URI as the original state server writes it: the explicit IP is bare only with family
  * `IPv4`, bracketed otherwise. For an observed address the original always brackets, which makes a

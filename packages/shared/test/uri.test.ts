@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatInstanceUri, parseInstanceUri, type InstanceAddress } from '../src/uri.js';
+import { formatInstanceUri, hostPort, parseInstanceUri, type InstanceAddress } from '../src/uri.js';
 
 const address = (over: Partial<InstanceAddress>): InstanceAddress => ({
   explicitIp: null,
@@ -83,5 +83,14 @@ describe('parseInstanceUri', () => {
     expect(() => parseInstanceUri('http://10.0.0.5:8888')).toThrow(TypeError);
     expect(() => parseInstanceUri('10.0.0.5:8888')).toThrow(TypeError);
     expect(() => parseInstanceUri('not a uri')).toThrow(TypeError);
+  });
+});
+
+describe('hostPort', () => {
+  it('brackets an IPv6 address and leaves names and IPv4 addresses bare', () => {
+    expect(hostPort('fd00::7', 7777)).toBe('[fd00::7]:7777');
+    expect(hostPort('::1', '443')).toBe('[::1]:443');
+    expect(hostPort('10.0.0.1', 7777)).toBe('10.0.0.1:7777');
+    expect(hostPort('scc-state.default.svc', 7777)).toBe('scc-state.default.svc:7777');
   });
 });

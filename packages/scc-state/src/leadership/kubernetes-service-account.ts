@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SccError, type Logger } from '@scc-ts/shared';
+import { SccError, hostPort, type Logger } from '@scc-ts/shared';
 import { KubernetesLeaseStore } from './kubernetes.js';
 import type { StoreOptions } from './store.js';
 
@@ -66,7 +66,7 @@ export function kubernetesStoreFromServiceAccount(options: ServiceAccountStoreOp
   }
   if (missing.length > 0 || !host || !port || !ca || namespace === undefined) throw new KubernetesUnavailableError(missing);
   // An IPv6 service address needs brackets in a URL.
-  const apiServer = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const apiServer = `https://${hostPort(host, port)}`;
   return new KubernetesLeaseStore({
     self: options.self,
     leaseTtlMs: options.leaseTtlMs,
