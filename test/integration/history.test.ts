@@ -118,6 +118,15 @@ async function liveAndFence(channel: string, reader: HistoryReader, tag: string,
   return live;
 }
 
+/** The broker of `uris` that owns `channel`. */
+function ownerAmong(channel: string, uris: readonly string[]): string {
+  const mapper = new SkeletonRendezvousMapper();
+  mapper.setSites([...uris]);
+  const owner = mapper.findSite(channel);
+  if (owner === null) throw new Error(`no owner for ${channel}`);
+  return owner;
+}
+
 /** The channel named `${prefix}${k}` with the smallest k that `uri` owns among `uris`. */
 function channelOwnedBy(prefix: string, uri: string, uris: readonly string[]): string {
   const mapper = new SkeletonRendezvousMapper();
@@ -246,9 +255,11 @@ describe('channel history and recovery', () => {
     for (const id of first) await publisher.invokePublish(channel, { id });
     await good.until(() => readIds(good).includes('d/9'), 10_000, 'd/9');
     const { epoch, offset: last } = good.position!;
-    // Another channel further along, for a position of another epoch beyond this channel's last offset.
-    const other = await watch('hist/d-other');
-    for (const id of ids('d-other', last + 20)) void publisher.invokePublish('hist/d-other', { id });
+    // Another channel on the same broker, further along: a position of its epoch (beyond this channel's last offset).
+    const uris = cluster.brokers.map(uriOf);
+    const otherChannel = channelOwnedBy('hist/d-other/', ownerAmong(channel, uris), uris);
+    const other = await watch(otherChannel);
+    for (const id of ids('d-other', last + 20)) void publisher.invokePublish(otherChannel, { id });
     await other.until(() => other.position!.offset > last + 10, 10_000, 'the other channel');
 
     const hostile: Array<[string, unknown]> = [
@@ -278,9 +289,11 @@ describe('channel history and recovery', () => {
     }
     const otherEpoch = HistoryReader.open(await connect(workerB.port), channel, { since: other.position });
     await otherEpoch.until(() => otherEpoch.notice !== undefined || refused(otherEpoch), 10_000, 'the notice for an epoch of another channel');
-    // Epochs may be per channel (EpochChanged) or per broker lifetime (then the offset lies beyond this channel's last).
-    if (otherEpoch.notice) expect(otherEpoch.notice.recovered).toBe(false);
-    expect([otherEpoch.notice?.reason ?? 'InvalidPositionError']).toEqual([expect.stringMatching(/^(EpochChanged|InvalidPositionError)$/)]);
+    // The owner knows the epoch is another channel's: refused by name, and the socket is kicked out of the channel.
+    await otherEpoch.until(() => otherEpoch.kickOuts.length > 0, 10_000, 'the kick-out for an epoch of another channel');
+    expect(otherEpoch.notice).toMatchObject({ type: 'recovery', recovered: false, reason: 'InvalidPositionError' });
+    expect(otherEpoch.kickOuts.join(' ')).toMatch(/InvalidPositionError: epoch .* is another channel's/);
+    expect(otherEpoch.envelopes).toEqual([]);
 
     // Nothing else on the channel broke: the good reader and the plain subscribers go on, and a refused socket can still subscribe plainly.
     const [, refusedReader] = readers[0]!;

@@ -132,6 +132,8 @@ export class HistoryStore<T = unknown> {
   private readonly now: () => number;
   private readonly maxEmptyChannels: number;
   private readonly states = new Map<string, ChannelHistory>();
+  /** The channel each epoch held here belongs to: a position naming another channel's epoch is refused. */
+  private readonly epochs = new Map<string, string>();
   private readonly pendings = new Map<string, Pending<T>>();
   /** Every stored message in arrival order, as (state, offset); entries of dropped messages are stale. */
   private order: Array<{ state: ChannelHistory; offset: number } | undefined> = [];
@@ -184,10 +186,12 @@ export class HistoryStore<T = unknown> {
 
   /**
    * A page of the channel's history (docs/history.md, HistoryPage); throws InvalidPositionError for
-   * a `since` beyond the newest offset of the same epoch.
+   * a `since` beyond the newest offset of the same epoch, or naming another channel's epoch.
    */
   page(channel: string, since: Position | undefined, limit: number): HistoryPage {
     const state = this.states.get(channel);
+    const owner = since === undefined ? undefined : this.epochs.get(since.epoch);
+    if (owner !== undefined && owner !== channel) throw new InvalidPositionError(`epoch ${JSON.stringify(since?.epoch)} is another channel's`);
     // Never published here: any since is of another epoch.
     if (state === undefined) return { epoch: null, first: 1, last: 0, from: 1, messages: [] };
     this.expire(state, this.now());
@@ -352,6 +356,7 @@ export class HistoryStore<T = unknown> {
   private create(channel: string, epoch: string, last: number): ChannelHistory {
     const state = new ChannelHistory(epoch, last);
     this.states.set(channel, state);
+    this.epochs.set(epoch, channel);
     this.counts.channels = this.states.size;
     return state;
   }
@@ -415,6 +420,7 @@ export class HistoryStore<T = unknown> {
     while (state.count > 0) this.drop(state, null);
     state.alive = false;
     this.states.delete(channel);
+    if (this.epochs.get(state.epoch) === channel) this.epochs.delete(state.epoch);
     this.counts.channels = this.states.size;
     for (const listener of this.forgetListeners) listener();
   }

@@ -49,10 +49,16 @@ describe('positions and pages', () => {
     expect(s.page('a', { epoch: 'other', offset: 1 }, 10)).toEqual({ epoch: e, first: 1, last: 3, from: 4, messages: [] });
     // Beyond the newest offset of the same epoch: refused by name.
     expect(() => s.page('a', { epoch: e, offset: 4 }, 10)).toThrow(InvalidPositionError);
+    // Another channel's epoch (held here): refused by name, on a channel with history or without.
+    expect(() => s.page('a', { epoch: other.epoch, offset: 1 }, 10)).toThrow(/another channel's/);
+    expect(() => s.page('none', { epoch: e, offset: 99 }, 10)).toThrow(InvalidPositionError);
     // Never published: epoch null, and any since is of another epoch.
     expect(s.page('none', undefined, 10)).toEqual({ epoch: null, first: 1, last: 0, from: 1, messages: [] });
-    expect(s.page('none', { epoch: e, offset: 99 }, 10)).toEqual({ epoch: null, first: 1, last: 0, from: 1, messages: [] });
+    expect(s.page('none', { epoch: 'gone', offset: 99 }, 10)).toEqual({ epoch: null, first: 1, last: 0, from: 1, messages: [] });
     expect(s.counts).toMatchObject({ channels: 2, messages: 4 });
+    // Once 'b' has gone (exported), its epoch is no longer known here: just another epoch.
+    s.export('b');
+    expect(s.page('a', { epoch: other.epoch, offset: 1 }, 10)).toEqual({ epoch: e, first: 1, last: 3, from: 4, messages: [] });
   });
 
   it('answers a since older than the retained history with nothing from last + 1 (too old)', () => {
