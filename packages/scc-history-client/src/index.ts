@@ -116,6 +116,15 @@ export function asMessageEnvelope(value: unknown): MessageEnvelope | null {
   return { type: 'message', epoch: value.epoch, offset: value.offset, data: value.data };
 }
 
+/**
+ * Whether `value` is the envelope of a message without a position, `{type: 'message', epoch: null,
+ * offset: null, data}`: what a worker sends position-wanting subscribers of a channel whose owner
+ * keeps no history (an original broker).
+ */
+export function isUnpositionedEnvelope(value: unknown): value is { type: 'message'; epoch: null; offset: null; data: unknown } {
+  return isObject(value) && value.type === 'message' && value.epoch === null && value.offset === null && 'data' in value;
+}
+
 /** A worker's history page checked, or InvalidPayloadError. */
 export function parseHistoryPage(value: unknown): HistoryPage {
   if (!isObject(value)) throw new InvalidPayloadError('a history page must be an object');
@@ -183,7 +192,11 @@ export class HistoryTracker {
     // Envelopes have type 'message': a notice is never one of them.
     if (notice !== null) return this.#acceptNotice(notice);
     const envelope = this.#enveloped ? asMessageEnvelope(item) : null;
-    if (envelope === null) return { kind: 'plain', data: item };
+    if (envelope === null) {
+      // After a notice, a message without a position (its owner keeps no history) is still enveloped.
+      if (this.#enveloped && isUnpositionedEnvelope(item)) return { kind: 'plain', data: item.data };
+      return { kind: 'plain', data: item };
+    }
     const position = { epoch: envelope.epoch, offset: envelope.offset };
     const last = this.#position;
     if (last !== null && last.epoch === position.epoch && position.offset <= last.offset) return { kind: 'duplicate', position };

@@ -95,6 +95,16 @@ describe('HistoryTracker', () => {
     expect(t.accept(notice({ recovered: true, reason: null, epoch: 'e1', offset: 3 })).kind).toBe('notice');
     expect(t.accept(envelope('e1', 4)).kind).toBe('message');
   });
+
+  it('hands over the data of an envelope without a position (the owner keeps no history), not the envelope', () => {
+    const t = new HistoryTracker();
+    const unpositioned = { type: 'message', epoch: null, offset: null, data: { text: 'hi' } };
+    // Before a notice it is plain data like any other, whatever it looks like.
+    expect(t.accept(unpositioned)).toEqual({ kind: 'plain', data: unpositioned });
+    t.accept(notice({ recovered: false, reason: 'HistoryUnavailable', epoch: null, offset: 0 }));
+    expect(t.accept(unpositioned)).toEqual({ kind: 'plain', data: { text: 'hi' } });
+    expect(t.position).toBeNull();
+  });
 });
 
 /** An async queue a fake channel's consumers read. */
