@@ -6,6 +6,8 @@
  */
 import {
   MAX_HISTORY_MOVES,
+  MAX_URI_LENGTH,
+  MAX_URI_LIST_LENGTH,
   DEFAULT_CLIENT_HISTORY_LIMIT,
   HistoryNotEnabledError,
   InvalidPayloadError,
@@ -139,10 +141,6 @@ export function parseImportRequest(data: unknown, rules: ChannelRules): ImportRe
   return { channel, state, lengths };
 }
 
-/** Most broker URIs a moves request may name. */
-export const MAX_MOVES_BROKERS = 10_000;
-/** Longest broker URI accepted, characters. */
-const MAX_URI_LENGTH = 2048;
 
 export interface MovesRequest {
   brokers: string[];
@@ -158,8 +156,8 @@ function isUri(value: unknown): value is string {
 export function parseMovesRequest(data: unknown): MovesRequest {
   const body = bodyOf(data, 'sccHistoryMoves');
   const { brokers, self, mapping } = body;
-  if (!Array.isArray(brokers) || brokers.length > MAX_MOVES_BROKERS || !brokers.every(isUri)) {
-    throw new InvalidPayloadError(`sccHistoryMoves needs brokers: an array of at most ${MAX_MOVES_BROKERS} URI strings`);
+  if (!Array.isArray(brokers) || brokers.length > MAX_URI_LIST_LENGTH || !brokers.every(isUri)) {
+    throw new InvalidPayloadError(`sccHistoryMoves needs brokers: an array of at most ${MAX_URI_LIST_LENGTH} URI strings`);
   }
   if (!isUri(self)) throw new InvalidPayloadError('sccHistoryMoves needs self: this broker\'s URI');
   if (typeof mapping !== 'string' || !(MAPPING_ENGINES as readonly string[]).includes(mapping)) {

@@ -391,9 +391,8 @@ export class Relay {
       this.publishHistory(peer, channel as string, body?.data, cid);
       return;
     }
-    const failed = this.relay(channel as string, body?.data);
     // Behind the relayed copies in this socket's queue: the answer proves they went first.
-    if (cid !== undefined) this.queue(peer, failed === null ? encodeResponse(cid) : encodeErrorResponse(cid, failed));
+    this.answer(peer, cid, this.relay(channel as string, body?.data));
   }
 
   /** A publish on a history channel: positioned and stored, or held while the channel is pending. */

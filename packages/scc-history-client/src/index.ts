@@ -67,7 +67,10 @@ export const MAX_EPOCH_LENGTH = 64;
 /** Most messages one history page holds. */
 export const MAX_HISTORY_PAGE = 1000;
 
-/** A position that is not `{epoch: non-empty string ≤ 64, offset: safe integer ≥ 0}`. */
+/**
+ * A position that is not `{epoch: non-empty string ≤ 64, offset: safe integer ≥ 0}`, or that the
+ * owner broker refuses (beyond the newest offset of its epoch, another channel's epoch).
+ */
 export class InvalidPositionError extends Error {
   override readonly name = 'InvalidPositionError';
 }
@@ -85,12 +88,25 @@ const isEpoch = (value: unknown): value is string => typeof value === 'string' &
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 const REASONS: ReadonlySet<unknown> = new Set(Object.values(RecoveryReason));
 
-/** A position checked and copied, or InvalidPositionError saying what is wrong. */
-export function parsePosition(value: unknown): Position {
-  if (!isObject(value)) throw new InvalidPositionError('a position must be an object {epoch, offset}');
-  if (!isEpoch(value.epoch)) throw new InvalidPositionError(`a position's epoch must be a non-empty string of at most ${MAX_EPOCH_LENGTH} characters`);
-  if (!isCount(value.offset)) throw new InvalidPositionError("a position's offset must be a safe integer ≥ 0");
-  return { epoch: value.epoch, offset: value.offset };
+/** What a value is, for an error message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+/**
+ * A position checked and copied, or InvalidPositionError saying what is wrong; `what` names it in
+ * the message (the worker and the broker guard positions from peers with this too).
+ */
+export function parsePosition(value: unknown, what = 'position'): Position {
+  if (!isObject(value)) throw new InvalidPositionError(`${what} must be an object {epoch, offset}, got ${describe(value)}`);
+  const { epoch, offset } = value;
+  if (!isEpoch(epoch)) {
+    throw new InvalidPositionError(`${what}.epoch must be a non-empty string of at most ${MAX_EPOCH_LENGTH} characters, got ${describe(epoch)}${typeof epoch === 'string' ? ` of ${epoch.length}` : ''}`);
+  }
+  if (!isCount(offset)) throw new InvalidPositionError(`${what}.offset must be a safe integer ≥ 0, got ${typeof offset === 'number' ? String(offset) : describe(offset)}`);
+  return { epoch, offset };
 }
 
 /** The recovery notice `value` is, or null. */
@@ -127,7 +143,7 @@ export function isUnpositionedEnvelope(value: unknown): value is { type: 'messag
 
 /** A worker's history page checked, or InvalidPayloadError. */
 export function parseHistoryPage(value: unknown): HistoryPage {
-  if (!isObject(value)) throw new InvalidPayloadError('a history page must be an object');
+  if (!isObject(value)) throw new InvalidPayloadError(`a history page must be an object, got ${describe(value)}`);
   const { epoch, first, last, from, messages } = value;
   if (epoch !== null && !isEpoch(epoch)) throw new InvalidPayloadError('a history page needs an epoch string or null');
   if (!isCount(first) || !isCount(last) || !isCount(from)) throw new InvalidPayloadError("a history page's first, last and from must be integers ≥ 0");

@@ -3,15 +3,18 @@
  * brokers share. A broker keeps the history of the channels it owns and gives each message a
  * position `{epoch, offset}`; a worker replays it to clients that subscribe with a position.
  */
-import { MAX_EPOCH_LENGTH, MAX_HISTORY_PAGE, type HistoryPage, type Position } from '@scc-ts/history-client';
+import { MAX_EPOCH_LENGTH, MAX_HISTORY_PAGE, type Position } from '@scc-ts/history-client';
 import { InvalidPayloadError, SccError } from './errors.js';
 
-// What clients see (the envelope, the notice, pages, positions and their limits) has its one home in
-// the browser-safe client package; the services use the same names through this module.
+// What clients see (the envelope, the notice, pages, positions, their limits and guards) has its one
+// home in the browser-safe client package; the services use the same names through this module.
 export {
   CLIENT_HISTORY_PROCEDURE,
+  InvalidPositionError,
   MAX_EPOCH_LENGTH,
   MAX_HISTORY_PAGE,
+  parseHistoryPage,
+  parsePosition,
   RecoveryReason,
   SUBSCRIBE_HISTORY_KEY,
   type HistoryPage,
@@ -29,11 +32,6 @@ export class HistoryNotEnabledError extends SccError {
 /** A client asked for the history of a channel it is not subscribed to. */
 export class HistoryNotSubscribedError extends SccError {
   override readonly name = 'HistoryNotSubscribedError';
-}
-
-/** A position that is not `{epoch: string, offset: integer ≥ 0}` or lies beyond the channel's history. */
-export class InvalidPositionError extends SccError {
-  override readonly name = 'InvalidPositionError';
 }
 
 /** The owner broker keeps no history (an original broker, or history off there). */
@@ -93,21 +91,6 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-/** Guards a position from a peer: a fresh `{epoch, offset}`, or InvalidPositionError naming what is wrong. */
-export function parsePosition(value: unknown, what = 'position'): Position {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidPositionError(`${what} must be an object {epoch, offset}, got ${describe(value)}`);
-  }
-  const { epoch, offset } = value as { epoch?: unknown; offset?: unknown };
-  if (typeof epoch !== 'string' || epoch.length === 0 || epoch.length > MAX_EPOCH_LENGTH) {
-    throw new InvalidPositionError(`${what}.epoch must be a non-empty string of at most ${MAX_EPOCH_LENGTH} characters, got ${describe(epoch)}${typeof epoch === 'string' ? ` of ${epoch.length}` : ''}`);
-  }
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-    throw new InvalidPositionError(`${what}.offset must be a safe integer ≥ 0, got ${typeof offset === 'number' ? String(offset) : describe(offset)}`);
-  }
-  return { epoch, offset };
-}
-
 /** Guards a page limit: an integer 0 … MAX_HISTORY_PAGE (`fallback` when absent), or InvalidPayloadError. */
 export function parseLimit(value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -125,18 +108,6 @@ export function positionOf(packet: unknown): Position | null {
   if (typeof sccEpoch !== 'string' || sccEpoch.length === 0 || sccEpoch.length > MAX_EPOCH_LENGTH) return null;
   if (typeof sccOffset !== 'number' || !Number.isSafeInteger(sccOffset) || sccOffset < 1) return null;
   return { epoch: sccEpoch, offset: sccOffset };
-}
-
-/** Guards a `HistoryPage` from a broker, or InvalidPayloadError. */
-export function parseHistoryPage(value: unknown): HistoryPage {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidPayloadError(`a history page must be an object, got ${describe(value)}`);
-  const { epoch, first, last, from, messages } = value as Record<string, unknown>;
-  if (epoch !== null && (typeof epoch !== 'string' || epoch.length > MAX_EPOCH_LENGTH)) throw new InvalidPayloadError('a history page needs an epoch string or null');
-  for (const [name, n] of [['first', first], ['last', last], ['from', from]] as const) {
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new InvalidPayloadError(`a history page's ${name} must be an integer ≥ 0`);
-  }
-  if (!Array.isArray(messages) || messages.length > MAX_HISTORY_PAGE) throw new InvalidPayloadError(`a history page's messages must be an array of at most ${MAX_HISTORY_PAGE}`);
-  return { epoch: epoch as string | null, first: first as number, last: last as number, from: from as number, messages };
 }
 
 /** Guards a `HistoryState` (an export), or InvalidPayloadError; null stays null. */

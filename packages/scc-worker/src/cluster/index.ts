@@ -101,8 +101,9 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     const { stats } = this;
     const broker = agServer.brokerEngine;
     const wantsHistory = this.options.historyChannels.length > 0;
-    if (wantsHistory && !isRecoveryEngine(broker)) logger.warn(HISTORY_ENGINE_WARNING);
-    const isHistory = wantsHistory && isRecoveryEngine(broker) ? historyMatcher(this.options.historyChannels) : undefined;
+    const recoveryEngine = wantsHistory && isRecoveryEngine(broker) ? broker : null;
+    if (wantsHistory && recoveryEngine === null) logger.warn(HISTORY_ENGINE_WARNING);
+    const isHistory = recoveryEngine === null ? undefined : historyMatcher(this.options.historyChannels);
 
     // Built from the end of the path backwards, so each stage is given the next one.
     const inbound = new Inbound({
@@ -149,8 +150,8 @@ export class ClusterClient extends EventEmitter<ClusterClientEvents> {
     this.inbound = inbound;
     this.router = router;
     this.outbound = outbound;
-    if (isHistory && isRecoveryEngine(broker)) {
-      this.recovery = new Recovery(agServer, broker, { isHistory, fetch: (channel, since, limit) => router.historyPage(channel, since, limit), stats, logger });
+    if (recoveryEngine !== null && isHistory) {
+      this.recovery = new Recovery(agServer, recoveryEngine, { isHistory, fetch: (channel, since, limit) => router.historyPage(channel, since, limit), stats, logger });
       this.recovery.install();
     }
     this.link = new WorkerStateLink(this.options, {

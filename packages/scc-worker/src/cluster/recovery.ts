@@ -345,18 +345,15 @@ export class Recovery implements HistoryHooks {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidPayloadError(`${CLIENT_HISTORY_PROCEDURE} needs {channel, limit?, since?}`);
     const { channel, limit, since } = body as { channel?: unknown; limit?: unknown; since?: unknown };
     if (typeof channel !== 'string') throw new InvalidPayloadError(`${CLIENT_HISTORY_PROCEDURE} needs a channel name string`);
-    return this.history(channel, { limit: parseLimit(limit, DEFAULT_CLIENT_HISTORY_LIMIT), since: since === undefined ? undefined : parsePosition(since, 'since') }, socket);
+    // Checked by history(), as what server code passes.
+    return this.history(channel, { limit, since }, socket);
   }
 
   /**
    * A page of a history channel's history: the last `limit` messages, or what followed `since`. With
    * `socket`, only for a channel it is subscribed to.
    */
-  history(channel: string, query: { limit?: number; since?: Position | undefined } = {}, socket?: ClientSocket): Promise<HistoryPage> {
-    if (!this.isHistory(channel)) return Promise.reject(new HistoryNotEnabledError(`${JSON.stringify(channel.slice(0, 100))} keeps no history (it matches no SCC_HISTORY_CHANNELS prefix)`));
-    if (socket !== undefined && !socket.isSubscribed(channel)) {
-      return Promise.reject(new HistoryNotSubscribedError(`subscribe to ${JSON.stringify(channel.slice(0, 100))} before asking for its history`));
-    }
+  history(channel: string, query: { limit?: unknown; since?: unknown } = {}, socket?: ClientSocket): Promise<HistoryPage> {
     let limit: number;
     let since: Position | undefined;
     try {
@@ -365,14 +362,11 @@ export class Recovery implements HistoryHooks {
     } catch (error) {
       return Promise.reject(error as Error);
     }
+    if (!this.isHistory(channel)) return Promise.reject(new HistoryNotEnabledError(`${JSON.stringify(channel.slice(0, 100))} keeps no history (it matches no SCC_HISTORY_CHANNELS prefix)`));
+    if (socket !== undefined && !socket.isSubscribed(channel)) {
+      return Promise.reject(new HistoryNotSubscribedError(`subscribe to ${JSON.stringify(channel.slice(0, 100))} before asking for its history`));
+    }
     return this.options.fetch(channel, since, limit);
-  }
-
-  /** Subscriptions held or replaying now. */
-  get recoveringCount(): number {
-    let count = 0;
-    for (const sessions of this.sessions.values()) for (const s of sessions.values()) if (s.mode !== 'live') count += 1;
-    return count;
   }
 
   close(): void {
