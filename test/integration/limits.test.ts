@@ -10,6 +10,7 @@ import { RawSocket, scUrl } from '../../harness/raw.js';
 import { spawnService, startBroker, startState, startWorker, stopAll } from '../helpers/processes.js';
 import { LogEvent } from '@scc-ts/shared';
 import { scrape } from '../helpers/metrics.js';
+import { WebSocket } from 'ws';
 
 const raws: RawSocket[] = [];
 function raw(port: number, query?: Record<string, string>): RawSocket {
@@ -120,6 +121,37 @@ describe('auth key warning', () => {
     await keyedBroker.waitForEvent(LogEvent.Joined, {}, 10_000);
     expect(keyed.logs.some((l) => WARNING.test(l.msg))).toBe(false);
     expect(keyedBroker.logs.some((l) => WARNING.test(l.msg))).toBe(false);
+  });
+});
+
+describe('heartbeat', () => {
+  it("keeps socketcluster's pings with SOCKETCLUSTER_OPTIONS' settings: a client stays connected past its ping timeout, a silent socket is closed with 4001", async () => {
+    const worker = await startWorker(null, { SOCKETCLUSTER_OPTIONS: '{"pingInterval":200,"pingTimeout":1000}' });
+    const client = await connect(worker.port);
+    const disconnects: number[] = [];
+    void (async () => {
+      for await (const { code } of client.listener('disconnect')) disconnects.push(code);
+    })();
+    // The handshake told the client the 1 s timeout: without pings it would close itself (4000) in that time.
+    expect(client.pingTimeout).toBe(1000);
+    const silent = new WebSocket(scUrl(worker.port));
+    const silentClosed = new Promise<number>((resolve) => silent.once('close', (code) => resolve(code)));
+    await new Promise((resolve) => silent.once('open', resolve));
+    silent.send(JSON.stringify({ event: '#handshake', data: {}, cid: 1 }));
+    // Bounded: the silent socket must close well before this.
+    const code = await Promise.race([silentClosed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 10_000))]);
+    expect(code).toBe(4001);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(client.state).toBe(client.OPEN);
+    expect(disconnects).toEqual([]);
+    expect((await scrape(worker.port)).value('scc_worker_ping_timeouts_total')).toBe(1);
+  });
+
+  it('a bad ping setting in SOCKETCLUSTER_OPTIONS stops the worker at start with one line naming it', async () => {
+    const bad = spawnService('worker', 'scc-worker', { SOCKETCLUSTER_PORT: '0', SOCKETCLUSTER_OPTIONS: '{"pingInterval":5000,"pingTimeout":4000}' });
+    expect((await bad.exited).code).toBe(1);
+    expect(bad.stderr).toHaveLength(1);
+    expect(bad.stderr[0]).toMatch(/^scc-worker: failed to start: ConfigError: .*SOCKETCLUSTER_OPTIONS\.pingTimeout=4000: must be longer than pingInterval/);
   });
 });
 

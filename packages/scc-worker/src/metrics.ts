@@ -32,6 +32,8 @@ export interface WorkerMetricsSources {
   draining: () => boolean;
   /** What the server's ws engine refused (`hardenedServerOptions().wsEngine.counters`); without it, no limit series. */
   limits?: Readonly<LimitCounts>;
+  /** Sockets the ws engine's heartbeat closed (`wsEngine.counters.pingTimeouts`); absent when socketcluster-server keeps the pings. */
+  pingTimeouts?: () => number;
 }
 
 /** Builds the worker's registry: default Node metrics plus the `scc_worker_*` series. */
@@ -84,6 +86,7 @@ export function createWorkerMetrics(sources: WorkerMetricsSources): WorkerMetric
   });
   drainingGauge(registry, sources.draining);
   if (sources.limits) limitCounters(registry, 'scc_worker', sources.limits);
+  if (sources.pingTimeouts) counterFrom(registry, 'scc_worker_ping_timeouts_total', 'Client sockets closed with 4001: nothing heard from them for the ping timeout', sources.pingTimeouts);
 
   // In cluster mode the plugin counts local publishes (ClusterStats.messagesPublished, also in its
   // sccStats reports); standalone, nobody else does, so this counts them.

@@ -11,12 +11,15 @@
  */
 import {
   ConfigError,
+  DEFAULT_SC_PING_INTERVAL_MS,
+  DEFAULT_SC_PING_TIMEOUT_MS,
   SETTINGS,
   WORKER_LIMIT_SETTINGS,
   hardenedServerOptions,
   resolveOptionSettings,
   type CodecEngine,
   type HardenedServerOptions,
+  type HeartbeatSettings,
   type Logger,
   type ServerLimits,
 } from '@scc-ts/shared';
@@ -32,9 +35,42 @@ export interface WorkerServerChoices {
   codec?: CodecEngine;
   /** Where the ws engine logs its refusals; default the plugin's JSON logger at warn level. */
   logger?: Logger;
+  /**
+   * Pings kept by the ws engine, one timer for every socket, instead of socketcluster-server's two
+   * per socket (`true`: socketcluster's defaults; or the settings, by socketcluster-server's names).
+   * The returned options then carry `pingTimeoutDisabled: true` and these settings: give ping
+   * settings here, not by spreading `pingInterval` / `pingTimeout` after. Default false (the
+   * server's own heartbeat); `node server` turns it on.
+   */
+  heartbeat?: boolean | Readonly<Partial<HeartbeatSettings>>;
 }
 
-const CHOICE_NAMES: ReadonlySet<string> = new Set(['limits', 'batchFrames', 'codec', 'logger']);
+const CHOICE_NAMES: ReadonlySet<string> = new Set(['limits', 'batchFrames', 'codec', 'logger', 'heartbeat']);
+/** The heartbeat's settings, by socketcluster-server's option names. */
+export const HEARTBEAT_OPTION_NAMES: readonly (keyof HeartbeatSettings)[] = ['pingInterval', 'pingTimeout', 'protocolVersion'];
+
+/**
+ * The heartbeat settings from socketcluster-server options (`given`, e.g. SOCKETCLUSTER_OPTIONS),
+ * socketcluster's defaults for what is absent; `where` names the source in each problem.
+ */
+export function heartbeatSettings(given: Readonly<Record<string, unknown>>, where: string): { settings: HeartbeatSettings; problems: string[] } {
+  const problems: string[] = [];
+  const ms = (name: 'pingInterval' | 'pingTimeout', fallback: number): number => {
+    const value = given[name];
+    if (value === undefined) return fallback;
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value;
+    problems.push(`${where}.${name}=${JSON.stringify(value)}: must be an integer ≥ 1 (ms)`);
+    return fallback;
+  };
+  const pingInterval = ms('pingInterval', DEFAULT_SC_PING_INTERVAL_MS);
+  const pingTimeout = ms('pingTimeout', DEFAULT_SC_PING_TIMEOUT_MS);
+  if (problems.length === 0 && pingTimeout <= pingInterval) {
+    problems.push(`${where}.pingTimeout=${pingTimeout}: must be longer than pingInterval (${pingInterval} ms), or every socket times out between two pings`);
+  }
+  const version = given['protocolVersion'] ?? 2;
+  if (version !== 1 && version !== 2) problems.push(`${where}.protocolVersion=${JSON.stringify(version)}: must be 1 or 2`);
+  return { settings: { pingInterval, pingTimeout, protocolVersion: version === 1 ? 1 : 2 }, problems };
+}
 
 /**
  * The options to build a worker's socketcluster-server with; spread your own after them. Call it
@@ -54,11 +90,25 @@ export function workerServerOptions(choices: Readonly<WorkerServerChoices> = {})
   if (codec !== undefined && (codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function')) {
     problems.push('codec: must be a codec engine (an object with encode and decode)');
   }
+  let heartbeat: HeartbeatSettings | undefined;
+  const chosen = choices.heartbeat;
+  if (chosen !== undefined && chosen !== false) {
+    if (chosen !== true && (chosen === null || typeof chosen !== 'object')) {
+      problems.push('heartbeat: must be true, false or the ping settings');
+    } else {
+      const given = (chosen === true ? {} : chosen) as Readonly<Record<string, unknown>>;
+      for (const name of Object.keys(given)) if (!(HEARTBEAT_OPTION_NAMES as readonly string[]).includes(name)) problems.push(`heartbeat.${name} is not a ping setting`);
+      const resolved = heartbeatSettings(given, 'heartbeat');
+      problems.push(...resolved.problems);
+      heartbeat = resolved.settings;
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   // As in ServerLimits, an explicit null channel limit means none (resolveOptionSettings reads null as unset).
   const resolved: ServerLimits = { ...limits.values, socketChannelLimit: given['socketChannelLimit'] === null ? null : limits.values.socketChannelLimit };
   return hardenedServerOptions(resolved, choices.logger ?? createPluginLogger(), {
     batchFrames: frames.values.batchFrames,
     ...(codec === undefined ? {} : { codec }),
+    ...(heartbeat === undefined ? {} : { heartbeat }),
   });
 }

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import socketClusterServer from 'socketcluster-server';
 import {
+  ConfigError,
   SERVICE_RESTART_CLOSE_CODE,
   closedWithin,
   trackConnections,
@@ -19,6 +20,7 @@ import {
   logServerEvents,
   notFound,
   type AGServer,
+  type HeartbeatSettings,
   type Logger,
   type Readiness,
   type WorkerClusterConfig,
@@ -29,7 +31,7 @@ import { attach, type ClusterClient, type DeliveryMode } from './cluster/index.j
 import { skipAbsentTokens } from './auth-engine.js';
 import { WorkerBrokerEngine } from './broker-engine.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { workerServerOptions } from './server-options.js';
+import { heartbeatSettings, workerServerOptions } from './server-options.js';
 
 
 export interface WorkerServer {
@@ -112,17 +114,29 @@ export async function startWorkerServer(config: Readonly<WorkerConfig>, logger: 
   const connections = trackConnections(httpServer);
   // Limits, refusals and per-turn frame batching come with the codec and ws engine (public options),
   // built by the same call a plugin user's own server is built with.
-  const hardened = workerServerOptions({ limits: config.limits, batchFrames: config.batchClientFrames, logger });
+  // The ws engine keeps the pings (one timer for every socket) with SOCKETCLUSTER_OPTIONS' ping
+  // settings, unless those switch pings off (`pingTimeoutDisabled`, then there are none, as before).
+  const { pingTimeoutDisabled, pingInterval, pingTimeout, protocolVersion, ...otherOptions } = config.socketClusterOptions ?? {};
+  const engineBeats = pingTimeoutDisabled !== true;
+  let heartbeat: HeartbeatSettings | false = false;
+  if (engineBeats) {
+    const resolved = heartbeatSettings({ pingInterval, pingTimeout, protocolVersion }, 'SOCKETCLUSTER_OPTIONS');
+    if (resolved.problems.length > 0) throw new ConfigError(resolved.problems);
+    heartbeat = resolved.settings;
+  }
+  const hardened = workerServerOptions({ limits: config.limits, batchFrames: config.batchClientFrames, logger, heartbeat });
   // Our broker engine holds subscribe acks for the cluster (no per-socket middleware) and fans out
   // without a pipeline per subscriber; see broker-engine.ts.
   const brokerEngine = new WorkerBrokerEngine();
-  const serverOptions = { ...hardened, brokerEngine, ...(config.socketClusterOptions ?? {}) };
+  const serverOptions = { ...hardened, brokerEngine, ...(engineBeats ? otherOptions : (config.socketClusterOptions ?? {})) };
   // The limit in force: SOCKETCLUSTER_OPTIONS may override SCC_MAX_PAYLOAD.
   const assets = loadAssets(Number(serverOptions.maxPayload));
   const agServer: AGServer = socketClusterServer.attach(httpServer, serverOptions);
   brokerEngine.bindServer(agServer);
   agServer.setAuthEngine(skipAbsentTokens(agServer.auth));
-  const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined, limits: hardened.wsEngine.counters });
+  const workerMetrics = createWorkerMetrics({ agServer, cluster: () => cluster, draining: () => closing !== undefined, limits: hardened.wsEngine.counters,
+    ...(engineBeats ? { pingTimeouts: () => hardened.wsEngine.counters.pingTimeouts } : {}),
+  });
 
   logServerEvents(agServer, logger);
 

@@ -10,6 +10,7 @@ import { limitServerOptions, type ServerLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { safeCodec, safeCodecFor, type CodecEngine } from './safe-codec.js';
 import type { AGServer } from './sc-server.js';
+import { SC_LEGACY_PING, SC_PING } from './sc-wire.js';
 import { createWsEngine, type WsEngine } from './ws-engine.js';
 
 /**
@@ -30,6 +31,21 @@ export interface HardenedServerOptions {
   handshakeTimeout: number;
   /** Most channels per socket; falsy: none. */
   socketChannelLimit: number;
+  /** With the engine's heartbeat: socketcluster-server's own pings and ping timeout are off, and these are the ones in force. */
+  pingTimeoutDisabled?: true;
+  pingInterval?: number;
+  pingTimeout?: number;
+  protocolVersion?: 1 | 2;
+}
+
+/** socketcluster's ping settings, by their socketcluster-server option names. */
+export interface HeartbeatSettings {
+  /** ms between the pings each socket is sent. */
+  pingInterval: number;
+  /** ms of silence after which a socket is closed with 4001 (also what clients are told in the handshake). */
+  pingTimeout: number;
+  /** The protocol's ping: `''` for 2, `'#1'` for 1. */
+  protocolVersion: 1 | 2;
 }
 
 /** Choices beyond the limits. */
@@ -38,6 +54,13 @@ export interface HardeningChoices {
   batchFrames?: boolean;
   /** A codec other than sc-formatter whose wire format to keep; the refusals are put in front of it. */
   codec?: CodecEngine;
+  /**
+   * Pings kept by the ws engine (one timer for every socket, see ws-engine.ts) instead of by
+   * socketcluster-server (two timers per socket): the returned options switch the server's own off
+   * and carry these settings, so the handshake tells clients the same ping timeout. Absent: the
+   * server's own heartbeat, untouched.
+   */
+  heartbeat?: HeartbeatSettings;
 }
 
 /**
@@ -47,15 +70,21 @@ export interface HardeningChoices {
  * `wsEngine.close()` when the server closes (it sends frames still batched).
  */
 export function hardenedServerOptions(limits: Readonly<ServerLimits>, logger: Logger, choices: HardeningChoices = {}): HardenedServerOptions {
+  const heartbeat = choices.heartbeat;
   return {
     codecEngine: choices.codec === undefined ? safeCodec : safeCodecFor(choices.codec),
     wsEngine: createWsEngine({
       maxConnections: limits.maxConnections,
       maxOutboundBufferBytes: limits.maxOutboundBufferBytes,
       batchFrames: choices.batchFrames ?? false,
+      heartbeat:
+        heartbeat === undefined
+          ? null
+          : { intervalMs: heartbeat.pingInterval, timeoutMs: heartbeat.pingTimeout, ping: heartbeat.protocolVersion === 1 ? SC_LEGACY_PING : SC_PING },
       logger,
     }) as WsEngine & SocketClusterWsEngine,
     ...limitServerOptions(limits),
+    ...(heartbeat === undefined ? {} : { pingTimeoutDisabled: true, ...heartbeat }),
   };
 }
 

@@ -192,7 +192,7 @@ export { installHandshakeChecks, logServerEvents, listen, warnIfUnauthenticated,
 export { limitServerOptions } from './limits.js';
 export type { ServerLimits } from './limits.js';
 export { hardenedServerOptions, harden } from './hardening.js';
-export type { HardenedServerOptions, HardeningChoices } from './hardening.js';
+export type { HardenedServerOptions, HardeningChoices, HeartbeatSettings } from './hardening.js';
 export { safeCodec, safeCodecFor, isSafeChannelName, MAX_PACKET_DEPTH } from './safe-codec.js';
 export type { CodecEngine } from './safe-codec.js';
 export { createWsEngine, isServedByWsEngine, SLOW_CONSUMER_CLOSE_CODE, CONNECTION_LIMIT_HTTP_STATUS } from './ws-engine.js';

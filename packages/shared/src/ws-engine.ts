@@ -16,6 +16,15 @@
  *   out as one `[frame,frame,…]` frame, a SocketCluster batch every client decodes. It batches the
  *   encoded text, so the broker engine's encode-once for a publish to many subscribers holds
  *   (socketcluster-server's own batching re-encodes per socket).
+ * - Optional heartbeat (`heartbeat`): socketcluster's pings and ping timeout kept by one timer for
+ *   every socket, for a server built with `pingTimeoutDisabled` (socketcluster-server's documented
+ *   switch for its own). socketcluster-server arms an interval and a timeout per socket and re-arms
+ *   the timeout on every pong: with 10,000 sockets that is 20,000 timers and 1,250 re-arms a second,
+ *   about a third of a worker's CPU while it holds a huge channel at one broadcast a second. Here a
+ *   tick every `HEARTBEAT_TICK_MS` pings the next share of the sockets (each about once an
+ *   interval, spread over it as per-socket timers would be) and closes, with socketcluster's 4001,
+ *   one that nothing was heard from for the timeout. The pong itself still reaches
+ *   socketcluster-server, which checks the auth token's expiry on it as before.
  *
  * State per socket is a few fields on the socket object; behaviour lives on the class (one per
  * engine), so an idle connection carries no closure of its own.
@@ -26,7 +35,7 @@ import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
 import { ConnectionLimitError, InvalidHandshakeError, SlowConsumerError } from './errors.js';
 import type { Logger } from './logger.js';
 import { HANDSHAKE_REJECTION_CLOSE_CODE } from './protocol.js';
-import { encodeBatch, encodeErrorResponse } from './sc-wire.js';
+import { ScCloseCode, encodeBatch, encodeErrorResponse } from './sc-wire.js';
 
 /**
  * Close code for a socket dropped as a slow consumer (its outbound buffer passed the limit). In the
@@ -47,6 +56,19 @@ const HANDSHAKE_MARK = Buffer.from('handshake');
 const ESCAPE_MARK = Buffer.from('\\u');
 const HANDSHAKE_EVENT = '#handshake';
 
+/** How often the heartbeat looks at its sockets, ms (at most; a short interval ticks 4 times per interval). */
+export const HEARTBEAT_TICK_MS = 100;
+
+/** The engine's heartbeat: socketcluster's ping interval, ping timeout and ping text. */
+export interface HeartbeatOptions {
+  /** Each open socket is sent `ping` about this often, ms (socketcluster-server's `pingInterval`). */
+  intervalMs: number;
+  /** A socket nothing was heard from for this long is closed with 4001, ms (`pingTimeout`). */
+  timeoutMs: number;
+  /** The protocol's ping: `''` (protocol 2) or `'#1'` (protocol 1). */
+  ping: string;
+}
+
 /** What a ws engine enforces. */
 export interface WsEngineOptions {
   /** Most TCP connections (upgrading, pending handshake and open) the server holds; more get HTTP 503. */
@@ -55,6 +77,8 @@ export interface WsEngineOptions {
   maxOutboundBufferBytes: number;
   /** Whether JSON-object text frames are batched per event-loop turn (`SCC_BATCH_CLIENT_FRAMES`). */
   batchFrames: boolean;
+  /** Pings and the ping timeout for every socket (the server's own switched off); null or absent: none. */
+  heartbeat?: HeartbeatOptions | null;
   logger: Logger;
 }
 
@@ -63,6 +87,8 @@ export interface WsEngineCounters {
   connectionsRefused: number;
   slowConsumersClosed: number;
   repeatedHandshakesRefused: number;
+  /** Sockets the heartbeat closed (4001): nothing heard from them for the ping timeout. */
+  pingTimeouts: number;
 }
 
 /** A ws engine for one socketcluster-server: pass `{ Server }` (or the engine itself) as `wsEngine`. */
@@ -72,7 +98,7 @@ export interface WsEngine {
   readonly counters: Readonly<WsEngineCounters>;
   /** Sends every batched frame now. */
   flush(): void;
-  /** Sends every batched frame and stops the turn timer. Safe to call twice. */
+  /** Sends every batched frame and stops the turn and heartbeat timers. Safe to call twice. */
   close(): void;
 }
 
@@ -109,7 +135,8 @@ function handshakeCids(decoded: unknown): number[] | null {
 /** Creates the engine; its counters and batch timer belong to the one server it is given to. */
 export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
   const { maxConnections, maxOutboundBufferBytes, batchFrames, logger } = options;
-  const counters: WsEngineCounters = { connectionsRefused: 0, slowConsumersClosed: 0, repeatedHandshakesRefused: 0 };
+  const heartbeat = options.heartbeat ?? null;
+  const counters: WsEngineCounters = { connectionsRefused: 0, slowConsumersClosed: 0, repeatedHandshakesRefused: 0, pingTimeouts: 0 };
   const pending = new Set<FrontWebSocket>();
   let scheduled: NodeJS.Immediate | undefined;
   /** TCP connections let through (upgrading or open) and not yet closed. */
@@ -124,6 +151,35 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
     pending.clear();
   }
 
+  /** Open sockets, for the heartbeat (insertion order: the tick walks them round and round). */
+  const beating = new Set<FrontWebSocket>();
+  /** The heartbeat's clock, ms: read once per tick, so a message costs a field write, not a clock read. */
+  let beatNow = Date.now();
+  let beatCursor: Iterator<FrontWebSocket> | undefined;
+  let beatTimer: NodeJS.Timeout | undefined;
+  const tickMs = heartbeat === null ? 0 : Math.max(1, Math.min(HEARTBEAT_TICK_MS, Math.floor(heartbeat.intervalMs / 4)));
+
+  /** One tick: the next share of the sockets is pinged, or closed when silent for the timeout. */
+  function beat(): void {
+    if (heartbeat === null) return;
+    beatNow = Date.now();
+    let due = Math.ceil((beating.size * tickMs) / heartbeat.intervalMs);
+    // A socket joining during a round is reached in it; one leaving is skipped (Set iterators allow both).
+    while (due > 0 && beating.size > 0) {
+      beatCursor ??= beating.values();
+      const next = beatCursor.next();
+      if (next.done === true) {
+        beatCursor = undefined;
+        // A round ends here: the next one starts with the next tick, so no socket is pinged twice in one.
+        return;
+      }
+      due -= 1;
+      const socket = next.value;
+      if (beatNow - socket.heardAt >= heartbeat.timeoutMs) socket.timeOut();
+      else socket.send(heartbeat.ping);
+    }
+  }
+
   class FrontWebSocket extends WebSocket {
     /** Frames batched this turn; undefined when none. */
     queued: string[] | undefined = undefined;
@@ -131,6 +187,10 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
     handshaken = false;
     /** Whether it was closed as a slow consumer (nothing more is queued for it). */
     dropped = false;
+    /** The heartbeat clock when something was last heard from the peer (its upgrade, to begin with). */
+    heardAt = beatNow;
+    /** Whether the heartbeat closed it (its close is then reported as 4001). */
+    timedOut = false;
     /**
      * The upgrade request, for the peer's address in warnings. Under this name because
      * socketcluster-server looks for it there and adds the property itself when it is missing:
@@ -174,10 +234,46 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
     }
 
     override emit(event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'message' && this.refuseRepeatedHandshake(args[0])) return true;
-      // ws emits 'close' once per WebSocket, after its TCP socket closed: the connection leaves the count.
-      if (event === 'close') held -= 1;
+      if (event === 'message') {
+        this.heardAt = beatNow;
+        if (this.refuseRepeatedHandshake(args[0])) return true;
+      } else if (event === 'close') {
+        // ws emits 'close' once per WebSocket, after its TCP socket closed: the connection leaves the count.
+        held -= 1;
+        beating.delete(this);
+        // A heartbeat close is the ping timeout to the server (socketcluster-server's code), not ws's 1006.
+        if (this.timedOut) return super.emit(event, ScCloseCode.PingTimeout, Buffer.alloc(0));
+      }
       return super.emit(event, ...args);
+    }
+
+    /** Registers an upgraded socket with the heartbeat. */
+    startBeating(): void {
+      if (heartbeat === null) return;
+      if (beatTimer === undefined) {
+        // The clock stood still while no timer ran.
+        beatNow = Date.now();
+        beatTimer = setInterval(beat, tickMs);
+        // The server's listener keeps the process alive, not this timer.
+        beatTimer.unref();
+      }
+      this.heardAt = beatNow;
+      beating.add(this);
+    }
+
+    /**
+     * Closes a socket silent for the ping timeout: a close frame with 4001 (a peer that is alive but
+     * stalled learns why), then the TCP socket at once, as socketcluster-server does: a dead peer
+     * would never answer the close.
+     */
+    timeOut(): void {
+      beating.delete(this);
+      if (this.readyState !== WebSocket.OPEN && this.readyState !== WebSocket.CLOSING) return;
+      counters.pingTimeouts += 1;
+      this.timedOut = true;
+      this.flushFrames();
+      if (this.readyState === WebSocket.OPEN) super.close(ScCloseCode.PingTimeout);
+      this.terminate();
     }
 
     private checkBuffer(): void {
@@ -241,6 +337,7 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
       super.handleUpgrade(request, socket, head, (client, upgraded) => {
         socket.removeListener('close', releaseUpgrade);
         (client as FrontWebSocket).upgradeReq = upgraded;
+        (client as FrontWebSocket).startBeating();
         callback(client, upgraded);
       });
     }
@@ -268,6 +365,10 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
     close() {
       if (scheduled) clearImmediate(scheduled);
       flushAll();
+      clearInterval(beatTimer);
+      beatTimer = undefined;
+      beating.clear();
+      beatCursor = undefined;
     },
   };
 }

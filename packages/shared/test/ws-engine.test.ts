@@ -1,7 +1,7 @@
 /**
  * The front-facing ws engine on its own, on real sockets (127.0.0.1, port 0): per-turn batching of
  * JSON-object frames in order, HTTP 503 past maxConnections, slow consumers closed with 4100, and a
- * repeated `#handshake` refused before the server sees it.
+ * repeated `#handshake` refused before the server sees it, and the heartbeat (pings, 4001 on silence).
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, type WebSocketServer } from 'ws';
-import { CONNECTION_LIMIT_HTTP_STATUS, SLOW_CONSUMER_CLOSE_CODE, createWsEngine, type WsEngine } from '../src/ws-engine.js';
+import { CONNECTION_LIMIT_HTTP_STATUS, SLOW_CONSUMER_CLOSE_CODE, createWsEngine, type HeartbeatOptions, type WsEngine } from '../src/ws-engine.js';
 
 const TIMEOUT_MS = 5000;
 
@@ -26,7 +26,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function start(options: { maxConnections?: number; maxOutboundBufferBytes?: number; batchFrames?: boolean } = {}): Promise<Started> {
+async function start(options: { maxConnections?: number; maxOutboundBufferBytes?: number; batchFrames?: boolean; heartbeat?: HeartbeatOptions } = {}): Promise<Started> {
   const warnings: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -38,6 +38,7 @@ async function start(options: { maxConnections?: number; maxOutboundBufferBytes?
     maxConnections: options.maxConnections ?? 100,
     maxOutboundBufferBytes: options.maxOutboundBufferBytes ?? 16 * 1024 * 1024,
     batchFrames: options.batchFrames ?? true,
+    heartbeat: options.heartbeat ?? null,
     logger: pino({ level: 'warn' }, sink),
   });
   const server = new engine.Server({ port: 0, host: '127.0.0.1' });
@@ -230,5 +231,54 @@ describe('repeated handshake', () => {
     c.ws.send('[{"event":"#handshake","data":{},"cid":1},{"event":"#handshake","data":{},"cid":2}]');
     expect((await c.closed)[0]).toBe(4008);
     expect(seen).toEqual([]);
+  });
+});
+
+describe('heartbeat', () => {
+  it('pings every open socket about once an interval; one that answers stays, one silent for the timeout is closed with 4001 on both sides', async () => {
+    const intervalMs = 100;
+    const timeoutMs = 450;
+    const { engine, server, port } = await start({ heartbeat: { intervalMs, timeoutMs, ping: '' } });
+    const serverCloses: number[] = [];
+    server.on('connection', (socket: WebSocket) => socket.on('close', (code: number) => serverCloses.push(code)));
+    const answering = await client(port);
+    answering.ws.on('message', (data) => {
+      if (String(data) === '') answering.ws.send('');
+    });
+    const silent = await client(port);
+    const started = Date.now();
+    const [code] = await silent.closed;
+    const silentFor = Date.now() - started;
+    // Closed once the timeout passed, not before (the upper bound only says it was this close, not a speed).
+    expect(silentFor).toBeGreaterThanOrEqual(timeoutMs - intervalMs);
+    expect(silentFor).toBeLessThan(timeoutMs + 5000);
+    expect(code).toBe(4001);
+    await until(() => serverCloses.length === 1, 'the server side of the silent socket to close');
+    expect(serverCloses).toEqual([4001]);
+    expect(engine.counters.pingTimeouts).toBe(1);
+    // The silent one was pinged too before it was closed (pings of both are the empty text).
+    expect(silent.frames.filter((f) => f === '').length).toBeGreaterThanOrEqual(2);
+    // The answering one outlives several timeouts, pinged about once an interval.
+    const pingsBefore = answering.frames.filter((f) => f === '').length;
+    await new Promise((resolve) => setTimeout(resolve, 3 * timeoutMs));
+    expect(answering.ws.readyState).toBe(WebSocket.OPEN);
+    const pings = answering.frames.filter((f) => f === '').length - pingsBefore;
+    expect(pings).toBeGreaterThanOrEqual(3);
+    expect(pings).toBeLessThanOrEqual(Math.ceil((3 * timeoutMs) / intervalMs) * 2);
+    expect(engine.counters.pingTimeouts).toBe(1);
+  });
+
+  it('sends protocol 1 pings as #1, in order with the frames sent before them, and none once the engine is closed', async () => {
+    const { engine, server, port } = await start({ heartbeat: { intervalMs: 50, timeoutMs: 10_000, ping: '#1' } });
+    const connection = nextConnection(server);
+    const peer = await client(port);
+    const socket = await connection;
+    socket.send('{"event":"a"}');
+    await until(() => peer.frames.includes('#1'), 'a protocol 1 ping');
+    expect(peer.frames[0]).toBe('{"event":"a"}');
+    engine.close();
+    const count = peer.frames.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(peer.frames.length).toBe(count);
   });
 });
