@@ -247,7 +247,12 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
       return super.emit(event, ...args);
     }
 
-    /** Registers an upgraded socket with the heartbeat. */
+    /**
+     * Registers a socket with the heartbeat once its handshake arrives. Not before: socketcluster-server
+     * (strictHandshake) closes a socket that answers a ping before its handshake with 4009, and until
+     * then its handshake timeout (4005) is what closes a silent socket. socketcluster-server handles
+     * the handshake before the socket's next message, so a pong after it meets an open socket.
+     */
     startBeating(): void {
       if (heartbeat === null) return;
       if (beatTimer === undefined) {
@@ -305,6 +310,7 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
       if (cids === null) return false;
       if (!this.handshaken && cids.length === 1) {
         this.handshaken = true;
+        this.startBeating();
         return false;
       }
       counters.repeatedHandshakesRefused += 1;
@@ -337,7 +343,6 @@ export function createWsEngine(options: Readonly<WsEngineOptions>): WsEngine {
       super.handleUpgrade(request, socket, head, (client, upgraded) => {
         socket.removeListener('close', releaseUpgrade);
         (client as FrontWebSocket).upgradeReq = upgraded;
-        (client as FrontWebSocket).startBeating();
         callback(client, upgraded);
       });
     }

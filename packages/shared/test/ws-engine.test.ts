@@ -234,6 +234,8 @@ describe('repeated handshake', () => {
   });
 });
 
+const HANDSHAKE = '{"event":"#handshake","data":{},"cid":1}';
+
 describe('heartbeat', () => {
   it('pings every open socket about once an interval; one that answers stays, one silent for the timeout is closed with 4001 on both sides', async () => {
     const intervalMs = 100;
@@ -241,11 +243,15 @@ describe('heartbeat', () => {
     const { engine, server, port } = await start({ heartbeat: { intervalMs, timeoutMs, ping: '' } });
     const serverCloses: number[] = [];
     server.on('connection', (socket: WebSocket) => socket.on('close', (code: number) => serverCloses.push(code)));
+    // A socket that has not sent its handshake is neither pinged nor timed out (the server's handshake timeout is its limit).
+    const unshaken = await client(port);
     const answering = await client(port);
     answering.ws.on('message', (data) => {
       if (String(data) === '') answering.ws.send('');
     });
+    answering.ws.send(HANDSHAKE);
     const silent = await client(port);
+    silent.ws.send(HANDSHAKE);
     const started = Date.now();
     const [code] = await silent.closed;
     const silentFor = Date.now() - started;
@@ -266,6 +272,8 @@ describe('heartbeat', () => {
     expect(pings).toBeGreaterThanOrEqual(3);
     expect(pings).toBeLessThanOrEqual(Math.ceil((3 * timeoutMs) / intervalMs) * 2);
     expect(engine.counters.pingTimeouts).toBe(1);
+    expect(unshaken.ws.readyState).toBe(WebSocket.OPEN);
+    expect(unshaken.frames).toEqual([]);
   });
 
   it('sends protocol 1 pings as #1, in order with the frames sent before them, and none once the engine is closed', async () => {
@@ -273,6 +281,7 @@ describe('heartbeat', () => {
     const connection = nextConnection(server);
     const peer = await client(port);
     const socket = await connection;
+    peer.ws.send(HANDSHAKE);
     socket.send('{"event":"a"}');
     await until(() => peer.frames.includes('#1'), 'a protocol 1 ping');
     expect(peer.frames[0]).toBe('{"event":"a"}');
