@@ -96,6 +96,24 @@ describe('workerServerOptions()', () => {
     }
   });
 
+  it('with heartbeat, switches socketcluster-server\'s own pings off and carries the settings; a bad one is refused by name', () => {
+    expect(workerServerOptions().pingTimeoutDisabled).toBeUndefined();
+    const beating = workerServerOptions({ heartbeat: { pingInterval: 1000, pingTimeout: 3000 } });
+    expect(beating).toMatchObject({ pingTimeoutDisabled: true, pingInterval: 1000, pingTimeout: 3000, protocolVersion: 2 });
+    beating.wsEngine.close();
+    const defaults = workerServerOptions({ heartbeat: true });
+    expect(defaults).toMatchObject({ pingTimeoutDisabled: true, pingInterval: 8000, pingTimeout: 30000 });
+    defaults.wsEngine.close();
+    let problems = '';
+    try {
+      workerServerOptions({ heartbeat: { pingInterval: 5000, pingTimeout: 5000, pingTimeoutDisabled: true } as never });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      problems = (error as ConfigError).problems.join('\n');
+    }
+    expect(problems).toMatch(/heartbeat\.pingTimeoutDisabled is not a ping setting[\s\S]*heartbeat\.pingTimeout=5000: must be longer than pingInterval/);
+  });
+
   it("an attach() app built with it refuses a publish to 'toString' with InvalidChannelError; attach() warns only on a server without it", async () => {
     const state = await startState();
     const broker = await startBroker(state.port);
