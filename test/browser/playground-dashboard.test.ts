@@ -17,11 +17,10 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Collector, connect, disconnectAll, primeChannels, type Client } from '../../harness/clients.js';
-import { freePort } from '../../harness/ports.js';
 import type { ClusterSnapshot } from '../../harness/ready.js';
 import { stopAll, type ServiceProcess } from '../../harness/service-process.js';
 import { uriOf } from '../../harness/services.js';
-import { pidGone, startPlayground, type ChildStatus, type PlaygroundStatus } from '../helpers/playground.js';
+import { pidGone, startPlaygroundOnFreePort, type ChildStatus, type PlaygroundStatus } from '../helpers/playground.js';
 import { launchChromium, type Chromium } from '../helpers/chromium.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', import.meta.url));
@@ -120,10 +119,11 @@ async function deliveredEverywhere(publisher: Client, collector: Collector, id: 
 
 describe('the dashboard driven from the playground', () => {
   it('adds, drains and kills brokers and adds a worker by its buttons; the page follows live; SIGINT exits 0', { timeout: START_WAIT_MS + 6 * ACTION_WAIT_MS + QUIT_WAIT_MS }, async () => {
-    const controlPort = await freePort();
-    const control = `http://127.0.0.1:${controlPort}`;
     // As a user starts it (`pnpm start` execs this runner), on free ports; the services' own timings.
-    playground = startPlayground(controlPort);
+    const started = await startPlaygroundOnFreePort();
+    playground = started.playground;
+    const controlPort = started.controlPort;
+    const control = `http://127.0.0.1:${controlPort}`;
     const runner = playground;
     const log = (): string => runner.tail(30);
     const line = await runner.waitForLog(/\| dashboard: http:\/\//, START_WAIT_MS);

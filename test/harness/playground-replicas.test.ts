@@ -6,9 +6,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Collector, connect, disconnectAll, primeChannels } from '../../harness/clients.js';
-import { freePort } from '../../harness/ports.js';
 import { stopAll, type ServiceProcess } from '../../harness/service-process.js';
-import { pidGone, startPlayground, type PlaygroundStatus } from '../helpers/playground.js';
+import { pidGone, startPlaygroundOnFreePort, type PlaygroundStatus } from '../helpers/playground.js';
 
 const WAIT_MS = 60_000;
 let playground: ServiceProcess | undefined;
@@ -21,9 +20,9 @@ afterAll(async () => {
 
 describe('the playground with three state server replicas', () => {
   it('fails the leader over on "restart the state server", carries on, and stops everything on SIGINT', { timeout: 3 * WAIT_MS }, async () => {
-    const controlPort = await freePort();
-    const control = `http://127.0.0.1:${controlPort}`;
-    playground = startPlayground(controlPort, { SCC_LOG_FORMAT: 'json', SCC_STATE_SERVER_STARTUP_DELAY: '0', SCC_STATE_SERVER_SCALE_OUT_DELAY: '300' }, ['--state-replicas', '3']);
+    const started = await startPlaygroundOnFreePort({ SCC_LOG_FORMAT: 'json', SCC_STATE_SERVER_STARTUP_DELAY: '0', SCC_STATE_SERVER_SCALE_OUT_DELAY: '300' }, ['--state-replicas', '3']);
+    playground = started.playground;
+    const control = `http://127.0.0.1:${started.controlPort}`;
     const status = async (): Promise<PlaygroundStatus | undefined> => (await fetch(`${control}/status`).then((r) => r.json(), () => undefined)) as PlaygroundStatus | undefined;
     const deadline = Date.now() + WAIT_MS;
     let ready = await status();

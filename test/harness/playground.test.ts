@@ -9,10 +9,9 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Collector, connect, disconnectAll, primeChannels } from '../../harness/clients.js';
-import { freePort } from '../../harness/ports.js';
 import { clusterSnapshot, waitForMembers } from '../../harness/ready.js';
 import { stopAll, type ServiceProcess } from '../../harness/service-process.js';
-import { pidGone, startPlayground, type ChildStatus, type PlaygroundStatus } from '../helpers/playground.js';
+import { pidGone, startPlaygroundOnFreePort, type ChildStatus, type PlaygroundStatus } from '../helpers/playground.js';
 
 /** Bound on the playground coming up, and on each action, ms (two shared cores). */
 const WAIT_MS = 90_000;
@@ -55,10 +54,10 @@ const psArgs = (pid: number): string => execFileSync('ps', ['-o', 'args=', '-p',
 
 describe('the playground', () => {
   it('carries on through kills, drains and a state restart, obeys only the dashboard, and exits 0 on SIGINT', { timeout: 8 * WAIT_MS }, async () => {
-    const controlPort = await freePort();
-    const control = `http://127.0.0.1:${controlPort}`;
     // Passed through to every service: JSON logs to check, and lists pushed sooner than the 5 s default.
-    playground = startPlayground(controlPort, { SCC_LOG_FORMAT: 'json', SCC_STATE_SERVER_STARTUP_DELAY: String(STARTUP_DELAY_MS), SCC_STATE_SERVER_SCALE_OUT_DELAY: '300' });
+    const started = await startPlaygroundOnFreePort({ SCC_LOG_FORMAT: 'json', SCC_STATE_SERVER_STARTUP_DELAY: String(STARTUP_DELAY_MS), SCC_STATE_SERVER_SCALE_OUT_DELAY: '300' });
+    playground = started.playground;
+    const control = `http://127.0.0.1:${started.controlPort}`;
     const status = async (): Promise<PlaygroundStatus> => (await (await fetch(`${control}/status`)).json()) as PlaygroundStatus;
     const waitFor = async (what: string, check: (s: PlaygroundStatus) => boolean): Promise<PlaygroundStatus> => {
       const deadline = Date.now() + WAIT_MS;
